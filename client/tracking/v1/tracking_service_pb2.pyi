@@ -1,0 +1,390 @@
+import datetime
+
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from tracking.v1 import deployment_pb2 as _deployment_pb2
+from tracking.v1 import execution_pb2 as _execution_pb2
+from tracking.v1 import io_pb2 as _io_pb2
+from tracking.v1 import status_pb2 as _status_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateDeploymentRequest(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: _deployment_pb2.Deployment
+    def __init__(self, deployment: _Optional[_Union[_deployment_pb2.Deployment, _Mapping]] = ...) -> None: ...
+
+class CreateDeploymentResponse(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: _deployment_pb2.Deployment
+    def __init__(self, deployment: _Optional[_Union[_deployment_pb2.Deployment, _Mapping]] = ...) -> None: ...
+
+class GetDeploymentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetDeploymentResponse(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: _deployment_pb2.Deployment
+    def __init__(self, deployment: _Optional[_Union[_deployment_pb2.Deployment, _Mapping]] = ...) -> None: ...
+
+class ListDeploymentsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "filter")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    filter: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ...) -> None: ...
+
+class ListDeploymentsResponse(_message.Message):
+    __slots__ = ("deployments", "next_page_token")
+    DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    deployments: _containers.RepeatedCompositeFieldContainer[_deployment_pb2.Deployment]
+    next_page_token: str
+    def __init__(self, deployments: _Optional[_Iterable[_Union[_deployment_pb2.Deployment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateDeploymentRequest(_message.Message):
+    __slots__ = ("deployment", "update_mask")
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    deployment: _deployment_pb2.Deployment
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, deployment: _Optional[_Union[_deployment_pb2.Deployment, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateDeploymentResponse(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: _deployment_pb2.Deployment
+    def __init__(self, deployment: _Optional[_Union[_deployment_pb2.Deployment, _Mapping]] = ...) -> None: ...
+
+class DeleteDeploymentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteDeploymentResponse(_message.Message):
+    __slots__ = ("name", "execution_rule", "deleted_execution_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_RULE_FIELD_NUMBER: _ClassVar[int]
+    DELETED_EXECUTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    execution_rule: _deployment_pb2.ExecutionRule
+    deleted_execution_count: int
+    def __init__(self, name: _Optional[str] = ..., execution_rule: _Optional[_Union[_deployment_pb2.ExecutionRule, str]] = ..., deleted_execution_count: _Optional[int] = ...) -> None: ...
+
+class CreateExecutionRequest(_message.Message):
+    __slots__ = ("execution", "request_id")
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    execution: _execution_pb2.Execution
+    request_id: str
+    def __init__(self, execution: _Optional[_Union[_execution_pb2.Execution, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateExecutionResponse(_message.Message):
+    __slots__ = ("execution",)
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    execution: _execution_pb2.Execution
+    def __init__(self, execution: _Optional[_Union[_execution_pb2.Execution, _Mapping]] = ...) -> None: ...
+
+class GetExecutionRequest(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class GetExecutionResponse(_message.Message):
+    __slots__ = ("execution",)
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    execution: _execution_pb2.Execution
+    def __init__(self, execution: _Optional[_Union[_execution_pb2.Execution, _Mapping]] = ...) -> None: ...
+
+class ListExecutionsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "filter")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    filter: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filter: _Optional[str] = ...) -> None: ...
+
+class ListExecutionsResponse(_message.Message):
+    __slots__ = ("executions", "next_page_token")
+    EXECUTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    executions: _containers.RepeatedCompositeFieldContainer[_execution_pb2.Execution]
+    next_page_token: str
+    def __init__(self, executions: _Optional[_Iterable[_Union[_execution_pb2.Execution, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteExecutionRequest(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class DeleteExecutionResponse(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class GetExecutionInputRequest(_message.Message):
+    __slots__ = ("execution_id", "input_name")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_NAME_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    input_name: str
+    def __init__(self, execution_id: _Optional[str] = ..., input_name: _Optional[str] = ...) -> None: ...
+
+class GetExecutionInputResponse(_message.Message):
+    __slots__ = ("input",)
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    input: _io_pb2.ExecutionInput
+    def __init__(self, input: _Optional[_Union[_io_pb2.ExecutionInput, _Mapping]] = ...) -> None: ...
+
+class GetExecutionOutputRequest(_message.Message):
+    __slots__ = ("execution_id", "output_name")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_NAME_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    output_name: str
+    def __init__(self, execution_id: _Optional[str] = ..., output_name: _Optional[str] = ...) -> None: ...
+
+class GetExecutionOutputResponse(_message.Message):
+    __slots__ = ("output",)
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    output: _io_pb2.ExecutionOutput
+    def __init__(self, output: _Optional[_Union[_io_pb2.ExecutionOutput, _Mapping]] = ...) -> None: ...
+
+class GetJobStatusRequest(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class GetJobStatusResponse(_message.Message):
+    __slots__ = ("job_status",)
+    JOB_STATUS_FIELD_NUMBER: _ClassVar[int]
+    job_status: _status_pb2.JobStatus
+    def __init__(self, job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ...) -> None: ...
+
+class UpdateJobStatusRequest(_message.Message):
+    __slots__ = ("execution_id", "start", "progress", "suspend", "resume", "stop", "expected_revision")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    SUSPEND_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    start: StartAction
+    progress: ProgressAction
+    suspend: SuspendAction
+    resume: ResumeAction
+    stop: StopAction
+    expected_revision: int
+    def __init__(self, execution_id: _Optional[str] = ..., start: _Optional[_Union[StartAction, _Mapping]] = ..., progress: _Optional[_Union[ProgressAction, _Mapping]] = ..., suspend: _Optional[_Union[SuspendAction, _Mapping]] = ..., resume: _Optional[_Union[ResumeAction, _Mapping]] = ..., stop: _Optional[_Union[StopAction, _Mapping]] = ..., expected_revision: _Optional[int] = ...) -> None: ...
+
+class StartAction(_message.Message):
+    __slots__ = ("phase",)
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    phase: str
+    def __init__(self, phase: _Optional[str] = ...) -> None: ...
+
+class ProgressAction(_message.Message):
+    __slots__ = ("progress", "phase")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    progress: float
+    phase: str
+    def __init__(self, progress: _Optional[float] = ..., phase: _Optional[str] = ...) -> None: ...
+
+class SuspendAction(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ResumeAction(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StopAction(_message.Message):
+    __slots__ = ("cause", "message")
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    cause: _status_pb2.RunningStatus
+    message: str
+    def __init__(self, cause: _Optional[_Union[_status_pb2.RunningStatus, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class UpdateJobStatusResponse(_message.Message):
+    __slots__ = ("job_status",)
+    JOB_STATUS_FIELD_NUMBER: _ClassVar[int]
+    job_status: _status_pb2.JobStatus
+    def __init__(self, job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ...) -> None: ...
+
+class CancelExecutionRequest(_message.Message):
+    __slots__ = ("execution_id", "reason")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    reason: str
+    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelExecutionResponse(_message.Message):
+    __slots__ = ("job_status",)
+    JOB_STATUS_FIELD_NUMBER: _ClassVar[int]
+    job_status: _status_pb2.JobStatus
+    def __init__(self, job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ...) -> None: ...
+
+class SetExecutionOutputsRequest(_message.Message):
+    __slots__ = ("execution_id", "outputs", "result", "export_paths", "source_views")
+    class ExportPathsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SourceViewsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_PATHS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    outputs: _containers.RepeatedCompositeFieldContainer[_io_pb2.ExecutionOutput]
+    result: _struct_pb2.Struct
+    export_paths: _containers.ScalarMap[str, str]
+    source_views: _containers.ScalarMap[str, str]
+    def __init__(self, execution_id: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionOutput, _Mapping]]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., export_paths: _Optional[_Mapping[str, str]] = ..., source_views: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SetExecutionOutputsResponse(_message.Message):
+    __slots__ = ("execution",)
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    execution: _execution_pb2.Execution
+    def __init__(self, execution: _Optional[_Union[_execution_pb2.Execution, _Mapping]] = ...) -> None: ...
+
+class UpdateStepRequest(_message.Message):
+    __slots__ = ("execution_id", "step")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    step: _execution_pb2.Step
+    def __init__(self, execution_id: _Optional[str] = ..., step: _Optional[_Union[_execution_pb2.Step, _Mapping]] = ...) -> None: ...
+
+class UpdateStepResponse(_message.Message):
+    __slots__ = ("step", "revision")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    step: _execution_pb2.Step
+    revision: int
+    def __init__(self, step: _Optional[_Union[_execution_pb2.Step, _Mapping]] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class AppendLogsRequest(_message.Message):
+    __slots__ = ("execution_id", "entries")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    entries: _containers.RepeatedCompositeFieldContainer[_execution_pb2.LogEntry]
+    def __init__(self, execution_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ...) -> None: ...
+
+class AppendLogsResponse(_message.Message):
+    __slots__ = ("last_seq",)
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    last_seq: int
+    def __init__(self, last_seq: _Optional[int] = ...) -> None: ...
+
+class GetExecutionLogsRequest(_message.Message):
+    __slots__ = ("execution_id", "from_time", "to_time", "limit", "stream", "after_seq")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIME_FIELD_NUMBER: _ClassVar[int]
+    TO_TIME_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    from_time: _timestamp_pb2.Timestamp
+    to_time: _timestamp_pb2.Timestamp
+    limit: int
+    stream: _execution_pb2.LogStream
+    after_seq: int
+    def __init__(self, execution_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., stream: _Optional[_Union[_execution_pb2.LogStream, str]] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class GetExecutionLogsResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_execution_pb2.LogEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ...) -> None: ...
+
+class WatchStatusRequest(_message.Message):
+    __slots__ = ("execution_id", "deployment_name", "after_revision", "resume_token")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    AFTER_REVISION_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    deployment_name: str
+    after_revision: int
+    resume_token: str
+    def __init__(self, execution_id: _Optional[str] = ..., deployment_name: _Optional[str] = ..., after_revision: _Optional[int] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class WatchStatusResponse(_message.Message):
+    __slots__ = ("event", "heartbeat")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    event: _execution_pb2.ExecutionEvent
+    heartbeat: Heartbeat
+    def __init__(self, event: _Optional[_Union[_execution_pb2.ExecutionEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("time",)
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StreamLogsRequest(_message.Message):
+    __slots__ = ("execution_id", "after_seq", "since", "tail", "stream", "follow")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    after_seq: int
+    since: _timestamp_pb2.Timestamp
+    tail: int
+    stream: _execution_pb2.LogStream
+    follow: bool
+    def __init__(self, execution_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tail: _Optional[int] = ..., stream: _Optional[_Union[_execution_pb2.LogStream, str]] = ..., follow: _Optional[bool] = ...) -> None: ...
+
+class StreamLogsResponse(_message.Message):
+    __slots__ = ("entries", "heartbeat")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_execution_pb2.LogEntry]
+    heartbeat: Heartbeat
+    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
