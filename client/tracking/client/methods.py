@@ -1,0 +1,92 @@
+"""The RPCs of TrackingService (their types, whether a retry is safe) and call settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from google.protobuf.message import Message
+from tracking.v1 import tracking_service_pb2 as pb
+
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class Method(Generic[Req, Resp]):
+    """One RPC. `retryable`: repeating it cannot apply a change twice."""
+
+    name: str
+    request_type: type[Req]
+    response_type: type[Resp]
+    retryable: bool
+
+
+CREATE_DEPLOYMENT = Method(
+    "CreateDeployment", pb.CreateDeploymentRequest, pb.CreateDeploymentResponse, retryable=False
+)
+GET_DEPLOYMENT = Method(
+    "GetDeployment", pb.GetDeploymentRequest, pb.GetDeploymentResponse, retryable=True
+)
+LIST_DEPLOYMENTS = Method(
+    "ListDeployments", pb.ListDeploymentsRequest, pb.ListDeploymentsResponse, retryable=True
+)
+UPDATE_DEPLOYMENT = Method(
+    "UpdateDeployment", pb.UpdateDeploymentRequest, pb.UpdateDeploymentResponse, retryable=False
+)
+DELETE_DEPLOYMENT = Method(
+    "DeleteDeployment", pb.DeleteDeploymentRequest, pb.DeleteDeploymentResponse, retryable=False
+)
+# Safe to repeat: the request always carries a request_id the server deduplicates on.
+CREATE_EXECUTION = Method(
+    "CreateExecution", pb.CreateExecutionRequest, pb.CreateExecutionResponse, retryable=True
+)
+GET_EXECUTION = Method(
+    "GetExecution", pb.GetExecutionRequest, pb.GetExecutionResponse, retryable=True
+)
+LIST_EXECUTIONS = Method(
+    "ListExecutions", pb.ListExecutionsRequest, pb.ListExecutionsResponse, retryable=True
+)
+DELETE_EXECUTION = Method(
+    "DeleteExecution", pb.DeleteExecutionRequest, pb.DeleteExecutionResponse, retryable=False
+)
+GET_EXECUTION_INPUT = Method(
+    "GetExecutionInput", pb.GetExecutionInputRequest, pb.GetExecutionInputResponse, retryable=True
+)
+GET_EXECUTION_OUTPUT = Method(
+    "GetExecutionOutput",
+    pb.GetExecutionOutputRequest,
+    pb.GetExecutionOutputResponse,
+    retryable=True,
+)
+GET_JOB_STATUS = Method(
+    "GetJobStatus", pb.GetJobStatusRequest, pb.GetJobStatusResponse, retryable=True
+)
+UPDATE_JOB_STATUS = Method(
+    "UpdateJobStatus", pb.UpdateJobStatusRequest, pb.UpdateJobStatusResponse, retryable=False
+)
+CANCEL_EXECUTION = Method(
+    "CancelExecution", pb.CancelExecutionRequest, pb.CancelExecutionResponse, retryable=False
+)
+SET_EXECUTION_OUTPUTS = Method(
+    "SetExecutionOutputs",
+    pb.SetExecutionOutputsRequest,
+    pb.SetExecutionOutputsResponse,
+    retryable=False,
+)
+UPDATE_STEP = Method("UpdateStep", pb.UpdateStepRequest, pb.UpdateStepResponse, retryable=False)
+APPEND_LOGS = Method("AppendLogs", pb.AppendLogsRequest, pb.AppendLogsResponse, retryable=False)
+GET_EXECUTION_LOGS = Method(
+    "GetExecutionLogs", pb.GetExecutionLogsRequest, pb.GetExecutionLogsResponse, retryable=True
+)
+
+# Server-streaming; not retried here: resuming needs the stream's last cursor.
+WATCH_STATUS = Method("WatchStatus", pb.WatchStatusRequest, pb.WatchStatusResponse, retryable=False)
+STREAM_LOGS = Method("StreamLogs", pb.StreamLogsRequest, pb.StreamLogsResponse, retryable=False)
+
+
+def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
+    """Call metadata carrying the bearer token, if any."""
+    return (("authorization", f"Bearer {token}"),) if token else None

@@ -1,0 +1,318 @@
+"""Request builders shared by the sync and async clients: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict, Unpack
+
+from google.protobuf import field_mask_pb2, struct_pb2
+from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
+from tracking.v1 import tracking_service_pb2 as pb
+
+from .convert import EnumArg, enum_value, optional_timestamp, to_struct
+
+JsonObject = Mapping[str, Any]
+
+
+class DeploymentFields(TypedDict, total=False):
+    """Optional fields of a deployment, as keyword arguments."""
+
+    description: str
+    mode: EnumArg
+    schedule: str
+    inputs_mapping: Iterable[io_pb2.InputMapping]
+    outputs_mapping: Iterable[io_pb2.OutputMapping]
+    status: EnumArg
+    is_enabled: bool
+    pods: Iterable[deployment_pb2.Pod]
+    labels: Mapping[str, str]
+    endpoint_token: str
+
+
+class DeploymentUpdate(DeploymentFields, total=False):
+    """The fields UpdateDeployment may change, as keyword arguments."""
+
+    pipeline_name: str
+
+
+def _check_keys(given: Mapping[str, object], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+
+
+def _deployment(name: str, fields: DeploymentUpdate) -> deployment_pb2.Deployment:
+    return deployment_pb2.Deployment(
+        name=name,
+        pipeline_name=fields.get("pipeline_name", ""),
+        description=fields.get("description", ""),
+        mode=enum_value(deployment_pb2.DeploymentMode, fields.get("mode", 0)),
+        schedule=fields.get("schedule", ""),
+        inputs_mapping=fields.get("inputs_mapping", ()),
+        outputs_mapping=fields.get("outputs_mapping", ()),
+        status=enum_value(deployment_pb2.DeploymentStatus, fields.get("status", 0)),
+        is_enabled=fields.get("is_enabled", False),
+        pods=fields.get("pods", ()),
+        labels=fields.get("labels", {}),
+        endpoint_token=fields.get("endpoint_token", ""),
+    )
+
+
+def create_deployment(
+    name: str, pipeline_name: str, execution_rule: EnumArg, **fields: Unpack[DeploymentFields]
+) -> pb.CreateDeploymentRequest:
+    """CreateDeployment; `is_enabled` defaults to True."""
+    _check_keys(fields, DeploymentFields.__optional_keys__)
+    deployment = _deployment(name, {"is_enabled": True, **fields, "pipeline_name": pipeline_name})
+    deployment.execution_rule = enum_value(deployment_pb2.ExecutionRule, execution_rule)
+    return pb.CreateDeploymentRequest(deployment=deployment)
+
+
+def get_deployment(name: str) -> pb.GetDeploymentRequest:
+    """GetDeployment."""
+    return pb.GetDeploymentRequest(name=name)
+
+
+def list_deployments(
+    *, filter: str = "", page_size: int = 0, page_token: str = ""
+) -> pb.ListDeploymentsRequest:
+    """ListDeployments, one page."""
+    return pb.ListDeploymentsRequest(filter=filter, page_size=page_size, page_token=page_token)
+
+
+def update_deployment(name: str, **changes: Unpack[DeploymentUpdate]) -> pb.UpdateDeploymentRequest:
+    """UpdateDeployment; the update mask names exactly the keyword arguments given."""
+    _check_keys(changes, DeploymentUpdate.__optional_keys__)
+    if not changes:
+        raise ValueError("update_deployment needs at least one field to change")
+    return pb.UpdateDeploymentRequest(
+        deployment=_deployment(name, changes),
+        update_mask=field_mask_pb2.FieldMask(paths=list(changes)),
+    )
+
+
+def delete_deployment(name: str) -> pb.DeleteDeploymentRequest:
+    """DeleteDeployment."""
+    return pb.DeleteDeploymentRequest(name=name)
+
+
+def create_execution(
+    *,
+    deployment_name: str = "",
+    execution_id: str = "",
+    pipeline_name: str = "",
+    job_name: str = "",
+    job_type: EnumArg = execution_pb2.JOB_TYPE_UNSPECIFIED,
+    experiment_name: str = "",
+    model_run_id: str = "",
+    inputs: Iterable[io_pb2.ExecutionInput] = (),
+    labels: Mapping[str, str] | None = None,
+    steps: Iterable[execution_pb2.Step] = (),
+    request_id: str | None = None,
+) -> pb.CreateExecutionRequest:
+    """CreateExecution; a request_id is generated when none is given, so a retry is safe."""
+    return pb.CreateExecutionRequest(
+        execution=execution_pb2.Execution(
+            execution_id=execution_id,
+            deployment_name=deployment_name,
+            pipeline_name=pipeline_name,
+            job_name=job_name,
+            job_type=enum_value(execution_pb2.JobType, job_type),
+            experiment_name=experiment_name,
+            model_run_id=model_run_id,
+            inputs=inputs,
+            labels=labels,
+            steps=steps,
+        ),
+        request_id=request_id if request_id is not None else uuid.uuid4().hex,
+    )
+
+
+def get_execution(execution_id: str) -> pb.GetExecutionRequest:
+    """GetExecution."""
+    return pb.GetExecutionRequest(execution_id=execution_id)
+
+
+def list_executions(
+    *, filter: str = "", page_size: int = 0, page_token: str = ""
+) -> pb.ListExecutionsRequest:
+    """ListExecutions, one page."""
+    return pb.ListExecutionsRequest(filter=filter, page_size=page_size, page_token=page_token)
+
+
+def delete_execution(execution_id: str) -> pb.DeleteExecutionRequest:
+    """DeleteExecution."""
+    return pb.DeleteExecutionRequest(execution_id=execution_id)
+
+
+def get_execution_input(execution_id: str, input_name: str) -> pb.GetExecutionInputRequest:
+    """GetExecutionInput."""
+    return pb.GetExecutionInputRequest(execution_id=execution_id, input_name=input_name)
+
+
+def get_execution_output(execution_id: str, output_name: str) -> pb.GetExecutionOutputRequest:
+    """GetExecutionOutput."""
+    return pb.GetExecutionOutputRequest(execution_id=execution_id, output_name=output_name)
+
+
+def get_job_status(execution_id: str) -> pb.GetJobStatusRequest:
+    """GetJobStatus."""
+    return pb.GetJobStatusRequest(execution_id=execution_id)
+
+
+def start(
+    execution_id: str, *, phase: str = "", expected_revision: int | None = None
+) -> pb.UpdateJobStatusRequest:
+    """UpdateJobStatus with a start action."""
+    return pb.UpdateJobStatusRequest(
+        execution_id=execution_id,
+        start=pb.StartAction(phase=phase),
+        expected_revision=expected_revision,
+    )
+
+
+def update_progress(
+    execution_id: str, progress: float, *, phase: str = "", expected_revision: int | None = None
+) -> pb.UpdateJobStatusRequest:
+    """UpdateJobStatus with a progress action."""
+    return pb.UpdateJobStatusRequest(
+        execution_id=execution_id,
+        progress=pb.ProgressAction(progress=progress, phase=phase),
+        expected_revision=expected_revision,
+    )
+
+
+def suspend(
+    execution_id: str, *, reason: str = "", expected_revision: int | None = None
+) -> pb.UpdateJobStatusRequest:
+    """UpdateJobStatus with a suspend action."""
+    return pb.UpdateJobStatusRequest(
+        execution_id=execution_id,
+        suspend=pb.SuspendAction(reason=reason),
+        expected_revision=expected_revision,
+    )
+
+
+def resume(execution_id: str, *, expected_revision: int | None = None) -> pb.UpdateJobStatusRequest:
+    """UpdateJobStatus with a resume action."""
+    return pb.UpdateJobStatusRequest(
+        execution_id=execution_id,
+        resume=pb.ResumeAction(),
+        expected_revision=expected_revision,
+    )
+
+
+def stop(
+    execution_id: str,
+    cause: EnumArg = status_pb2.RUNNING_STATUS_SUCCESS,
+    message: str = "",
+    *,
+    expected_revision: int | None = None,
+) -> pb.UpdateJobStatusRequest:
+    """UpdateJobStatus with a stop action."""
+    return pb.UpdateJobStatusRequest(
+        execution_id=execution_id,
+        stop=pb.StopAction(cause=enum_value(status_pb2.RunningStatus, cause), message=message),
+        expected_revision=expected_revision,
+    )
+
+
+def cancel_execution(execution_id: str, *, reason: str = "") -> pb.CancelExecutionRequest:
+    """CancelExecution."""
+    return pb.CancelExecutionRequest(execution_id=execution_id, reason=reason)
+
+
+def set_execution_outputs(
+    execution_id: str,
+    *,
+    outputs: Iterable[io_pb2.ExecutionOutput] = (),
+    result: JsonObject | struct_pb2.Struct | None = None,
+    export_paths: Mapping[str, str] | None = None,
+    source_views: Mapping[str, str] | None = None,
+) -> pb.SetExecutionOutputsRequest:
+    """SetExecutionOutputs; a dict result becomes a Struct, None leaves the result unchanged."""
+    return pb.SetExecutionOutputsRequest(
+        execution_id=execution_id,
+        outputs=outputs,
+        result=None if result is None else to_struct(result),
+        export_paths=export_paths,
+        source_views=source_views,
+    )
+
+
+def update_step(execution_id: str, step: execution_pb2.Step) -> pb.UpdateStepRequest:
+    """UpdateStep."""
+    return pb.UpdateStepRequest(execution_id=execution_id, step=step)
+
+
+def log_entry(entry: execution_pb2.LogEntry | str) -> execution_pb2.LogEntry:
+    """A LogEntry as is, or a str as a STDOUT line (one trailing newline dropped)."""
+    if isinstance(entry, execution_pb2.LogEntry):
+        return entry
+    message = entry.removesuffix("\n").removesuffix("\r")
+    return execution_pb2.LogEntry(stream=execution_pb2.LOG_STREAM_STDOUT, message=message)
+
+
+def append_logs(
+    execution_id: str, entries: Iterable[execution_pb2.LogEntry | str]
+) -> pb.AppendLogsRequest:
+    """AppendLogs."""
+    return pb.AppendLogsRequest(execution_id=execution_id, entries=[log_entry(e) for e in entries])
+
+
+def get_execution_logs(
+    execution_id: str,
+    *,
+    from_time: dt.datetime | None = None,
+    to_time: dt.datetime | None = None,
+    limit: int = 0,
+    stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
+    after_seq: int = 0,
+) -> pb.GetExecutionLogsRequest:
+    """GetExecutionLogs; naive datetimes are taken as UTC."""
+    return pb.GetExecutionLogsRequest(
+        execution_id=execution_id,
+        from_time=optional_timestamp(from_time),
+        to_time=optional_timestamp(to_time),
+        limit=limit,
+        stream=enum_value(execution_pb2.LogStream, stream),
+        after_seq=after_seq,
+    )
+
+
+def watch_status(
+    *,
+    execution_id: str = "",
+    deployment_name: str = "",
+    after_revision: int = 0,
+    resume_token: str = "",
+) -> pb.WatchStatusRequest:
+    """WatchStatus."""
+    return pb.WatchStatusRequest(
+        execution_id=execution_id,
+        deployment_name=deployment_name,
+        after_revision=after_revision,
+        resume_token=resume_token,
+    )
+
+
+def stream_logs(
+    execution_id: str,
+    *,
+    after_seq: int = 0,
+    since: dt.datetime | None = None,
+    tail: int = 0,
+    stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
+    follow: bool = False,
+) -> pb.StreamLogsRequest:
+    """StreamLogs; a naive `since` is taken as UTC."""
+    return pb.StreamLogsRequest(
+        execution_id=execution_id,
+        after_seq=after_seq,
+        since=optional_timestamp(since),
+        tail=tail,
+        stream=enum_value(execution_pb2.LogStream, stream),
+        follow=follow,
+    )

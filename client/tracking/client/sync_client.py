@@ -1,0 +1,390 @@
+"""Blocking client of TrackingService."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar, Unpack, cast
+
+import grpc
+from google.protobuf import struct_pb2
+from google.protobuf.message import Message
+from tracking.v1 import (
+    deployment_pb2,
+    execution_pb2,
+    io_pb2,
+    status_pb2,
+    tracking_service_pb2_grpc,
+)
+from tracking.v1 import tracking_service_pb2 as pb
+
+from . import methods as m
+from . import requests as rq
+from .convert import EnumArg
+from .errors import from_rpc_error
+from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy, call_with_retry
+
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+
+
+class TrackingClient:
+    """Blocking client of TrackingService; thread-safe. Close it, or use it in a `with`.
+
+    Unary calls have a deadline of `timeout` seconds (None: none), per attempt; reads and
+    create_execution are retried on UNAVAILABLE as `retry` says. Streams have no deadline
+    unless given one. Failures raise a RemoteException subclass.
+    """
+
+    def __init__(
+        self,
+        address: str = m.DEFAULT_ADDRESS,
+        *,
+        timeout: float | None = 10.0,
+        credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        if credentials is not None:
+            channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            channel = grpc.insecure_channel(address, options=options)
+        self._setup(channel, timeout, token, retry, owns_channel=True)
+
+    @classmethod
+    def from_channel(
+        cls,
+        channel: grpc.Channel,
+        *,
+        timeout: float | None = 10.0,
+        token: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> Self:
+        """A client on an existing channel, which close() leaves open."""
+        client = cls.__new__(cls)
+        client._setup(channel, timeout, token, retry, owns_channel=False)
+        return client
+
+    def _setup(
+        self,
+        channel: grpc.Channel,
+        timeout: float | None,
+        token: str | None,
+        retry: RetryPolicy,
+        *,
+        owns_channel: bool,
+    ) -> None:
+        self._channel = channel
+        self._owns_channel = owns_channel
+        self._stub = tracking_service_pb2_grpc.TrackingServiceStub(channel)
+        self._timeout = timeout
+        self._metadata = m.auth_metadata(token)
+        self._retry = retry
+
+    def close(self) -> None:
+        """Close the channel (unless it was given to from_channel)."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _unary(self, method: m.Method[Req, Resp], request: Req) -> Resp:
+        rpc = getattr(self._stub, method.name)
+
+        def attempt() -> Resp:
+            return cast(Resp, rpc(request, timeout=self._timeout, metadata=self._metadata))
+
+        try:
+            return call_with_retry(attempt, self._retry if method.retryable else NO_RETRY)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+
+    def _stream(
+        self, method: m.Method[Req, Resp], request: Req, deadline: float | None
+    ) -> Iterator[Resp]:
+        rpc = getattr(self._stub, method.name)
+        call = rpc(request, timeout=deadline, metadata=self._metadata)
+        try:
+            yield from call
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            call.cancel()  # no-op once finished; frees the stream if the caller stops early
+
+    # Deployments
+
+    def create_deployment(
+        self,
+        name: str,
+        pipeline_name: str,
+        execution_rule: EnumArg,
+        **fields: Unpack[rq.DeploymentFields],
+    ) -> deployment_pb2.Deployment:
+        """Create a deployment (enabled unless is_enabled=False)."""
+        request = rq.create_deployment(name, pipeline_name, execution_rule, **fields)
+        return self._unary(m.CREATE_DEPLOYMENT, request).deployment
+
+    def get_deployment(self, name: str) -> deployment_pb2.Deployment:
+        """Return one deployment."""
+        return self._unary(m.GET_DEPLOYMENT, rq.get_deployment(name)).deployment
+
+    def list_deployments_page(
+        self, *, filter: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[deployment_pb2.Deployment], str]:
+        """Return one page of deployments and the next page's token ("" after the last)."""
+        request = rq.list_deployments(filter=filter, page_size=page_size, page_token=page_token)
+        response = self._unary(m.LIST_DEPLOYMENTS, request)
+        return list(response.deployments), response.next_page_token
+
+    def list_deployments(
+        self, *, filter: str = "", page_size: int = 0
+    ) -> Iterator[deployment_pb2.Deployment]:
+        """Iterate over every deployment matching `filter`, fetching pages as needed."""
+        token = ""
+        while True:
+            items, token = self.list_deployments_page(
+                filter=filter, page_size=page_size, page_token=token
+            )
+            yield from items
+            if not token:
+                return
+
+    def update_deployment(
+        self, name: str, **changes: Unpack[rq.DeploymentUpdate]
+    ) -> deployment_pb2.Deployment:
+        """Change the fields given as keyword arguments, and only those."""
+        return self._unary(m.UPDATE_DEPLOYMENT, rq.update_deployment(name, **changes)).deployment
+
+    def delete_deployment(self, name: str) -> pb.DeleteDeploymentResponse:
+        """Delete a deployment with its executions."""
+        return self._unary(m.DELETE_DEPLOYMENT, rq.delete_deployment(name))
+
+    # Executions
+
+    def create_execution(
+        self,
+        *,
+        deployment_name: str = "",
+        execution_id: str = "",
+        pipeline_name: str = "",
+        job_name: str = "",
+        job_type: EnumArg = execution_pb2.JOB_TYPE_UNSPECIFIED,
+        experiment_name: str = "",
+        model_run_id: str = "",
+        inputs: Iterable[io_pb2.ExecutionInput] = (),
+        labels: Mapping[str, str] | None = None,
+        steps: Iterable[execution_pb2.Step] = (),
+        request_id: str | None = None,
+    ) -> execution_pb2.Execution:
+        """Create an execution in WAITING; safe to retry thanks to `request_id`."""
+        request = rq.create_execution(
+            deployment_name=deployment_name,
+            execution_id=execution_id,
+            pipeline_name=pipeline_name,
+            job_name=job_name,
+            job_type=job_type,
+            experiment_name=experiment_name,
+            model_run_id=model_run_id,
+            inputs=inputs,
+            labels=labels,
+            steps=steps,
+            request_id=request_id,
+        )
+        return self._unary(m.CREATE_EXECUTION, request).execution
+
+    def get_execution(self, execution_id: str) -> execution_pb2.Execution:
+        """Return one execution."""
+        return self._unary(m.GET_EXECUTION, rq.get_execution(execution_id)).execution
+
+    def list_executions_page(
+        self, *, filter: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[execution_pb2.Execution], str]:
+        """Return one page of executions and the next page's token ("" after the last)."""
+        request = rq.list_executions(filter=filter, page_size=page_size, page_token=page_token)
+        response = self._unary(m.LIST_EXECUTIONS, request)
+        return list(response.executions), response.next_page_token
+
+    def list_executions(
+        self, *, filter: str = "", page_size: int = 0
+    ) -> Iterator[execution_pb2.Execution]:
+        """Iterate over every execution matching `filter`, newest first."""
+        token = ""
+        while True:
+            items, token = self.list_executions_page(
+                filter=filter, page_size=page_size, page_token=token
+            )
+            yield from items
+            if not token:
+                return
+
+    def delete_execution(self, execution_id: str) -> pb.DeleteExecutionResponse:
+        """Delete an execution and its logs."""
+        return self._unary(m.DELETE_EXECUTION, rq.delete_execution(execution_id))
+
+    def get_execution_input(self, execution_id: str, input_name: str) -> io_pb2.ExecutionInput:
+        """Return one input of an execution."""
+        request = rq.get_execution_input(execution_id, input_name)
+        return self._unary(m.GET_EXECUTION_INPUT, request).input
+
+    def get_execution_output(self, execution_id: str, output_name: str) -> io_pb2.ExecutionOutput:
+        """Return one output of an execution."""
+        request = rq.get_execution_output(execution_id, output_name)
+        return self._unary(m.GET_EXECUTION_OUTPUT, request).output
+
+    # Status
+
+    def get_job_status(self, execution_id: str) -> status_pb2.JobStatus:
+        """Return where an execution stands."""
+        return self._unary(m.GET_JOB_STATUS, rq.get_job_status(execution_id)).job_status
+
+    def start(
+        self, execution_id: str, *, phase: str = "", expected_revision: int | None = None
+    ) -> status_pb2.JobStatus:
+        """WAITING (or UNKNOWN) -> RUNNING."""
+        request = rq.start(execution_id, phase=phase, expected_revision=expected_revision)
+        return self._unary(m.UPDATE_JOB_STATUS, request).job_status
+
+    def update_progress(
+        self,
+        execution_id: str,
+        progress: float,
+        *,
+        phase: str = "",
+        expected_revision: int | None = None,
+    ) -> status_pb2.JobStatus:
+        """Report progress (0 to 1) and, if not empty, the phase."""
+        request = rq.update_progress(
+            execution_id, progress, phase=phase, expected_revision=expected_revision
+        )
+        return self._unary(m.UPDATE_JOB_STATUS, request).job_status
+
+    def suspend(
+        self, execution_id: str, *, reason: str = "", expected_revision: int | None = None
+    ) -> status_pb2.JobStatus:
+        """RUNNING -> SUSPENDED."""
+        request = rq.suspend(execution_id, reason=reason, expected_revision=expected_revision)
+        return self._unary(m.UPDATE_JOB_STATUS, request).job_status
+
+    def resume(
+        self, execution_id: str, *, expected_revision: int | None = None
+    ) -> status_pb2.JobStatus:
+        """SUSPENDED -> RUNNING."""
+        request = rq.resume(execution_id, expected_revision=expected_revision)
+        return self._unary(m.UPDATE_JOB_STATUS, request).job_status
+
+    def stop(
+        self,
+        execution_id: str,
+        cause: EnumArg = status_pb2.RUNNING_STATUS_SUCCESS,
+        message: str = "",
+        *,
+        expected_revision: int | None = None,
+    ) -> status_pb2.JobStatus:
+        """End the job with `cause`: SUCCESS, ERROR, CANCELED or UNKNOWN."""
+        request = rq.stop(execution_id, cause, message, expected_revision=expected_revision)
+        return self._unary(m.UPDATE_JOB_STATUS, request).job_status
+
+    def cancel_execution(self, execution_id: str, *, reason: str = "") -> status_pb2.JobStatus:
+        """Cancel an execution, at once or by asking its worker."""
+        request = rq.cancel_execution(execution_id, reason=reason)
+        return self._unary(m.CANCEL_EXECUTION, request).job_status
+
+    # Outputs, steps, logs
+
+    def set_execution_outputs(
+        self,
+        execution_id: str,
+        *,
+        outputs: Iterable[io_pb2.ExecutionOutput] = (),
+        result: rq.JsonObject | struct_pb2.Struct | None = None,
+        export_paths: Mapping[str, str] | None = None,
+        source_views: Mapping[str, str] | None = None,
+    ) -> execution_pb2.Execution:
+        """Merge outputs, export paths and source views; replace the result if given."""
+        request = rq.set_execution_outputs(
+            execution_id,
+            outputs=outputs,
+            result=result,
+            export_paths=export_paths,
+            source_views=source_views,
+        )
+        return self._unary(m.SET_EXECUTION_OUTPUTS, request).execution
+
+    def update_step(self, execution_id: str, step: execution_pb2.Step) -> execution_pb2.Step:
+        """Add a step, or replace the step of the same name."""
+        return self._unary(m.UPDATE_STEP, rq.update_step(execution_id, step)).step
+
+    def append_logs(
+        self, execution_id: str, entries: Iterable[execution_pb2.LogEntry | str]
+    ) -> int:
+        """Append log lines (a str is a STDOUT line); return the last seq."""
+        return self._unary(m.APPEND_LOGS, rq.append_logs(execution_id, entries)).last_seq
+
+    def get_execution_logs(
+        self,
+        execution_id: str,
+        *,
+        from_time: dt.datetime | None = None,
+        to_time: dt.datetime | None = None,
+        limit: int = 0,
+        stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
+        after_seq: int = 0,
+    ) -> list[execution_pb2.LogEntry]:
+        """Return stored log lines, oldest first."""
+        request = rq.get_execution_logs(
+            execution_id,
+            from_time=from_time,
+            to_time=to_time,
+            limit=limit,
+            stream=stream,
+            after_seq=after_seq,
+        )
+        return list(self._unary(m.GET_EXECUTION_LOGS, request).entries)
+
+    # Streams
+
+    def watch_status(
+        self,
+        *,
+        execution_id: str = "",
+        deployment_name: str = "",
+        after_revision: int = 0,
+        resume_token: str = "",
+        timeout: float | None = None,
+    ) -> Iterator[pb.WatchStatusResponse]:
+        """Yield status events and heartbeats as the server sends them."""
+        request = rq.watch_status(
+            execution_id=execution_id,
+            deployment_name=deployment_name,
+            after_revision=after_revision,
+            resume_token=resume_token,
+        )
+        return self._stream(m.WATCH_STATUS, request, timeout)
+
+    def stream_logs(
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        since: dt.datetime | None = None,
+        tail: int = 0,
+        stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
+        follow: bool = False,
+        timeout: float | None = None,
+    ) -> Iterator[pb.StreamLogsResponse]:
+        """Yield batches of log lines (and heartbeats) as the server sends them."""
+        request = rq.stream_logs(
+            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+        )
+        return self._stream(m.STREAM_LOGS, request, timeout)

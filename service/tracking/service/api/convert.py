@@ -1,0 +1,264 @@
+"""Proto messages <-> stored rows and domain values. Nothing else lives here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from tracking.service.domain import schedule
+from tracking.service.domain.errors import ValidationCollector
+from tracking.service.store.executions import job_status_snapshot
+from tracking.service.store.models import DeploymentRow, ExecutionEventRow, ExecutionRow, LogLineRow
+from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
+
+# Stored enum names drop the proto prefix: RUNNING_STATUS_WAITING is stored as "WAITING".
+_PREFIXES = {
+    "RunningStatus": "RUNNING_STATUS_",
+    "ExecutionRule": "EXECUTION_RULE_",
+    "DeploymentMode": "DEPLOYMENT_MODE_",
+    "DeploymentStatus": "DEPLOYMENT_STATUS_",
+    "JobType": "JOB_TYPE_",
+    "LogStream": "LOG_STREAM_",
+    "ChangeKind": "CHANGE_KIND_",
+}
+
+
+def enum_name(descriptor: EnumDescriptor, number: int) -> str:
+    """The stored name of an enum value, e.g. 'PERIODIC'; the caller checked it exists."""
+    return descriptor.values_by_number[number].name.removeprefix(_PREFIXES[descriptor.name])
+
+
+def enum_number(descriptor: EnumDescriptor, name: str) -> int:
+    return int(descriptor.values_by_name[_PREFIXES[descriptor.name] + name].number)
+
+
+def check_enums(errors: ValidationCollector, message: Message, path: str) -> None:
+    """Name every enum field (at any depth) whose value the contract does not define."""
+    for field, value in message.ListFields():
+        where = f"{path}.{field.name}" if path else field.name
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            values = value if _is_repeated(field) else [value]
+            for item in values:
+                if item not in field.enum_type.values_by_number:
+                    errors.add(where, f"{item} is not a value of {field.enum_type.full_name}")
+        elif (
+            field.type == FieldDescriptor.TYPE_MESSAGE
+            and not field.message_type.GetOptions().map_entry
+        ):
+            if field.message_type.full_name.startswith("google.protobuf."):
+                continue
+            items = value if _is_repeated(field) else [value]
+            for index, item in enumerate(items):
+                check_enums(errors, item, f"{where}[{index}]" if _is_repeated(field) else where)
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    return bool(field.is_repeated)
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def from_json(document: dict[str, Any], message: Message) -> Any:
+    return json_format.ParseDict(document, message, ignore_unknown_fields=True)
+
+
+def time_or_none(timestamp: Timestamp, present: bool = True) -> datetime | None:
+    if not present or (timestamp.seconds == 0 and timestamp.nanos == 0):
+        return None
+    return timestamp.ToDatetime(tzinfo=UTC)
+
+
+def stamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    timestamp = Timestamp()
+    timestamp.FromDatetime(value)
+    return timestamp
+
+
+# Deployments
+
+
+def deployment_fields(deployment: deployment_pb2.Deployment) -> dict[str, Any]:
+    """The stored fields of a Deployment (defaults applied); enums already checked."""
+    mode = enum_name(deployment_pb2.DeploymentMode.DESCRIPTOR, deployment.mode)
+    status = enum_name(deployment_pb2.DeploymentStatus.DESCRIPTOR, deployment.status)
+    return {
+        "name": deployment.name,
+        "pipeline_name": deployment.pipeline_name,
+        "description": deployment.description,
+        "execution_rule": enum_name(
+            deployment_pb2.ExecutionRule.DESCRIPTOR, deployment.execution_rule
+        ),
+        "mode": "ELASTIC" if mode == "UNSPECIFIED" else mode,
+        "schedule": deployment.schedule.strip(),
+        "inputs_mapping": [to_json(m) for m in deployment.inputs_mapping],
+        "outputs_mapping": [to_json(m) for m in deployment.outputs_mapping],
+        "status": "PENDING" if status == "UNSPECIFIED" else status,
+        "is_enabled": deployment.is_enabled,
+        "pods": [to_json(p) for p in deployment.pods],
+        "labels": dict(deployment.labels),
+        "endpoint_token": deployment.endpoint_token,
+    }
+
+
+def deployment_proto(row: DeploymentRow, now: datetime) -> deployment_pb2.Deployment:
+    deployment = deployment_pb2.Deployment(
+        name=row.name,
+        pipeline_name=row.pipeline_name,
+        description=row.description,
+        execution_rule=enum_number(deployment_pb2.ExecutionRule.DESCRIPTOR, row.execution_rule),
+        mode=enum_number(deployment_pb2.DeploymentMode.DESCRIPTOR, row.mode),
+        schedule=row.schedule,
+        inputs_mapping=[from_json(m, io_pb2.InputMapping()) for m in row.inputs_mapping],
+        outputs_mapping=[from_json(m, io_pb2.OutputMapping()) for m in row.outputs_mapping],
+        status=enum_number(deployment_pb2.DeploymentStatus.DESCRIPTOR, row.status),
+        is_enabled=row.is_enabled,
+        pods=[from_json(p, deployment_pb2.Pod()) for p in row.pods],
+        labels=row.labels,
+        create_time=stamp(row.create_time),
+        created_by=row.created_by,
+        update_time=stamp(row.update_time),
+        updated_by=row.updated_by,
+        last_execution_id=row.last_execution_id,
+        endpoint_token=row.endpoint_token,
+    )
+    if row.execution_rule == "PERIODIC" and row.schedule:
+        deployment.human_readable_schedule = schedule.describe(row.schedule)
+        deployment.next_run_time.FromDatetime(schedule.next_run(row.schedule, now))
+    return deployment
+
+
+# Executions
+
+
+def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
+    """The fields a creator may set; enums already checked."""
+    return {
+        "execution_id": execution.execution_id,
+        "deployment_name": execution.deployment_name,
+        "pipeline_name": execution.pipeline_name,
+        "job_name": execution.job_name,
+        "job_type": enum_name(execution_pb2.JobType.DESCRIPTOR, execution.job_type),
+        "experiment_name": execution.experiment_name,
+        "model_run_id": execution.model_run_id,
+        "steps": [to_json(s) for s in execution.steps],
+        "inputs": [to_json(i) for i in execution.inputs],
+        "labels": dict(execution.labels),
+    }
+
+
+def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
+    """A JobStatus from the snapshot an event keeps (see store.executions.job_status_snapshot)."""
+
+    def parse(key: str) -> datetime | None:
+        value = snapshot.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    start, end, updated = parse("start_time"), parse("end_time"), parse("update_time")
+    status = status_pb2.JobStatus(
+        status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, snapshot["status"]),
+        progress=snapshot["progress"],
+        phase=snapshot["phase"],
+        stop_message=snapshot["stop_message"],
+        cancel_reason=snapshot.get("cancel_reason", ""),
+        create_time=stamp(parse("create_time")),
+        start_time=stamp(start),
+        end_time=stamp(end),
+        update_time=stamp(updated),
+        revision=snapshot["revision"],
+    )
+    if start is not None:
+        status.duration.FromTimedelta((end or updated or start) - start)
+    return status
+
+
+def job_status_of_row(row: ExecutionRow, now: datetime) -> status_pb2.JobStatus:
+    status = job_status_proto(job_status_snapshot(row))
+    if row.start_time is not None and row.end_time is None:
+        status.duration.FromTimedelta(now - row.start_time)
+    return status
+
+
+def execution_proto(row: ExecutionRow, now: datetime) -> execution_pb2.Execution:
+    execution = execution_pb2.Execution(
+        execution_id=row.execution_id,
+        deployment_name=row.deployment_name or "",
+        pipeline_name=row.pipeline_name,
+        job_name=row.job_name,
+        job_type=enum_number(execution_pb2.JobType.DESCRIPTOR, row.job_type),
+        experiment_name=row.experiment_name,
+        model_run_id=row.model_run_id,
+        job_status=job_status_of_row(row, now),
+        steps=[from_json(s, execution_pb2.Step()) for s in row.steps],
+        inputs=[from_json(i, io_pb2.ExecutionInput()) for i in row.inputs],
+        outputs=[from_json(o, io_pb2.ExecutionOutput()) for o in row.outputs],
+        export_paths=row.export_paths,
+        source_views=row.source_views,
+        labels=row.labels,
+        created_by=row.created_by,
+    )
+    execution.result.update(row.result)
+    return execution
+
+
+def event_proto(event: ExecutionEventRow, resume_token: str = "") -> execution_pb2.ExecutionEvent:
+    return execution_pb2.ExecutionEvent(
+        execution_id=event.execution_id,
+        deployment_name=event.deployment_name or "",
+        revision=event.revision,
+        job_status=job_status_proto(event.job_status),
+        changes=[
+            enum_number(execution_pb2.ChangeKind.DESCRIPTOR, c)
+            for c in event.changes.split(",")
+            if c
+        ],
+        resume_token=resume_token,
+    )
+
+
+def snapshot_proto(
+    row: ExecutionRow, now: datetime, resume_token: str = ""
+) -> execution_pb2.ExecutionEvent:
+    return execution_pb2.ExecutionEvent(
+        execution_id=row.execution_id,
+        deployment_name=row.deployment_name or "",
+        revision=row.revision,
+        job_status=job_status_of_row(row, now),
+        resume_token=resume_token,
+        snapshot=True,
+    )
+
+
+# Logs
+
+
+def log_line_fields(entry: execution_pb2.LogEntry) -> dict[str, Any]:
+    stream = enum_name(execution_pb2.LogStream.DESCRIPTOR, entry.stream)
+    return {
+        "timestamp": time_or_none(entry.timestamp, entry.HasField("timestamp")),
+        "stream": "STDOUT" if stream == "UNSPECIFIED" else stream,
+        "message": entry.message,
+        "step_name": entry.step_name,
+    }
+
+
+def log_entry_proto(row: LogLineRow) -> execution_pb2.LogEntry:
+    return execution_pb2.LogEntry(
+        seq=row.seq,
+        timestamp=stamp(row.timestamp),
+        stream=enum_number(execution_pb2.LogStream.DESCRIPTOR, row.stream),
+        message=row.message,
+        step_name=row.step_name,
+    )
+
+
+def stream_filter(stream: int) -> str | None:
+    name = enum_name(execution_pb2.LogStream.DESCRIPTOR, stream)
+    return None if name == "UNSPECIFIED" else name

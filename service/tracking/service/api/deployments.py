@@ -1,0 +1,69 @@
+"""Deployment RPCs: proto <-> operations."""
+
+from __future__ import annotations
+
+import grpc
+from tracking.service.api import convert
+from tracking.service.api.context import principal
+from tracking.service.domain.errors import ValidationCollector
+from tracking.service.operations.deployments import Deployments
+from tracking.service.store.types import utcnow
+from tracking.v1 import deployment_pb2
+from tracking.v1 import tracking_service_pb2 as pb
+
+
+class DeploymentsApi:
+    deployments: Deployments
+
+    async def CreateDeployment(
+        self, request: pb.CreateDeploymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateDeploymentResponse:
+        fields = _checked_fields(request.deployment)
+        row = await self.deployments.create(fields, principal(context))
+        return pb.CreateDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
+
+    async def GetDeployment(
+        self, request: pb.GetDeploymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDeploymentResponse:
+        row = await self.deployments.get(request.name)
+        return pb.GetDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
+
+    async def ListDeployments(
+        self, request: pb.ListDeploymentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDeploymentsResponse:
+        rows, token = await self.deployments.list(
+            request.filter, request.page_size, request.page_token
+        )
+        now = utcnow()
+        return pb.ListDeploymentsResponse(
+            deployments=[convert.deployment_proto(row, now) for row in rows], next_page_token=token
+        )
+
+    async def UpdateDeployment(
+        self, request: pb.UpdateDeploymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateDeploymentResponse:
+        fields = _checked_fields(request.deployment)
+        paths = list(dict.fromkeys(request.update_mask.paths))
+        row = await self.deployments.update(
+            request.deployment.name, fields, paths, principal(context)
+        )
+        return pb.UpdateDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
+
+    async def DeleteDeployment(
+        self, request: pb.DeleteDeploymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteDeploymentResponse:
+        row, count = await self.deployments.delete(request.name)
+        return pb.DeleteDeploymentResponse(
+            name=row.name,
+            execution_rule=convert.enum_number(
+                deployment_pb2.ExecutionRule.DESCRIPTOR, row.execution_rule
+            ),
+            deleted_execution_count=count,
+        )
+
+
+def _checked_fields(deployment: deployment_pb2.Deployment) -> dict[str, object]:
+    errors = ValidationCollector()
+    convert.check_enums(errors, deployment, "deployment")
+    errors.raise_if_any()
+    return convert.deployment_fields(deployment)

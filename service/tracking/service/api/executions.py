@@ -1,0 +1,101 @@
+"""Execution RPCs: create, read, list, delete, inputs and outputs, steps."""
+
+from __future__ import annotations
+
+import hashlib
+
+import grpc
+from tracking.service.api import convert
+from tracking.service.api.context import principal
+from tracking.service.domain.errors import ValidationCollector
+from tracking.service.operations.executions import Executions
+from tracking.service.store.types import utcnow
+from tracking.v1 import io_pb2
+from tracking.v1 import tracking_service_pb2 as pb
+
+
+class ExecutionsApi:
+    executions: Executions
+
+    async def CreateExecution(
+        self, request: pb.CreateExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateExecutionResponse:
+        errors = ValidationCollector()
+        convert.check_enums(errors, request.execution, "execution")
+        errors.raise_if_any()
+        fingerprint = hashlib.sha256(
+            request.execution.SerializeToString(deterministic=True)
+        ).hexdigest()
+        row = await self.executions.create(
+            convert.execution_fields(request.execution),
+            request.request_id,
+            fingerprint,
+            principal(context),
+        )
+        return pb.CreateExecutionResponse(execution=convert.execution_proto(row, utcnow()))
+
+    async def GetExecution(
+        self, request: pb.GetExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetExecutionResponse:
+        row = await self.executions.get(request.execution_id)
+        return pb.GetExecutionResponse(execution=convert.execution_proto(row, utcnow()))
+
+    async def ListExecutions(
+        self, request: pb.ListExecutionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListExecutionsResponse:
+        rows, token = await self.executions.list(
+            request.filter, request.page_size, request.page_token
+        )
+        now = utcnow()
+        return pb.ListExecutionsResponse(
+            executions=[convert.execution_proto(row, now) for row in rows], next_page_token=token
+        )
+
+    async def DeleteExecution(
+        self, request: pb.DeleteExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteExecutionResponse:
+        await self.executions.delete(request.execution_id)
+        return pb.DeleteExecutionResponse(execution_id=request.execution_id)
+
+    async def GetExecutionInput(
+        self, request: pb.GetExecutionInputRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetExecutionInputResponse:
+        found = await self.executions.get_input(request.execution_id, request.input_name)
+        return pb.GetExecutionInputResponse(input=convert.from_json(found, io_pb2.ExecutionInput()))
+
+    async def GetExecutionOutput(
+        self, request: pb.GetExecutionOutputRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetExecutionOutputResponse:
+        found = await self.executions.get_output(request.execution_id, request.output_name)
+        return pb.GetExecutionOutputResponse(
+            output=convert.from_json(found, io_pb2.ExecutionOutput())
+        )
+
+    async def SetExecutionOutputs(
+        self, request: pb.SetExecutionOutputsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetExecutionOutputsResponse:
+        errors = ValidationCollector()
+        for index, output in enumerate(request.outputs):
+            convert.check_enums(errors, output, f"outputs[{index}]")
+        errors.raise_if_any()
+        row = await self.executions.set_outputs(
+            request.execution_id,
+            [convert.to_json(o) for o in request.outputs],
+            convert.to_json(request.result) if request.HasField("result") else None,
+            dict(request.export_paths),
+            dict(request.source_views),
+        )
+        return pb.SetExecutionOutputsResponse(execution=convert.execution_proto(row, utcnow()))
+
+    async def UpdateStep(
+        self, request: pb.UpdateStepRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateStepResponse:
+        errors = ValidationCollector()
+        convert.check_enums(errors, request.step, "step")
+        errors.raise_if_any()
+        step, revision = await self.executions.update_step(
+            request.execution_id, convert.to_json(request.step)
+        )
+        return pb.UpdateStepResponse(
+            step=convert.from_json(step, type(request.step)()), revision=revision
+        )

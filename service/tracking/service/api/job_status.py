@@ -1,0 +1,61 @@
+"""Status RPCs: read, the worker's actions, cancel."""
+
+from __future__ import annotations
+
+import grpc
+from tracking.service.api import convert
+from tracking.service.domain.errors import InvalidArgument, ValidationCollector
+from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.status import RunningStatus
+from tracking.service.operations.executions import Executions
+from tracking.service.store.types import utcnow
+from tracking.v1 import status_pb2
+from tracking.v1 import tracking_service_pb2 as pb
+
+
+class JobStatusApi:
+    executions: Executions
+
+    async def GetJobStatus(
+        self, request: pb.GetJobStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetJobStatusResponse:
+        row = await self.executions.get(request.execution_id)
+        return pb.GetJobStatusResponse(job_status=convert.job_status_of_row(row, utcnow()))
+
+    async def UpdateJobStatus(
+        self, request: pb.UpdateJobStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateJobStatusResponse:
+        expected = request.expected_revision if request.HasField("expected_revision") else None
+        row = await self.executions.update_status(request.execution_id, _action(request), expected)
+        return pb.UpdateJobStatusResponse(job_status=convert.job_status_of_row(row, utcnow()))
+
+    async def CancelExecution(
+        self, request: pb.CancelExecutionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelExecutionResponse:
+        row = await self.executions.cancel(request.execution_id, request.reason)
+        return pb.CancelExecutionResponse(job_status=convert.job_status_of_row(row, utcnow()))
+
+
+def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
+    kind = request.WhichOneof("action")
+    if kind is None:
+        raise InvalidArgument.of("action", "choose one of start, progress, suspend, resume, stop")
+    if kind == "start":
+        return StatusAction("start", phase=request.start.phase)
+    if kind == "progress":
+        return StatusAction(
+            "progress", progress=request.progress.progress, phase=request.progress.phase
+        )
+    if kind == "suspend":
+        return StatusAction("suspend", phase=request.suspend.reason)
+    if kind == "resume":
+        return StatusAction("resume")
+    errors = ValidationCollector()
+    convert.check_enums(errors, request.stop, "stop")
+    if request.stop.cause == status_pb2.RUNNING_STATUS_UNSPECIFIED:
+        errors.add("stop.cause", "is required: SUCCESS, ERROR, CANCELED or UNKNOWN")
+    errors.raise_if_any()
+    cause = RunningStatus(
+        convert.enum_name(status_pb2.RunningStatus.DESCRIPTOR, request.stop.cause)
+    )
+    return StatusAction("stop", cause=cause, message=request.stop.message)

@@ -1,0 +1,39 @@
+"""Log RPCs: append a batch, read a range."""
+
+from __future__ import annotations
+
+import grpc
+from tracking.service.api import convert
+from tracking.service.domain.errors import ValidationCollector
+from tracking.service.operations.logs import Logs
+from tracking.v1 import tracking_service_pb2 as pb
+
+
+class LogsApi:
+    logs: Logs
+
+    async def AppendLogs(
+        self, request: pb.AppendLogsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppendLogsResponse:
+        errors = ValidationCollector()
+        for index, entry in enumerate(request.entries):
+            convert.check_enums(errors, entry, f"entries[{index}]")
+        errors.raise_if_any()
+        lines = [convert.log_line_fields(entry) for entry in request.entries]
+        return pb.AppendLogsResponse(last_seq=await self.logs.append(request.execution_id, lines))
+
+    async def GetExecutionLogs(
+        self, request: pb.GetExecutionLogsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetExecutionLogsResponse:
+        errors = ValidationCollector()
+        convert.check_enums(errors, request, "")
+        errors.raise_if_any()
+        rows = await self.logs.read(
+            request.execution_id,
+            from_time=convert.time_or_none(request.from_time, request.HasField("from_time")),
+            to_time=convert.time_or_none(request.to_time, request.HasField("to_time")),
+            limit=request.limit,
+            stream=convert.stream_filter(request.stream),
+            after_seq=request.after_seq,
+        )
+        return pb.GetExecutionLogsResponse(entries=[convert.log_entry_proto(row) for row in rows])

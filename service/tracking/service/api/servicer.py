@@ -1,0 +1,31 @@
+"""TrackingService: one servicer assembled from one module per resource."""
+
+from __future__ import annotations
+
+from tracking.service.api.deployments import DeploymentsApi
+from tracking.service.api.executions import ExecutionsApi
+from tracking.service.api.job_status import JobStatusApi
+from tracking.service.api.logs import LogsApi
+from tracking.service.api.streams import StreamsApi
+from tracking.service.operations.deployments import Deployments
+from tracking.service.operations.executions import Executions
+from tracking.service.operations.logs import Logs
+from tracking.service.operations.streams import Streams
+from tracking.v1 import tracking_service_pb2_grpc
+
+
+class TrackingServicer(
+    DeploymentsApi,
+    ExecutionsApi,
+    JobStatusApi,
+    LogsApi,
+    StreamsApi,
+    tracking_service_pb2_grpc.TrackingServiceServicer,
+):
+    def __init__(
+        self, deployments: Deployments, executions: Executions, logs: Logs, streams: Streams
+    ) -> None:
+        self.deployments = deployments
+        self.executions = executions
+        self.logs = logs
+        self.streams = streams

@@ -1,0 +1,73 @@
+"""The server-streaming RPCs: WatchStatus and StreamLogs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from tracking.service.api import convert
+from tracking.service.domain.errors import InvalidArgument, ValidationCollector
+from tracking.service.operations.streams import Streams
+from tracking.service.store.types import utcnow
+from tracking.v1 import tracking_service_pb2 as pb
+
+
+def _heartbeat() -> pb.Heartbeat:
+    heartbeat = pb.Heartbeat()
+    heartbeat.time.FromDatetime(utcnow())
+    return heartbeat
+
+
+class StreamsApi:
+    streams: Streams
+
+    async def WatchStatus(
+        self, request: pb.WatchStatusRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchStatusResponse]:
+        if request.execution_id and request.deployment_name:
+            raise InvalidArgument.of(
+                "deployment_name", "watch an execution or a deployment, not both"
+            )
+        if request.execution_id:
+            if request.resume_token:
+                raise InvalidArgument.of(
+                    "resume_token", "use after_revision to resume a watch of one execution"
+                )
+            items = self.streams.watch_execution(request.execution_id, request.after_revision)
+        else:
+            if request.after_revision:
+                raise InvalidArgument.of(
+                    "after_revision", "use resume_token to resume a watch of many executions"
+                )
+            items = self.streams.watch_many(request.deployment_name, request.resume_token)
+        async for item in items:
+            if item.event is not None:
+                yield pb.WatchStatusResponse(
+                    event=convert.event_proto(item.event, item.resume_token)
+                )
+            elif item.snapshot is not None:
+                yield pb.WatchStatusResponse(
+                    event=convert.snapshot_proto(item.snapshot, utcnow(), item.resume_token)
+                )
+            else:
+                yield pb.WatchStatusResponse(heartbeat=_heartbeat())
+
+    async def StreamLogs(
+        self, request: pb.StreamLogsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamLogsResponse]:
+        errors = ValidationCollector()
+        convert.check_enums(errors, request, "")
+        errors.raise_if_any()
+        batches = self.streams.follow_logs(
+            request.execution_id,
+            after_seq=request.after_seq,
+            since=convert.time_or_none(request.since, request.HasField("since")),
+            tail=request.tail,
+            stream=convert.stream_filter(request.stream),
+            follow=request.follow,
+        )
+        async for batch in batches:
+            if batch is None:
+                yield pb.StreamLogsResponse(heartbeat=_heartbeat())
+            else:
+                yield pb.StreamLogsResponse(entries=[convert.log_entry_proto(row) for row in batch])

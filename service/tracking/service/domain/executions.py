@@ -1,0 +1,58 @@
+"""Rules an execution must follow, and the actions a worker may take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tracking.service.domain.errors import ValidationCollector
+from tracking.service.domain.filters import FieldSpec, Kind
+from tracking.service.domain.names import (
+    check_deployment_name,
+    check_execution_id,
+    check_labels,
+    check_text,
+    check_unique_names,
+)
+from tracking.service.domain.status import RunningStatus
+
+FILTER_FIELDS = {
+    "deployment_name": FieldSpec(Kind.STRING),
+    "pipeline_name": FieldSpec(Kind.STRING),
+    "status": FieldSpec(Kind.ENUM, frozenset(s.value for s in RunningStatus)),
+    "job_type": FieldSpec(
+        Kind.ENUM, frozenset({"TRAIN", "INFERENCE", "TRAIN_INFERENCE", "UNSPECIFIED"})
+    ),
+    "experiment_name": FieldSpec(Kind.STRING),
+    "model_run_id": FieldSpec(Kind.STRING),
+    "create_time": FieldSpec(Kind.TIME),
+    "labels": FieldSpec(Kind.STRING),
+}
+
+
+@dataclass(frozen=True)
+class StatusAction:
+    """One worker action of UpdateJobStatus."""
+
+    kind: str  # start | progress | suspend | resume | stop
+    progress: float = 0.0
+    phase: str = ""
+    cause: RunningStatus | None = None
+    message: str = ""
+
+
+def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "execution") -> None:
+    if fields["execution_id"]:
+        check_execution_id(errors, f"{prefix}.execution_id", fields["execution_id"])
+    if fields["deployment_name"]:
+        check_deployment_name(errors, f"{prefix}.deployment_name", fields["deployment_name"])
+    for name in ("pipeline_name", "job_name", "experiment_name", "model_run_id"):
+        check_text(errors, f"{prefix}.{name}", fields[name], 256)
+    check_labels(errors, f"{prefix}.labels", fields["labels"])
+    check_unique_names(errors, f"{prefix}.inputs", [i.get("name", "") for i in fields["inputs"]])
+    check_unique_names(errors, f"{prefix}.steps", [s.get("name", "") for s in fields["steps"]])
+
+
+def check_progress(errors: ValidationCollector, field: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        errors.add(field, f"must be between 0 and 1, got {value}")

@@ -1,0 +1,1 @@
+"""Use cases: each public method is one transaction, then the events it produced go to the hub."""

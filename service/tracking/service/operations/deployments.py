@@ -1,0 +1,119 @@
+"""Deployment use cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from tracking.service.domain import deployments as rules
+from tracking.service.domain import filters
+from tracking.service.domain.errors import AlreadyExists, InvalidArgument, ValidationCollector
+from tracking.service.domain.limits import Limits
+from tracking.service.domain.names import check_deployment_name
+from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
+from tracking.service.events.hub import EventHub
+from tracking.service.operations.paging import page_size
+from tracking.service.store import deployments as store
+from tracking.service.store import executions as execution_store
+from tracking.service.store.database import Database
+from tracking.service.store.models import DeploymentRow
+from tracking.service.store.types import utcnow
+
+
+class Deployments:
+    def __init__(self, db: Database, hub: EventHub, limits: Limits) -> None:
+        self.db = db
+        self.hub = hub
+        self.limits = limits
+
+    async def create(self, fields: dict[str, Any], principal: str) -> DeploymentRow:
+        errors = ValidationCollector()
+        rules.check(errors, fields)
+        errors.raise_if_any()
+        now = utcnow()
+        row = DeploymentRow(
+            **fields, create_time=now, update_time=now, created_by=principal, updated_by=principal
+        )
+        try:
+            async with self.db.writing() as session:
+                if await store.exists_named(session, row.name):
+                    raise AlreadyExists(f"deployment {row.name!r} already exists")
+                session.add(row)
+                await session.flush()
+                await store.replace_labels(session, row.name, row.labels)
+        except IntegrityError:
+            raise AlreadyExists(f"deployment {row.name!r} already exists") from None
+        return row
+
+    async def get(self, name: str) -> DeploymentRow:
+        self._check_name(name)
+        async with self.db.reading() as session:
+            return await store.get(session, name)
+
+    async def list(
+        self, filter_text: str, requested_size: int, page_token: str
+    ) -> tuple[list[DeploymentRow], str]:
+        size = page_size(requested_size, self.limits)
+        conditions = filters.parse(filter_text, rules.FILTER_FIELDS)
+        query = query_fingerprint("deployments", filters.canonical(conditions))
+        codec = PageTokenCodec(self.db.page_token_secret)
+        after = codec.decode(page_token, query)["name"] if page_token else None
+        if after is not None and not isinstance(after, str):
+            raise InvalidArgument.of("page_token", "is not a token this service issued")
+        async with self.db.reading() as session:
+            rows = await store.list_page(session, conditions, after, size + 1)
+        if len(rows) <= size:
+            return rows, ""
+        rows = rows[:size]
+        return rows, codec.encode(query, {"name": rows[-1].name})
+
+    async def update(
+        self, name: str, fields: dict[str, Any], paths: list[str], principal: str
+    ) -> DeploymentRow:
+        self._check_name(name)
+        errors = ValidationCollector()
+        if not paths:
+            errors.add("update_mask", "name at least one field to change")
+        for path in paths:
+            if path in rules.IMMUTABLE_FIELDS:
+                errors.add("update_mask", f"{path!r} cannot be changed after creation")
+            elif path in rules.OUTPUT_ONLY_FIELDS:
+                errors.add("update_mask", f"{path!r} is output only")
+            elif path not in rules.MUTABLE_FIELDS:
+                errors.add("update_mask", f"{path!r} is not a field of Deployment")
+        errors.raise_if_any()
+        async with self.db.writing() as session:
+            row = await store.get(session, name, for_update=True)
+            merged = {key: getattr(row, key) for key in fields}
+            merged.update({path: fields[path] for path in paths})
+            rules.check(errors, merged)
+            errors.raise_if_any()
+            for path in paths:
+                setattr(row, path, fields[path])
+            row.update_time = utcnow()
+            row.updated_by = principal
+            session.add(row)
+            if "labels" in paths:
+                await store.replace_labels(session, name, row.labels)
+        return row
+
+    async def delete(self, name: str) -> tuple[DeploymentRow, int]:
+        """Delete a deployment, its executions and their logs; watchers see DELETED."""
+        self._check_name(name)
+        async with self.db.writing() as session:
+            row = await store.get(session, name, for_update=True)
+            executions = await execution_store.ids_of_deployment(session, name)
+            await self.db.lock_event_order(session)
+            events = [execution_store.bump(execution, ["DELETED"]) for execution in executions]
+            session.add_all(events)
+            await session.flush()
+            await execution_store.delete_rows(session, [e.execution_id for e in executions])
+            await store.delete_row(session, row)
+        self.hub.publish(events)
+        return row, len(executions)
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        errors = ValidationCollector()
+        check_deployment_name(errors, "name", name)
+        errors.raise_if_any()

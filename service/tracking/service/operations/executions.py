@@ -1,0 +1,309 @@
+"""Execution use cases: create, read, list, delete, status, outputs, steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from tracking.service.domain import executions as rules
+from tracking.service.domain import filters, status
+from tracking.service.domain.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ValidationCollector,
+)
+from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.limits import Limits
+from tracking.service.domain.names import (
+    check_execution_id,
+    check_request_id,
+    check_unique_names,
+    new_execution_id,
+)
+from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
+from tracking.service.domain.status import RunningStatus
+from tracking.service.events.hub import EventHub
+from tracking.service.operations.paging import page_size
+from tracking.service.store import deployments as deployment_store
+from tracking.service.store import executions as store
+from tracking.service.store.database import Database
+from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+from tracking.service.store.types import utcnow
+
+
+def check_id(execution_id: str, field: str = "execution_id") -> None:
+    errors = ValidationCollector()
+    check_execution_id(errors, field, execution_id)
+    errors.raise_if_any()
+
+
+class Executions:
+    def __init__(self, db: Database, hub: EventHub, limits: Limits) -> None:
+        self.db = db
+        self.hub = hub
+        self.limits = limits
+
+    async def create(
+        self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
+    ) -> ExecutionRow:
+        """Create in WAITING; a repeated request_id with the same content returns the first."""
+        errors = ValidationCollector()
+        rules.check(errors, fields)
+        check_request_id(errors, "request_id", request_id)
+        errors.raise_if_any()
+        if request_id:
+            async with self.db.reading() as session:
+                earlier = await store.by_request_id(session, request_id)
+            if earlier is not None:
+                return self._same_request(earlier, request_id, fingerprint)
+        try:
+            row, event = await self._insert(fields, request_id, fingerprint, principal)
+        except IntegrityError:
+            # A concurrent twin won the race for the request_id or the execution_id.
+            async with self.db.reading() as session:
+                earlier = await store.by_request_id(session, request_id) if request_id else None
+            if earlier is not None:
+                return self._same_request(earlier, request_id, fingerprint)
+            raise AlreadyExists(f"execution {fields['execution_id']!r} already exists") from None
+        self.hub.publish([event])
+        return row
+
+    @staticmethod
+    def _same_request(earlier: ExecutionRow, request_id: str, fingerprint: str) -> ExecutionRow:
+        if earlier.request_fingerprint != fingerprint:
+            raise AlreadyExists(
+                f"request_id {request_id!r} was already used for execution "
+                f"{earlier.execution_id!r} with different content"
+            )
+        return earlier
+
+    async def _insert(
+        self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
+    ) -> tuple[ExecutionRow, ExecutionEventRow]:
+        now = utcnow()
+        deployment_name = fields["deployment_name"] or None
+        async with self.db.writing() as session:
+            if deployment_name:
+                deployment = await deployment_store.get(session, deployment_name, for_update=True)
+                if not deployment.is_enabled:
+                    raise FailedPrecondition(
+                        f"deployment {deployment_name!r} is disabled: enable it to create executions"
+                    )
+                fields["pipeline_name"] = fields["pipeline_name"] or deployment.pipeline_name
+            execution_id = fields["execution_id"] or new_execution_id(deployment_name or "")
+            if fields["execution_id"] and await store.find(session, execution_id) is not None:
+                raise AlreadyExists(f"execution {execution_id!r} already exists")
+            row = ExecutionRow(
+                **{**fields, "execution_id": execution_id, "deployment_name": deployment_name},
+                status=RunningStatus.WAITING.value,
+                create_time=now,
+                update_time=now,
+                created_by=principal,
+                request_id=request_id or None,
+                request_fingerprint=fingerprint if request_id else "",
+            )
+            session.add(row)
+            await session.flush()
+            await store.replace_labels(session, execution_id, row.labels)
+            if deployment_name:
+                deployment.last_execution_id = execution_id
+                session.add(deployment)
+            await self.db.lock_event_order(session)
+            event = store.bump(row, ["CREATED"], now)
+            session.add(event)
+        return row, event
+
+    async def get(self, execution_id: str) -> ExecutionRow:
+        check_id(execution_id)
+        async with self.db.reading() as session:
+            return await store.get(session, execution_id)
+
+    async def list(
+        self, filter_text: str, requested_size: int, page_token: str
+    ) -> tuple[list[ExecutionRow], str]:
+        size = page_size(requested_size, self.limits)
+        conditions = filters.parse(filter_text, rules.FILTER_FIELDS)
+        query = query_fingerprint("executions", filters.canonical(conditions))
+        codec = PageTokenCodec(self.db.page_token_secret)
+        after = None
+        if page_token:
+            position = codec.decode(page_token, query)
+            try:
+                after = (datetime.fromisoformat(position["t"]), str(position["id"]))
+            except (KeyError, TypeError, ValueError):
+                raise InvalidArgument.of(
+                    "page_token", "is not a token this service issued"
+                ) from None
+        async with self.db.reading() as session:
+            rows = await store.list_page(session, conditions, after, size + 1)
+        if len(rows) <= size:
+            return rows, ""
+        rows = rows[:size]
+        last = rows[-1]
+        return rows, codec.encode(
+            query, {"t": last.create_time.isoformat(), "id": last.execution_id}
+        )
+
+    async def delete(self, execution_id: str) -> None:
+        check_id(execution_id)
+        async with self.db.writing() as session:
+            row = await store.get(session, execution_id, for_update=True)
+            await self.db.lock_event_order(session)
+            event = store.bump(row, ["DELETED"])
+            session.add(event)
+            await session.flush()
+            await store.delete_rows(session, [execution_id])
+        self.hub.publish([event])
+
+    async def get_input(self, execution_id: str, name: str) -> dict[str, Any]:
+        return self._named(
+            await self._get_checked(execution_id, name, "input_name"), "inputs", name
+        )
+
+    async def get_output(self, execution_id: str, name: str) -> dict[str, Any]:
+        return self._named(
+            await self._get_checked(execution_id, name, "output_name"), "outputs", name
+        )
+
+    async def _get_checked(self, execution_id: str, name: str, field: str) -> ExecutionRow:
+        errors = ValidationCollector()
+        check_execution_id(errors, "execution_id", execution_id)
+        if not name:
+            errors.add(field, "is required")
+        errors.raise_if_any()
+        return await self.get(execution_id)
+
+    @staticmethod
+    def _named(row: ExecutionRow, kind: str, name: str) -> dict[str, Any]:
+        for item in getattr(row, kind):
+            if item.get("name") == name:
+                return dict(item)
+        raise NotFound(kind.removesuffix("s"), f"{row.execution_id}/{name}")
+
+    async def update_status(
+        self, execution_id: str, action: StatusAction, expected_revision: int | None
+    ) -> ExecutionRow:
+        check_id(execution_id)
+        errors = ValidationCollector()
+        if action.kind == "progress":
+            rules.check_progress(errors, "progress.progress", action.progress)
+        if expected_revision is not None and expected_revision < 0:
+            errors.add("expected_revision", "must not be negative")
+        errors.raise_if_any()
+
+        def apply(row: ExecutionRow, now: datetime) -> list[str]:
+            if expected_revision is not None and row.revision != expected_revision:
+                raise Aborted(
+                    f"execution {row.execution_id!r} is at revision {row.revision}, "
+                    f"not {expected_revision}: read it again and retry"
+                )
+            current = RunningStatus(row.status)
+            if action.kind == "progress":
+                status.progress(current)
+                row.progress = action.progress
+                row.phase = action.phase or row.phase
+                return ["PROGRESS"]
+            if action.kind == "start":
+                target = status.start(current)
+                row.start_time = row.start_time or now
+                row.phase = action.phase or row.phase
+            elif action.kind == "suspend":
+                target = status.suspend(current)
+                row.phase = action.phase or row.phase
+            elif action.kind == "resume":
+                target = status.resume(current)
+            else:
+                assert action.cause is not None
+                target = status.stop(current, action.cause)
+                row.stop_message = action.message
+                if target.is_terminal:
+                    row.end_time = now
+                    if target is RunningStatus.SUCCESS:
+                        row.progress = 1.0
+            row.status = target.value
+            return ["STATUS"]
+
+        return await self._change(execution_id, apply)
+
+    async def cancel(self, execution_id: str, reason: str) -> ExecutionRow:
+        check_id(execution_id)
+
+        def apply(row: ExecutionRow, now: datetime) -> list[str]:
+            current = RunningStatus(row.status)
+            target = status.cancel(current)
+            if target is current:
+                return []
+            row.cancel_reason = reason
+            row.status = target.value
+            if target.is_terminal:
+                row.end_time = now
+                row.stop_message = reason or "canceled"
+            return ["STATUS", "CANCEL_REQUEST"]
+
+        return await self._change(execution_id, apply)
+
+    async def set_outputs(
+        self,
+        execution_id: str,
+        outputs: list[dict[str, Any]],
+        result: dict[str, Any] | None,
+        export_paths: dict[str, str],
+        source_views: dict[str, str],
+    ) -> ExecutionRow:
+        check_id(execution_id)
+        errors = ValidationCollector()
+        check_unique_names(errors, "outputs", [o.get("name", "") for o in outputs])
+        errors.raise_if_any()
+
+        def apply(row: ExecutionRow, _now: datetime) -> list[str]:
+            by_name = {o["name"]: o for o in row.outputs}
+            by_name.update({o["name"]: o for o in outputs})
+            row.outputs = list(by_name.values())
+            if result is not None:
+                row.result = result
+            row.export_paths = {**row.export_paths, **export_paths}
+            row.source_views = {**row.source_views, **source_views}
+            return ["OUTPUTS"]
+
+        return await self._change(execution_id, apply)
+
+    async def update_step(
+        self, execution_id: str, step: dict[str, Any]
+    ) -> tuple[dict[str, Any], int]:
+        check_id(execution_id)
+        if not step.get("name"):
+            raise InvalidArgument.of("step.name", "is required")
+
+        def apply(row: ExecutionRow, _now: datetime) -> list[str]:
+            steps = list(row.steps)
+            for index, existing in enumerate(steps):
+                if existing["name"] == step["name"]:
+                    steps[index] = step
+                    break
+            else:
+                steps.append(step)
+            row.steps = steps
+            return ["STEP"]
+
+        row = await self._change(execution_id, apply)
+        return step, row.revision
+
+    async def _change(self, execution_id: str, apply: Any) -> ExecutionRow:
+        """Lock the row, apply the change, bump the revision and record the event, in one transaction."""
+        now = utcnow()
+        async with self.db.writing() as session:
+            row = await store.get(session, execution_id, for_update=True)
+            changes: list[str] = apply(row, now)
+            event = None
+            if changes:
+                await self.db.lock_event_order(session)
+                event = store.bump(row, changes, now)
+                session.add(row)
+                session.add(event)
+        if event is not None:
+            self.hub.publish([event])
+        return row

@@ -1,0 +1,90 @@
+"""Log use cases: append a batch, read a range."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
+from tracking.service.domain.limits import Limits
+from tracking.service.domain.status import RunningStatus
+from tracking.service.events.hub import EventHub
+from tracking.service.operations.executions import check_id
+from tracking.service.store import executions as execution_store
+from tracking.service.store import logs as store
+from tracking.service.store.database import Database
+from tracking.service.store.models import LogLineRow
+from tracking.service.store.types import utcnow
+
+
+class Logs:
+    def __init__(self, db: Database, hub: EventHub, limits: Limits) -> None:
+        self.db = db
+        self.hub = hub
+        self.limits = limits
+
+    async def append(self, execution_id: str, lines: list[dict[str, Any]]) -> int:
+        """Number the lines after the execution's last seq and store them in one transaction."""
+        check_id(execution_id)
+        errors = ValidationCollector()
+        if not lines:
+            errors.add("entries", "send at least one line")
+        if len(lines) > self.limits.max_log_batch:
+            errors.add(
+                "entries", f"at most {self.limits.max_log_batch} lines per batch, got {len(lines)}"
+            )
+        for index, line in enumerate(lines):
+            if len(line["message"]) > self.limits.max_log_line:
+                errors.add(
+                    f"entries[{index}].message",
+                    f"at most {self.limits.max_log_line} characters, got {len(line['message'])}",
+                )
+        errors.raise_if_any()
+        now = utcnow()
+        async with self.db.writing() as session:
+            row = await execution_store.get(session, execution_id, for_update=True)
+            if RunningStatus(row.status).is_terminal:
+                raise FailedPrecondition(
+                    f"execution {execution_id!r} ended ({row.status}): no more log lines are accepted"
+                )
+            first = row.log_seq + 1
+            for offset, line in enumerate(lines):
+                line["execution_id"] = execution_id
+                line["seq"] = first + offset
+                line["timestamp"] = line.get("timestamp") or now
+            row.log_seq += len(lines)
+            session.add(row)
+            await store.insert_many(session, lines)
+        self.hub.publish_logs(execution_id)
+        return row.log_seq
+
+    async def read(
+        self,
+        execution_id: str,
+        *,
+        from_time: datetime | None,
+        to_time: datetime | None,
+        limit: int,
+        stream: str | None,
+        after_seq: int,
+    ) -> list[LogLineRow]:
+        check_id(execution_id)
+        errors = ValidationCollector()
+        if limit < 0:
+            errors.add("limit", f"must not be negative, got {limit}")
+        if after_seq < 0:
+            errors.add("after_seq", f"must not be negative, got {after_seq}")
+        if from_time and to_time and to_time < from_time:
+            errors.add("to_time", "must not be before from_time")
+        errors.raise_if_any()
+        async with self.db.reading() as session:
+            await execution_store.get(session, execution_id)
+            return await store.query(
+                session,
+                execution_id,
+                after_seq=after_seq,
+                from_time=from_time,
+                to_time=to_time,
+                stream=stream,
+                limit=min(limit or self.limits.max_log_read, self.limits.max_log_read),
+            )

@@ -1,0 +1,136 @@
+"""Engines, sessions and start-up (migrations) for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from tracking.service.store import migrations
+from tracking.service.store.models import ServiceMetaRow
+
+# Any constant works: it names the lock that serialises event ids (and migrations).
+EVENT_LOCK_ID = 0x7472_6163
+MIGRATION_LOCK_ID = 0x7472_6164
+
+
+def normalize_url(url: str) -> str:
+    """Pick the asyncio driver for a plain sqlite:// or postgresql:// URL."""
+    parsed = make_url(url)
+    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}.get(
+        parsed.drivername, parsed.drivername
+    )
+    if driver == "postgres":
+        driver = "postgresql+asyncpg"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook emit BEGIN, so writers can ask for IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        "busy_timeout=30000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _begin_with(statement: str) -> Any:
+    def begin(connection: Connection) -> None:
+        connection.exec_driver_sql(statement)
+
+    return begin
+
+
+class Database:
+    """The service's storage: a reader pool and a writer path.
+
+    On SQLite, writes go through one connection that starts with BEGIN
+    IMMEDIATE, so writers queue instead of failing with "database is locked";
+    readers use a pool of their own (WAL lets them read while one writes).
+    On PostgreSQL, both use one pool and writers lock the rows they change.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.read_engine = create_async_engine(self.url, echo=echo, pool_size=4)
+            self.write_engine = create_async_engine(
+                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=300
+            )
+            for engine, begin in (
+                (self.read_engine, "BEGIN"),
+                (self.write_engine, "BEGIN IMMEDIATE"),
+            ):
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+                event.listen(engine.sync_engine, "begin", _begin_with(begin))
+        elif self.dialect == "postgresql":
+            self.read_engine = create_async_engine(
+                self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+            self.write_engine = self.read_engine
+        else:
+            raise ValueError(
+                f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
+            )
+        self.page_token_secret = b""
+
+    async def start(self) -> None:
+        """Bring the schema to the newest version and load the service's own values."""
+        async with self.write_engine.begin() as connection:
+            if self.dialect == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+            await connection.run_sync(migrations.upgrade)
+        self.page_token_secret = bytes.fromhex(await self._service_secret("page_token_secret"))
+
+    async def _service_secret(self, key: str) -> str:
+        async with self.writing() as session:
+            row = (
+                await session.exec(select(ServiceMetaRow).where(ServiceMetaRow.key == key))
+            ).first()
+            if row is None:
+                row = ServiceMetaRow(key=key, value=secrets.token_hex(32))
+                session.add(row)
+            return row.value
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(self.read_engine, expire_on_commit=False) as session:
+            yield session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits when the block ends without error."""
+        async with (
+            AsyncSession(self.write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    async def lock_event_order(self, session: AsyncSession) -> None:
+        """Make event ids follow commit order across concurrent writers (PostgreSQL)."""
+        if self.dialect == "postgresql":
+            connection = await session.connection()
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOCK_ID})
+
+    async def close(self) -> None:
+        await self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            await self.write_engine.dispose()

@@ -1,0 +1,56 @@
+"""Queries on deployments; the caller owns the session and its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, exists
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from tracking.service.domain.errors import NotFound
+from tracking.service.domain.filters import Condition
+from tracking.service.store.models import DeploymentLabelRow, DeploymentRow
+from tracking.service.store.where import apply_conditions
+
+
+async def get(session: AsyncSession, name: str, *, for_update: bool = False) -> DeploymentRow:
+    query = select(DeploymentRow).where(DeploymentRow.name == name)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.exec(query)).first()
+    if row is None:
+        raise NotFound("deployment", name)
+    return row
+
+
+async def exists_named(session: AsyncSession, name: str) -> bool:
+    return bool((await session.exec(select(exists().where(col(DeploymentRow.name) == name)))).one())
+
+
+async def list_page(
+    session: AsyncSession, conditions: list[Condition], after_name: str | None, limit: int
+) -> list[DeploymentRow]:
+    query: Any = select(DeploymentRow)
+    query = apply_conditions(
+        query, DeploymentRow, DeploymentLabelRow, "deployment_name", "name", conditions
+    )
+    if after_name is not None:
+        query = query.where(col(DeploymentRow.name) > after_name)
+    query = query.order_by(col(DeploymentRow.name)).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def replace_labels(session: AsyncSession, name: str, labels: dict[str, str]) -> None:
+    await session.exec(
+        delete(DeploymentLabelRow).where(col(DeploymentLabelRow.deployment_name) == name)
+    )  # type: ignore[call-overload]
+    session.add_all(
+        DeploymentLabelRow(deployment_name=name, key=k, value=v) for k, v in labels.items()
+    )
+
+
+async def delete_row(session: AsyncSession, row: DeploymentRow) -> None:
+    await session.exec(
+        delete(DeploymentLabelRow).where(col(DeploymentLabelRow.deployment_name) == row.name)
+    )  # type: ignore[call-overload]
+    await session.delete(row)

@@ -1,0 +1,149 @@
+"""The tables. Enumerations are stored by name ("RUNNING"), times as aware UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+from tracking.service.store.types import JsonDocument, UtcDateTime
+
+
+def _time(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JsonDocument, nullable=False))
+
+
+class DeploymentRow(SQLModel, table=True):
+    __tablename__ = "deployments"
+
+    name: str = Field(primary_key=True, max_length=63)
+    pipeline_name: str = Field(index=True, max_length=256)
+    description: str = ""
+    execution_rule: str = Field(index=True, max_length=16)
+    mode: str = Field(index=True, max_length=16)
+    schedule: str = Field(default="", max_length=256)
+    inputs_mapping: list[dict[str, Any]] = _json(list)
+    outputs_mapping: list[dict[str, Any]] = _json(list)
+    status: str = Field(index=True, max_length=16)
+    is_enabled: bool = Field(default=True, index=True)
+    pods: list[dict[str, Any]] = _json(list)
+    labels: dict[str, str] = _json(dict)
+    endpoint_token: str = ""
+    create_time: datetime = _time()
+    created_by: str = ""
+    update_time: datetime = _time()
+    updated_by: str = ""
+    last_execution_id: str = ""
+
+
+class DeploymentLabelRow(SQLModel, table=True):
+    """One label of a deployment, so label filters use an index."""
+
+    __tablename__ = "deployment_labels"
+    __table_args__ = (Index("ix_deployment_labels_key_value", "key", "value"),)
+
+    deployment_name: str = Field(primary_key=True, foreign_key="deployments.name")
+    key: str = Field(primary_key=True, max_length=63)
+    value: str = Field(max_length=255)
+
+
+class ExecutionRow(SQLModel, table=True):
+    __tablename__ = "executions"
+    __table_args__ = (
+        Index("ix_executions_create_time_id", "create_time", "execution_id"),
+        Index("ix_executions_deployment_create_time", "deployment_name", "create_time"),
+        Index("ix_executions_status_create_time", "status", "create_time"),
+    )
+
+    execution_id: str = Field(primary_key=True, max_length=128)
+    deployment_name: str | None = Field(default=None, foreign_key="deployments.name")
+    pipeline_name: str = Field(default="", index=True, max_length=256)
+    job_name: str = ""
+    job_type: str = Field(default="UNSPECIFIED", index=True, max_length=24)
+    experiment_name: str = Field(default="", index=True, max_length=256)
+    model_run_id: str = Field(default="", index=True, max_length=256)
+    status: str = Field(max_length=24)
+    progress: float = 0.0
+    phase: str = ""
+    stop_message: str = ""
+    cancel_reason: str = ""
+    create_time: datetime = _time()
+    start_time: datetime | None = _time(nullable=True)
+    end_time: datetime | None = _time(nullable=True)
+    update_time: datetime = _time()
+    revision: int = Field(default=0, sa_type=BigInteger)
+    log_seq: int = Field(default=0, sa_type=BigInteger)
+    steps: list[dict[str, Any]] = _json(list)
+    inputs: list[dict[str, Any]] = _json(list)
+    outputs: list[dict[str, Any]] = _json(list)
+    result: dict[str, Any] = _json(dict)
+    export_paths: dict[str, str] = _json(dict)
+    source_views: dict[str, str] = _json(dict)
+    labels: dict[str, str] = _json(dict)
+    created_by: str = ""
+    request_id: str | None = Field(default=None, unique=True, max_length=128)
+    request_fingerprint: str = ""
+
+
+class ExecutionLabelRow(SQLModel, table=True):
+    """One label of an execution, so label filters use an index."""
+
+    __tablename__ = "execution_labels"
+    __table_args__ = (Index("ix_execution_labels_key_value", "key", "value"),)
+
+    execution_id: str = Field(primary_key=True, foreign_key="executions.execution_id")
+    key: str = Field(primary_key=True, max_length=63)
+    value: str = Field(max_length=255)
+
+
+class ExecutionEventRow(SQLModel, table=True):
+    """Every committed change of an execution: the log watchers resume from.
+
+    `id` orders all events of the service (commit order: writers take a lock
+    before inserting one); `revision` orders the events of one execution.
+    """
+
+    __tablename__ = "execution_events"
+    __table_args__ = (
+        UniqueConstraint("execution_id", "revision", name="uq_execution_events_revision"),
+        Index("ix_execution_events_deployment_id", "deployment_name", "id"),
+        Index("ix_execution_events_create_time", "create_time"),
+        # ids are resume tokens: SQLite must never hand out a deleted id again
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
+    )
+    execution_id: str = Field(max_length=128)
+    deployment_name: str | None = Field(default=None, max_length=63)
+    revision: int = Field(sa_type=BigInteger)
+    changes: str = Field(max_length=128)
+    job_status: dict[str, Any] = _json(dict)
+    create_time: datetime = _time()
+
+
+class LogLineRow(SQLModel, table=True):
+    __tablename__ = "log_lines"
+    __table_args__ = (Index("ix_log_lines_execution_timestamp", "execution_id", "timestamp"),)
+
+    execution_id: str = Field(primary_key=True, foreign_key="executions.execution_id")
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    timestamp: datetime = _time()
+    stream: str = Field(max_length=8)
+    message: str
+    step_name: str = ""
+
+
+class ServiceMetaRow(SQLModel, table=True):
+    """Values the service keeps for itself (the page-token key)."""
+
+    __tablename__ = "service_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str

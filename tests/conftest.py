@@ -1,0 +1,39 @@
+"""Fixtures shared by every test: a real server per database, and stubs to reach it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from tests.support.databases import BACKENDS, database_url
+from tests.support.server import ServerThread
+from tracking.service.settings import Settings
+from tracking.v1 import tracking_service_pb2_grpc
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with database_url(backend, tmp_path_factory.mktemp(backend)) as url:
+        thread = ServerThread(
+            Settings(address="127.0.0.1:0", database_url=url, heartbeat_seconds=0.5)
+        ).start()
+        yield thread
+        thread.stop()
+
+
+@pytest.fixture(scope="session")
+def channel(server: ServerThread) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(server.address) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="session")
+def stub(channel: grpc.Channel) -> tracking_service_pb2_grpc.TrackingServiceStub:
+    return tracking_service_pb2_grpc.TrackingServiceStub(channel)
