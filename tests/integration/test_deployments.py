@@ -5,10 +5,12 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from tracking.v1 import deployment_pb2 as dpb
+from tracking.v1 import io_pb2
+from tracking.v1 import tracking_service_pb2 as pb
+from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 from tests.support.factories import create_deployment, create_execution, unique, violations
-from tracking.v1 import deployment_pb2 as dpb, io_pb2, tracking_service_pb2 as pb
-from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 
 def test_create_then_get_returns_every_field(stub: TrackingServiceStub) -> None:
@@ -88,8 +90,14 @@ def test_duplicate_name_is_already_exists(stub: TrackingServiceStub) -> None:
         ({"execution_rule": 42}, "deployment.execution_rule"),
         ({"mode": 9}, "deployment.mode"),
         ({"execution_rule": dpb.EXECUTION_RULE_PERIODIC}, "deployment.schedule"),
-        ({"execution_rule": dpb.EXECUTION_RULE_PERIODIC, "schedule": "every day"}, "deployment.schedule"),
-        ({"execution_rule": dpb.EXECUTION_RULE_PERIODIC, "schedule": "61 * * * *"}, "deployment.schedule"),
+        (
+            {"execution_rule": dpb.EXECUTION_RULE_PERIODIC, "schedule": "every day"},
+            "deployment.schedule",
+        ),
+        (
+            {"execution_rule": dpb.EXECUTION_RULE_PERIODIC, "schedule": "61 * * * *"},
+            "deployment.schedule",
+        ),
         ({"schedule": "0 3 * * *"}, "deployment.schedule"),
         ({"labels": {"Bad Key": "v"}}, "deployment.labels['Bad Key']"),
         ({"labels": {"k": "v" * 256}}, "deployment.labels['k']"),
@@ -130,12 +138,19 @@ def test_get_missing_is_not_found_and_bad_name_is_invalid(stub: TrackingServiceS
 def test_list_filters_and_pages(stub: TrackingServiceStub) -> None:
     team = unique("team")
     names = sorted(create_deployment(stub, labels={"team": team}).name for _ in range(5))
-    create_deployment(stub, labels={"team": team}, execution_rule=dpb.EXECUTION_RULE_PERIODIC, schedule="*/5 * * * *")
+    create_deployment(
+        stub,
+        labels={"team": team},
+        execution_rule=dpb.EXECUTION_RULE_PERIODIC,
+        schedule="*/5 * * * *",
+    )
     query = f'labels.team = "{team}" AND execution_rule = ENDPOINT'
     seen: list[str] = []
     token = ""
     while True:
-        page = stub.ListDeployments(pb.ListDeploymentsRequest(filter=query, page_size=2, page_token=token))
+        page = stub.ListDeployments(
+            pb.ListDeploymentsRequest(filter=query, page_size=2, page_token=token)
+        )
         assert len(page.deployments) <= 2
         seen.extend(d.name for d in page.deployments)
         token = page.next_page_token
@@ -158,7 +173,9 @@ def test_list_filters_and_pages(stub: TrackingServiceStub) -> None:
         ("pipeline_name = a OR pipeline_name = b", "expected AND"),
     ],
 )
-def test_bad_filter_is_invalid_argument(stub: TrackingServiceStub, filter_text: str, fragment: str) -> None:
+def test_bad_filter_is_invalid_argument(
+    stub: TrackingServiceStub, filter_text: str, fragment: str
+) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         stub.ListDeployments(pb.ListDeploymentsRequest(filter=filter_text))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -170,12 +187,20 @@ def test_altered_or_foreign_page_token_is_invalid_argument(stub: TrackingService
     for _ in range(3):
         create_deployment(stub, labels={"team": team})
     query = f'labels.team = "{team}"'
-    token = stub.ListDeployments(pb.ListDeploymentsRequest(filter=query, page_size=1)).next_page_token
+    token = stub.ListDeployments(
+        pb.ListDeploymentsRequest(filter=query, page_size=1)
+    ).next_page_token
     assert token
     altered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
-    for bad_token, bad_query in ((altered, query), (token, 'labels.team = "other"'), ("garbage!", query)):
+    for bad_token, bad_query in (
+        (altered, query),
+        (token, 'labels.team = "other"'),
+        ("garbage!", query),
+    ):
         with pytest.raises(grpc.RpcError) as caught:
-            stub.ListDeployments(pb.ListDeploymentsRequest(filter=bad_query, page_size=1, page_token=bad_token))
+            stub.ListDeployments(
+                pb.ListDeploymentsRequest(filter=bad_query, page_size=1, page_token=bad_token)
+            )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "page_token" in violations(caught.value)
     with pytest.raises(grpc.RpcError) as caught:
@@ -210,7 +235,9 @@ def test_update_changes_only_masked_fields(stub: TrackingServiceStub) -> None:
         (["colour"], "not a field"),
     ],
 )
-def test_bad_update_mask_is_invalid_argument(stub: TrackingServiceStub, paths: list[str], fragment: str) -> None:
+def test_bad_update_mask_is_invalid_argument(
+    stub: TrackingServiceStub, paths: list[str], fragment: str
+) -> None:
     created = create_deployment(stub)
     with pytest.raises(grpc.RpcError) as caught:
         stub.UpdateDeployment(
@@ -222,7 +249,9 @@ def test_bad_update_mask_is_invalid_argument(stub: TrackingServiceStub, paths: l
 
 
 def test_update_that_breaks_a_rule_changes_nothing(stub: TrackingServiceStub) -> None:
-    created = create_deployment(stub, execution_rule=dpb.EXECUTION_RULE_PERIODIC, schedule="0 * * * *")
+    created = create_deployment(
+        stub, execution_rule=dpb.EXECUTION_RULE_PERIODIC, schedule="0 * * * *"
+    )
     with pytest.raises(grpc.RpcError) as caught:
         stub.UpdateDeployment(
             pb.UpdateDeploymentRequest(
@@ -248,7 +277,9 @@ def test_update_missing_is_not_found(stub: TrackingServiceStub) -> None:
 def test_delete_takes_executions_and_logs_with_it(stub: TrackingServiceStub) -> None:
     deployment = create_deployment(stub)
     executions = [create_execution(stub, deployment_name=deployment.name) for _ in range(3)]
-    stub.AppendLogs(pb.AppendLogsRequest(execution_id=executions[0].execution_id, entries=[{"message": "hi"}]))
+    stub.AppendLogs(
+        pb.AppendLogsRequest(execution_id=executions[0].execution_id, entries=[{"message": "hi"}])
+    )
     deleted = stub.DeleteDeployment(pb.DeleteDeploymentRequest(name=deployment.name))
     assert deleted.name == deployment.name
     assert deleted.execution_rule == dpb.EXECUTION_RULE_ENDPOINT

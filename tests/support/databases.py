@@ -18,7 +18,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-POSTGRES_URL = os.environ.get("TRACKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "TRACKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 BACKENDS = ("sqlite", "postgres")
 
 

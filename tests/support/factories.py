@@ -9,8 +9,8 @@ from typing import Any
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
-from tracking.v1 import deployment_pb2, execution_pb2, status_pb2, tracking_service_pb2 as pb
+from tracking.v1 import deployment_pb2, execution_pb2, status_pb2
+from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 _counter = itertools.count()
@@ -35,9 +35,13 @@ def create_deployment(stub: TrackingServiceStub, **fields: Any) -> deployment_pb
     return response.deployment
 
 
-def create_execution(stub: TrackingServiceStub, request_id: str = "", **fields: Any) -> execution_pb2.Execution:
+def create_execution(
+    stub: TrackingServiceStub, request_id: str = "", **fields: Any
+) -> execution_pb2.Execution:
     response = stub.CreateExecution(
-        pb.CreateExecutionRequest(execution=execution_pb2.Execution(**fields), request_id=request_id)
+        pb.CreateExecutionRequest(
+            execution=execution_pb2.Execution(**fields), request_id=request_id
+        )
     )
     return response.execution
 
@@ -51,7 +55,12 @@ def start(stub: TrackingServiceStub, execution_id: str) -> status_pb2.JobStatus:
     return act(stub, execution_id, start=pb.StartAction())
 
 
-def stop(stub: TrackingServiceStub, execution_id: str, cause: int = status_pb2.RUNNING_STATUS_SUCCESS, message: str = "") -> status_pb2.JobStatus:
+def stop(
+    stub: TrackingServiceStub,
+    execution_id: str,
+    cause: int = status_pb2.RUNNING_STATUS_SUCCESS,
+    message: str = "",
+) -> status_pb2.JobStatus:
     return act(stub, execution_id, stop=pb.StopAction(cause=cause, message=message))
 
 

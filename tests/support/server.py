@@ -19,7 +19,9 @@ class ServerThread:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="tracking-server", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="tracking-server", daemon=True
+        )
         self.app: TrackingApp | None = None
         self.port = 0
 

@@ -40,11 +40,12 @@ def serve(
     """Run the server until SIGTERM or SIGINT, then drain."""
     try:
         from pydantic import ValidationError
-
         from tracking.service.app import serve as run_server
         from tracking.service.settings import Settings
     except ImportError as error:
-        raise fail(f"the server is not installed ({error.name}): pip install 'tracking[server]'")
+        raise fail(
+            f"the server is not installed ({error.name}): pip install 'tracking[server]'"
+        ) from None
     overrides = {
         key: value
         for key, value in {"address": address, "database_url": database_url}.items()

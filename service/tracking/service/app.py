@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.errors import ErrorInterceptor
@@ -33,7 +34,7 @@ class TrackingApp:
     port: int
     database: Database
     hub: EventHub
-    health: health.aio.HealthServicer
+    health: HealthServicer
 
     async def stop(self, grace: float | None = None) -> None:
         """Drain: NOT_SERVING, end the streams (UNAVAILABLE), let unary calls finish, close the store."""
@@ -64,7 +65,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         ],
     )
     tracking_service_pb2_grpc.add_TrackingServiceServicer_to_server(servicer, server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [SERVICE_NAME, health.SERVICE_NAME]
     if settings.reflection:

@@ -32,8 +32,9 @@ def enum_name(descriptor: EnumDescriptor, number: int) -> str:
     return descriptor.values_by_number[number].name.removeprefix(_PREFIXES[descriptor.name])
 
 
-def enum_number(descriptor: EnumDescriptor, name: str) -> int:
-    return int(descriptor.values_by_name[_PREFIXES[descriptor.name] + name].number)
+def enum_number(descriptor: EnumDescriptor, name: str) -> Any:
+    """The wire number of a stored enum name (typed Any: the stubs want enum wrappers)."""
+    return descriptor.values_by_name[_PREFIXES[descriptor.name] + name].number
 
 
 def check_enums(errors: ValidationCollector, message: Message, path: str) -> None:
@@ -41,15 +42,15 @@ def check_enums(errors: ValidationCollector, message: Message, path: str) -> Non
     for field, value in message.ListFields():
         where = f"{path}.{field.name}" if path else field.name
         if field.type == FieldDescriptor.TYPE_ENUM:
+            assert field.enum_type is not None
             values = value if _is_repeated(field) else [value]
             for item in values:
                 if item not in field.enum_type.values_by_number:
                     errors.add(where, f"{item} is not a value of {field.enum_type.full_name}")
-        elif (
-            field.type == FieldDescriptor.TYPE_MESSAGE
-            and not field.message_type.GetOptions().map_entry
-        ):
-            if field.message_type.full_name.startswith("google.protobuf."):
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            nested = field.message_type
+            assert nested is not None
+            if nested.GetOptions().map_entry or nested.full_name.startswith("google.protobuf."):
                 continue
             items = value if _is_repeated(field) else [value]
             for index, item in enumerate(items):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import grpc
 from tracking.service.api import convert
-from tracking.service.api.context import principal
+from tracking.service.api.context import Context, principal
 from tracking.service.domain.errors import ValidationCollector
 from tracking.service.operations.deployments import Deployments
 from tracking.service.store.types import utcnow
@@ -16,22 +15,22 @@ class DeploymentsApi:
     deployments: Deployments
 
     async def CreateDeployment(
-        self, request: pb.CreateDeploymentRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CreateDeploymentRequest, context: Context
     ) -> pb.CreateDeploymentResponse:
         fields = _checked_fields(request.deployment)
         row = await self.deployments.create(fields, principal(context))
         return pb.CreateDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
 
     async def GetDeployment(
-        self, request: pb.GetDeploymentRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetDeploymentRequest, context: Context
     ) -> pb.GetDeploymentResponse:
         row = await self.deployments.get(request.name)
         return pb.GetDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
 
     async def ListDeployments(
-        self, request: pb.ListDeploymentsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListDeploymentsRequest, context: Context
     ) -> pb.ListDeploymentsResponse:
-        rows, token = await self.deployments.list(
+        rows, token = await self.deployments.list_page(
             request.filter, request.page_size, request.page_token
         )
         now = utcnow()
@@ -40,7 +39,7 @@ class DeploymentsApi:
         )
 
     async def UpdateDeployment(
-        self, request: pb.UpdateDeploymentRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpdateDeploymentRequest, context: Context
     ) -> pb.UpdateDeploymentResponse:
         fields = _checked_fields(request.deployment)
         paths = list(dict.fromkeys(request.update_mask.paths))
@@ -50,7 +49,7 @@ class DeploymentsApi:
         return pb.UpdateDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
 
     async def DeleteDeployment(
-        self, request: pb.DeleteDeploymentRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeleteDeploymentRequest, context: Context
     ) -> pb.DeleteDeploymentResponse:
         row, count = await self.deployments.delete(request.name)
         return pb.DeleteDeploymentResponse(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-import grpc
 from tracking.service.api import convert
-from tracking.service.api.context import principal
+from tracking.service.api.context import Context, principal
 from tracking.service.domain.errors import ValidationCollector
 from tracking.service.operations.executions import Executions
 from tracking.service.store.types import utcnow
@@ -18,7 +17,7 @@ class ExecutionsApi:
     executions: Executions
 
     async def CreateExecution(
-        self, request: pb.CreateExecutionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CreateExecutionRequest, context: Context
     ) -> pb.CreateExecutionResponse:
         errors = ValidationCollector()
         convert.check_enums(errors, request.execution, "execution")
@@ -35,15 +34,15 @@ class ExecutionsApi:
         return pb.CreateExecutionResponse(execution=convert.execution_proto(row, utcnow()))
 
     async def GetExecution(
-        self, request: pb.GetExecutionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetExecutionRequest, context: Context
     ) -> pb.GetExecutionResponse:
         row = await self.executions.get(request.execution_id)
         return pb.GetExecutionResponse(execution=convert.execution_proto(row, utcnow()))
 
     async def ListExecutions(
-        self, request: pb.ListExecutionsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListExecutionsRequest, context: Context
     ) -> pb.ListExecutionsResponse:
-        rows, token = await self.executions.list(
+        rows, token = await self.executions.list_page(
             request.filter, request.page_size, request.page_token
         )
         now = utcnow()
@@ -52,19 +51,19 @@ class ExecutionsApi:
         )
 
     async def DeleteExecution(
-        self, request: pb.DeleteExecutionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeleteExecutionRequest, context: Context
     ) -> pb.DeleteExecutionResponse:
         await self.executions.delete(request.execution_id)
         return pb.DeleteExecutionResponse(execution_id=request.execution_id)
 
     async def GetExecutionInput(
-        self, request: pb.GetExecutionInputRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetExecutionInputRequest, context: Context
     ) -> pb.GetExecutionInputResponse:
         found = await self.executions.get_input(request.execution_id, request.input_name)
         return pb.GetExecutionInputResponse(input=convert.from_json(found, io_pb2.ExecutionInput()))
 
     async def GetExecutionOutput(
-        self, request: pb.GetExecutionOutputRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetExecutionOutputRequest, context: Context
     ) -> pb.GetExecutionOutputResponse:
         found = await self.executions.get_output(request.execution_id, request.output_name)
         return pb.GetExecutionOutputResponse(
@@ -72,7 +71,7 @@ class ExecutionsApi:
         )
 
     async def SetExecutionOutputs(
-        self, request: pb.SetExecutionOutputsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.SetExecutionOutputsRequest, context: Context
     ) -> pb.SetExecutionOutputsResponse:
         errors = ValidationCollector()
         for index, output in enumerate(request.outputs):
@@ -88,7 +87,7 @@ class ExecutionsApi:
         return pb.SetExecutionOutputsResponse(execution=convert.execution_proto(row, utcnow()))
 
     async def UpdateStep(
-        self, request: pb.UpdateStepRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpdateStepRequest, context: Context
     ) -> pb.UpdateStepResponse:
         errors = ValidationCollector()
         convert.check_enums(errors, request.step, "step")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import grpc
 from tracking.service.api import convert
+from tracking.service.api.context import Context
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.executions import StatusAction
 from tracking.service.domain.status import RunningStatus
@@ -17,20 +17,20 @@ class JobStatusApi:
     executions: Executions
 
     async def GetJobStatus(
-        self, request: pb.GetJobStatusRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetJobStatusRequest, context: Context
     ) -> pb.GetJobStatusResponse:
         row = await self.executions.get(request.execution_id)
         return pb.GetJobStatusResponse(job_status=convert.job_status_of_row(row, utcnow()))
 
     async def UpdateJobStatus(
-        self, request: pb.UpdateJobStatusRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpdateJobStatusRequest, context: Context
     ) -> pb.UpdateJobStatusResponse:
         expected = request.expected_revision if request.HasField("expected_revision") else None
         row = await self.executions.update_status(request.execution_id, _action(request), expected)
         return pb.UpdateJobStatusResponse(job_status=convert.job_status_of_row(row, utcnow()))
 
     async def CancelExecution(
-        self, request: pb.CancelExecutionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CancelExecutionRequest, context: Context
     ) -> pb.CancelExecutionResponse:
         row = await self.executions.cancel(request.execution_id, request.reason)
         return pb.CancelExecutionResponse(job_status=convert.job_status_of_row(row, utcnow()))

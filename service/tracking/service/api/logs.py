@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import grpc
 from tracking.service.api import convert
+from tracking.service.api.context import Context
 from tracking.service.domain.errors import ValidationCollector
 from tracking.service.operations.logs import Logs
 from tracking.v1 import tracking_service_pb2 as pb
@@ -13,7 +13,7 @@ class LogsApi:
     logs: Logs
 
     async def AppendLogs(
-        self, request: pb.AppendLogsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.AppendLogsRequest, context: Context
     ) -> pb.AppendLogsResponse:
         errors = ValidationCollector()
         for index, entry in enumerate(request.entries):
@@ -23,7 +23,7 @@ class LogsApi:
         return pb.AppendLogsResponse(last_seq=await self.logs.append(request.execution_id, lines))
 
     async def GetExecutionLogs(
-        self, request: pb.GetExecutionLogsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetExecutionLogsRequest, context: Context
     ) -> pb.GetExecutionLogsResponse:
         errors = ValidationCollector()
         convert.check_enums(errors, request, "")

@@ -20,7 +20,7 @@ class TrackingServicer(
     JobStatusApi,
     LogsApi,
     StreamsApi,
-    tracking_service_pb2_grpc.TrackingServiceServicer,
+    tracking_service_pb2_grpc.TrackingServiceServicer,  # type: ignore[misc]  # untyped generated base
 ):
     def __init__(
         self, deployments: Deployments, executions: Executions, logs: Logs, streams: Streams

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
 from tracking.service.api import convert
+from tracking.service.api.context import Context
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.operations.streams import Streams
 from tracking.service.store.types import utcnow
@@ -22,7 +22,7 @@ class StreamsApi:
     streams: Streams
 
     async def WatchStatus(
-        self, request: pb.WatchStatusRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchStatusRequest, context: Context
     ) -> AsyncIterator[pb.WatchStatusResponse]:
         if request.execution_id and request.deployment_name:
             raise InvalidArgument.of(
@@ -53,7 +53,7 @@ class StreamsApi:
                 yield pb.WatchStatusResponse(heartbeat=_heartbeat())
 
     async def StreamLogs(
-        self, request: pb.StreamLogsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.StreamLogsRequest, context: Context
     ) -> AsyncIterator[pb.StreamLogsResponse]:
         errors = ValidationCollector()
         convert.check_enums(errors, request, "")

@@ -50,7 +50,7 @@ class Deployments:
         async with self.db.reading() as session:
             return await store.get(session, name)
 
-    async def list(
+    async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
     ) -> tuple[list[DeploymentRow], str]:
         size = page_size(requested_size, self.limits)

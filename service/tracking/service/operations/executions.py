@@ -122,7 +122,7 @@ class Executions:
         async with self.db.reading() as session:
             return await store.get(session, execution_id)
 
-    async def list(
+    async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
     ) -> tuple[list[ExecutionRow], str]:
         size = page_size(requested_size, self.limits)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from tracking.service.domain.errors import (
@@ -66,7 +67,7 @@ class Streams:
 
     async def _next(
         self, subscription: Subscription, cursor: str
-    ) -> ExecutionEventRow | bool | None:
+    ) -> ExecutionEventRow | Literal[False] | None:
         """The hub's next item; False on an idle interval (time for a heartbeat)."""
         try:
             return await subscription.next(self.heartbeat)

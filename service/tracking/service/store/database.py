@@ -128,7 +128,9 @@ class Database:
         """Make event ids follow commit order across concurrent writers (PostgreSQL)."""
         if self.dialect == "postgresql":
             connection = await session.connection()
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOCK_ID})
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOCK_ID}
+            )
 
     async def close(self) -> None:
         await self.read_engine.dispose()

@@ -43,7 +43,7 @@ async def list_page(
 async def replace_labels(session: AsyncSession, name: str, labels: dict[str, str]) -> None:
     await session.exec(
         delete(DeploymentLabelRow).where(col(DeploymentLabelRow.deployment_name) == name)
-    )  # type: ignore[call-overload]
+    )
     session.add_all(
         DeploymentLabelRow(deployment_name=name, key=k, value=v) for k, v in labels.items()
     )
@@ -52,5 +52,5 @@ async def replace_labels(session: AsyncSession, name: str, labels: dict[str, str
 async def delete_row(session: AsyncSession, row: DeploymentRow) -> None:
     await session.exec(
         delete(DeploymentLabelRow).where(col(DeploymentLabelRow.deployment_name) == row.name)
-    )  # type: ignore[call-overload]
+    )
     await session.delete(row)

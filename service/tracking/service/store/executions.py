@@ -79,7 +79,7 @@ async def ids_of_deployment(session: AsyncSession, deployment_name: str) -> list
 async def replace_labels(session: AsyncSession, execution_id: str, labels: dict[str, str]) -> None:
     await session.exec(
         delete(ExecutionLabelRow).where(col(ExecutionLabelRow.execution_id) == execution_id)
-    )  # type: ignore[call-overload]
+    )
     session.add_all(
         ExecutionLabelRow(execution_id=execution_id, key=k, value=v) for k, v in labels.items()
     )
@@ -94,7 +94,7 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
         (ExecutionLabelRow, ExecutionLabelRow.execution_id),
         (ExecutionRow, ExecutionRow.execution_id),
     ):
-        await session.exec(delete(table).where(col(column).in_(execution_ids)))  # type: ignore[call-overload]
+        await session.exec(delete(table).where(col(column).in_(execution_ids)))
 
 
 def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
