@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from tracking.service.settings import Settings
-from tracking.v1 import tracking_service_pb2_grpc
 
 from tests.support.databases import BACKENDS, database_url
 from tests.support.server import ServerThread
+from tracking.service.settings import Settings
+from tracking.v1 import tracking_service_pb2_grpc
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

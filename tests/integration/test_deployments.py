@@ -5,12 +5,12 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+
+from tests.support.factories import create_deployment, create_execution, unique, violations
 from tracking.v1 import deployment_pb2 as dpb
 from tracking.v1 import io_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
-
-from tests.support.factories import create_deployment, create_execution, unique, violations
 
 
 def test_create_then_get_returns_every_field(stub: TrackingServiceStub) -> None:

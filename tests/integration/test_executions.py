@@ -7,11 +7,6 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from tracking.v1 import execution_pb2 as epb
-from tracking.v1 import io_pb2
-from tracking.v1 import status_pb2 as spb
-from tracking.v1 import tracking_service_pb2 as pb
-from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 from tests.support.factories import (
     create_deployment,
@@ -21,6 +16,11 @@ from tests.support.factories import (
     unique,
     violations,
 )
+from tracking.v1 import execution_pb2 as epb
+from tracking.v1 import io_pb2
+from tracking.v1 import status_pb2 as spb
+from tracking.v1 import tracking_service_pb2 as pb
+from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 
 def _value(**kind: object) -> struct_pb2.Value:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
+from tests.support.factories import act, create_execution, start, stop, violations
 from tracking.v1 import status_pb2 as spb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
-
-from tests.support.factories import act, create_execution, start, stop, violations
 
 S = spb.RunningStatus
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
+from tests.support.factories import create_execution
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
-
-from tests.support.factories import create_execution
 
 
 def test_ten_megabyte_message_is_resource_exhausted(stub: TrackingServiceStub) -> None:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+
+from tests.support.factories import create_execution, start, stop, violations
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
-
-from tests.support.factories import create_execution, start, stop, violations
 
 
 def stamp(moment: datetime) -> Timestamp:

@@ -6,10 +6,6 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from tracking.v1 import execution_pb2 as epb
-from tracking.v1 import status_pb2 as spb
-from tracking.v1 import tracking_service_pb2 as pb
-from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 from tests.support.factories import (
     act,
@@ -20,6 +16,10 @@ from tests.support.factories import (
     unique,
     violations,
 )
+from tracking.v1 import execution_pb2 as epb
+from tracking.v1 import status_pb2 as spb
+from tracking.v1 import tracking_service_pb2 as pb
+from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 
 def events(stream: Iterator[pb.WatchStatusResponse]) -> Iterator[epb.ExecutionEvent]:

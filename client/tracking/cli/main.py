@@ -40,6 +40,7 @@ def serve(
     """Run the server until SIGTERM or SIGINT, then drain."""
     try:
         from pydantic import ValidationError
+
         from tracking.service.app import serve as run_server
         from tracking.service.settings import Settings
     except ImportError as error:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack, cast
 
 import grpc
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
+
 from tracking.v1 import (
     deployment_pb2,
     execution_pb2,
@@ -113,7 +114,7 @@ class AsyncTrackingClient:
 
     async def _stream(
         self, method: m.Method[Req, Resp], request: Req, deadline: float | None
-    ) -> AsyncIterator[Resp]:
+    ) -> AsyncGenerator[Resp, None]:
         rpc = getattr(self._stub, method.name)
         call = rpc(request, timeout=deadline, metadata=self._metadata)
         try:
@@ -374,8 +375,8 @@ class AsyncTrackingClient:
         after_revision: int = 0,
         resume_token: str = "",
         timeout: float | None = None,
-    ) -> AsyncIterator[pb.WatchStatusResponse]:
-        """Yield status events and heartbeats as the server sends them."""
+    ) -> AsyncGenerator[pb.WatchStatusResponse, None]:
+        """Yield status events and heartbeats as they come; aclose() to stop early."""
         request = rq.watch_status(
             execution_id=execution_id,
             deployment_name=deployment_name,
@@ -394,8 +395,8 @@ class AsyncTrackingClient:
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = False,
         timeout: float | None = None,
-    ) -> AsyncIterator[pb.StreamLogsResponse]:
-        """Yield batches of log lines (and heartbeats) as the server sends them."""
+    ) -> AsyncGenerator[pb.StreamLogsResponse, None]:
+        """Yield batches of log lines and heartbeats as they come; aclose() to stop early."""
         request = rq.stream_logs(
             execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
+
 from tracking.v1 import tracking_service_pb2 as pb
 
 Req = TypeVar("Req", bound=Message)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, Unpack
 
 from google.protobuf import field_mask_pb2, struct_pb2
+
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 

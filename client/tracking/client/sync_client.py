@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack, cast
 
 import grpc
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
+
 from tracking.v1 import (
     deployment_pb2,
     execution_pb2,
@@ -112,7 +113,7 @@ class TrackingClient:
 
     def _stream(
         self, method: m.Method[Req, Resp], request: Req, deadline: float | None
-    ) -> Iterator[Resp]:
+    ) -> Generator[Resp, None, None]:
         rpc = getattr(self._stub, method.name)
         call = rpc(request, timeout=deadline, metadata=self._metadata)
         try:
@@ -362,8 +363,8 @@ class TrackingClient:
         after_revision: int = 0,
         resume_token: str = "",
         timeout: float | None = None,
-    ) -> Iterator[pb.WatchStatusResponse]:
-        """Yield status events and heartbeats as the server sends them."""
+    ) -> Generator[pb.WatchStatusResponse, None, None]:
+        """Yield status events and heartbeats as they come; close() the generator to stop early."""
         request = rq.watch_status(
             execution_id=execution_id,
             deployment_name=deployment_name,
@@ -382,8 +383,8 @@ class TrackingClient:
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = False,
         timeout: float | None = None,
-    ) -> Iterator[pb.StreamLogsResponse]:
-        """Yield batches of log lines (and heartbeats) as the server sends them."""
+    ) -> Generator[pb.StreamLogsResponse, None, None]:
+        """Yield batches of log lines and heartbeats as they come; close() to stop early."""
         request = rq.stream_logs(
             execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
         )

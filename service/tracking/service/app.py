@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.errors import ErrorInterceptor
 from tracking.service.events.hub import EventHub

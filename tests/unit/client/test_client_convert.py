@@ -1,7 +1,9 @@
 import datetime as dt
+from typing import Any, cast
 
 import pytest
 from google.protobuf import json_format, struct_pb2
+
 from tracking.client import enum_value, to_struct, to_timestamp
 from tracking.v1 import deployment_pb2, execution_pb2, status_pb2
 
@@ -43,7 +45,7 @@ def test_enum_value_rejects_unknown_numbers_and_other_types() -> None:
     with pytest.raises(TypeError):
         enum_value(execution_pb2.LogStream, True)
     with pytest.raises(TypeError):
-        enum_value(execution_pb2.LogStream, 1.0)  # type: ignore[arg-type]
+        enum_value(execution_pb2.LogStream, cast(Any, 1.0))
 
 
 def test_naive_datetime_is_taken_as_utc() -> None:

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from google.protobuf import struct_pb2
+
 from tracking.client import requests as rq
 from tracking.v1 import deployment_pb2, execution_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb

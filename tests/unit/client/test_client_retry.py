@@ -1,5 +1,8 @@
+from typing import Any
+
 import grpc
 import pytest
+
 from tracking.client import RetryPolicy
 from tracking.client.retry import async_call_with_retry, call_with_retry
 
@@ -55,9 +58,9 @@ def test_only_unavailable_is_retried_and_attempts_are_bounded() -> None:
     "kwargs",
     [{"max_attempts": 0}, {"initial_backoff": -1.0}, {"max_backoff": -1.0}, {"multiplier": 0.5}],
 )
-def test_invalid_policies_are_rejected(kwargs: dict[str, float]) -> None:
+def test_invalid_policies_are_rejected(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must"):
-        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+        RetryPolicy(**kwargs)
 
 
 def test_call_with_retry_sleeps_between_attempts_then_succeeds() -> None:

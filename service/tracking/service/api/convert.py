@@ -9,6 +9,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from tracking.service.domain import schedule
 from tracking.service.domain.errors import ValidationCollector
 from tracking.service.store.executions import job_status_snapshot

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+
 from tracking.service.domain import deployments as rules
 from tracking.service.domain import filters
 from tracking.service.domain.errors import AlreadyExists, InvalidArgument, ValidationCollector

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+
 from tracking.service.domain import executions as rules
 from tracking.service.domain import filters, status
 from tracking.service.domain.errors import (

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+
 from tracking.service.domain.errors import (
     InvalidArgument,
     NotFound,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.filters import Condition
 from tracking.service.store.models import (

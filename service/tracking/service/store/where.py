@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, exists
+
 from tracking.service.domain.filters import Condition
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import tracking.service.store.models  # noqa: F401  (registers the tables)
 from alembic import context
 from sqlmodel import SQLModel
+
+import tracking.service.store.models  # noqa: F401  (registers the tables)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-import tracking.service.store.types
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import tracking.service.store.types
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -1,0 +1,825 @@
+"""Both clients against a scripted server: grpc_testing for the sync one, a fake aio channel
+for the async one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+import grpc
+import grpc_testing
+import pytest
+from google.protobuf import any_pb2, field_mask_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+
+from tracking.client import (
+    AsyncTrackingClient,
+    DeadlineExceeded,
+    FieldViolation,
+    InvalidArgument,
+    RetryPolicy,
+    TrackingClient,
+    Unavailable,
+    methods,
+)
+from tracking.v1 import deployment_pb2, execution_pb2, io_pb2
+from tracking.v1 import status_pb2 as job_status_pb2
+from tracking.v1 import tracking_service_pb2 as pb
+
+T = TypeVar("T")
+
+SERVICE = pb.DESCRIPTOR.services_by_name["TrackingService"]
+TOKEN = "s3cret"
+AUTH = ("authorization", f"Bearer {TOKEN}")
+TIMEOUT = 7.5
+OK = grpc.StatusCode.OK
+UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
+
+
+def struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    result.update(value)
+    return result
+
+
+def timestamp(text: str) -> timestamp_pb2.Timestamp:
+    result = timestamp_pb2.Timestamp()
+    result.FromJsonString(text)
+    return result
+
+
+def bad_request(message: str, *violations: tuple[str, str]) -> tuple[tuple[str, bytes], ...]:
+    """Trailing metadata carrying a google.rpc.Status with a BadRequest."""
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                for f, d in violations
+            ]
+        )
+    )
+    status = status_pb2.Status(
+        code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message=message, details=[detail]
+    )
+    data: bytes = status.SerializeToString()
+    return (("grpc-status-details-bin", data),)
+
+
+# One call of each unary client method: what it sends, and what it returns for a response.
+
+DEPLOYMENT = deployment_pb2.Deployment(name="nightly", pipeline_name="train")
+EXECUTION = execution_pb2.Execution(execution_id="e1", deployment_name="nightly")
+JOB_STATUS = job_status_pb2.JobStatus(status=job_status_pb2.RUNNING_STATUS_RUNNING, revision=3)
+STEP = execution_pb2.Step(name="prep", status=job_status_pb2.RUNNING_STATUS_RUNNING)
+LOG = execution_pb2.LogEntry(seq=1, message="hello")
+STDOUT = execution_pb2.LOG_STREAM_STDOUT
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    rpc: str
+    request: Message
+    response: Message
+    result: Any = None
+
+    @property
+    def expected(self) -> Any:
+        return self.response if self.result is None else self.result
+
+
+CASES = [
+    Case(
+        "create_deployment",
+        ("nightly", "train", "periodic"),
+        {"schedule": "0 3 * * *", "labels": {"team": "ml"}, "mode": "low_latency"},
+        "CreateDeployment",
+        pb.CreateDeploymentRequest(
+            deployment=deployment_pb2.Deployment(
+                name="nightly",
+                pipeline_name="train",
+                execution_rule=deployment_pb2.EXECUTION_RULE_PERIODIC,
+                schedule="0 3 * * *",
+                labels={"team": "ml"},
+                mode=deployment_pb2.DEPLOYMENT_MODE_LOW_LATENCY,
+                is_enabled=True,
+            )
+        ),
+        pb.CreateDeploymentResponse(deployment=DEPLOYMENT),
+        DEPLOYMENT,
+    ),
+    Case(
+        "get_deployment",
+        ("nightly",),
+        {},
+        "GetDeployment",
+        pb.GetDeploymentRequest(name="nightly"),
+        pb.GetDeploymentResponse(deployment=DEPLOYMENT),
+        DEPLOYMENT,
+    ),
+    Case(
+        "list_deployments_page",
+        (),
+        {"filter": "is_enabled = true", "page_size": 2, "page_token": "p2"},
+        "ListDeployments",
+        pb.ListDeploymentsRequest(filter="is_enabled = true", page_size=2, page_token="p2"),
+        pb.ListDeploymentsResponse(deployments=[DEPLOYMENT], next_page_token="p3"),
+        ([DEPLOYMENT], "p3"),
+    ),
+    Case(
+        "update_deployment",
+        ("nightly",),
+        {"description": "d", "is_enabled": False},
+        "UpdateDeployment",
+        pb.UpdateDeploymentRequest(
+            deployment=deployment_pb2.Deployment(name="nightly", description="d"),
+            update_mask=field_mask_pb2.FieldMask(paths=["description", "is_enabled"]),
+        ),
+        pb.UpdateDeploymentResponse(deployment=DEPLOYMENT),
+        DEPLOYMENT,
+    ),
+    Case(
+        "delete_deployment",
+        ("nightly",),
+        {},
+        "DeleteDeployment",
+        pb.DeleteDeploymentRequest(name="nightly"),
+        pb.DeleteDeploymentResponse(name="nightly", deleted_execution_count=2),
+    ),
+    Case(
+        "create_execution",
+        (),
+        {"deployment_name": "nightly", "job_type": "TRAIN", "request_id": "r1"},
+        "CreateExecution",
+        pb.CreateExecutionRequest(
+            execution=execution_pb2.Execution(
+                deployment_name="nightly", job_type=execution_pb2.JOB_TYPE_TRAIN
+            ),
+            request_id="r1",
+        ),
+        pb.CreateExecutionResponse(execution=EXECUTION),
+        EXECUTION,
+    ),
+    Case(
+        "get_execution",
+        ("e1",),
+        {},
+        "GetExecution",
+        pb.GetExecutionRequest(execution_id="e1"),
+        pb.GetExecutionResponse(execution=EXECUTION),
+        EXECUTION,
+    ),
+    Case(
+        "list_executions_page",
+        (),
+        {"filter": 'deployment_name = "nightly"'},
+        "ListExecutions",
+        pb.ListExecutionsRequest(filter='deployment_name = "nightly"'),
+        pb.ListExecutionsResponse(executions=[EXECUTION]),
+        ([EXECUTION], ""),
+    ),
+    Case(
+        "delete_execution",
+        ("e1",),
+        {},
+        "DeleteExecution",
+        pb.DeleteExecutionRequest(execution_id="e1"),
+        pb.DeleteExecutionResponse(execution_id="e1"),
+    ),
+    Case(
+        "get_execution_input",
+        ("e1", "x"),
+        {},
+        "GetExecutionInput",
+        pb.GetExecutionInputRequest(execution_id="e1", input_name="x"),
+        pb.GetExecutionInputResponse(input=io_pb2.ExecutionInput(name="x")),
+        io_pb2.ExecutionInput(name="x"),
+    ),
+    Case(
+        "get_execution_output",
+        ("e1", "y"),
+        {},
+        "GetExecutionOutput",
+        pb.GetExecutionOutputRequest(execution_id="e1", output_name="y"),
+        pb.GetExecutionOutputResponse(output=io_pb2.ExecutionOutput(name="y")),
+        io_pb2.ExecutionOutput(name="y"),
+    ),
+    Case(
+        "get_job_status",
+        ("e1",),
+        {},
+        "GetJobStatus",
+        pb.GetJobStatusRequest(execution_id="e1"),
+        pb.GetJobStatusResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "start",
+        ("e1",),
+        {"phase": "loading", "expected_revision": 1},
+        "UpdateJobStatus",
+        pb.UpdateJobStatusRequest(
+            execution_id="e1", start=pb.StartAction(phase="loading"), expected_revision=1
+        ),
+        pb.UpdateJobStatusResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "update_progress",
+        ("e1", 0.5),
+        {"phase": "training"},
+        "UpdateJobStatus",
+        pb.UpdateJobStatusRequest(
+            execution_id="e1", progress=pb.ProgressAction(progress=0.5, phase="training")
+        ),
+        pb.UpdateJobStatusResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "suspend",
+        ("e1",),
+        {"reason": "maintenance"},
+        "UpdateJobStatus",
+        pb.UpdateJobStatusRequest(
+            execution_id="e1", suspend=pb.SuspendAction(reason="maintenance")
+        ),
+        pb.UpdateJobStatusResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "resume",
+        ("e1",),
+        {},
+        "UpdateJobStatus",
+        pb.UpdateJobStatusRequest(execution_id="e1", resume=pb.ResumeAction()),
+        pb.UpdateJobStatusResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "stop",
+        ("e1", "error", "out of memory"),
+        {"expected_revision": 9},
+        "UpdateJobStatus",
+        pb.UpdateJobStatusRequest(
+            execution_id="e1",
+            stop=pb.StopAction(cause=job_status_pb2.RUNNING_STATUS_ERROR, message="out of memory"),
+            expected_revision=9,
+        ),
+        pb.UpdateJobStatusResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "cancel_execution",
+        ("e1",),
+        {"reason": "not needed"},
+        "CancelExecution",
+        pb.CancelExecutionRequest(execution_id="e1", reason="not needed"),
+        pb.CancelExecutionResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "set_execution_outputs",
+        ("e1",),
+        {"result": {"accuracy": 0.9}, "export_paths": {"predictions": "s3://p"}},
+        "SetExecutionOutputs",
+        pb.SetExecutionOutputsRequest(
+            execution_id="e1",
+            result=struct({"accuracy": 0.9}),
+            export_paths={"predictions": "s3://p"},
+        ),
+        pb.SetExecutionOutputsResponse(execution=EXECUTION),
+        EXECUTION,
+    ),
+    Case(
+        "update_step",
+        ("e1", STEP),
+        {},
+        "UpdateStep",
+        pb.UpdateStepRequest(execution_id="e1", step=STEP),
+        pb.UpdateStepResponse(step=STEP, revision=4),
+        STEP,
+    ),
+    Case(
+        "append_logs",
+        ("e1", ["hello\n", "world"]),
+        {},
+        "AppendLogs",
+        pb.AppendLogsRequest(
+            execution_id="e1",
+            entries=[
+                execution_pb2.LogEntry(stream=STDOUT, message="hello"),
+                execution_pb2.LogEntry(stream=STDOUT, message="world"),
+            ],
+        ),
+        pb.AppendLogsResponse(last_seq=12),
+        12,
+    ),
+    Case(
+        "get_execution_logs",
+        ("e1",),
+        {"from_time": dt.datetime(2026, 1, 1, 8, 30), "stream": "stdout", "limit": 100},
+        "GetExecutionLogs",
+        pb.GetExecutionLogsRequest(
+            execution_id="e1",
+            from_time=timestamp("2026-01-01T08:30:00Z"),
+            stream=STDOUT,
+            limit=100,
+        ),
+        pb.GetExecutionLogsResponse(entries=[LOG]),
+        [LOG],
+    ),
+]
+
+
+def test_cases_cover_every_unary_rpc() -> None:
+    unary = {m.name for m in SERVICE.methods if not m.server_streaming}
+    assert {case.rpc for case in CASES} == unary
+
+
+def test_method_table_matches_the_service() -> None:
+    table = [v for v in vars(methods).values() if isinstance(v, methods.Method)]
+    assert {method.name for method in table} == set(SERVICE.methods_by_name)
+    for method in table:
+        descriptor = SERVICE.methods_by_name[method.name]
+        assert descriptor.input_type is method.request_type.DESCRIPTOR
+        assert descriptor.output_type is method.response_type.DESCRIPTOR
+    retryable = {method.name for method in table if method.retryable}
+    reads = {name for name in SERVICE.methods_by_name if name.startswith(("Get", "List"))}
+    assert retryable == reads | {"CreateExecution"}
+
+
+def test_both_clients_have_the_same_methods() -> None:
+    def public(cls: type) -> set[str]:
+        return {name for name in vars(cls) if not name.startswith("_")}
+
+    assert public(TrackingClient) == public(AsyncTrackingClient)
+    for case in CASES:
+        assert inspect.iscoroutinefunction(getattr(AsyncTrackingClient, case.method))
+
+
+# Sync client on a grpc_testing channel.
+
+
+class DeadlineRecorder:
+    """Wraps a channel and records the deadline of every call."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self._channel = channel
+        self.timeouts: list[tuple[str, float | None]] = []
+
+    def _wrap(self, method: str, inner: Callable[..., Any]) -> Callable[..., Any]:
+        def call(request: Message, timeout: float | None = None, metadata: Any = None) -> Any:
+            self.timeouts.append((method.rsplit("/", 1)[1], timeout))
+            return inner(request, timeout=timeout, metadata=metadata)
+
+        return call
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return self._wrap(method, self._channel.unary_unary(method, *args, **kwargs))
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return self._wrap(method, self._channel.unary_stream(method, *args, **kwargs))
+
+
+class ScriptedServer:
+    """Plays the server of a TrackingClient that runs on a worker thread."""
+
+    def __init__(self, token: str | None = TOKEN) -> None:
+        self.channel = grpc_testing.channel([SERVICE], grpc_testing.strict_real_time())
+        self.recorder = DeadlineRecorder(self.channel)
+        self.sleeps: list[float] = []
+        policy = RetryPolicy(initial_backoff=0.5, sleep=self.sleeps.append, rand=lambda: 1.0)
+        self.client = TrackingClient.from_channel(
+            cast(grpc.Channel, self.recorder), timeout=TIMEOUT, token=token, retry=policy
+        )
+        self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def run(self, call: Callable[[], T]) -> Future[T]:
+        return self.pool.submit(call)
+
+    def answer(
+        self,
+        rpc: str,
+        response: Message | None = None,
+        code: grpc.StatusCode = OK,
+        details: str = "",
+        trailing: tuple[tuple[str, str | bytes], ...] = (),
+    ) -> tuple[Any, Message]:
+        """Take the next call of `rpc`, answer it; return its metadata and request."""
+        metadata, request, rpc_state = self.channel.take_unary_unary(SERVICE.methods_by_name[rpc])
+        rpc_state.terminate(response, trailing, code, details)
+        return metadata, request
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    yield srv
+    srv.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.method)
+def test_sync_method(scripted: ScriptedServer, case: Case) -> None:
+    future = scripted.run(lambda: getattr(scripted.client, case.method)(*case.args, **case.kwargs))
+    metadata, request = scripted.answer(case.rpc, case.response)
+    assert request == case.request
+    assert future.result() == case.expected
+    assert AUTH in metadata
+    assert scripted.recorder.timeouts == [(case.rpc, TIMEOUT)]
+
+
+def test_sync_without_token_sends_no_authorization() -> None:
+    srv = ScriptedServer(token=None)
+    future = srv.run(lambda: srv.client.get_execution("e1"))
+    metadata, _ = srv.answer("GetExecution", pb.GetExecutionResponse(execution=EXECUTION))
+    future.result()
+    assert all(key != "authorization" for key, _ in metadata)
+    srv.pool.shutdown()
+
+
+def test_sync_read_is_retried_on_unavailable(scripted: ScriptedServer) -> None:
+    future = scripted.run(lambda: scripted.client.get_execution("e1"))
+    scripted.answer("GetExecution", code=UNAVAILABLE, details="restarting")
+    scripted.answer("GetExecution", code=UNAVAILABLE, details="restarting")
+    scripted.answer("GetExecution", pb.GetExecutionResponse(execution=EXECUTION))
+    assert future.result() == EXECUTION
+    assert scripted.sleeps == [0.5, 1.0]
+
+
+def test_sync_retries_are_bounded(scripted: ScriptedServer) -> None:
+    future = scripted.run(lambda: scripted.client.get_job_status("e1"))
+    for _ in range(4):
+        scripted.answer("GetJobStatus", code=UNAVAILABLE, details="down")
+    with pytest.raises(Unavailable, match="UNAVAILABLE: down"):
+        future.result()
+    assert scripted.sleeps == [0.5, 1.0, 2.0]
+
+
+def test_sync_create_execution_retry_reuses_the_generated_request_id(
+    scripted: ScriptedServer,
+) -> None:
+    future = scripted.run(lambda: scripted.client.create_execution(deployment_name="nightly"))
+    _, first = scripted.answer("CreateExecution", code=UNAVAILABLE)
+    _, second = scripted.answer("CreateExecution", pb.CreateExecutionResponse(execution=EXECUTION))
+    assert future.result() == EXECUTION
+    assert isinstance(first, pb.CreateExecutionRequest)
+    assert first.request_id
+    assert second == first
+
+
+@pytest.mark.parametrize(
+    ("call", "rpc"),
+    [
+        (lambda c: c.append_logs("e1", ["x"]), "AppendLogs"),
+        (lambda c: c.stop("e1"), "UpdateJobStatus"),
+        (lambda c: c.cancel_execution("e1"), "CancelExecution"),
+        (lambda c: c.update_deployment("nightly", description="d"), "UpdateDeployment"),
+        (lambda c: c.delete_execution("e1"), "DeleteExecution"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_sync_writes_without_request_id_are_not_retried(
+    scripted: ScriptedServer, call: Callable[[TrackingClient], Any], rpc: str
+) -> None:
+    future = scripted.run(lambda: call(scripted.client))
+    scripted.answer(rpc, code=UNAVAILABLE, details="down")
+    # Raising at once shows there was no second attempt (which would wait for an answer).
+    with pytest.raises(Unavailable):
+        future.result(timeout=60)
+    assert scripted.sleeps == []
+    assert len(scripted.recorder.timeouts) == 1
+
+
+def test_sync_deadline_exceeded_is_not_retried(scripted: ScriptedServer) -> None:
+    future = scripted.run(lambda: scripted.client.get_execution("e1"))
+    scripted.answer("GetExecution", code=grpc.StatusCode.DEADLINE_EXCEEDED, details="slow")
+    with pytest.raises(DeadlineExceeded):
+        future.result(timeout=60)
+    assert scripted.sleeps == []
+
+
+def test_sync_bad_request_becomes_invalid_argument(scripted: ScriptedServer) -> None:
+    future = scripted.run(lambda: scripted.client.get_execution("-bad"))
+    trailing = bad_request("invalid request", ("execution_id", "must start with a letter"))
+    scripted.answer(
+        "GetExecution",
+        code=grpc.StatusCode.INVALID_ARGUMENT,
+        details="invalid request",
+        trailing=trailing,
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        future.result()
+    assert caught.value.field_violations == [
+        FieldViolation("execution_id", "must start with a letter")
+    ]
+    assert isinstance(caught.value.__cause__, grpc.RpcError)
+
+
+def test_sync_list_deployments_follows_page_tokens(scripted: ScriptedServer) -> None:
+    a, b, c = (deployment_pb2.Deployment(name=n) for n in "abc")
+    future = scripted.run(lambda: list(scripted.client.list_deployments(filter="f", page_size=2)))
+    _, first = scripted.answer(
+        "ListDeployments", pb.ListDeploymentsResponse(deployments=[a, b], next_page_token="t2")
+    )
+    _, second = scripted.answer("ListDeployments", pb.ListDeploymentsResponse(deployments=[c]))
+    assert future.result() == [a, b, c]
+    assert first == pb.ListDeploymentsRequest(filter="f", page_size=2)
+    assert second == pb.ListDeploymentsRequest(filter="f", page_size=2, page_token="t2")
+
+
+def test_sync_list_executions_follows_page_tokens(scripted: ScriptedServer) -> None:
+    e1, e2 = (execution_pb2.Execution(execution_id=n) for n in ("e1", "e2"))
+    future = scripted.run(lambda: list(scripted.client.list_executions()))
+    scripted.answer(
+        "ListExecutions", pb.ListExecutionsResponse(executions=[e1], next_page_token="t")
+    )
+    _, second = scripted.answer("ListExecutions", pb.ListExecutionsResponse(executions=[e2]))
+    assert future.result() == [e1, e2]
+    assert second == pb.ListExecutionsRequest(page_token="t")
+
+
+HEARTBEAT = pb.WatchStatusResponse(heartbeat=pb.Heartbeat())
+EVENT = pb.WatchStatusResponse(
+    event=execution_pb2.ExecutionEvent(execution_id="e1", revision=3, snapshot=True)
+)
+
+
+def test_sync_watch_status_yields_every_response(scripted: ScriptedServer) -> None:
+    future = scripted.run(lambda: list(scripted.client.watch_status(execution_id="e1")))
+    metadata, request, rpc = scripted.channel.take_unary_stream(
+        SERVICE.methods_by_name["WatchStatus"]
+    )
+    rpc.send_response(EVENT)
+    rpc.send_response(HEARTBEAT)
+    rpc.terminate((), OK, "")
+    assert future.result() == [EVENT, HEARTBEAT]
+    assert request == pb.WatchStatusRequest(execution_id="e1")
+    assert AUTH in metadata
+    assert scripted.recorder.timeouts == [("WatchStatus", None)]
+
+
+def test_sync_stream_error_becomes_remote_exception(scripted: ScriptedServer) -> None:
+    received: list[pb.StreamLogsResponse] = []
+    got_one = threading.Event()
+
+    def consume() -> None:
+        for response in scripted.client.stream_logs("e1", follow=True, after_seq=4):
+            received.append(response)
+            got_one.set()
+
+    future = scripted.run(consume)
+    _, request, rpc = scripted.channel.take_unary_stream(SERVICE.methods_by_name["StreamLogs"])
+    batch = pb.StreamLogsResponse(entries=[LOG])
+    rpc.send_response(batch)
+    # grpc_testing drops responses not yet read when the call fails: let the client read first.
+    assert got_one.wait(timeout=60)
+    rpc.terminate((), UNAVAILABLE, "shutting down")
+    with pytest.raises(Unavailable, match="shutting down"):
+        future.result()
+    assert received == [batch]
+    assert request == pb.StreamLogsRequest(execution_id="e1", follow=True, after_seq=4)
+
+
+def test_sync_stream_is_cancelled_when_the_caller_stops(scripted: ScriptedServer) -> None:
+    def first() -> pb.WatchStatusResponse:
+        stream = scripted.client.watch_status(deployment_name="nightly", timeout=30.0)
+        response = next(stream)
+        stream.close()  # what a `break` out of a for loop does, once the generator is collected
+        return response
+
+    future = scripted.run(first)
+    _, _, rpc = scripted.channel.take_unary_stream(SERVICE.methods_by_name["WatchStatus"])
+    rpc.send_response(EVENT)
+    assert future.result() == EVENT
+    rpc.cancelled()  # returns once the client has cancelled the call
+    assert scripted.recorder.timeouts == [("WatchStatus", 30.0)]
+
+
+def test_sync_client_closes_the_channel_it_created() -> None:
+    with TrackingClient("127.0.0.1:1", token=TOKEN) as client:
+        assert client._owns_channel
+    with pytest.raises(ValueError, match="closed"):
+        client.get_execution("e1")
+
+
+# Async client on a fake grpc.aio channel.
+
+
+@dataclass
+class Recorded:
+    rpc: str
+    request: Message
+    timeout: float | None
+    metadata: Any
+
+
+class FakeStreamCall:
+    """A grpc.aio unary-stream call: yields its responses, then raises `error` if set."""
+
+    def __init__(self, responses: list[Message], error: Exception | None) -> None:
+        self._responses = responses
+        self._error = error
+        self.cancelled = False
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        for response in self._responses:
+            yield response
+        if self._error is not None:
+            raise self._error
+
+
+@dataclass
+class FakeAioChannel:
+    """Answers calls in order from `answers`: a message, an exception, or a FakeStreamCall."""
+
+    answers: list[Any] = field(default_factory=list)
+    calls: list[Recorded] = field(default_factory=list)
+
+    def _next(self, method: str, request: Message, timeout: float | None, metadata: Any) -> Any:
+        self.calls.append(Recorded(method.rsplit("/", 1)[1], request, timeout, metadata))
+        return self.answers.pop(0)
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        async def resolve(answer: Any) -> Any:
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        def call(
+            request: Message, timeout: float | None = None, metadata: Any = None
+        ) -> Awaitable[Any]:
+            return resolve(self._next(method, request, timeout, metadata))
+
+        return call
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        def call(request: Message, timeout: float | None = None, metadata: Any = None) -> Any:
+            return self._next(method, request, timeout, metadata)
+
+        return call
+
+
+def aio_error(
+    code: grpc.StatusCode, details: str = "", trailing: tuple[tuple[str, bytes], ...] = ()
+) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(
+        code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details, None
+    )
+
+
+@dataclass
+class AsyncSetup:
+    channel: FakeAioChannel
+    client: AsyncTrackingClient
+    sleeps: list[float]
+
+
+@pytest.fixture
+def aio() -> AsyncSetup:
+    sleeps: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        sleeps.append(delay)
+
+    channel = FakeAioChannel()
+    policy = RetryPolicy(initial_backoff=0.5, async_sleep=sleep, rand=lambda: 1.0)
+    client = AsyncTrackingClient.from_channel(
+        cast(grpc.aio.Channel, channel), timeout=TIMEOUT, token=TOKEN, retry=policy
+    )
+    return AsyncSetup(channel, client, sleeps)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.method)
+async def test_async_method(aio: AsyncSetup, case: Case) -> None:
+    aio.channel.answers.append(case.response)
+    result = await getattr(aio.client, case.method)(*case.args, **case.kwargs)
+    assert result == case.expected
+    assert aio.channel.calls == [Recorded(case.rpc, case.request, TIMEOUT, (AUTH,))]
+
+
+async def test_async_read_is_retried_on_unavailable(aio: AsyncSetup) -> None:
+    aio.channel.answers += [
+        aio_error(UNAVAILABLE),
+        aio_error(UNAVAILABLE),
+        pb.GetJobStatusResponse(job_status=JOB_STATUS),
+    ]
+    assert await aio.client.get_job_status("e1") == JOB_STATUS
+    assert aio.sleeps == [0.5, 1.0]
+    assert len(aio.channel.calls) == 3
+
+
+async def test_async_create_execution_retry_reuses_the_generated_request_id(
+    aio: AsyncSetup,
+) -> None:
+    aio.channel.answers += [aio_error(UNAVAILABLE), pb.CreateExecutionResponse(execution=EXECUTION)]
+    assert await aio.client.create_execution(pipeline_name="train") == EXECUTION
+    first, second = (call.request for call in aio.channel.calls)
+    assert isinstance(first, pb.CreateExecutionRequest)
+    assert first.request_id
+    assert second == first
+
+
+async def test_async_write_is_not_retried(aio: AsyncSetup) -> None:
+    aio.channel.answers += [aio_error(UNAVAILABLE, "down"), pb.AppendLogsResponse(last_seq=1)]
+    with pytest.raises(Unavailable, match="down"):
+        await aio.client.append_logs("e1", ["x"])
+    assert (len(aio.channel.calls), aio.sleeps) == (1, [])
+
+
+async def test_async_deadline_exceeded_is_not_retried(aio: AsyncSetup) -> None:
+    aio.channel.answers += [aio_error(grpc.StatusCode.DEADLINE_EXCEEDED), EXECUTION]
+    with pytest.raises(DeadlineExceeded):
+        await aio.client.get_execution("e1")
+    assert (len(aio.channel.calls), aio.sleeps) == (1, [])
+
+
+async def test_async_bad_request_becomes_invalid_argument(aio: AsyncSetup) -> None:
+    trailing = bad_request("invalid request", ("labels", "bad key"))
+    aio.channel.answers.append(
+        aio_error(grpc.StatusCode.INVALID_ARGUMENT, "invalid request", trailing)
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        await aio.client.create_deployment("nightly", "train", "endpoint", labels={"A B": "x"})
+    assert caught.value.field_violations == [FieldViolation("labels", "bad key")]
+
+
+async def test_async_list_executions_follows_page_tokens(aio: AsyncSetup) -> None:
+    e1, e2 = (execution_pb2.Execution(execution_id=n) for n in ("e1", "e2"))
+    aio.channel.answers += [
+        pb.ListExecutionsResponse(executions=[e1], next_page_token="t"),
+        pb.ListExecutionsResponse(executions=[e2]),
+    ]
+    assert [e async for e in aio.client.list_executions(page_size=1)] == [e1, e2]
+    assert [call.request for call in aio.channel.calls] == [
+        pb.ListExecutionsRequest(page_size=1),
+        pb.ListExecutionsRequest(page_size=1, page_token="t"),
+    ]
+
+
+async def test_async_list_deployments_follows_page_tokens(aio: AsyncSetup) -> None:
+    aio.channel.answers += [
+        pb.ListDeploymentsResponse(deployments=[DEPLOYMENT], next_page_token="t"),
+        pb.ListDeploymentsResponse(),
+    ]
+    assert [d async for d in aio.client.list_deployments()] == [DEPLOYMENT]
+    assert len(aio.channel.calls) == 2
+
+
+async def test_async_watch_status_yields_every_response(aio: AsyncSetup) -> None:
+    call = FakeStreamCall([EVENT, HEARTBEAT], None)
+    aio.channel.answers.append(call)
+    responses = [r async for r in aio.client.watch_status(execution_id="e1", after_revision=2)]
+    assert responses == [EVENT, HEARTBEAT]
+    request = pb.WatchStatusRequest(execution_id="e1", after_revision=2)
+    assert aio.channel.calls == [Recorded("WatchStatus", request, None, (AUTH,))]
+
+
+async def test_async_stream_error_becomes_remote_exception(aio: AsyncSetup) -> None:
+    batch = pb.StreamLogsResponse(entries=[LOG])
+    aio.channel.answers.append(FakeStreamCall([batch], aio_error(UNAVAILABLE, "shutting down")))
+    received = []
+
+    async def consume() -> None:
+        async for response in aio.client.stream_logs("e1", tail=10, stream="stderr"):
+            received.append(response)
+
+    with pytest.raises(Unavailable, match="shutting down"):
+        await consume()
+    assert received == [batch]
+    request = aio.channel.calls[0].request
+    assert request == pb.StreamLogsRequest(
+        execution_id="e1", tail=10, stream=execution_pb2.LOG_STREAM_STDERR
+    )
+
+
+async def test_async_stream_is_cancelled_when_the_caller_stops(aio: AsyncSetup) -> None:
+    call = FakeStreamCall([EVENT, HEARTBEAT], None)
+    aio.channel.answers.append(call)
+    stream = aio.client.watch_status(deployment_name="nightly", timeout=30.0)
+    assert await anext(stream) == EVENT
+    await stream.aclose()
+    assert call.cancelled
+    assert aio.channel.calls[0].timeout == 30.0
+
+
+async def test_async_client_closes_the_channel_it_created() -> None:
+    async with AsyncTrackingClient("127.0.0.1:1") as client:
+        assert client._owns_channel
+    with pytest.raises(grpc.aio.UsageError, match="closed"):
+        await client.get_execution("e1")

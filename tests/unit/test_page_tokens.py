@@ -1,0 +1,43 @@
+"""Page tokens: opaque, signed, bound to their query."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracking.service.domain.errors import InvalidArgument
+from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
+
+
+def test_round_trip() -> None:
+    codec = PageTokenCodec(b"k" * 32)
+    token = codec.encode("q1", {"name": "after-this"})
+    assert "after-this" not in token or token.isascii()
+    assert codec.decode(token, "q1") == {"name": "after-this"}
+
+
+def test_every_altered_character_is_refused() -> None:
+    codec = PageTokenCodec(b"k" * 32)
+    token = codec.encode("q1", {"id": 7})
+    for index in range(len(token)):
+        replacement = "A" if token[index] != "A" else "B"
+        altered = token[:index] + replacement + token[index + 1 :]
+        with pytest.raises(InvalidArgument) as caught:
+            codec.decode(altered, "q1")
+        assert caught.value.violations[0].field == "page_token"
+
+
+def test_other_query_or_other_key_is_refused() -> None:
+    token = PageTokenCodec(b"k" * 32).encode("q1", {"id": 7})
+    with pytest.raises(InvalidArgument) as caught:
+        PageTokenCodec(b"k" * 32).decode(token, "q2")
+    assert "another query" in caught.value.violations[0].description
+    with pytest.raises(InvalidArgument):
+        PageTokenCodec(b"x" * 32).decode(token, "q1")
+    with pytest.raises(InvalidArgument) as caught:
+        PageTokenCodec(b"k" * 32).decode("%%%", "q1", field="resume_token")
+    assert caught.value.violations[0].field == "resume_token"
+
+
+def test_fingerprint_depends_on_every_part() -> None:
+    assert query_fingerprint("a", [1]) == query_fingerprint("a", [1])
+    assert query_fingerprint("a", [1]) != query_fingerprint("a", [2])
