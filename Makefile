@@ -3,11 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BUF := tools/node_modules/.bin/buf
 
-.PHONY: install run test lint proto proto-check bench chaos clean
+.PHONY: install run test lint proto proto-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
+
+$(BUF): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund && touch node_modules/.bin/buf
 
 install: $(STAMP)
 
@@ -17,8 +21,8 @@ run: $(STAMP)
 test: $(STAMP) proto-check
 	$(BIN)/pytest
 
-lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests bench
+lint: $(STAMP) $(BUF)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BUF) lint
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
@@ -26,11 +30,5 @@ proto: $(STAMP)
 proto-check: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
-
-chaos: $(STAMP)
-	$(BIN)/pytest tests/reliability -m slow
-
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache
