@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
 
 $(BUF): tools/package.json tools/package-lock.json
-	cd tools && npm ci --no-audit --no-fund && touch node_modules/.bin/buf
+	cd tools && npm install --no-audit --no-fund && touch node_modules/.bin/buf
 
 install: $(STAMP)
 
