@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -37,3 +39,35 @@ def channel(server: ServerThread) -> Iterator[grpc.Channel]:
 @pytest.fixture(scope="session")
 def stub(channel: grpc.Channel) -> tracking_service_pb2_grpc.TrackingServiceStub:
     return tracking_service_pb2_grpc.TrackingServiceStub(channel)
+
+
+@pytest.fixture
+def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A new empty database of the current backend, for a server of the test's own."""
+    with database_url(backend, tmp_path) as url:
+        yield url
+
+
+ServerFactory = Callable[..., ServerThread]
+
+
+@pytest.fixture
+def make_server(fresh_database: str) -> Iterator[ServerFactory]:
+    """Start servers of the test's own (on one fresh database) with chosen settings."""
+    started: list[ServerThread] = []
+
+    def start(**settings: Any) -> ServerThread:
+        values: dict[str, Any] = {
+            "address": "127.0.0.1:0",
+            "database_url": fresh_database,
+            "heartbeat_seconds": 0.5,
+        }
+        values.update(settings)
+        thread = ServerThread(Settings(**values)).start()
+        started.append(thread)
+        return thread
+
+    yield start
+    for thread in started:
+        if thread.app is not None:
+            thread.stop()

@@ -79,11 +79,12 @@ def test_standalone_execution_with_chosen_id(stub: TrackingServiceStub) -> None:
 
 def test_repeated_request_id_returns_the_first_execution(stub: TrackingServiceStub) -> None:
     request_id = unique("req")
-    first = create_execution(stub, request_id=request_id, job_name="once")
-    second = create_execution(stub, request_id=request_id, job_name="once")
+    job_name = unique("once")
+    first = create_execution(stub, request_id=request_id, job_name=job_name)
+    second = create_execution(stub, request_id=request_id, job_name=job_name)
     assert second.execution_id == first.execution_id
     listed = stub.ListExecutions(pb.ListExecutionsRequest(page_size=1000)).executions
-    assert sum(1 for e in listed if e.job_name == "once") == 1
+    assert sum(1 for e in listed if e.job_name == job_name) == 1
     with pytest.raises(grpc.RpcError) as caught:
         create_execution(stub, request_id=request_id, job_name="different")
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS

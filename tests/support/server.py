@@ -45,4 +45,5 @@ class ServerThread:
             self.app = None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
-        self.loop.close()
+        if not self.thread.is_alive():
+            self.loop.close()

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     max_log_line: int = Field(65536, gt=0, description="longest log line, in characters")
     max_log_read: int = Field(10000, gt=0, description="most lines one GetExecutionLogs returns")
     max_tail: int = Field(100000, gt=0, description="largest StreamLogs tail")
+    max_watchers_per_principal: int = Field(
+        10000, gt=0, description="open WatchStatus / StreamLogs streams one caller may hold"
+    )
+    retention_seconds: float = Field(
+        7 * 24 * 3600, gt=0, description="how long finished executions keep their events and logs"
+    )
+    retention_sweep_seconds: float = Field(60.0, gt=0, description="time between retention sweeps")
     reflection: bool = Field(True, description="serve gRPC server reflection")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 

@@ -1,14 +1,21 @@
-"""Both clients against a scripted server: grpc_testing for the sync one, a fake aio channel
-for the async one."""
+"""Both clients against a scripted server: grpc_testing for the sync one, a real grpc.aio
+server on port 0 for the async one.
+
+These cover what a real tracking server cannot show: the exact requests, the token and the
+deadline sent, retries on UNAVAILABLE, and errors in the middle of a stream. What a user sees
+against the real server is in tests/integration/test_client.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import inspect
 import threading
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -611,211 +618,266 @@ def test_sync_client_closes_the_channel_it_created() -> None:
         client.get_execution("e1")
 
 
-# Async client on a fake grpc.aio channel.
+# Async client against a real grpc.aio server on port 0, whose answers each test scripts.
+
+METHOD_TABLE = [v for v in vars(methods).values() if isinstance(v, methods.Method)]
 
 
-@dataclass
-class Recorded:
+@dataclass(frozen=True)
+class Fail:
+    """A scripted failure: the server ends the call with this status."""
+
+    code: grpc.StatusCode
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A scripted server stream: these responses, then `error`, or (hold) no end at all."""
+
+    responses: tuple[Message, ...]
+    error: Fail | None = None
+    hold: bool = False
+
+
+Answer = Message | Fail | Stream
+
+
+@dataclass(frozen=True)
+class Received:
+    """One call as the server saw it."""
+
     rpc: str
     request: Message
-    timeout: float | None
-    metadata: Any
+    metadata: dict[str, str | bytes]
+    time_remaining: float | None
 
 
-class FakeStreamCall:
-    """A grpc.aio unary-stream call: yields its responses, then raises `error` if set."""
+class ScriptedAioServer:
+    """A grpc.aio server that answers each RPC from its script, in order, and records calls.
 
-    def __init__(self, responses: list[Message], error: Exception | None) -> None:
-        self._responses = responses
-        self._error = error
-        self.cancelled = False
+    A call with nothing left in its script fails with INTERNAL "unscripted".
+    """
 
-    def cancel(self) -> bool:
-        self.cancelled = True
-        return True
+    def __init__(self) -> None:
+        self.script: dict[str, list[Answer]] = defaultdict(list)
+        self.received: list[Received] = []
+        self.stream_ended = asyncio.Event()  # set when a held stream is cancelled by the client
+        self.server = grpc.aio.server()
+        handlers = {method.name: self._handler(method) for method in METHOD_TABLE}
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+        )
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
 
-    def __aiter__(self) -> AsyncIterator[Message]:
-        return self._iterate()
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
-    async def _iterate(self) -> AsyncIterator[Message]:
-        for response in self._responses:
-            yield response
-        if self._error is not None:
-            raise self._error
+    def answer(self, rpc: str, *answers: Answer) -> None:
+        self.script[rpc].extend(answers)
 
+    def requests(self, rpc: str) -> list[Message]:
+        return [call.request for call in self.received if call.rpc == rpc]
 
-@dataclass
-class FakeAioChannel:
-    """Answers calls in order from `answers`: a message, an exception, or a FakeStreamCall."""
+    async def _take(
+        self, rpc: str, request: Message, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Answer:
+        metadata = dict(context.invocation_metadata() or ())
+        self.received.append(Received(rpc, request, metadata, context.time_remaining()))
+        if not self.script[rpc]:
+            await context.abort(grpc.StatusCode.INTERNAL, f"unscripted call of {rpc}")
+        return self.script[rpc].pop(0)
 
-    answers: list[Any] = field(default_factory=list)
-    calls: list[Recorded] = field(default_factory=list)
+    def _handler(self, method: methods.Method[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        rpc = method.name
 
-    def _next(self, method: str, request: Message, timeout: float | None, metadata: Any) -> Any:
-        self.calls.append(Recorded(method.rsplit("/", 1)[1], request, timeout, metadata))
-        return self.answers.pop(0)
-
-    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
-        async def resolve(answer: Any) -> Any:
-            if isinstance(answer, Exception):
-                raise answer
+        async def unary(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
+            answer = await self._take(rpc, request, context)
+            if isinstance(answer, Fail):
+                await context.abort(answer.code, answer.details)
+            assert isinstance(answer, Message)
             return answer
 
-        def call(
-            request: Message, timeout: float | None = None, metadata: Any = None
-        ) -> Awaitable[Any]:
-            return resolve(self._next(method, request, timeout, metadata))
+        async def stream(
+            request: Message, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Message]:
+            answer = await self._take(rpc, request, context)
+            assert isinstance(answer, Stream)
+            for response in answer.responses:
+                yield response
+            if answer.error is not None:
+                await context.abort(answer.error.code, answer.error.details)
+            if answer.hold:
+                try:
+                    await asyncio.Event().wait()  # only the client's cancel ends this
+                finally:
+                    self.stream_ended.set()
 
-        return call
-
-    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
-        def call(request: Message, timeout: float | None = None, metadata: Any = None) -> Any:
-            return self._next(method, request, timeout, metadata)
-
-        return call
-
-
-def aio_error(
-    code: grpc.StatusCode, details: str = "", trailing: tuple[tuple[str, bytes], ...] = ()
-) -> grpc.aio.AioRpcError:
-    return grpc.aio.AioRpcError(
-        code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details, None
-    )
+        kwargs = {
+            "request_deserializer": method.request_type.FromString,
+            "response_serializer": method.response_type.SerializeToString,
+        }
+        if SERVICE.methods_by_name[rpc].server_streaming:
+            return grpc.unary_stream_rpc_method_handler(stream, **kwargs)
+        return grpc.unary_unary_rpc_method_handler(unary, **kwargs)
 
 
 @dataclass
-class AsyncSetup:
-    channel: FakeAioChannel
+class AioScripted:
+    server: ScriptedAioServer
     client: AsyncTrackingClient
     sleeps: list[float]
 
 
 @pytest.fixture
-def aio() -> AsyncSetup:
+async def aio_scripted() -> AsyncIterator[AioScripted]:
     sleeps: list[float] = []
 
     async def sleep(delay: float) -> None:
         sleeps.append(delay)
 
-    channel = FakeAioChannel()
+    server = ScriptedAioServer()
+    await server.server.start()
     policy = RetryPolicy(initial_backoff=0.5, async_sleep=sleep, rand=lambda: 1.0)
-    client = AsyncTrackingClient.from_channel(
-        cast(grpc.aio.Channel, channel), timeout=TIMEOUT, token=TOKEN, retry=policy
-    )
-    return AsyncSetup(channel, client, sleeps)
+    client = AsyncTrackingClient(server.address, timeout=TIMEOUT, token=TOKEN, retry=policy)
+    try:
+        yield AioScripted(server, client, sleeps)
+    finally:
+        await client.close()
+        await server.server.stop(None)
+
+
+def assert_sent_with_token_and_deadline(call: Received, deadline: float) -> None:
+    assert call.metadata.get("authorization") == f"Bearer {TOKEN}"
+    assert call.time_remaining is not None
+    # gRPC rounds a deadline up when it encodes it: allow a little over, not the default's 10 s.
+    assert 0 < call.time_remaining <= deadline + 1
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.method)
-async def test_async_method(aio: AsyncSetup, case: Case) -> None:
-    aio.channel.answers.append(case.response)
-    result = await getattr(aio.client, case.method)(*case.args, **case.kwargs)
+async def test_async_method(aio_scripted: AioScripted, case: Case) -> None:
+    aio_scripted.server.answer(case.rpc, case.response)
+    result = await getattr(aio_scripted.client, case.method)(*case.args, **case.kwargs)
     assert result == case.expected
-    assert aio.channel.calls == [Recorded(case.rpc, case.request, TIMEOUT, (AUTH,))]
+    [call] = aio_scripted.server.received
+    assert (call.rpc, call.request) == (case.rpc, case.request)
+    assert_sent_with_token_and_deadline(call, TIMEOUT)
 
 
-async def test_async_read_is_retried_on_unavailable(aio: AsyncSetup) -> None:
-    aio.channel.answers += [
-        aio_error(UNAVAILABLE),
-        aio_error(UNAVAILABLE),
+async def test_async_without_token_sends_no_authorization(aio_scripted: AioScripted) -> None:
+    aio_scripted.server.answer("GetExecution", pb.GetExecutionResponse(execution=EXECUTION))
+    async with AsyncTrackingClient(aio_scripted.server.address) as client:
+        assert await client.get_execution("e1") == EXECUTION
+    [call] = aio_scripted.server.received
+    assert "authorization" not in call.metadata
+
+
+async def test_async_read_is_retried_on_unavailable(aio_scripted: AioScripted) -> None:
+    aio_scripted.server.answer(
+        "GetJobStatus",
+        Fail(UNAVAILABLE, "restarting"),
+        Fail(UNAVAILABLE, "restarting"),
         pb.GetJobStatusResponse(job_status=JOB_STATUS),
-    ]
-    assert await aio.client.get_job_status("e1") == JOB_STATUS
-    assert aio.sleeps == [0.5, 1.0]
-    assert len(aio.channel.calls) == 3
+    )
+    assert await aio_scripted.client.get_job_status("e1") == JOB_STATUS
+    assert aio_scripted.sleeps == [0.5, 1.0]
+    assert (
+        aio_scripted.server.requests("GetJobStatus")
+        == [pb.GetJobStatusRequest(execution_id="e1")] * 3
+    )
+
+
+async def test_async_retries_are_bounded(aio_scripted: AioScripted) -> None:
+    aio_scripted.server.answer("GetExecution", *[Fail(UNAVAILABLE, "down")] * 4)
+    with pytest.raises(Unavailable, match="UNAVAILABLE: down"):
+        await aio_scripted.client.get_execution("e1")
+    assert aio_scripted.sleeps == [0.5, 1.0, 2.0]
+    assert len(aio_scripted.server.received) == 4
 
 
 async def test_async_create_execution_retry_reuses_the_generated_request_id(
-    aio: AsyncSetup,
+    aio_scripted: AioScripted,
 ) -> None:
-    aio.channel.answers += [aio_error(UNAVAILABLE), pb.CreateExecutionResponse(execution=EXECUTION)]
-    assert await aio.client.create_execution(pipeline_name="train") == EXECUTION
-    first, second = (call.request for call in aio.channel.calls)
+    aio_scripted.server.answer(
+        "CreateExecution", Fail(UNAVAILABLE), pb.CreateExecutionResponse(execution=EXECUTION)
+    )
+    assert await aio_scripted.client.create_execution(pipeline_name="train") == EXECUTION
+    first, second = aio_scripted.server.requests("CreateExecution")
     assert isinstance(first, pb.CreateExecutionRequest)
     assert first.request_id
     assert second == first
 
 
-async def test_async_write_is_not_retried(aio: AsyncSetup) -> None:
-    aio.channel.answers += [aio_error(UNAVAILABLE, "down"), pb.AppendLogsResponse(last_seq=1)]
+@pytest.mark.parametrize(
+    ("call", "rpc"),
+    [
+        (lambda c: c.append_logs("e1", ["x"]), "AppendLogs"),
+        (lambda c: c.stop("e1"), "UpdateJobStatus"),
+        (lambda c: c.cancel_execution("e1"), "CancelExecution"),
+        (lambda c: c.update_deployment("nightly", description="d"), "UpdateDeployment"),
+        (lambda c: c.delete_execution("e1"), "DeleteExecution"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+async def test_async_writes_without_request_id_are_not_retried(
+    aio_scripted: AioScripted,
+    call: Callable[[AsyncTrackingClient], Awaitable[Any]],
+    rpc: str,
+) -> None:
+    aio_scripted.server.answer(rpc, Fail(UNAVAILABLE, "down"))
+    # A second attempt would reach the server and fail as unscripted (INTERNAL), not UNAVAILABLE.
     with pytest.raises(Unavailable, match="down"):
-        await aio.client.append_logs("e1", ["x"])
-    assert (len(aio.channel.calls), aio.sleeps) == (1, [])
+        await call(aio_scripted.client)
+    assert aio_scripted.sleeps == []
+    assert len(aio_scripted.server.received) == 1
 
 
-async def test_async_deadline_exceeded_is_not_retried(aio: AsyncSetup) -> None:
-    aio.channel.answers += [aio_error(grpc.StatusCode.DEADLINE_EXCEEDED), EXECUTION]
+async def test_async_deadline_exceeded_is_not_retried(aio_scripted: AioScripted) -> None:
+    aio_scripted.server.answer("GetExecution", Fail(grpc.StatusCode.DEADLINE_EXCEEDED, "slow"))
     with pytest.raises(DeadlineExceeded):
-        await aio.client.get_execution("e1")
-    assert (len(aio.channel.calls), aio.sleeps) == (1, [])
+        await aio_scripted.client.get_execution("e1")
+    assert aio_scripted.sleeps == []
+    assert len(aio_scripted.server.received) == 1
 
 
-async def test_async_bad_request_becomes_invalid_argument(aio: AsyncSetup) -> None:
-    trailing = bad_request("invalid request", ("labels", "bad key"))
-    aio.channel.answers.append(
-        aio_error(grpc.StatusCode.INVALID_ARGUMENT, "invalid request", trailing)
-    )
-    with pytest.raises(InvalidArgument) as caught:
-        await aio.client.create_deployment("nightly", "train", "endpoint", labels={"A B": "x"})
-    assert caught.value.field_violations == [FieldViolation("labels", "bad key")]
+async def test_async_watch_status_yields_every_response(aio_scripted: AioScripted) -> None:
+    aio_scripted.server.answer("WatchStatus", Stream((EVENT, HEARTBEAT)))
+    stream = aio_scripted.client.watch_status(execution_id="e1", after_revision=2)
+    assert [r async for r in stream] == [EVENT, HEARTBEAT]
+    [call] = aio_scripted.server.received
+    assert call.request == pb.WatchStatusRequest(execution_id="e1", after_revision=2)
+    assert call.metadata.get("authorization") == f"Bearer {TOKEN}"
+    assert call.time_remaining is None  # streams have no deadline unless given one
 
 
-async def test_async_list_executions_follows_page_tokens(aio: AsyncSetup) -> None:
-    e1, e2 = (execution_pb2.Execution(execution_id=n) for n in ("e1", "e2"))
-    aio.channel.answers += [
-        pb.ListExecutionsResponse(executions=[e1], next_page_token="t"),
-        pb.ListExecutionsResponse(executions=[e2]),
-    ]
-    assert [e async for e in aio.client.list_executions(page_size=1)] == [e1, e2]
-    assert [call.request for call in aio.channel.calls] == [
-        pb.ListExecutionsRequest(page_size=1),
-        pb.ListExecutionsRequest(page_size=1, page_token="t"),
-    ]
-
-
-async def test_async_list_deployments_follows_page_tokens(aio: AsyncSetup) -> None:
-    aio.channel.answers += [
-        pb.ListDeploymentsResponse(deployments=[DEPLOYMENT], next_page_token="t"),
-        pb.ListDeploymentsResponse(),
-    ]
-    assert [d async for d in aio.client.list_deployments()] == [DEPLOYMENT]
-    assert len(aio.channel.calls) == 2
-
-
-async def test_async_watch_status_yields_every_response(aio: AsyncSetup) -> None:
-    call = FakeStreamCall([EVENT, HEARTBEAT], None)
-    aio.channel.answers.append(call)
-    responses = [r async for r in aio.client.watch_status(execution_id="e1", after_revision=2)]
-    assert responses == [EVENT, HEARTBEAT]
-    request = pb.WatchStatusRequest(execution_id="e1", after_revision=2)
-    assert aio.channel.calls == [Recorded("WatchStatus", request, None, (AUTH,))]
-
-
-async def test_async_stream_error_becomes_remote_exception(aio: AsyncSetup) -> None:
+async def test_async_stream_error_becomes_remote_exception(aio_scripted: AioScripted) -> None:
     batch = pb.StreamLogsResponse(entries=[LOG])
-    aio.channel.answers.append(FakeStreamCall([batch], aio_error(UNAVAILABLE, "shutting down")))
-    received = []
+    aio_scripted.server.answer("StreamLogs", Stream((batch,), Fail(UNAVAILABLE, "shutting down")))
+    received: list[pb.StreamLogsResponse] = []
 
     async def consume() -> None:
-        async for response in aio.client.stream_logs("e1", tail=10, stream="stderr"):
+        async for response in aio_scripted.client.stream_logs("e1", tail=10, stream="stderr"):
             received.append(response)
 
-    with pytest.raises(Unavailable, match="shutting down"):
+    with pytest.raises(Unavailable, match="shutting down") as caught:
         await consume()
     assert received == [batch]
-    request = aio.channel.calls[0].request
-    assert request == pb.StreamLogsRequest(
-        execution_id="e1", tail=10, stream=execution_pb2.LOG_STREAM_STDERR
-    )
+    assert isinstance(caught.value.__cause__, grpc.RpcError)
+    assert aio_scripted.server.requests("StreamLogs") == [
+        pb.StreamLogsRequest(execution_id="e1", tail=10, stream=execution_pb2.LOG_STREAM_STDERR)
+    ]
 
 
-async def test_async_stream_is_cancelled_when_the_caller_stops(aio: AsyncSetup) -> None:
-    call = FakeStreamCall([EVENT, HEARTBEAT], None)
-    aio.channel.answers.append(call)
-    stream = aio.client.watch_status(deployment_name="nightly", timeout=30.0)
+async def test_async_stream_is_cancelled_when_the_caller_stops(aio_scripted: AioScripted) -> None:
+    aio_scripted.server.answer("WatchStatus", Stream((EVENT,), hold=True))
+    stream = aio_scripted.client.watch_status(deployment_name="nightly", timeout=30.0)
     assert await anext(stream) == EVENT
     await stream.aclose()
-    assert call.cancelled
-    assert aio.channel.calls[0].timeout == 30.0
+    # The server's handler ends only when the client cancels the call; the bound fails a hang.
+    await asyncio.wait_for(aio_scripted.server.stream_ended.wait(), timeout=60)
+    [call] = aio_scripted.server.received
+    assert_sent_with_token_and_deadline(call, 30.0)
 
 
 async def test_async_client_closes_the_channel_it_created() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from tracking.service.api import convert
-from tracking.service.api.context import Context
+from tracking.service.api.context import Context, principal
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.operations.streams import Streams
 from tracking.service.store.types import utcnow
@@ -23,7 +23,7 @@ class StreamsApi:
 
     async def WatchStatus(
         self, request: pb.WatchStatusRequest, context: Context
-    ) -> AsyncIterator[pb.WatchStatusResponse]:
+    ) -> AsyncIterator[pb.WatchStatusResponse | bytes]:
         if request.execution_id and request.deployment_name:
             raise InvalidArgument.of(
                 "deployment_name", "watch an execution or a deployment, not both"
@@ -33,15 +33,26 @@ class StreamsApi:
                 raise InvalidArgument.of(
                     "resume_token", "use after_revision to resume a watch of one execution"
                 )
-            items = self.streams.watch_execution(request.execution_id, request.after_revision)
+            items = self.streams.watch_execution(
+                request.execution_id, request.after_revision, principal(context)
+            )
         else:
             if request.after_revision:
                 raise InvalidArgument.of(
                     "after_revision", "use resume_token to resume a watch of many executions"
                 )
-            items = self.streams.watch_many(request.deployment_name, request.resume_token)
+            items = self.streams.watch_many(
+                request.deployment_name, request.resume_token, principal(context)
+            )
         async for item in items:
-            if item.event is not None:
+            if item.shared is not None:
+                # Serialized once; every watcher of this execution sends the same bytes.
+                encoded = item.shared.encoded.get("watch")
+                if encoded is None:
+                    response = pb.WatchStatusResponse(event=convert.event_proto(item.shared.row))
+                    encoded = item.shared.encoded["watch"] = response.SerializeToString()
+                yield encoded
+            elif item.event is not None:
                 yield pb.WatchStatusResponse(
                     event=convert.event_proto(item.event, item.resume_token)
                 )
@@ -65,6 +76,7 @@ class StreamsApi:
             tail=request.tail,
             stream=convert.stream_filter(request.stream),
             follow=request.follow,
+            principal=principal(context),
         )
         async for batch in batches:
             if batch is None:

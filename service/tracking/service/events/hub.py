@@ -8,9 +8,11 @@ saves watchers from polling, and lets a change reach them without a query.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import contextlib
+import time
+from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tracking.service.store.models import ExecutionEventRow
 
@@ -23,6 +25,10 @@ class WatcherOverflow(Exception):
     """The watcher fell further behind than its queue allows."""
 
 
+class TooManyWatchers(Exception):
+    """The principal already has as many open streams as it may."""
+
+
 @dataclass(frozen=True)
 class Topic:
     """What a subscription listens to: kind is "execution", "deployment", "all" or "logs"."""
@@ -31,41 +37,79 @@ class Topic:
     key: str = ""
 
 
-class Subscription:
-    """A bounded queue of events (or wake-ups) for one watcher."""
+@dataclass(eq=False)
+class SharedEvent:
+    """One committed event as every watcher receives it.
 
-    def __init__(self, hub: EventHub, topic: Topic, capacity: int) -> None:
+    `encoded` lets the first watcher that serializes it leave the bytes for the others.
+    """
+
+    row: ExecutionEventRow
+    encoded: dict[str, bytes] = field(default_factory=dict)
+
+
+IDLE = object()
+"""What Subscription.next returns when nothing happened for a heartbeat interval."""
+
+
+class Subscription:
+    """A bounded queue of events (or wake-ups, None) for one watcher.
+
+    Waiting costs one future and no timer: the hub's ticker resolves the
+    futures of watchers that stayed idle for a heartbeat interval.
+    """
+
+    def __init__(self, hub: EventHub, topic: Topic, principal: str, capacity: int) -> None:
         self._hub = hub
         self.topic = topic
-        self._queue: asyncio.Queue[ExecutionEventRow | None] = asyncio.Queue(capacity)
+        self.principal = principal
+        self._capacity = capacity
+        self._items: deque[SharedEvent | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
+        self.active_at = time.monotonic()
 
-    def offer(self, event: ExecutionEventRow | None) -> None:
+    def _resolve(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def offer(self, event: SharedEvent) -> None:
         if self.overflowed:
             return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            # The watcher is not blocked (its queue is full): its next() sees the flag.
+        if len(self._items) >= self._capacity:
             self.overflowed = True
+        else:
+            self._items.append(event)
+        self._resolve()
 
     def wake(self) -> None:
-        """A wake-up with no event (logs committed, or a change on another replica)."""
-        if self._queue.empty():
-            self._queue.put_nowait(None)
+        """Make the watcher look at the table (a change it was not handed, or shutdown)."""
+        if not self._items:
+            self._items.append(None)
+        self._resolve()
 
-    async def next(self, idle_seconds: float) -> ExecutionEventRow | None:
-        """The next event; None on a wake-up without event. TimeoutError when idle."""
+    def tick(self, now: float, idle_seconds: float) -> None:
+        if self._waiter is not None and now - self.active_at >= idle_seconds:
+            self._resolve()
+
+    @property
+    def depth(self) -> int:
+        return len(self._items)
+
+    async def next(self) -> SharedEvent | object | None:
+        """The next event; None on a wake-up without event; IDLE after a quiet interval."""
+        if not self._items and not self._hub.closed and not self.overflowed:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         if self._hub.closed:
             raise HubClosed
         if self.overflowed:
             raise WatcherOverflow
-        item = await asyncio.wait_for(self._queue.get(), idle_seconds)
-        if self._hub.closed:
-            raise HubClosed
-        if self.overflowed:
-            raise WatcherOverflow
-        return item
+        self.active_at = time.monotonic()
+        return self._items.popleft() if self._items else IDLE
 
     def close(self) -> None:
         self._hub.unsubscribe(self)
@@ -78,56 +122,99 @@ class Subscription:
 
 
 class EventHub:
-    def __init__(self, queue_capacity: int = 1024) -> None:
+    def __init__(
+        self,
+        queue_capacity: int = 1024,
+        max_watchers_per_principal: int = 10_000,
+        heartbeat_seconds: float = 15.0,
+    ) -> None:
         self.queue_capacity = queue_capacity
+        self.max_watchers_per_principal = max_watchers_per_principal
+        self.heartbeat_seconds = heartbeat_seconds
+        self._ticker: asyncio.Task[None] | None = None
         self._subscribers: dict[Topic, set[Subscription]] = defaultdict(set)
+        self._per_principal: dict[str, int] = defaultdict(int)
         self.closed = False
+        self.events_fanned_out = 0
 
     @property
     def watcher_count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
+        return sum(self._per_principal.values())
 
-    def subscribe(self, topic: Topic) -> Subscription:
+    def subscribe(self, topic: Topic, principal: str = "") -> Subscription:
         if self.closed:
             raise HubClosed
-        subscription = Subscription(self, topic, self.queue_capacity)
+        if self._per_principal[principal] >= self.max_watchers_per_principal:
+            raise TooManyWatchers
+        subscription = Subscription(self, topic, principal, self.queue_capacity)
         self._subscribers[topic].add(subscription)
+        self._per_principal[principal] += 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.topic)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._subscribers[subscription.topic]
+        if subscribers is None or subscription not in subscribers:
+            return
+        subscribers.discard(subscription)
+        if not subscribers:
+            del self._subscribers[subscription.topic]
+        self._per_principal[subscription.principal] -= 1
+        if not self._per_principal[subscription.principal]:
+            del self._per_principal[subscription.principal]
 
-    def publish(self, events: Iterable[ExecutionEventRow]) -> None:
-        """Hand committed events to their watchers (call after the commit)."""
-        for event in events:
-            for subscription in self._subscribers.get(Topic("execution", event.execution_id), ()):
-                subscription.offer(event)
-            # Deployment-wide and service-wide watchers read the table in id order.
-            if event.deployment_name:
-                for subscription in self._subscribers.get(
-                    Topic("deployment", event.deployment_name), ()
-                ):
-                    subscription.wake()
-            for subscription in self._subscribers.get(Topic("all"), ()):
-                subscription.wake()
-            # Log followers stop once the execution has ended: let them look.
-            self.publish_logs(event.execution_id)
-
-    def publish_logs(self, execution_id: str) -> None:
-        for subscription in self._subscribers.get(Topic("logs", execution_id), ()):
+    def _wake(self, topic: Topic) -> None:
+        for subscription in self._subscribers.get(topic, ()):
             subscription.wake()
 
+    def publish(self, events: Iterable[ExecutionEventRow]) -> None:
+        """Hand events committed by this process to their watchers (after the commit)."""
+        for row in events:
+            shared = SharedEvent(row)
+            for subscription in self._subscribers.get(Topic("execution", row.execution_id), ()):
+                subscription.offer(shared)
+                self.events_fanned_out += 1
+            self._wake_followers(row.execution_id, row.deployment_name)
+
+    def changed_elsewhere(self, execution_id: str, deployment_name: str | None) -> None:
+        """An event was committed by another replica: its watchers here read the table."""
+        self._wake(Topic("execution", execution_id))
+        self._wake_followers(execution_id, deployment_name)
+
+    def _wake_followers(self, execution_id: str, deployment_name: str | None) -> None:
+        # Deployment-wide and service-wide watchers read the table in id order.
+        if deployment_name:
+            self._wake(Topic("deployment", deployment_name))
+        self._wake(Topic("all"))
+        # Log followers stop once the execution has ended: let them look.
+        self._wake(Topic("logs", execution_id))
+
+    def publish_logs(self, execution_id: str) -> None:
+        self._wake(Topic("logs", execution_id))
+
     def wake_all(self) -> None:
-        """Make every watcher re-read the table (a change may have come from elsewhere)."""
+        """Make every watcher re-read the table (changes may have been missed)."""
         for subscribers in self._subscribers.values():
             for subscription in subscribers:
                 subscription.wake()
 
-    def close(self) -> None:
+    def start(self) -> None:
+        """Start the ticker that tells idle watchers to send a heartbeat."""
+        self._ticker = asyncio.create_task(self._tick_forever(), name="tracking-hub-ticker")
+
+    async def _tick_forever(self) -> None:
+        step = self.heartbeat_seconds / 4
+        while True:
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            for subscribers in list(self._subscribers.values()):
+                for subscription in list(subscribers):
+                    subscription.tick(now, self.heartbeat_seconds)
+
+    async def close(self) -> None:
         """End every stream: each watcher's next() raises HubClosed."""
         self.closed = True
         self.wake_all()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker

@@ -14,6 +14,7 @@ from tracking.service.domain.names import check_deployment_name
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.events.hub import EventHub
 from tracking.service.operations.paging import page_size
+from tracking.service.operations.recording import record
 from tracking.service.store import deployments as store
 from tracking.service.store import executions as execution_store
 from tracking.service.store.database import Database
@@ -104,9 +105,7 @@ class Deployments:
         async with self.db.writing() as session:
             row = await store.get(session, name, for_update=True)
             executions = await execution_store.ids_of_deployment(session, name)
-            await self.db.lock_event_order(session)
-            events = [execution_store.bump(execution, ["DELETED"]) for execution in executions]
-            session.add_all(events)
+            events = await record(self.db, session, [(e, ["DELETED"]) for e in executions])
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])
             await store.delete_row(session, row)

@@ -29,6 +29,7 @@ from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprin
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations.paging import page_size
+from tracking.service.operations.recording import record
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
@@ -113,9 +114,7 @@ class Executions:
             if deployment_name:
                 deployment.last_execution_id = execution_id
                 session.add(deployment)
-            await self.db.lock_event_order(session)
-            event = store.bump(row, ["CREATED"], now)
-            session.add(event)
+            (event,) = await record(self.db, session, [(row, ["CREATED"])], now)
         return row, event
 
     async def get(self, execution_id: str) -> ExecutionRow:
@@ -153,9 +152,7 @@ class Executions:
         check_id(execution_id)
         async with self.db.writing() as session:
             row = await store.get(session, execution_id, for_update=True)
-            await self.db.lock_event_order(session)
-            event = store.bump(row, ["DELETED"])
-            session.add(event)
+            (event,) = await record(self.db, session, [(row, ["DELETED"])])
             await session.flush()
             await store.delete_rows(session, [execution_id])
         self.hub.publish([event])
@@ -301,10 +298,7 @@ class Executions:
             changes: list[str] = apply(row, now)
             event = None
             if changes:
-                await self.db.lock_event_order(session)
-                event = store.bump(row, changes, now)
-                session.add(row)
-                session.add(event)
+                (event,) = await record(self.db, session, [(row, changes)], now)
         if event is not None:
             self.hub.publish([event])
         return row

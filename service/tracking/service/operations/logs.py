@@ -55,6 +55,7 @@ class Logs:
             row.log_seq += len(lines)
             session.add(row)
             await store.insert_many(session, lines)
+            await self.db.announce(session, "logs", execution_id)
         self.hub.publish_logs(execution_id)
         return row.log_seq
 

@@ -8,14 +8,14 @@ twice, and the table stays the only truth.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from tracking.service.domain.errors import (
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -26,11 +26,21 @@ from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import check_deployment_name, check_execution_id
 from tracking.service.domain.page_tokens import PageTokenCodec
 from tracking.service.domain.status import RunningStatus
-from tracking.service.events.hub import EventHub, HubClosed, Subscription, Topic, WatcherOverflow
+from tracking.service.events.hub import (
+    IDLE,
+    EventHub,
+    HubClosed,
+    SharedEvent,
+    Subscription,
+    TooManyWatchers,
+    Topic,
+    WatcherOverflow,
+)
 from tracking.service.operations.executions import check_id
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
 from tracking.service.store import logs as log_store
+from tracking.service.store import meta
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
 
@@ -40,9 +50,10 @@ TERMINAL = frozenset(s.value for s in RunningStatus if s.is_terminal)
 
 @dataclass(frozen=True)
 class StatusItem:
-    """One message of WatchStatus: an event, a snapshot (event is None) or a heartbeat."""
+    """One message of WatchStatus: an event, a snapshot, or (all None) a heartbeat."""
 
     event: ExecutionEventRow | None = None
+    shared: SharedEvent | None = None
     snapshot: ExecutionRow | None = None
     resume_token: str = ""
 
@@ -54,47 +65,61 @@ def ends_watch(event: ExecutionEventRow) -> bool:
     return event.job_status.get("status") in TERMINAL or "DELETED" in event.changes.split(",")
 
 
+def retention_gone(what: str, through: int, resume: str) -> FailedPrecondition:
+    return FailedPrecondition(f"{what} up to {through} were removed by retention: {resume}")
+
+
 class Streams:
-    def __init__(
-        self, db: Database, hub: EventHub, limits: Limits, heartbeat_seconds: float
-    ) -> None:
+    def __init__(self, db: Database, hub: EventHub, limits: Limits) -> None:
         self.db = db
         self.hub = hub
         self.limits = limits
-        self.heartbeat = heartbeat_seconds
 
-    def _codec(self) -> PageTokenCodec:
-        return PageTokenCodec(self.db.page_token_secret)
+    @contextmanager
+    def _subscribe(self, topic: Topic, principal: str) -> Iterator[Subscription]:
+        try:
+            subscription = self.hub.subscribe(topic, principal)
+        except TooManyWatchers:
+            raise ResourceExhausted(
+                f"{principal or 'this caller'} already has {self.hub.max_watchers_per_principal} "
+                "open streams: close one first"
+            ) from None
+        except HubClosed:
+            raise Unavailable("the server is shutting down: connect to another replica") from None
+        with subscription:
+            yield subscription
 
     async def _next(
         self, subscription: Subscription, cursor: str
-    ) -> ExecutionEventRow | Literal[False] | None:
+    ) -> SharedEvent | Literal[False] | None:
         """The hub's next item; False on an idle interval (time for a heartbeat)."""
         try:
-            return await subscription.next(self.heartbeat)
-        except TimeoutError:
-            return False
+            item = await subscription.next()
         except WatcherOverflow:
             raise ResourceExhausted(
                 f"this watcher fell too far behind and was closed: resume from {cursor}"
             ) from None
         except HubClosed:
             raise Unavailable(f"the server is shutting down: resume from {cursor}") from None
+        if item is IDLE:
+            return False
+        assert item is None or isinstance(item, SharedEvent)
+        return item
 
     async def watch_execution(
-        self, execution_id: str, after_revision: int
+        self, execution_id: str, after_revision: int, principal: str = ""
     ) -> AsyncIterator[StatusItem]:
         check_id(execution_id)
         if after_revision < 0:
             raise InvalidArgument.of(
                 "after_revision", f"must not be negative, got {after_revision}"
             )
-        with self.hub.subscribe(Topic("execution", execution_id)) as subscription:
+        with self._subscribe(Topic("execution", execution_id), principal) as subscription:
             async with self.db.reading() as session:
                 row = await execution_store.find(session, execution_id)
                 if row is None:
                     pending = await execution_store.events_after_revision(
-                        session, execution_id, after_revision, READ_BATCH
+                        session, execution_id, after_revision, 1
                     )
                     if not pending:
                         raise NotFound("execution", execution_id)
@@ -112,8 +137,13 @@ class Streams:
                         return
                 elif after_revision == row.revision and row.status in TERMINAL:
                     return
+                elif after_revision < row.pruned_revision:
+                    raise retention_gone(
+                        f"events of {execution_id}",
+                        row.pruned_revision,
+                        "watch again without after_revision to start from a fresh snapshot",
+                    )
             while True:
-                # Catch up from the table.
                 async with self.db.reading() as session:
                     rows = await execution_store.events_after_revision(
                         session, execution_id, cursor, READ_BATCH
@@ -125,7 +155,7 @@ class Streams:
                         return
                 if len(rows) == READ_BATCH:
                     continue
-                # Follow the hub until it hands us something that is not next in line.
+                # Follow the hub until it hands over something that is not next in line.
                 while True:
                     item = await self._next(subscription, f"after_revision={cursor}")
                     if item is False:
@@ -133,17 +163,17 @@ class Streams:
                         continue
                     if item is None:
                         break
-                    if item.revision <= cursor:
+                    if item.row.revision <= cursor:
                         continue
-                    if item.revision != cursor + 1:
+                    if item.row.revision != cursor + 1:
                         break
-                    yield StatusItem(event=item)
-                    cursor = item.revision
-                    if ends_watch(item):
+                    yield StatusItem(event=item.row, shared=item)
+                    cursor = item.row.revision
+                    if ends_watch(item.row):
                         return
 
     async def watch_many(
-        self, deployment_name: str, resume_token: str
+        self, deployment_name: str, resume_token: str, principal: str = ""
     ) -> AsyncIterator[StatusItem]:
         """Every execution of a deployment (or of the service when deployment_name is empty)."""
         if deployment_name:
@@ -152,21 +182,28 @@ class Streams:
             errors.raise_if_any()
         scope = deployment_name or None
         query = f"watch:{deployment_name}"
-        codec = self._codec()
+        codec = PageTokenCodec(self.db.page_token_secret)
         topic = Topic("deployment", deployment_name) if scope else Topic("all")
-        with self.hub.subscribe(topic) as subscription:
+        with self._subscribe(topic, principal) as subscription:
             seen: dict[str, int] = {}
             if resume_token:
-                position = codec.decode(resume_token, query, "resume_token")
-                cursor = position.get("id")
+                cursor = codec.decode(resume_token, query, "resume_token").get("id")
                 if not isinstance(cursor, int) or cursor < 0:
                     raise InvalidArgument.of("resume_token", "is not a token this service issued")
+                async with self.db.reading() as session:
+                    pruned = int(await meta.get(session, meta.PRUNED_EVENT_ID) or 0)
+                if cursor < pruned:
+                    raise retention_gone(
+                        "events",
+                        pruned,
+                        "watch again without resume_token to start from fresh snapshots",
+                    )
             else:
                 async with self.db.reading() as session:
                     cursor = await execution_store.last_event_id(session)
                     if scope:
                         await deployment_store.get(session, scope)
-                    snapshots = await self._open_executions(session, scope)
+                    snapshots = await execution_store.unfinished(session, scope, TERMINAL)
                 token = codec.encode(query, {"id": cursor})
                 for row in snapshots:
                     seen[row.execution_id] = row.revision
@@ -185,10 +222,6 @@ class Streams:
                 while await self._next(subscription, "the last event's resume_token") is False:
                     yield HEARTBEAT
 
-    @staticmethod
-    async def _open_executions(session: AsyncSession, scope: str | None) -> list[ExecutionRow]:
-        return await execution_store.unfinished(session, scope, TERMINAL)
-
     async def follow_logs(
         self,
         execution_id: str,
@@ -198,6 +231,7 @@ class Streams:
         tail: int,
         stream: str | None,
         follow: bool,
+        principal: str = "",
     ) -> AsyncIterator[list[LogLineRow] | None]:
         """Batches of lines; None stands for a heartbeat."""
         errors = ValidationCollector()
@@ -207,13 +241,19 @@ class Streams:
         if not 0 <= tail <= self.limits.max_tail:
             errors.add("tail", f"must be between 0 and {self.limits.max_tail}, got {tail}")
         errors.raise_if_any()
-        with self.hub.subscribe(Topic("logs", execution_id)) as subscription:
+        with self._subscribe(Topic("logs", execution_id), principal) as subscription:
             async with self.db.reading() as session:
                 row = await execution_store.get(session, execution_id)
                 if after_seq > row.log_seq:
                     raise InvalidArgument.of(
                         "after_seq",
                         f"{after_seq} is ahead of the execution's last seq {row.log_seq}",
+                    )
+                if after_seq < row.pruned_log_seq:
+                    raise retention_gone(
+                        f"log lines of {execution_id}",
+                        row.pruned_log_seq,
+                        "they are no longer kept",
                     )
                 cursor = after_seq
                 if tail:
@@ -230,8 +270,8 @@ class Streams:
                         cursor = newest[-1].seq - 1
             while True:
                 async with self.db.reading() as session:
-                    # Read the status first: lines committed before a terminal status are
-                    # all visible to the read that follows it.
+                    # Read the status first: every line committed before a terminal status
+                    # is visible to the reads that follow.
                     current = await execution_store.find(session, execution_id)
                     ended = current is None or current.status in TERMINAL
                     while True:

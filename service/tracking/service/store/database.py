@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,37 @@ from tracking.service.store.models import ServiceMetaRow
 # Any constant works: it names the lock that serialises event ids (and migrations).
 EVENT_LOCK_ID = 0x7472_6163
 MIGRATION_LOCK_ID = 0x7472_6164
+# PostgreSQL NOTIFY channel on which replicas announce their commits.
+CHANNEL = "tracking_changes"
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What a replica tells the others it committed: kind is "event" or "logs"."""
+
+    replica_id: str
+    kind: str
+    execution_id: str
+    deployment_name: str | None
+
+
+def encode_announcement(announcement: Announcement) -> str:
+    return "|".join(
+        (
+            announcement.replica_id,
+            announcement.kind,
+            announcement.execution_id,
+            announcement.deployment_name or "",
+        )
+    )
+
+
+def decode_announcement(payload: str) -> Announcement | None:
+    parts = payload.split("|")
+    if len(parts) != 4:
+        return None
+    replica_id, kind, execution_id, deployment_name = parts
+    return Announcement(replica_id, kind, execution_id, deployment_name or None)
 
 
 def normalize_url(url: str) -> str:
@@ -90,6 +122,7 @@ class Database:
                 f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
             )
         self.page_token_secret = b""
+        self.replica_id = secrets.token_hex(4)
 
     async def start(self) -> None:
         """Bring the schema to the newest version and load the service's own values."""
@@ -131,6 +164,24 @@ class Database:
             connection = await session.connection()
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOCK_ID}
+            )
+
+    async def announce(
+        self,
+        session: AsyncSession,
+        kind: str,
+        execution_id: str,
+        deployment_name: str | None = None,
+    ) -> None:
+        """Tell the other replicas, when this transaction commits, that something changed."""
+        if self.dialect == "postgresql":
+            payload = encode_announcement(
+                Announcement(self.replica_id, kind, execution_id, deployment_name)
+            )
+            connection = await session.connection()
+            await connection.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CHANNEL, "payload": payload},
             )
 
     async def close(self) -> None:

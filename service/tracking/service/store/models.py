@@ -79,6 +79,9 @@ class ExecutionRow(SQLModel, table=True):
     update_time: datetime = _time()
     revision: int = Field(default=0, sa_type=BigInteger)
     log_seq: int = Field(default=0, sa_type=BigInteger)
+    # Retention removed this execution's events up to this revision, and its lines up to this seq.
+    pruned_revision: int = Field(default=0, sa_type=BigInteger)
+    pruned_log_seq: int = Field(default=0, sa_type=BigInteger)
     steps: list[dict[str, Any]] = _json(list)
     inputs: list[dict[str, Any]] = _json(list)
     outputs: list[dict[str, Any]] = _json(list)

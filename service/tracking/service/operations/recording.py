@@ -1,0 +1,27 @@
+"""Recording a change: revision, event row and the announcement to other replicas, in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tracking.service.store import executions as store
+from tracking.service.store.database import Database
+from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+
+
+async def record(
+    db: Database,
+    session: AsyncSession,
+    changes: list[tuple[ExecutionRow, list[str]]],
+    now: datetime | None = None,
+) -> list[ExecutionEventRow]:
+    """Bump each row's revision and add its event; the caller commits, then publishes."""
+    await db.lock_event_order(session)
+    events = [store.bump(row, kinds, now) for row, kinds in changes]
+    session.add_all(row for row, _ in changes)
+    session.add_all(events)
+    for event in events:
+        await db.announce(session, "event", event.execution_id, event.deployment_name)
+    return events

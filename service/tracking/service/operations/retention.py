@@ -1,0 +1,124 @@
+"""Retention: finished executions keep their events and log lines for a set time.
+
+After that, a sweep removes them and leaves marks (pruned_revision,
+pruned_log_seq, and the service-wide pruned_event_id) so a cursor that points
+into what was removed is refused with FAILED_PRECONDITION instead of silently
+skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tracking.service.domain.status import RunningStatus
+from tracking.service.store import meta
+from tracking.service.store.database import Database
+from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
+from tracking.service.store.types import utcnow
+
+log = logging.getLogger("tracking.retention")
+TERMINAL = [s.value for s in RunningStatus if s.is_terminal]
+SWEEP_BATCH = 200
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    executions: int
+    events: int
+    lines: int
+
+
+async def _execute(session: AsyncSession, statement: Any) -> Any:
+    connection = await session.connection()
+    return await connection.execute(statement)
+
+
+async def _delete_events(session: AsyncSession, *where: Any) -> tuple[int, int]:
+    """Delete matching events; (how many, the largest id removed)."""
+    largest = (
+        await _execute(session, select(func.max(ExecutionEventRow.id)).where(*where))
+    ).scalar()
+    result = await _execute(session, delete(ExecutionEventRow).where(*where))
+    return int(result.rowcount or 0), int(largest or 0)
+
+
+class Retention:
+    def __init__(self, db: Database, keep: timedelta) -> None:
+        self.db = db
+        self.keep = keep
+
+    async def sweep(self, now: datetime | None = None) -> SweepResult:
+        """Remove what is older than the retention time; safe on several replicas at once."""
+        cutoff = (now or utcnow()) - self.keep
+        executions = events = lines = 0
+        while True:
+            async with self.db.writing() as session:
+                largest_removed = 0
+                query = (
+                    select(ExecutionRow)
+                    .where(
+                        col(ExecutionRow.status).in_(TERMINAL),
+                        col(ExecutionRow.end_time) < cutoff,
+                        col(ExecutionRow.pruned_revision) < col(ExecutionRow.revision),
+                    )
+                    .limit(SWEEP_BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+                rows = list((await session.exec(query)).all())
+                for row in rows:
+                    count, largest = await _delete_events(
+                        session, col(ExecutionEventRow.execution_id) == row.execution_id
+                    )
+                    events += count
+                    largest_removed = max(largest_removed, largest)
+                    removed = await _execute(
+                        session,
+                        delete(LogLineRow).where(col(LogLineRow.execution_id) == row.execution_id),
+                    )
+                    lines += int(removed.rowcount or 0)
+                    row.pruned_revision = row.revision
+                    row.pruned_log_seq = row.log_seq
+                    session.add(row)
+                executions += len(rows)
+                # Events of deleted executions (their row is gone) age out the same way.
+                orphaned = (
+                    ~select(ExecutionRow.execution_id)
+                    .where(ExecutionRow.execution_id == ExecutionEventRow.execution_id)
+                    .exists()
+                )
+                count, largest = await _delete_events(
+                    session, col(ExecutionEventRow.create_time) < cutoff, orphaned
+                )
+                events += count
+                largest_removed = max(largest_removed, largest)
+                current = int(await meta.get(session, meta.PRUNED_EVENT_ID) or 0)
+                if largest_removed > current:
+                    await meta.put(session, meta.PRUNED_EVENT_ID, str(largest_removed))
+            if len(rows) < SWEEP_BATCH:
+                break
+        if executions or events:
+            log.info(
+                "retention removed %d events and %d lines of %d executions",
+                events,
+                lines,
+                executions,
+            )
+        return SweepResult(executions, events, lines)
+
+    async def run_forever(self, every_seconds: float) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retention sweep failed; trying again later")
+            await asyncio.sleep(every_seconds)
