@@ -84,7 +84,8 @@ def test_a_lost_notification_connection_is_reopened_and_the_gap_read(
     replicas: tuple[ServerThread, ServerThread],
 ) -> None:
     a, b = replicas
-    assert b.app is not None and b.app.bridge is not None
+    assert b.app is not None
+    assert b.app.bridge is not None
     channel_a, channel_b = stubs(a, b)
     with channel_a, channel_b:
         on_a, on_b = TrackingServiceStub(channel_a), TrackingServiceStub(channel_b)

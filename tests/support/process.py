@@ -40,7 +40,8 @@ class ServerProcess:
         found = threading.Event()
 
         def read() -> None:
-            assert self.process is not None and self.process.stderr is not None
+            assert self.process is not None
+            assert self.process.stderr is not None
             for line in self.process.stderr:
                 self.output.append(line)
                 match = SERVING.search(line)
