@@ -23,3 +23,11 @@ def test_readme_example_runs(server: ServerThread, backend: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["RUNNING_STATUS_SUCCESS", "['loss=0.31', 'loss=0.27']"]
+
+
+def test_readme_lists_every_setting() -> None:
+    from tracking.service.settings import Settings
+
+    text = README.read_text()
+    missing = [name for name in Settings.model_fields if f"`TRACKING_{name.upper()}`" not in text]
+    assert missing == []

@@ -237,3 +237,45 @@ def test_bad_stream_logs_is_invalid_argument(
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in violations(caught.value)
+
+
+def test_a_deployment_watch_cut_off_among_its_snapshots_gets_the_rest(
+    stub: TrackingServiceStub,
+) -> None:
+    deployment = create_deployment(stub)
+    ids = [create_execution(stub, deployment_name=deployment.name).execution_id for _ in range(3)]
+    call = stub.WatchStatus(pb.WatchStatusRequest(deployment_name=deployment.name), timeout=30)
+    first = next(events(call))
+    call.cancel()
+    assert (first.snapshot, first.execution_id) == (True, ids[0])
+    start(stub, ids[0])
+    resumed = stub.WatchStatus(
+        pb.WatchStatusRequest(deployment_name=deployment.name, resume_token=first.resume_token),
+        timeout=30,
+    )
+    got = []
+    for event in events(resumed):
+        got.append((event.snapshot, event.execution_id, event.revision))
+        if len(got) == 3:
+            resumed.cancel()
+            break
+    assert got == [(True, ids[1], 1), (True, ids[2], 1), (False, ids[0], 2)]
+
+
+def test_resuming_after_the_deletion_ends_quietly(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    stub.DeleteExecution(pb.DeleteExecutionRequest(execution_id=execution_id))
+    rest = list(
+        stub.WatchStatus(
+            pb.WatchStatusRequest(execution_id=execution_id, after_revision=2), timeout=30
+        )
+    )
+    assert rest == []
+    replay = list(
+        events(
+            stub.WatchStatus(
+                pb.WatchStatusRequest(execution_id=execution_id, after_revision=1), timeout=30
+            )
+        )
+    )
+    assert [list(e.changes) for e in replay] == [[epb.CHANGE_KIND_DELETED]]

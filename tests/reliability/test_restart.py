@@ -93,3 +93,59 @@ def test_sigterm_drains_and_exits_zero(fresh_database: str) -> None:
             ended = error.code()
     assert ended == grpc.StatusCode.UNAVAILABLE
     assert any("stopped" in line for line in server.output)
+
+
+def test_sigterm_lets_in_flight_writes_finish_and_keeps_every_acknowledged_line(
+    fresh_database: str,
+) -> None:
+    import threading
+
+    server = ServerProcess(fresh_database).start()
+    acknowledged: list[int] = []
+    refused: list[grpc.StatusCode] = []
+    with grpc.insecure_channel(server.address) as channel:
+        stub = TrackingServiceStub(channel)
+        execution_id = stub.CreateExecution(pb.CreateExecutionRequest()).execution.execution_id
+        stub.UpdateJobStatus(
+            pb.UpdateJobStatusRequest(execution_id=execution_id, start=pb.StartAction())
+        )
+        batch = pb.AppendLogsRequest(
+            execution_id=execution_id,
+            entries=[epb.LogEntry(message="x" * 200) for _ in range(2000)],
+        )
+        stop_writing = threading.Event()
+
+        def write() -> None:
+            while not stop_writing.is_set():
+                try:
+                    acknowledged.append(stub.AppendLogs(batch, timeout=30).last_seq)
+                except grpc.RpcError as error:
+                    refused.append(error.code())
+                    return
+
+        writers = [threading.Thread(target=write) for _ in range(4)]
+        for writer in writers:
+            writer.start()
+        while len(acknowledged) < 4:
+            threading.Event().wait(0.05)
+        exit_code = server.terminate()
+        stop_writing.set()
+        for writer in writers:
+            writer.join(60)
+    assert exit_code == 0
+    assert set(refused) <= {grpc.StatusCode.UNAVAILABLE}
+    restarted = ServerProcess(fresh_database).start()
+    try:
+        with grpc.insecure_channel(restarted.address) as channel:
+            stub = TrackingServiceStub(channel)
+            stored = stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id)).execution
+            last = stub.GetExecutionLogs(
+                pb.GetExecutionLogsRequest(
+                    execution_id=execution_id, after_seq=max(acknowledged) - 1
+                )
+            ).entries
+    finally:
+        restarted.kill()
+    # Every acknowledged batch is stored; nothing beyond what was acknowledged or in flight.
+    assert [entry.seq for entry in last][:1] == [max(acknowledged)]
+    assert stored.job_status.revision == 2

@@ -1,4 +1,15 @@
-"""Python client of the tracking service: TrackingClient (blocking) and AsyncTrackingClient."""
+"""Python client of the tracking service: TrackingClient (blocking) and AsyncTrackingClient.
+
+Both have the same methods. Unary calls return typed values and raise a RemoteException
+subclass (NotFound, InvalidArgument, ...); reads are retried on UNAVAILABLE as the
+RetryPolicy says. Streams come in two kinds:
+
+- `watch_status` / `stream_logs`: the raw responses of one call (events and heartbeats,
+  batches of lines); an error ends them.
+- `watch` / `follow_logs`: events and single log lines that reconnect by themselves after
+  UNAVAILABLE or RESOURCE_EXHAUSTED (RESUMABLE_CODES), from the last revision, resume_token
+  or seq yielded, with the RetryPolicy's jittered backoff, and never yield anything twice.
+"""
 
 from .async_client import AsyncTrackingClient
 from .convert import EnumArg, enum_value, to_struct, to_timestamp
@@ -20,6 +31,7 @@ from .errors import (
 )
 from .methods import DEFAULT_ADDRESS
 from .requests import DeploymentFields, DeploymentUpdate
+from .resume import RESUMABLE_CODES
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from .sync_client import TrackingClient
 
@@ -27,6 +39,7 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "DEFAULT_RETRY",
     "NO_RETRY",
+    "RESUMABLE_CODES",
     "Aborted",
     "AlreadyExists",
     "AsyncTrackingClient",

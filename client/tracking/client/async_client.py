@@ -12,6 +12,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import Message
 
 from tracking.v1 import (
+    auth_pb2,
     deployment_pb2,
     execution_pb2,
     io_pb2,
@@ -22,19 +23,23 @@ from tracking.v1 import tracking_service_pb2 as pb
 
 from . import methods as m
 from . import requests as rq
+from . import resume as rs
 from .convert import EnumArg
 from .errors import from_rpc_error
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy, async_call_with_retry
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
+Item = TypeVar("Item")
 
 
 class AsyncTrackingClient:
     """TrackingClient for asyncio: the same methods as coroutines, streams as async iterators.
 
     Create it inside a running event loop; close it, or use it in an `async with`. Deadlines,
-    retries and errors are as in TrackingClient.
+    retries and errors are as in TrackingClient, and so are the raw streams (`watch_status`,
+    `stream_logs`) and the ones that reconnect by themselves (`watch`, `follow_logs`), whose
+    backoff awaits the RetryPolicy's `async_sleep`.
     """
 
     def __init__(
@@ -124,6 +129,27 @@ class AsyncTrackingClient:
             raise from_rpc_error(err) from err
         finally:
             call.cancel()  # no-op once finished; frees the stream if the caller stops early
+
+    async def _resuming(
+        self, stream: rs.ResumableStream[Req, Resp, Item], deadline: float | None
+    ) -> AsyncGenerator[Item, None]:
+        rpc = getattr(self._stub, stream.method.name)
+        reconnects = rs.Reconnects(self._retry, deadline)
+        while True:
+            call = rpc(stream.request(), timeout=reconnects.remaining(), metadata=self._metadata)
+            try:
+                async for response in call:
+                    reconnects.progressed()
+                    for item in stream.accept(cast(Resp, response)):
+                        yield item
+                return
+            except grpc.RpcError as err:
+                if stream.done:
+                    return  # the server was ending the stream anyway: nothing is missing
+                delay = reconnects.delay_after(err, stream)
+            finally:
+                call.cancel()  # no-op once finished; frees the stream if the caller stops early
+            await self._retry.async_sleep(delay)
 
     # Deployments
 
@@ -365,6 +391,22 @@ class AsyncTrackingClient:
         )
         return list((await self._unary(m.GET_EXECUTION_LOGS, request)).entries)
 
+    # Tokens (admin)
+
+    async def create_token(self, name: str, role: EnumArg) -> pb.CreateTokenResponse:
+        """Create a bearer token; the response's `secret` is shown only this once."""
+        return await self._unary(m.CREATE_TOKEN, rq.create_token(name, role))
+
+    async def list_tokens(self, *, include_revoked: bool = False) -> list[auth_pb2.ApiToken]:
+        """List tokens, newest first (never their secrets)."""
+        response = await self._unary(m.LIST_TOKENS, rq.list_tokens(include_revoked))
+        return list(response.tokens)
+
+    async def revoke_token(self, token_id: str) -> auth_pb2.ApiToken:
+        """Revoke a token: refused at once, its open streams end within a minute."""
+        response = await self._unary(m.REVOKE_TOKEN, rq.revoke_token(token_id))
+        return response.token
+
     # Streams
 
     def watch_status(
@@ -401,3 +443,46 @@ class AsyncTrackingClient:
             execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
         )
         return self._stream(m.STREAM_LOGS, request, timeout)
+
+    def watch(
+        self,
+        *,
+        execution_id: str = "",
+        deployment_name: str = "",
+        after_revision: int = 0,
+        resume_token: str = "",
+        timeout: float | None = None,
+    ) -> AsyncGenerator[execution_pb2.ExecutionEvent, None]:
+        """Yield status events, reconnecting by itself; aclose() to stop early.
+
+        As TrackingClient.watch: heartbeats skipped, resumed from the last event yielded
+        after UNAVAILABLE or RESOURCE_EXHAUSTED, no event twice, other errors raised at once.
+        """
+        watch = rs.StatusWatch(
+            execution_id=execution_id,
+            deployment_name=deployment_name,
+            after_revision=after_revision,
+            resume_token=resume_token,
+        )
+        return self._resuming(watch, timeout)
+
+    def follow_logs(
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        since: dt.datetime | None = None,
+        tail: int = 0,
+        stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
+        follow: bool = True,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[execution_pb2.LogEntry, None]:
+        """Yield log lines one by one, reconnecting by itself; aclose() to stop early.
+
+        As TrackingClient.follow_logs: resumed after the seq of the last line yielded, each
+        seq once, `tail` only until a line was yielded.
+        """
+        logs = rs.LogFollow(
+            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+        )
+        return self._resuming(logs, timeout)

@@ -82,8 +82,12 @@ APPEND_LOGS = Method("AppendLogs", pb.AppendLogsRequest, pb.AppendLogsResponse, 
 GET_EXECUTION_LOGS = Method(
     "GetExecutionLogs", pb.GetExecutionLogsRequest, pb.GetExecutionLogsResponse, retryable=True
 )
+# Tokens (admin). Listing is a read; creating or revoking twice would not be the same.
+CREATE_TOKEN = Method("CreateToken", pb.CreateTokenRequest, pb.CreateTokenResponse, retryable=False)
+LIST_TOKENS = Method("ListTokens", pb.ListTokensRequest, pb.ListTokensResponse, retryable=True)
+REVOKE_TOKEN = Method("RevokeToken", pb.RevokeTokenRequest, pb.RevokeTokenResponse, retryable=False)
 
-# Server-streaming; not retried here: resuming needs the stream's last cursor.
+# Server-streaming; not retried as calls: resuming needs the stream's last cursor (see resume).
 WATCH_STATUS = Method("WatchStatus", pb.WatchStatusRequest, pb.WatchStatusResponse, retryable=False)
 STREAM_LOGS = Method("StreamLogs", pb.StreamLogsRequest, pb.StreamLogsResponse, retryable=False)
 

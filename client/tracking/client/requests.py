@@ -9,7 +9,7 @@ from typing import Any, TypedDict, Unpack
 
 from google.protobuf import field_mask_pb2, struct_pb2
 
-from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
+from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
 from .convert import EnumArg, enum_value, optional_timestamp, to_struct
@@ -317,3 +317,18 @@ def stream_logs(
         stream=enum_value(execution_pb2.LogStream, stream),
         follow=follow,
     )
+
+
+def create_token(name: str, role: EnumArg) -> pb.CreateTokenRequest:
+    """CreateToken; role is a Role number or a name such as "writer"."""
+    return pb.CreateTokenRequest(name=name, role=enum_value(auth_pb2.Role, role))
+
+
+def list_tokens(include_revoked: bool) -> pb.ListTokensRequest:
+    """ListTokens."""
+    return pb.ListTokensRequest(include_revoked=include_revoked)
+
+
+def revoke_token(token_id: str) -> pb.RevokeTokenRequest:
+    """RevokeToken."""
+    return pb.RevokeTokenRequest(token_id=token_id)

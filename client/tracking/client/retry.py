@@ -2,7 +2,8 @@
 
 Only UNAVAILABLE is retried: the server did not take the call, or is going away.
 DEADLINE_EXCEEDED is not, since the call may still be running on the server.
-Which calls are safe to repeat is declared in `methods`.
+Which calls are safe to repeat is declared in `methods`. The streams that resume by
+themselves (`resume`) use the same backoff, and also resume after RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.message import Message
 
 from tracking.v1 import (
+    auth_pb2,
     deployment_pb2,
     execution_pb2,
     io_pb2,
@@ -22,12 +23,14 @@ from tracking.v1 import tracking_service_pb2 as pb
 
 from . import methods as m
 from . import requests as rq
+from . import resume as rs
 from .convert import EnumArg
 from .errors import from_rpc_error
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy, call_with_retry
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
+Item = TypeVar("Item")
 
 
 class TrackingClient:
@@ -36,6 +39,10 @@ class TrackingClient:
     Unary calls have a deadline of `timeout` seconds (None: none), per attempt; reads and
     create_execution are retried on UNAVAILABLE as `retry` says. Streams have no deadline
     unless given one. Failures raise a RemoteException subclass.
+
+    `watch_status` and `stream_logs` yield the raw responses of one call; `watch` and
+    `follow_logs` yield events and log lines and reconnect by themselves after UNAVAILABLE
+    or RESOURCE_EXHAUSTED, with the backoff of `retry` (see tracking.client.resume).
     """
 
     def __init__(
@@ -122,6 +129,26 @@ class TrackingClient:
             raise from_rpc_error(err) from err
         finally:
             call.cancel()  # no-op once finished; frees the stream if the caller stops early
+
+    def _resuming(
+        self, stream: rs.ResumableStream[Req, Resp, Item], deadline: float | None
+    ) -> Generator[Item, None, None]:
+        rpc = getattr(self._stub, stream.method.name)
+        reconnects = rs.Reconnects(self._retry, deadline)
+        while True:
+            call = rpc(stream.request(), timeout=reconnects.remaining(), metadata=self._metadata)
+            try:
+                for response in call:
+                    reconnects.progressed()
+                    yield from stream.accept(response)
+                return
+            except grpc.RpcError as err:
+                if stream.done:
+                    return  # the server was ending the stream anyway: nothing is missing
+                delay = reconnects.delay_after(err, stream)
+            finally:
+                call.cancel()  # no-op once finished; frees the stream if the caller stops early
+            self._retry.sleep(delay)
 
     # Deployments
 
@@ -353,6 +380,20 @@ class TrackingClient:
         )
         return list(self._unary(m.GET_EXECUTION_LOGS, request).entries)
 
+    # Tokens (admin)
+
+    def create_token(self, name: str, role: EnumArg) -> pb.CreateTokenResponse:
+        """Create a bearer token; the response's `secret` is shown only this once."""
+        return self._unary(m.CREATE_TOKEN, rq.create_token(name, role))
+
+    def list_tokens(self, *, include_revoked: bool = False) -> list[auth_pb2.ApiToken]:
+        """List tokens, newest first (never their secrets)."""
+        return list(self._unary(m.LIST_TOKENS, rq.list_tokens(include_revoked)).tokens)
+
+    def revoke_token(self, token_id: str) -> auth_pb2.ApiToken:
+        """Revoke a token: refused at once, its open streams end within a minute."""
+        return self._unary(m.REVOKE_TOKEN, rq.revoke_token(token_id)).token
+
     # Streams
 
     def watch_status(
@@ -389,3 +430,57 @@ class TrackingClient:
             execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
         )
         return self._stream(m.STREAM_LOGS, request, timeout)
+
+    def watch(
+        self,
+        *,
+        execution_id: str = "",
+        deployment_name: str = "",
+        after_revision: int = 0,
+        resume_token: str = "",
+        timeout: float | None = None,
+    ) -> Generator[execution_pb2.ExecutionEvent, None, None]:
+        """Yield status events (snapshots first), reconnecting by itself; close() to stop early.
+
+        Watches one execution, every execution of a deployment, or (neither given) all of
+        them. Heartbeats are not yielded (watch_status has them). After UNAVAILABLE or
+        RESOURCE_EXHAUSTED it reconnects after a backoff of the client's RetryPolicy, from
+        the revision of the last event yielded (one execution) or its resume_token (many),
+        and gives up, raising the error, after `max_attempts` failures in a row without a
+        message. Other errors are raised at once: NotFound, InvalidArgument,
+        FailedPrecondition (retention removed the events the cursor points to). No event is
+        yielded twice, nor one older than the last yielded for its execution. A watch of one
+        execution ends after its terminal (or DELETED) event; `timeout` bounds the whole
+        iteration, reconnects included.
+        """
+        watch = rs.StatusWatch(
+            execution_id=execution_id,
+            deployment_name=deployment_name,
+            after_revision=after_revision,
+            resume_token=resume_token,
+        )
+        return self._resuming(watch, timeout)
+
+    def follow_logs(
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        since: dt.datetime | None = None,
+        tail: int = 0,
+        stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
+        follow: bool = True,
+        timeout: float | None = None,
+    ) -> Generator[execution_pb2.LogEntry, None, None]:
+        """Yield log lines one by one, reconnecting by itself; close() to stop early.
+
+        With follow (the default) it ends once the execution has ended and every line was
+        yielded; without, once the stored lines were. Reconnects as watch() does, right
+        after the seq of the last line yielded: `tail` only applies until a line was
+        yielded, `since` and `stream` always. Each seq is yielded once, in order;
+        `timeout` bounds the whole iteration.
+        """
+        logs = rs.LogFollow(
+            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+        )
+        return self._resuming(logs, timeout)

@@ -31,9 +31,15 @@ class TrackingServiceStub:
     change to whoever is watching.
 
     Errors common to every RPC:
+    - UNAUTHENTICATED: auth is on and the `authorization: Bearer <token>`
+    metadata is missing, malformed, unknown or revoked.
+    - PERMISSION_DENIED: the token's role does not allow this RPC (reader:
+    reads, watches and logs; writer: also writes; admin: also deletes and
+    tokens).
     - INVALID_ARGUMENT: a field is malformed; the status carries a
     google.rpc.BadRequest whose field_violations name each bad field.
-    - RESOURCE_EXHAUSTED: the request is larger than the server accepts.
+    - RESOURCE_EXHAUSTED: the request is larger than the server accepts, or
+    the caller sends more requests per second than it may.
     - UNAVAILABLE: the server is shutting down or unreachable; safe to retry
     reads, and writes that carry a request_id.
     """
@@ -144,6 +150,21 @@ class TrackingServiceStub:
                 request_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.SerializeToString,
                 response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.FromString,
                 _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/tracking.v1.TrackingService/CreateToken',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/tracking.v1.TrackingService/ListTokens',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/tracking.v1.TrackingService/RevokeToken',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenResponse.FromString,
+                _registered_method=True)
 
 
 class TrackingServiceServicer:
@@ -152,9 +173,15 @@ class TrackingServiceServicer:
     change to whoever is watching.
 
     Errors common to every RPC:
+    - UNAUTHENTICATED: auth is on and the `authorization: Bearer <token>`
+    metadata is missing, malformed, unknown or revoked.
+    - PERMISSION_DENIED: the token's role does not allow this RPC (reader:
+    reads, watches and logs; writer: also writes; admin: also deletes and
+    tokens).
     - INVALID_ARGUMENT: a field is malformed; the status carries a
     google.rpc.BadRequest whose field_violations name each bad field.
-    - RESOURCE_EXHAUSTED: the request is larger than the server accepts.
+    - RESOURCE_EXHAUSTED: the request is larger than the server accepts, or
+    the caller sends more requests per second than it may.
     - UNAVAILABLE: the server is shutting down or unreachable; safe to retry
     reads, and writes that carry a request_id.
     """
@@ -353,6 +380,31 @@ class TrackingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateToken(self, request, context):
+        """Creates a bearer token; the response carries its secret, shown only this
+        once (the server keeps a hash). Admin only.
+        Errors: INVALID_ARGUMENT (empty or too long name, no role).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Lists tokens, newest first (secrets are never listed). Admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Revokes a token: calls with it are refused at once, and its open streams
+        end within a minute. Admin only.
+        Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrackingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -456,6 +508,21 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.FromString,
                     response_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.SerializeToString,
             ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.CreateTokenRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListTokensRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'tracking.v1.TrackingService', rpc_method_handlers)
@@ -470,9 +537,15 @@ class TrackingService:
     change to whoever is watching.
 
     Errors common to every RPC:
+    - UNAUTHENTICATED: auth is on and the `authorization: Bearer <token>`
+    metadata is missing, malformed, unknown or revoked.
+    - PERMISSION_DENIED: the token's role does not allow this RPC (reader:
+    reads, watches and logs; writer: also writes; admin: also deletes and
+    tokens).
     - INVALID_ARGUMENT: a field is malformed; the status carries a
     google.rpc.BadRequest whose field_violations name each bad field.
-    - RESOURCE_EXHAUSTED: the request is larger than the server accepts.
+    - RESOURCE_EXHAUSTED: the request is larger than the server accepts, or
+    the caller sends more requests per second than it may.
     - UNAVAILABLE: the server is shutting down or unreachable; safe to retry
     reads, and writes that carry a request_id.
     """
@@ -1007,6 +1080,87 @@ class TrackingService:
             '/tracking.v1.TrackingService/StreamLogs',
             tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.SerializeToString,
             tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/CreateToken',
+            tracking_dot_v1_dot_tracking__service__pb2.CreateTokenRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/ListTokens',
+            tracking_dot_v1_dot_tracking__service__pb2.ListTokensRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/RevokeToken',
+            tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

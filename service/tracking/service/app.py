@@ -8,6 +8,7 @@ import logging
 import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -16,14 +17,17 @@ from grpc_reflection.v1alpha import reflection
 
 from tracking.service.api.registration import register
 from tracking.service.api.servicer import TrackingServicer
+from tracking.service.auth import AuthInterceptor, RateLimiter
 from tracking.service.errors import ErrorInterceptor
 from tracking.service.events.hub import EventHub
 from tracking.service.events.postgres import PostgresBridge
+from tracking.service.observability import Metrics, ObservabilityInterceptor
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
 from tracking.service.operations.retention import Retention
 from tracking.service.operations.streams import Streams
+from tracking.service.operations.tokens import Tokens
 from tracking.service.settings import Settings
 from tracking.service.store.database import Database
 from tracking.v1 import tracking_service_pb2
@@ -42,7 +46,10 @@ class TrackingApp:
     hub: EventHub
     health: HealthServicer
     retention: Retention
+    tokens: Tokens
+    metrics: Metrics
     bridge: PostgresBridge | None = None
+    metrics_port: int = 0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float | None = None) -> None:
@@ -56,11 +63,55 @@ class TrackingApp:
                 await task
         if self.bridge is not None:
             await self.bridge.stop()
+        self.metrics.stop()
         await self.database.close()
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    options = [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+        ("grpc.keepalive_time_ms", int(settings.keepalive_seconds * 1000)),
+        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        # Clients may ping as often as we do; more often is abuse and is refused.
+        (
+            "grpc.http2.min_ping_interval_without_data_ms",
+            int(settings.keepalive_seconds * 1000 / 2),
+        ),
+        ("grpc.so_reuseport", 0),
+        # Calls that arrive in a burst wait here until the server loop takes them; the
+        # defaults (1000 waiting) leave a burst of thousands of stream opens hanging.
+        ("grpc.server.max_pending_requests", settings.max_concurrent_streams * 10),
+        ("grpc.server.max_pending_requests_hard_limit", settings.max_concurrent_streams * 20),
+    ]
+    if settings.max_connection_age_seconds:
+        options += [
+            ("grpc.max_connection_age_ms", int(settings.max_connection_age_seconds * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(settings.grace_seconds * 1000)),
+        ]
+    return options
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if not settings.tls_cert_file:
+        return None
+    key = Path(settings.tls_key_file).read_bytes()
+    cert = Path(settings.tls_cert_file).read_bytes()
+    client_ca = (
+        Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    )
+    return grpc.ssl_server_credentials(
+        [(key, cert)],
+        root_certificates=client_ca,
+        require_client_auth=settings.tls_require_client_cert,
+    )
 
 
 async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     """Migrate the database, build the server, bind and start it; returns (app, bound port)."""
+    credentials = server_credentials(settings)
     database = Database(settings.database_url)
     await database.start()
     hub = EventHub(
@@ -68,45 +119,69 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         max_watchers_per_principal=settings.max_watchers_per_principal,
         heartbeat_seconds=settings.heartbeat_seconds,
     )
-    hub.start()
-    bridge = None
-    if database.dialect == "postgresql":
-        bridge = PostgresBridge(database.url, hub, database.replica_id)
-        await bridge.start()
     limits = settings.limits()
+    logs = Logs(database, hub, limits)
+    tokens = Tokens(database, cache_seconds=settings.token_cache_seconds)
     servicer = TrackingServicer(
         deployments=Deployments(database, hub, limits),
         executions=Executions(database, hub, limits),
-        logs=Logs(database, hub, limits),
+        logs=logs,
         streams=Streams(database, hub, limits),
+        tokens=tokens,
     )
+    metrics = Metrics()
+    metrics.watch(hub, logs)
+    metrics.time_statements(database.read_engine, database.write_engine)
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
-        options=[
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+        interceptors=[
+            ObservabilityInterceptor(metrics),
+            AuthInterceptor(
+                tokens,
+                required=settings.auth_required,
+                limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+                recheck_seconds=settings.stream_recheck_seconds,
+            ),
+            ErrorInterceptor(),
         ],
+        options=server_options(settings),
     )
     register(servicer, server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [SERVICE_NAME, health.SERVICE_NAME]
     if settings.reflection:
-        names.append(reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+        reflection.enable_server_reflection(
+            [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
     try:
-        port = server.add_insecure_port(settings.address)
+        if credentials is None:
+            port = server.add_insecure_port(settings.address)
+        else:
+            port = server.add_secure_port(settings.address, credentials)
     except RuntimeError as error:
-        if bridge is not None:
-            await bridge.stop()
         await database.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from None
+    bridge = None
+    if database.dialect == "postgresql":
+        bridge = PostgresBridge(database.url, hub, database.replica_id)
+        await bridge.start()
+    metrics_port = metrics.serve(settings.metrics_address) if settings.metrics_address else 0
+    hub.start()
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     retention = Retention(database, timedelta(seconds=settings.retention_seconds))
-    app = TrackingApp(server, port, database, hub, health_servicer, retention, bridge)
+    app = TrackingApp(
+        server,
+        port,
+        database,
+        hub,
+        health_servicer,
+        retention,
+        tokens,
+        metrics,
+        bridge,
+        metrics_port,
+    )
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))
     return app, port
 
@@ -115,7 +190,19 @@ async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain and return."""
     app, port = await create_server(settings)
     host = settings.address.rsplit(":", 1)[0]
-    log.info("tracking serving on %s:%d (database: %s)", host, port, app.database.dialect)
+    log.info(
+        "tracking serving on %s:%d (database: %s, %s, auth %s)",
+        host,
+        port,
+        app.database.dialect,
+        "TLS" if settings.tls_cert_file else "plaintext",
+        "on" if settings.auth_required else "off",
+    )
+    if not settings.auth_required and not settings.loopback_only:
+        log.warning(
+            "auth is OFF on %s: anyone who can reach this address can read and write",
+            settings.address,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -19,6 +19,7 @@ from grpc_status import rpc_status
 from tracking.service.domain import errors
 
 log = logging.getLogger("tracking.errors")
+SERVICE_PREFIX = "/tracking.v1.TrackingService/"
 
 _CODES: dict[type[errors.DomainError], int] = {
     errors.InvalidArgument: code_pb2.INVALID_ARGUMENT,
@@ -58,7 +59,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
-        if handler is None:
+        # Only TrackingService: health and reflection follow conventions of their own.
+        if handler is None or not handler_call_details.method.startswith(SERVICE_PREFIX):
             return handler
         method = handler_call_details.method
         if handler.unary_unary is not None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracking.service.domain.limits import Limits
@@ -38,8 +41,68 @@ class Settings(BaseSettings):
         7 * 24 * 3600, gt=0, description="how long finished executions keep their events and logs"
     )
     retention_sweep_seconds: float = Field(60.0, gt=0, description="time between retention sweeps")
+    auth: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="auto: on unless listening on loopback only; off needs --insecure-no-auth",
+    )
+    token_cache_seconds: float = Field(10.0, ge=0, description="how long a token lookup is trusted")
+    stream_recheck_seconds: float = Field(
+        15.0, gt=0, description="how often an open stream checks its token is still valid"
+    )
+    rate_limit_per_second: float = Field(
+        1000.0, ge=0, description="requests a second one caller may send (0: no limit)"
+    )
+    rate_limit_burst: float = Field(
+        2000.0, ge=1, description="requests one caller may send at once"
+    )
+    max_concurrent_streams: int = Field(1000, gt=0, description="open calls per HTTP/2 connection")
+    keepalive_seconds: float = Field(60.0, gt=0, description="ping an idle connection this often")
+    keepalive_timeout_seconds: float = Field(
+        20.0, gt=0, description="close a connection whose ping goes unanswered this long"
+    )
+    max_connection_age_seconds: float = Field(
+        0, ge=0, description="close connections older than this, so clients rebalance (0: never)"
+    )
+    tls_cert_file: str = Field(
+        "", description="server certificate (PEM); with tls_key_file turns TLS on"
+    )
+    tls_key_file: str = Field("", description="server private key (PEM)")
+    tls_client_ca_file: str = Field(
+        "", description="CA that signs client certificates (mutual TLS)"
+    )
+    tls_require_client_cert: bool = Field(False, description="refuse clients without a certificate")
+    metrics_address: str = Field(
+        "", description="host:port of the Prometheus /metrics endpoint (empty: off)"
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json (one object a line) or text"
+    )
     reflection: bool = Field(True, description="serve gRPC server reflection")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Settings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if (self.tls_client_ca_file or self.tls_require_client_cert) and not self.tls_cert_file:
+            raise ValueError("client certificates need TLS: set tls_cert_file and tls_key_file")
+        if self.tls_require_client_cert and not self.tls_client_ca_file:
+            raise ValueError("tls_require_client_cert needs tls_client_ca_file")
+        return self
+
+    @property
+    def loopback_only(self) -> bool:
+        host = self.address.rsplit(":", 1)[0].strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth == "on" or (self.auth == "auto" and not self.loopback_only)
 
     def limits(self) -> Limits:
         return Limits(

@@ -35,7 +35,7 @@ from tracking.client import (
     Unavailable,
     methods,
 )
-from tracking.v1 import deployment_pb2, execution_pb2, io_pb2
+from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2
 from tracking.v1 import status_pb2 as job_status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -87,6 +87,7 @@ JOB_STATUS = job_status_pb2.JobStatus(status=job_status_pb2.RUNNING_STATUS_RUNNI
 STEP = execution_pb2.Step(name="prep", status=job_status_pb2.RUNNING_STATUS_RUNNING)
 LOG = execution_pb2.LogEntry(seq=1, message="hello")
 STDOUT = execution_pb2.LOG_STREAM_STDOUT
+TOKEN_ROW = auth_pb2.ApiToken(token_id="tok_0123456789ab", name="ci-bot", role=auth_pb2.ROLE_WRITER)
 
 
 @dataclass(frozen=True)
@@ -343,6 +344,32 @@ CASES = [
         ),
         pb.GetExecutionLogsResponse(entries=[LOG]),
         [LOG],
+    ),
+    Case(
+        "create_token",
+        ("ci-bot", "writer"),
+        {},
+        "CreateToken",
+        pb.CreateTokenRequest(name="ci-bot", role=auth_pb2.ROLE_WRITER),
+        pb.CreateTokenResponse(token=TOKEN_ROW, secret="tok_0123456789ab.secret"),
+    ),
+    Case(
+        "list_tokens",
+        (),
+        {"include_revoked": True},
+        "ListTokens",
+        pb.ListTokensRequest(include_revoked=True),
+        pb.ListTokensResponse(tokens=[TOKEN_ROW]),
+        [TOKEN_ROW],
+    ),
+    Case(
+        "revoke_token",
+        ("tok_0123456789ab",),
+        {},
+        "RevokeToken",
+        pb.RevokeTokenRequest(token_id="tok_0123456789ab"),
+        pb.RevokeTokenResponse(token=TOKEN_ROW),
+        TOKEN_ROW,
     ),
 ]
 

@@ -6,11 +6,11 @@ from typing import Any, TypeAlias
 
 import grpc
 
-ANONYMOUS = "anonymous"
+from tracking.service.auth import current_principal
 
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 
 def principal(context: Context) -> str:
-    """The caller's name, recorded in created_by / updated_by (anonymous without auth)."""
-    return ANONYMOUS
+    """The caller's name (the token's name; "anonymous" when auth is off)."""
+    return current_principal.get().name

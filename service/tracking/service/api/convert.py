@@ -25,6 +25,7 @@ _PREFIXES = {
     "JobType": "JOB_TYPE_",
     "LogStream": "LOG_STREAM_",
     "ChangeKind": "CHANGE_KIND_",
+    "Role": "ROLE_",
 }
 
 

@@ -7,10 +7,12 @@ from tracking.service.api.executions import ExecutionsApi
 from tracking.service.api.job_status import JobStatusApi
 from tracking.service.api.logs import LogsApi
 from tracking.service.api.streams import StreamsApi
+from tracking.service.api.tokens import TokensApi
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
 from tracking.service.operations.streams import Streams
+from tracking.service.operations.tokens import Tokens
 from tracking.v1 import tracking_service_pb2_grpc
 
 
@@ -20,12 +22,19 @@ class TrackingServicer(
     JobStatusApi,
     LogsApi,
     StreamsApi,
+    TokensApi,
     tracking_service_pb2_grpc.TrackingServiceServicer,  # type: ignore[misc]  # untyped generated base
 ):
     def __init__(
-        self, deployments: Deployments, executions: Executions, logs: Logs, streams: Streams
+        self,
+        deployments: Deployments,
+        executions: Executions,
+        logs: Logs,
+        streams: Streams,
+        tokens: Tokens,
     ) -> None:
         self.deployments = deployments
         self.executions = executions
         self.logs = logs
         self.streams = streams
+        self.tokens = tokens

@@ -141,6 +141,9 @@ class EventHub:
     def watcher_count(self) -> int:
         return sum(self._per_principal.values())
 
+    def queue_depths(self) -> list[int]:
+        return [s.depth for subscribers in self._subscribers.values() for s in subscribers]
+
     def subscribe(self, topic: Topic, principal: str = "") -> Subscription:
         if self.closed:
             raise HubClosed

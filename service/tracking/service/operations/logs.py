@@ -22,6 +22,7 @@ class Logs:
         self.db = db
         self.hub = hub
         self.limits = limits
+        self.lines_written = 0
 
     async def append(self, execution_id: str, lines: list[dict[str, Any]]) -> int:
         """Number the lines after the execution's last seq and store them in one transaction."""
@@ -56,6 +57,7 @@ class Logs:
             session.add(row)
             await store.insert_many(session, lines)
             await self.db.announce(session, "logs", execution_id)
+        self.lines_written += len(lines)
         self.hub.publish_logs(execution_id)
         return row.log_seq
 

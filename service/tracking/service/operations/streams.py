@@ -122,6 +122,10 @@ class Streams:
                         session, execution_id, after_revision, 1
                     )
                     if not pending:
+                        if after_revision and await execution_store.was_deleted_at(
+                            session, execution_id, after_revision
+                        ):
+                            return  # the watcher already saw the end: the deletion
                         raise NotFound("execution", execution_id)
             cursor = after_revision
             if row is not None:
@@ -186,10 +190,16 @@ class Streams:
         topic = Topic("deployment", deployment_name) if scope else Topic("all")
         with self._subscribe(topic, principal) as subscription:
             seen: dict[str, int] = {}
+            snapshot_after: tuple[datetime, str] | None = None
             if resume_token:
-                cursor = codec.decode(resume_token, query, "resume_token").get("id")
+                position = codec.decode(resume_token, query, "resume_token")
+                cursor = position.get("id")
                 if not isinstance(cursor, int) or cursor < 0:
                     raise InvalidArgument.of("resume_token", "is not a token this service issued")
+                snapshotting = "snap" in position
+                if snapshotting and position["snap"]:
+                    time_text, last_id = position["snap"]
+                    snapshot_after = (datetime.fromisoformat(time_text), last_id)
                 async with self.db.reading() as session:
                     pruned = int(await meta.get(session, meta.PRUNED_EVENT_ID) or 0)
                 if cursor < pruned:
@@ -199,15 +209,27 @@ class Streams:
                         "watch again without resume_token to start from fresh snapshots",
                     )
             else:
+                snapshotting = True
                 async with self.db.reading() as session:
                     cursor = await execution_store.last_event_id(session)
                     if scope:
                         await deployment_store.get(session, scope)
-                    snapshots = await execution_store.unfinished(session, scope, TERMINAL)
-                token = codec.encode(query, {"id": cursor})
-                for row in snapshots:
+            # Snapshots of every execution that can still change, each with a token that
+            # resumes right after it (a watch cut off among them gets the rest).
+            while snapshotting:
+                async with self.db.reading() as session:
+                    rows_left = await execution_store.unfinished(
+                        session, scope, TERMINAL, snapshot_after, READ_BATCH
+                    )
+                for row in rows_left:
                     seen[row.execution_id] = row.revision
+                    snapshot_after = (row.create_time, row.execution_id)
+                    token = codec.encode(
+                        query,
+                        {"id": cursor, "snap": [row.create_time.isoformat(), row.execution_id]},
+                    )
                     yield StatusItem(snapshot=row, resume_token=token)
+                snapshotting = len(rows_left) == READ_BATCH
             while True:
                 async with self.db.reading() as session:
                     rows = await execution_store.events_after_id(session, scope, cursor, READ_BATCH)

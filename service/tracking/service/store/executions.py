@@ -166,10 +166,35 @@ async def last_event_id(session: AsyncSession) -> int:
 
 
 async def unfinished(
-    session: AsyncSession, deployment_name: str | None, terminal: frozenset[str]
+    session: AsyncSession,
+    deployment_name: str | None,
+    terminal: frozenset[str],
+    after: tuple[datetime, str] | None = None,
+    limit: int = 1000,
 ) -> list[ExecutionRow]:
-    """Executions whose status can still change, oldest first."""
+    """Executions whose status can still change, oldest first, after a (create_time, id) key."""
     query = select(ExecutionRow).where(col(ExecutionRow.status).not_in(terminal))
     if deployment_name is not None:
         query = query.where(ExecutionRow.deployment_name == deployment_name)
-    return list((await session.exec(query.order_by(col(ExecutionRow.create_time)))).all())
+    if after is not None:
+        time, execution_id = after
+        query = query.where(
+            or_(
+                col(ExecutionRow.create_time) > time,
+                (col(ExecutionRow.create_time) == time)
+                & (col(ExecutionRow.execution_id) > execution_id),
+            )
+        )
+    query = query.order_by(col(ExecutionRow.create_time), col(ExecutionRow.execution_id)).limit(
+        limit
+    )
+    return list((await session.exec(query)).all())
+
+
+async def was_deleted_at(session: AsyncSession, execution_id: str, revision: int) -> bool:
+    """Whether the event at this revision is the execution's deletion."""
+    query = select(ExecutionEventRow.changes).where(
+        ExecutionEventRow.execution_id == execution_id, ExecutionEventRow.revision == revision
+    )
+    changes = (await session.exec(query)).first()
+    return changes is not None and "DELETED" in changes.split(",")

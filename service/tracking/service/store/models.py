@@ -151,3 +151,17 @@ class ServiceMetaRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     value: str
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A bearer token: only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    token_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    secret_sha256: str = Field(max_length=64)
+    create_time: datetime = _time()
+    created_by: str = ""
+    revoke_time: datetime | None = _time(nullable=True)

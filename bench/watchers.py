@@ -1,0 +1,95 @@
+"""A process of watchers (or one log follower) that records when each event arrives.
+
+    python -m bench.watchers watch ADDRESS EXECUTION_ID COUNT CHANNELS
+    python -m bench.watchers follow ADDRESS EXECUTION_ID
+
+Prints "ready" once every stream is open, then runs until stdin closes, then
+prints one JSON line: for `watch`, {revision: [receipt times]} summarized as
+{revision: [count, last receipt]}; for `follow`, {seq: receipt time}.
+Times are time.time() (the same clock as the process that writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import defaultdict
+
+import grpc
+
+from tracking.v1 import tracking_service_pb2 as pb
+from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
+
+
+async def _stdin_closed() -> None:
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+
+
+async def watch(address: str, execution_id: str, count: int, channel_count: int) -> None:
+    channels = [
+        grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(channel_count)
+    ]
+    stubs = [TrackingServiceStub(channel) for channel in channels]
+    arrivals: dict[int, list[float]] = defaultdict(list)
+    opened = 0
+    all_open = asyncio.Event()
+
+    async def one(stub: TrackingServiceStub) -> None:
+        nonlocal opened
+        call = stub.WatchStatus(pb.WatchStatusRequest(execution_id=execution_id))
+        first = True
+        async for response in call:
+            if first:
+                first = False
+                opened += 1
+                if opened == count:
+                    all_open.set()
+            if response.HasField("event") and not response.event.snapshot:
+                arrivals[response.event.revision].append(time.time())
+
+    tasks = [asyncio.create_task(one(stubs[i % channel_count])) for i in range(count)]
+    await all_open.wait()
+    print("ready", flush=True)
+    await _stdin_closed()
+    summary = {str(r): [len(times), max(times)] for r, times in arrivals.items()}
+    print(json.dumps(summary), flush=True)
+    for task in tasks:
+        task.cancel()
+    for channel in channels:
+        await channel.close(None)
+
+
+async def follow(address: str, execution_id: str) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        call = TrackingServiceStub(channel).StreamLogs(
+            pb.StreamLogsRequest(execution_id=execution_id, follow=True)
+        )
+        arrivals: dict[int, float] = {}
+        ready = False
+
+        async def read() -> None:
+            nonlocal ready
+            async for response in call:
+                now = time.time()
+                if not ready:
+                    ready = True
+                    print("ready", flush=True)
+                for entry in response.entries:
+                    arrivals[entry.seq] = now
+
+        reader = asyncio.create_task(read())
+        await _stdin_closed()
+        reader.cancel()
+        print(json.dumps(arrivals), flush=True)
+
+
+if __name__ == "__main__":
+    mode, address, execution_id = sys.argv[1:4]
+    if mode == "watch":
+        asyncio.run(watch(address, execution_id, int(sys.argv[4]), int(sys.argv[5])))
+    else:
+        asyncio.run(follow(address, execution_id))

@@ -1,0 +1,156 @@
+"""Commands that run on the server's side: `serve`, and `tokens` (straight on the database)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tracking.cli.common import fail, print_json
+
+
+def _server_modules() -> Any:
+    try:
+        from tracking.service import app as server_app
+    except ImportError as error:
+        fail(f"the server is not installed ({error.name}): pip install 'tracking[server]'")
+    return server_app
+
+
+def _settings(**overrides: Any) -> Any:
+    from pydantic import ValidationError
+
+    from tracking.service.settings import Settings
+
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        fail(problems, 2)
+
+
+def serve(
+    address: Annotated[
+        str | None, typer.Option(help="host:port to listen on [env TRACKING_ADDRESS]")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="sqlite:///PATH or postgresql://... [env TRACKING_DATABASE_URL]"),
+    ] = None,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="serve without authentication on any address")
+    ] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="server certificate (PEM) [env TRACKING_TLS_CERT_FILE]")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="server private key (PEM) [env TRACKING_TLS_KEY_FILE]")
+    ] = None,
+    tls_client_ca: Annotated[
+        Path | None,
+        typer.Option(help="CA of client certificates [env TRACKING_TLS_CLIENT_CA_FILE]"),
+    ] = None,
+    require_client_cert: Annotated[
+        bool,
+        typer.Option(
+            "--require-client-cert", help="mutual TLS: refuse clients without a certificate"
+        ),
+    ] = False,
+    metrics_address: Annotated[
+        str | None,
+        typer.Option(help="host:port for Prometheus /metrics [env TRACKING_METRICS_ADDRESS]"),
+    ] = None,
+) -> None:
+    """Run the server until SIGTERM or SIGINT, then drain. Other settings: TRACKING_* variables."""
+    server_app = _server_modules()
+    from tracking.service.observability import configure_logging
+
+    settings = _settings(
+        address=address,
+        database_url=database_url,
+        auth="off" if insecure_no_auth else None,
+        tls_cert_file=str(tls_cert) if tls_cert else None,
+        tls_key_file=str(tls_key) if tls_key else None,
+        tls_client_ca_file=str(tls_client_ca) if tls_client_ca else None,
+        tls_require_client_cert=True if require_client_cert else None,
+        metrics_address=metrics_address,
+    )
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(server_app.serve(settings))
+    except OSError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        pass
+
+
+tokens = typer.Typer(
+    help="Bearer tokens, managed straight on the database (run where it is reachable)."
+)
+DatabaseOption = Annotated[
+    str | None, typer.Option(help="the server's database [env TRACKING_DATABASE_URL]")
+]
+
+
+async def _with_tokens(database_url: str | None, action: Any) -> Any:
+    _server_modules()
+    from tracking.service.domain.errors import DomainError
+    from tracking.service.operations.tokens import Tokens
+    from tracking.service.store.database import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        await database.start()
+        return await action(Tokens(database))
+    except DomainError as error:
+        fail(error.message, 2)
+    except OSError as error:
+        fail(f"cannot reach the database: {error}")
+    finally:
+        await database.close()
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return {
+        "token_id": row.token_id,
+        "name": row.name,
+        "role": row.role.lower(),
+        "create_time": row.create_time.isoformat(),
+        "created_by": row.created_by,
+        "revoke_time": row.revoke_time.isoformat() if row.revoke_time else None,
+    }
+
+
+@tokens.command("create")
+def create_token(
+    role: Annotated[str, typer.Option(help="reader, writer or admin")],
+    name: Annotated[str, typer.Option(help="who or what will use it")] = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create a token and print its secret (shown this once; only a hash is stored)."""
+    row, secret = asyncio.run(
+        _with_tokens(database_url, lambda t: t.create(name, role.upper(), "tracking tokens create"))
+    )
+    typer.echo(f"created {row.token_id} ({row.role.lower()}) for {row.name}", err=True)
+    typer.echo(secret)
+
+
+@tokens.command("list")
+def list_tokens(
+    include_revoked: Annotated[bool, typer.Option("--all", help="also revoked tokens")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List tokens (never their secrets) as JSON."""
+    rows = asyncio.run(_with_tokens(database_url, lambda t: t.list_all(include_revoked)))
+    print_json([_row(row) for row in rows])
+
+
+@tokens.command("revoke")
+def revoke_token(token_id: str, database_url: DatabaseOption = None) -> None:
+    """Revoke a token: refused at once, its open streams end within a minute."""
+    row = asyncio.run(_with_tokens(database_url, lambda t: t.revoke(token_id)))
+    print_json(_row(row))

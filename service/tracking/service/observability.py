@@ -1,0 +1,258 @@
+"""Metrics (Prometheus, on a port of their own) and one structured log line per call.
+
+The interceptor is the outermost one: it sees every call, including those the
+auth interceptor refuses, with its final status code and duration. Each call
+gets a request id (the caller's `x-request-id`, or a new one), returned in the
+response metadata and attached to every log line written while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tracking.service.errors import SERVICE_PREFIX
+from tracking.service.events.hub import EventHub
+from tracking.service.operations.logs import Logs
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+log = logging.getLogger("tracking.calls")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._http: Any = None
+        self.registry = CollectorRegistry()
+        self.calls = Counter(
+            "tracking_rpc",
+            "Calls by method and status code",
+            ["method", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tracking_rpc_duration_seconds",
+            "Call duration by method",
+            ["method"],
+            registry=self.registry,
+        )
+        self.db_latency = Histogram(
+            "tracking_db_statement_duration_seconds",
+            "Database statement duration",
+            registry=self.registry,
+        )
+
+    def watch(self, hub: EventHub, logs: Logs) -> None:
+        self.registry.register(_ServiceCollector(hub, logs))
+
+    def time_statements(self, *engines: AsyncEngine) -> None:
+        for engine in set(engines):
+            sync = engine.sync_engine
+
+            @event.listens_for(sync, "before_cursor_execute")
+            def before(
+                conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any
+            ) -> None:
+                conn.info.setdefault("tracking_started", []).append(time.perf_counter())
+
+            @event.listens_for(sync, "after_cursor_execute")
+            def after(
+                conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any
+            ) -> None:
+                started = conn.info["tracking_started"].pop()
+                self.db_latency.observe(time.perf_counter() - started)
+
+    def serve(self, address: str) -> int:
+        """Serve /metrics over HTTP; returns the bound port."""
+        host, _, port = address.rpartition(":")
+        self._http, _ = start_http_server(int(port), addr=host or "0.0.0.0", registry=self.registry)
+        return int(self._http.server_address[1])
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+
+
+class _ServiceCollector(Collector):
+    def __init__(self, hub: EventHub, logs: Logs) -> None:
+        self.hub = hub
+        self.logs = logs
+
+    def collect(self) -> Iterator[Any]:
+        yield CounterMetricFamily(
+            "tracking_log_lines_written", "Log lines stored", value=self.logs.lines_written
+        )
+        yield GaugeMetricFamily(
+            "tracking_open_watchers",
+            "Open WatchStatus and StreamLogs streams",
+            value=self.hub.watcher_count,
+        )
+        yield CounterMetricFamily(
+            "tracking_events_fanned_out",
+            "Events handed to watchers",
+            value=self.hub.events_fanned_out,
+        )
+        depths = self.hub.queue_depths()
+        yield GaugeMetricFamily(
+            "tracking_watcher_queue_depth_max",
+            "Deepest watcher queue",
+            value=max(depths, default=0),
+        )
+        yield GaugeMetricFamily(
+            "tracking_watcher_queue_depth_total",
+            "Events waiting in all watcher queues",
+            value=sum(depths),
+        )
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RequestIdFilter())
+    if fmt == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def _begin(self, details: grpc.HandlerCallDetails) -> str:
+        given = dict(details.invocation_metadata or ()).get("x-request-id", "")
+        rid = str(given)[:64] if given else uuid.uuid4().hex
+        request_id.set(rid)
+        return rid
+
+    def _end(self, method: str, code: grpc.StatusCode, started: float, peer: str) -> None:
+        elapsed = time.perf_counter() - started
+        name = method.rsplit("/", 1)[-1]
+        self.metrics.calls.labels(name, code.name).inc()
+        self.metrics.latency.labels(name).observe(elapsed)
+        level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "call",
+                extra={
+                    "method": method,
+                    "code": code.name,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "peer": peer,
+                },
+            )
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(details)
+        # Only TrackingService: health and reflection follow conventions of their own.
+        if handler is None or not details.method.startswith(SERVICE_PREFIX):
+            return handler
+        method = details.method
+        if handler.unary_unary is not None:
+            inner: Any = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                started = time.perf_counter()
+                # Read the peer now: once a call was cancelled, asking its context can crash.
+                peer = context.peer()
+                rid = self._begin(details)
+                await context.send_initial_metadata((("x-request-id", rid),))
+                code = grpc.StatusCode.OK
+                try:
+                    return await inner(request, context)
+                except asyncio.CancelledError:
+                    code = (
+                        grpc.StatusCode.CANCELLED
+                    )  # the client went away; leave its context alone
+                    raise
+                except BaseException:
+                    code = _code_of(context)
+                    raise
+                finally:
+                    self._end(method, code, started, peer)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_stream: Any = handler.unary_stream
+
+            async def stream(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
+                started = time.perf_counter()
+                # Read the peer now: once a call was cancelled, asking its context can crash.
+                peer = context.peer()
+                rid = self._begin(details)
+                await context.send_initial_metadata((("x-request-id", rid),))
+                code = grpc.StatusCode.OK
+                try:
+                    async for response in inner_stream(request, context):
+                        yield response
+                except asyncio.CancelledError:
+                    code = (
+                        grpc.StatusCode.CANCELLED
+                    )  # the client went away; leave its context alone
+                    raise
+                except BaseException:
+                    code = _code_of(context)
+                    raise
+                finally:
+                    self._end(method, code, started, peer)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _code_of(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
+    """The status an aborted call ended with (None: the client went away)."""
+    code: Any = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if code is None:
+        return grpc.StatusCode.CANCELLED
+    return _CODES.get(int(code), grpc.StatusCode.UNKNOWN)
