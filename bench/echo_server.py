@@ -74,7 +74,7 @@ class Echo(tracking_service_pb2_grpc.TrackingServiceServicer):  # type: ignore[m
                 execution_id=request.execution_id,
                 revision=self.revision,
                 job_status=status,
-                changes=[3],
+                changes=["CHANGE_KIND_PROGRESS"],
             )
         ).SerializeToString()
         for queue in self.watchers:
