@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 from tests.conftest import ServerFactory
 from tests.support.factories import unique
 from tests.support.server import ServerThread
-from tracking.service.errors import SERVICE_PREFIX
+from tracking.service.wrapping import SERVICE_PREFIX
 from tracking.v1 import auth_pb2
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from tracking.service.domain import auth
-from tracking.service.errors import SERVICE_PREFIX
 from tracking.service.operations.tokens import Principal, Tokens
+from tracking.service.wrapping import SERVICE_PREFIX, Context, Stream, Unary, WrappingInterceptor
 
 ANONYMOUS = Principal("anonymous", auth.Role.ADMIN, "")
 current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar(
@@ -58,7 +58,7 @@ class Refusal:
     message: str
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class AuthInterceptor(WrappingInterceptor):
     def __init__(
         self, tokens: Tokens, *, required: bool, limiter: RateLimiter, recheck_seconds: float = 15.0
     ) -> None:
@@ -99,60 +99,39 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             )
         return principal
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(details)
-        method = details.method
-        if handler is None or not method.startswith(SERVICE_PREFIX):
-            return handler
-        metadata = details.invocation_metadata
-        if handler.unary_unary is not None:
-            inner: Any = handler.unary_unary
+    def wrap_unary(self, behavior: Unary, details: grpc.HandlerCallDetails) -> Unary:
+        method, metadata = details.method, details.invocation_metadata
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                admitted = await self._admit(method, metadata, context.peer())
-                if isinstance(admitted, Refusal):
-                    await context.abort(admitted.code, admitted.message)
-                current_principal.set(admitted)
-                return await inner(request, context)
+        async def unary(request: Any, context: Context) -> Any:
+            admitted = await self._admit(method, metadata, context.peer())
+            if isinstance(admitted, Refusal):
+                await context.abort(admitted.code, admitted.message)
+            assert isinstance(admitted, Principal)
+            current_principal.set(admitted)
+            return await behavior(request, context)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_stream: Any = handler.unary_stream
+        return unary
 
-            async def stream(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                admitted = await self._admit(method, metadata, context.peer())
-                if isinstance(admitted, Refusal):
-                    await context.abort(admitted.code, admitted.message)
-                assert isinstance(admitted, Principal)
-                current_principal.set(admitted)
-                checked = time.monotonic()
-                async for response in inner_stream(request, context):
-                    yield response
-                    if self.required and time.monotonic() - checked > self.recheck_seconds:
-                        checked = time.monotonic()
-                        if await self._still_valid(metadata) is False:
-                            await context.abort(
-                                grpc.StatusCode.UNAUTHENTICATED, "the token was revoked"
-                            )
+    def wrap_stream(self, behavior: Stream, details: grpc.HandlerCallDetails) -> Stream:
+        method, metadata = details.method, details.invocation_metadata
 
-            return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+            admitted = await self._admit(method, metadata, context.peer())
+            if isinstance(admitted, Refusal):
+                await context.abort(admitted.code, admitted.message)
+            assert isinstance(admitted, Principal)
+            current_principal.set(admitted)
+            checked = time.monotonic()
+            async for response in behavior(request, context):
+                yield response
+                if self.required and time.monotonic() - checked > self.recheck_seconds:
+                    checked = time.monotonic()
+                    if not await self._still_valid(metadata):
+                        await context.abort(
+                            grpc.StatusCode.UNAUTHENTICATED, "the token was revoked"
+                        )
+
+        return stream
 
     async def _still_valid(self, metadata: Any) -> bool:
         secret = dict(metadata or ()).get("authorization", "").partition(" ")[2].strip()

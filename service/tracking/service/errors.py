@@ -8,7 +8,7 @@ else is logged and becomes INTERNAL, and the server keeps serving.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -17,9 +17,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from tracking.service.domain import errors
+from tracking.service.wrapping import Stream, Unary, WrappingInterceptor
 
 log = logging.getLogger("tracking.errors")
-SERVICE_PREFIX = "/tracking.v1.TrackingService/"
 
 _CODES: dict[type[errors.DomainError], int] = {
     errors.InvalidArgument: code_pb2.INVALID_ARGUMENT,
@@ -50,32 +50,12 @@ def to_status(error: errors.DomainError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        # Only TrackingService: health and reflection follow conventions of their own.
-        if handler is None or not handler_call_details.method.startswith(SERVICE_PREFIX):
-            return handler
-        method = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _guard_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _guard_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+class ErrorInterceptor(WrappingInterceptor):
+    def wrap_unary(self, behavior: Unary, details: grpc.HandlerCallDetails) -> Unary:
+        return _guard_unary(behavior, details.method)
+
+    def wrap_stream(self, behavior: Stream, details: grpc.HandlerCallDetails) -> Stream:
+        return _guard_stream(behavior, details.method)
 
 
 async def _abort(
@@ -87,7 +67,7 @@ async def _abort(
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the server logged the details")
 
 
-def _guard_unary(behavior: Any, method: str) -> Any:
+def _guard_unary(behavior: Unary, method: str) -> Unary:
     async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             return await behavior(request, context)
@@ -99,7 +79,7 @@ def _guard_unary(behavior: Any, method: str) -> Any:
     return guarded
 
 
-def _guard_stream(behavior: Any, method: str) -> Any:
+def _guard_stream(behavior: Stream, method: str) -> Stream:
     async def guarded(
         request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:

@@ -14,7 +14,8 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -25,9 +26,9 @@ from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tracking.service.errors import SERVICE_PREFIX
 from tracking.service.events.hub import EventHub
 from tracking.service.operations.logs import Logs
+from tracking.service.wrapping import Context, Stream, Unary, WrappingInterceptor
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 log = logging.getLogger("tracking.calls")
@@ -143,106 +144,76 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
 
 
-class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    request_id: str
+    started: float
+    peer: str
+
+
+class ObservabilityInterceptor(WrappingInterceptor):
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def _begin(self, details: grpc.HandlerCallDetails) -> str:
+    def _begin(self, details: grpc.HandlerCallDetails, context: Context) -> _Call:
         given = dict(details.invocation_metadata or ()).get("x-request-id", "")
         rid = str(given)[:64] if given else uuid.uuid4().hex
         request_id.set(rid)
-        return rid
+        # Read the peer now: once a call was cancelled, asking its context can crash.
+        return _Call(details.method, rid, time.perf_counter(), context.peer())
 
-    def _end(self, method: str, code: grpc.StatusCode, started: float, peer: str) -> None:
-        elapsed = time.perf_counter() - started
-        name = method.rsplit("/", 1)[-1]
+    def _end(self, call: _Call, code: grpc.StatusCode) -> None:
+        elapsed = time.perf_counter() - call.started
+        name = call.method.rsplit("/", 1)[-1]
         self.metrics.calls.labels(name, code.name).inc()
         self.metrics.latency.labels(name).observe(elapsed)
         level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
         if log.isEnabledFor(level):
-            log.log(
-                level,
-                "call",
-                extra={
-                    "method": method,
-                    "code": code.name,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "peer": peer,
-                },
-            )
+            extra = {
+                "method": call.method,
+                "code": code.name,
+                "duration_ms": round(elapsed * 1000, 2),
+                "peer": call.peer,
+            }
+            log.log(level, "call", extra=extra)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(details)
-        # Only TrackingService: health and reflection follow conventions of their own.
-        if handler is None or not details.method.startswith(SERVICE_PREFIX):
-            return handler
-        method = details.method
-        if handler.unary_unary is not None:
-            inner: Any = handler.unary_unary
+    def wrap_unary(self, behavior: Unary, details: grpc.HandlerCallDetails) -> Unary:
+        async def unary(request: Any, context: Context) -> Any:
+            call = self._begin(details, context)
+            await context.send_initial_metadata((("x-request-id", call.request_id),))
+            code = grpc.StatusCode.OK
+            try:
+                return await behavior(request, context)
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED  # the client went away; leave its context alone
+                raise
+            except BaseException:
+                code = _code_of(context)
+                raise
+            finally:
+                self._end(call, code)
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                started = time.perf_counter()
-                # Read the peer now: once a call was cancelled, asking its context can crash.
-                peer = context.peer()
-                rid = self._begin(details)
-                await context.send_initial_metadata((("x-request-id", rid),))
-                code = grpc.StatusCode.OK
-                try:
-                    return await inner(request, context)
-                except asyncio.CancelledError:
-                    code = (
-                        grpc.StatusCode.CANCELLED
-                    )  # the client went away; leave its context alone
-                    raise
-                except BaseException:
-                    code = _code_of(context)
-                    raise
-                finally:
-                    self._end(method, code, started, peer)
+        return unary
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_stream: Any = handler.unary_stream
+    def wrap_stream(self, behavior: Stream, details: grpc.HandlerCallDetails) -> Stream:
+        async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+            call = self._begin(details, context)
+            await context.send_initial_metadata((("x-request-id", call.request_id),))
+            code = grpc.StatusCode.OK
+            try:
+                async for response in behavior(request, context):
+                    yield response
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except BaseException:
+                code = _code_of(context)
+                raise
+            finally:
+                self._end(call, code)
 
-            async def stream(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                started = time.perf_counter()
-                # Read the peer now: once a call was cancelled, asking its context can crash.
-                peer = context.peer()
-                rid = self._begin(details)
-                await context.send_initial_metadata((("x-request-id", rid),))
-                code = grpc.StatusCode.OK
-                try:
-                    async for response in inner_stream(request, context):
-                        yield response
-                except asyncio.CancelledError:
-                    code = (
-                        grpc.StatusCode.CANCELLED
-                    )  # the client went away; leave its context alone
-                    raise
-                except BaseException:
-                    code = _code_of(context)
-                    raise
-                finally:
-                    self._end(method, code, started, peer)
-
-            return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return stream
 
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
