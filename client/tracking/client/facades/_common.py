@@ -1,0 +1,64 @@
+"""Conversions the facades share: timestamps, enum names, JSON values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
+from tracking.v1 import status_pb2
+
+TERMINAL = frozenset(
+    {
+        status_pb2.RUNNING_STATUS_SUCCESS,
+        status_pb2.RUNNING_STATUS_ERROR,
+        status_pb2.RUNNING_STATUS_CANCELED,
+    }
+)
+
+
+def is_set(ts: timestamp_pb2.Timestamp) -> bool:
+    """Whether a Timestamp holds a time (the zero Timestamp stands for "unset")."""
+    return ts.seconds != 0 or ts.nanos != 0
+
+
+def iso(ts: timestamp_pb2.Timestamp) -> str | None:
+    """ISO 8601 in UTC ("2026-01-01T12:00:00+00:00"), or None when unset."""
+    return ts.ToDatetime(tzinfo=dt.UTC).isoformat() if is_set(ts) else None
+
+
+def epoch(ts: timestamp_pb2.Timestamp) -> float | None:
+    """Seconds since the epoch, or None when unset."""
+    return ts.seconds + ts.nanos / 1e9 if is_set(ts) else None
+
+
+def short_name(enum_type: EnumTypeWrapper, value: int) -> str:
+    """The value's name without the enum prefix, lowercase: RUNNING_STATUS_SUCCESS -> success."""
+    prefix = _prefix(enum_type.DESCRIPTOR.name)
+    return enum_type.Name(value).removeprefix(prefix).lower()
+
+
+def status_name(value: int) -> str:
+    """RunningStatus name without prefix, uppercase: RUNNING_STATUS_SUCCESS -> SUCCESS."""
+    return short_name(status_pb2.RunningStatus, value).upper()
+
+
+def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct as a plain dict."""
+    return json_format.MessageToDict(struct)
+
+
+def json_value(value: struct_pb2.Value, present: bool) -> Any:
+    """A Value as a plain JSON value (None when unset)."""
+    return json_format.MessageToDict(value) if present else None
+
+
+def _prefix(enum_name: str) -> str:
+    out = "".join("_" + c if c.isupper() and i else c for i, c in enumerate(enum_name))
+    return out.upper() + "_"
+
+
+def none_if_empty(text: str) -> str | None:
+    return text or None
