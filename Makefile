@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 
-.PHONY: install run test lint proto proto-check bench chaos clean
+.PHONY: install run test node-test lint proto proto-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -19,7 +19,10 @@ run: $(STAMP)
 	$(BIN)/tracking serve
 
 test: $(STAMP) proto-check
-	$(BIN)/pytest
+	$(BIN)/pytest && if command -v node >/dev/null; then $(MAKE) node-test; elif [ "$$CI" = "true" ]; then echo "CI=true and node not found: the Node.js client test must run"; exit 1; else echo "node not found: skipping the Node.js client test"; fi
+
+node-test: $(STAMP)
+	cd client/node && npm install --no-audit --no-fund && npm test
 
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BUF) lint
