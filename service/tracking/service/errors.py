@@ -17,7 +17,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from tracking.service.domain import errors
-from tracking.service.wrapping import Stream, Unary, WrappingInterceptor
+from tracking.service.wrapping import Malformed, Stream, Unary, WrappingInterceptor
 
 log = logging.getLogger("tracking.errors")
 
@@ -67,9 +67,15 @@ async def _abort(
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the server logged the details")
 
 
+def _refuse_malformed(request: Any) -> None:
+    if isinstance(request, Malformed):
+        raise errors.InvalidArgument(request.violations)
+
+
 def _guard_unary(behavior: Unary, method: str) -> Unary:
     async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
+            _refuse_malformed(request)
             return await behavior(request, context)
         except grpc.aio.AbortError:
             raise
@@ -84,6 +90,7 @@ def _guard_stream(behavior: Stream, method: str) -> Stream:
         request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
         try:
+            _refuse_malformed(request)
             async for response in behavior(request, context):
                 yield response
         except grpc.aio.AbortError:

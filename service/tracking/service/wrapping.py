@@ -12,11 +12,24 @@ from typing import Any
 
 import grpc
 
+from tracking.service.domain.errors import Violation
+
 SERVICE_PREFIX = "/tracking.v1.TrackingService/"
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Unary = Callable[[Any, Context], Awaitable[Any]]
 Stream = Callable[[Any, Context], AsyncIterator[Any]]
+
+
+class Malformed:
+    """Stands for a request that does not parse or holds values no handler may see (see
+    api/registration.py); the error interceptor answers INVALID_ARGUMENT naming them."""
+
+    def __init__(self, message_type: str, violations: list[Violation] | None = None) -> None:
+        self.message_type = message_type
+        self.violations = violations or [
+            Violation("request", f"is not a valid {message_type} message")
+        ]
 
 
 class WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]

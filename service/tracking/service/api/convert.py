@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracking.service.domain import schedule
-from tracking.service.domain.errors import ValidationCollector
+from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.store.executions import job_status_snapshot
 from tracking.service.store.models import DeploymentRow, ExecutionEventRow, ExecutionRow, LogLineRow
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
@@ -40,7 +41,8 @@ def enum_number(descriptor: EnumDescriptor, name: str) -> Any:
 
 
 def check_enums(errors: ValidationCollector, message: Message, path: str) -> None:
-    """Name every enum field (at any depth) whose value the contract does not define."""
+    """Name every enum field (at any depth) whose value the contract does not define, and
+    every string holding a NUL character (no database column can store one)."""
     for field, value in message.ListFields():
         where = f"{path}.{field.name}" if path else field.name
         if field.type == FieldDescriptor.TYPE_ENUM:
@@ -49,10 +51,19 @@ def check_enums(errors: ValidationCollector, message: Message, path: str) -> Non
             for item in values:
                 if item not in field.enum_type.values_by_number:
                     errors.add(where, f"{item} is not a value of {field.enum_type.full_name}")
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            for item in value if _is_repeated(field) else [value]:
+                if "\x00" in item:
+                    errors.add(where, "must not contain NUL characters")
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
             nested = field.message_type
             assert nested is not None
-            if nested.GetOptions().map_entry or nested.full_name.startswith("google.protobuf."):
+            if nested.GetOptions().map_entry:
+                for key, item in value.items():
+                    if "\x00" in str(key) or (isinstance(item, str) and "\x00" in item):
+                        errors.add(f"{where}[{str(key)[:40]!r}]", "must not contain NUL characters")
+                continue
+            if nested.full_name.startswith("google.protobuf."):
                 continue
             items = value if _is_repeated(field) else [value]
             for index, item in enumerate(items):
@@ -63,18 +74,29 @@ def _is_repeated(field: FieldDescriptor) -> bool:
     return bool(field.is_repeated)
 
 
-def to_json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+def to_json(message: Message, field: str) -> dict[str, Any]:
+    """The proto-JSON form stored for a nested message; INVALID_ARGUMENT if JSON cannot hold it."""
+    try:
+        document = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    except (json_format.Error, ValueError) as error:
+        raise InvalidArgument.of(field, f"cannot be stored: {error}") from None
+    if "\\u0000" in json.dumps(document):
+        raise InvalidArgument.of(field, "must not contain NUL characters")
+    return document
 
 
 def from_json(document: dict[str, Any], message: Message) -> Any:
     return json_format.ParseDict(document, message, ignore_unknown_fields=True)
 
 
-def time_or_none(timestamp: Timestamp, present: bool = True) -> datetime | None:
+def time_or_none(timestamp: Timestamp, present: bool, field: str) -> datetime | None:
+    """The time a Timestamp field holds; INVALID_ARGUMENT naming the field if out of range."""
     if not present or (timestamp.seconds == 0 and timestamp.nanos == 0):
         return None
-    return timestamp.ToDatetime(tzinfo=UTC)
+    try:
+        return timestamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as error:
+        raise InvalidArgument.of(field, f"is not a valid time: {error}") from None
 
 
 def stamp(value: datetime | None) -> Timestamp | None:
@@ -101,11 +123,17 @@ def deployment_fields(deployment: deployment_pb2.Deployment) -> dict[str, Any]:
         ),
         "mode": "ELASTIC" if mode == "UNSPECIFIED" else mode,
         "schedule": deployment.schedule.strip(),
-        "inputs_mapping": [to_json(m) for m in deployment.inputs_mapping],
-        "outputs_mapping": [to_json(m) for m in deployment.outputs_mapping],
+        "inputs_mapping": [
+            to_json(m, f"deployment.inputs_mapping[{i}]")
+            for i, m in enumerate(deployment.inputs_mapping)
+        ],
+        "outputs_mapping": [
+            to_json(m, f"deployment.outputs_mapping[{i}]")
+            for i, m in enumerate(deployment.outputs_mapping)
+        ],
         "status": "PENDING" if status == "UNSPECIFIED" else status,
         "is_enabled": deployment.is_enabled,
-        "pods": [to_json(p) for p in deployment.pods],
+        "pods": [to_json(p, f"deployment.pods[{i}]") for i, p in enumerate(deployment.pods)],
         "labels": dict(deployment.labels),
         "endpoint_token": deployment.endpoint_token,
     }
@@ -151,8 +179,8 @@ def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
         "job_type": enum_name(execution_pb2.JobType.DESCRIPTOR, execution.job_type),
         "experiment_name": execution.experiment_name,
         "model_run_id": execution.model_run_id,
-        "steps": [to_json(s) for s in execution.steps],
-        "inputs": [to_json(i) for i in execution.inputs],
+        "steps": [to_json(s, f"execution.steps[{i}]") for i, s in enumerate(execution.steps)],
+        "inputs": [to_json(x, f"execution.inputs[{i}]") for i, x in enumerate(execution.inputs)],
         "labels": dict(execution.labels),
     }
 
@@ -242,10 +270,12 @@ def snapshot_proto(
 # Logs
 
 
-def log_line_fields(entry: execution_pb2.LogEntry) -> dict[str, Any]:
+def log_line_fields(entry: execution_pb2.LogEntry, field: str) -> dict[str, Any]:
     stream = enum_name(execution_pb2.LogStream.DESCRIPTOR, entry.stream)
     return {
-        "timestamp": time_or_none(entry.timestamp, entry.HasField("timestamp")),
+        "timestamp": time_or_none(
+            entry.timestamp, entry.HasField("timestamp"), f"{field}.timestamp"
+        ),
         "stream": "STDOUT" if stream == "UNSPECIFIED" else stream,
         "message": entry.message,
         "step_name": entry.step_name,

@@ -79,8 +79,8 @@ class ExecutionsApi:
         errors.raise_if_any()
         row = await self.executions.set_outputs(
             request.execution_id,
-            [convert.to_json(o) for o in request.outputs],
-            convert.to_json(request.result) if request.HasField("result") else None,
+            [convert.to_json(o, f"outputs[{i}]") for i, o in enumerate(request.outputs)],
+            convert.to_json(request.result, "result") if request.HasField("result") else None,
             dict(request.export_paths),
             dict(request.source_views),
         )
@@ -93,7 +93,7 @@ class ExecutionsApi:
         convert.check_enums(errors, request.step, "step")
         errors.raise_if_any()
         step, revision = await self.executions.update_step(
-            request.execution_id, convert.to_json(request.step)
+            request.execution_id, convert.to_json(request.step, "step")
         )
         return pb.UpdateStepResponse(
             step=convert.from_json(step, type(request.step)()), revision=revision

@@ -19,7 +19,10 @@ class LogsApi:
         for index, entry in enumerate(request.entries):
             convert.check_enums(errors, entry, f"entries[{index}]")
         errors.raise_if_any()
-        lines = [convert.log_line_fields(entry) for entry in request.entries]
+        lines = [
+            convert.log_line_fields(entry, f"entries[{index}]")
+            for index, entry in enumerate(request.entries)
+        ]
         return pb.AppendLogsResponse(last_seq=await self.logs.append(request.execution_id, lines))
 
     async def GetExecutionLogs(
@@ -30,8 +33,10 @@ class LogsApi:
         errors.raise_if_any()
         rows = await self.logs.read(
             request.execution_id,
-            from_time=convert.time_or_none(request.from_time, request.HasField("from_time")),
-            to_time=convert.time_or_none(request.to_time, request.HasField("to_time")),
+            from_time=convert.time_or_none(
+                request.from_time, request.HasField("from_time"), "from_time"
+            ),
+            to_time=convert.time_or_none(request.to_time, request.HasField("to_time"), "to_time"),
             limit=request.limit,
             stream=convert.stream_filter(request.stream),
             after_seq=request.after_seq,

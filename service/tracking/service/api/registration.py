@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
+from tracking.service.api import convert
+from tracking.service.domain.errors import ValidationCollector
+from tracking.service.wrapping import Malformed
 from tracking.v1 import tracking_service_pb2
 
 SERVICE = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"]
@@ -19,6 +22,22 @@ SERVICE = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"]
 
 def _serialize(response: Message | bytes) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+def _deserializer(request_class: Any) -> Any:
+    def parse(data: bytes) -> Message | Malformed:
+        try:
+            parsed: Message = request_class.FromString(data)
+        except DecodeError:
+            return Malformed(request_class.DESCRIPTOR.full_name)
+        # Unknown enum numbers and NUL characters, wherever they are, never reach a handler.
+        errors = ValidationCollector()
+        convert.check_enums(errors, parsed, "")
+        if errors.violations:
+            return Malformed(request_class.DESCRIPTOR.full_name, errors.violations)
+        return parsed
+
+    return parse
 
 
 def register(servicer: Any, server: grpc.aio.Server) -> None:
@@ -32,7 +51,9 @@ def register(servicer: Any, server: grpc.aio.Server) -> None:
             else grpc.unary_unary_rpc_method_handler
         )
         handlers[method.name] = factory(
-            behavior, request_deserializer=request_class.FromString, response_serializer=_serialize
+            behavior,
+            request_deserializer=_deserializer(request_class),
+            response_serializer=_serialize,
         )
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)

@@ -72,7 +72,7 @@ class StreamsApi:
         batches = self.streams.follow_logs(
             request.execution_id,
             after_seq=request.after_seq,
-            since=convert.time_or_none(request.since, request.HasField("since")),
+            since=convert.time_or_none(request.since, request.HasField("since"), "since"),
             tail=request.tail,
             stream=convert.stream_filter(request.stream),
             follow=request.follow,

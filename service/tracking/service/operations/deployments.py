@@ -72,7 +72,7 @@ class Deployments:
     async def update(
         self, name: str, fields: dict[str, Any], paths: list[str], principal: str
     ) -> DeploymentRow:
-        self._check_name(name)
+        self._check_name(name, "deployment.name")
         errors = ValidationCollector()
         if not paths:
             errors.add("update_mask", "name at least one field to change")
@@ -113,7 +113,7 @@ class Deployments:
         return row, len(executions)
 
     @staticmethod
-    def _check_name(name: str) -> None:
+    def _check_name(name: str, field: str = "name") -> None:
         errors = ValidationCollector()
-        check_deployment_name(errors, "name", name)
+        check_deployment_name(errors, field, name)
         errors.raise_if_any()
