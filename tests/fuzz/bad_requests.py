@@ -3,11 +3,12 @@
 Each request starts valid and has up to two of its fields broken (Hypothesis
 picks which): a broken name or id, an undefined enum number, a number or a
 time out of range, an altered token, a broken filter, repeated names, an
-oversized batch. Valid here means "allowed by the contract": free text may
-hold any character (NUL included), numbers any finite or non-finite value the
-type holds, and a request with nothing broken must be answered OK or with a
-status its RPC documents. Requests name the fuzzer's own resources (Targets)
-so the checks behind each lookup are reached too.
+oversized batch. The good values are what the proto allows: free text holds
+any character (NUL included, which the server may refuse with INVALID_ARGUMENT),
+a double any value (NaN and infinities too), so a request with nothing broken
+must still get OK or a status its RPC documents. Requests name the fuzzer's own
+resources (Targets) so the checks behind each lookup are reached too; SEEDS are
+requests that once broke the server, sent on every run.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Targets:
     deployments: tuple[str, ...]  # enabled: ENDPOINT ones, then a PERIODIC one
     disabled_deployment: str
     executions: tuple[str, ...]  # WAITING, RUNNING (with logs and outputs), ended
-    sink_execution: str  # takes the huge log batches; never streamed nor read back
+    sink_execution: str  # takes the huge log batches; its lines are never streamed or read
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     used_request_id: str
@@ -959,3 +960,107 @@ def confine(method: str, request: Message, targets: Targets) -> Message:
             elif _could_exist(value) and not value.startswith(OWN_PREFIX):
                 setattr(holder, field, OWN_PREFIX + value)
     return request
+
+
+# SEEDS: requests that once broke the server, sent on every run (as explicit examples)
+# so that the fast run always checks them.
+
+
+def _nested_output(execution_id: str, depth: int) -> Message:
+    request = pb.SetExecutionOutputsRequest(execution_id=execution_id)
+    s.nest_value(request.outputs.add(name="deep").value, depth)
+    return request
+
+
+def _seeds(t: Targets) -> dict[str, list[Message]]:
+    waiting, running, _ = t.executions
+    cron = t.deployments[-1]
+    bad_time = {"seconds": 1, "nanos": -1}
+    return {
+        "CreateDeployment": [
+            pb.CreateDeploymentRequest(
+                deployment=deployment_pb2.Deployment(
+                    name=f"{OWN_PREFIX}seed-feb30",
+                    pipeline_name="p",
+                    execution_rule=PERIODIC,
+                    schedule="0 0 30 2 *",
+                )
+            ),
+            pb.CreateDeploymentRequest(
+                deployment=deployment_pb2.Deployment(
+                    name=f"{OWN_PREFIX}seed-spaces",
+                    pipeline_name="p",
+                    execution_rule=PERIODIC,
+                    schedule="0" + " " * 300 + "3 * * *",
+                )
+            ),
+            pb.CreateDeploymentRequest(
+                deployment=deployment_pb2.Deployment(
+                    name=f"{OWN_PREFIX}seed-nul",
+                    pipeline_name="p",
+                    execution_rule=ENDPOINT,
+                    description="\x00",
+                )
+            ),
+        ],
+        "UpdateDeployment": [
+            pb.UpdateDeploymentRequest(
+                deployment=deployment_pb2.Deployment(name=cron, schedule="0 0 31 4 *"),
+                update_mask={"paths": ["schedule"]},
+            )
+        ],
+        "ListDeployments": [pb.ListDeploymentsRequest(filter='pipeline_name = "a\x00b"')],
+        "ListExecutions": [
+            pb.ListExecutionsRequest(filter='create_time > "0001-01-01T00:00:00+01:00"')
+        ],
+        "CreateExecution": [
+            pb.CreateExecutionRequest(
+                execution=execution_pb2.Execution(
+                    inputs=[io_pb2.ExecutionInput(name="i", value={"number_value": float("nan")})]
+                )
+            ),
+            pb.CreateExecutionRequest(
+                execution=execution_pb2.Execution(
+                    steps=[execution_pb2.Step(name="s", start_time=bad_time)]
+                )
+            ),
+            pb.CreateExecutionRequest(execution=execution_pb2.Execution(job_name="\x00")),
+        ],
+        "SetExecutionOutputs": [
+            _nested_output(running, 49),  # parses; the answer, one level deeper, does not
+            _nested_output(running, 50),  # does not parse
+            pb.SetExecutionOutputsRequest(
+                execution_id=running,
+                outputs=[io_pb2.ExecutionOutput(name="o", value={"number_value": float("inf")})],
+            ),
+            pb.SetExecutionOutputsRequest(
+                execution_id=running,
+                outputs=[io_pb2.ExecutionOutput(name=f"o{i % 2000}") for i in range(5000)],
+            ),
+        ],
+        "UpdateStep": [
+            pb.UpdateStepRequest(
+                execution_id=running, step=execution_pb2.Step(name="s", start_time=bad_time)
+            )
+        ],
+        "AppendLogs": [
+            pb.AppendLogsRequest(
+                execution_id=running,
+                entries=[execution_pb2.LogEntry(message="x", timestamp={"seconds": 253402300800})],
+            ),
+            pb.AppendLogsRequest(
+                execution_id=running, entries=[execution_pb2.LogEntry(message="\x00")]
+            ),
+        ],
+        "GetExecutionLogs": [pb.GetExecutionLogsRequest(execution_id=running, from_time=bad_time)],
+        "StreamLogs": [pb.StreamLogsRequest(execution_id=running, since=bad_time)],
+        "UpdateJobStatus": [
+            pb.UpdateJobStatusRequest(execution_id=waiting, start=pb.StartAction(phase="\x00"))
+        ],
+        "CancelExecution": [pb.CancelExecutionRequest(execution_id=running, reason="\x00")],
+        "CreateToken": [pb.CreateTokenRequest(name="a\x00", role=auth_pb2.ROLE_READER)],
+    }
+
+
+def seeds(method: str, t: Targets) -> list[Message]:
+    return _seeds(t).get(method, [])

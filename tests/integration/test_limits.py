@@ -80,3 +80,59 @@ def test_values_no_database_can_hold_are_invalid_arguments(
         stub.GetJobStatus(pb.GetJobStatusRequest(execution_id=execution_id)).job_status.revision
         == 1
     )
+
+
+def test_more_values_no_reader_could_handle_are_refused(stub: TrackingServiceStub) -> None:
+    from google.protobuf import struct_pb2
+
+    from tracking.v1 import deployment_pb2 as dpb
+    from tracking.v1 import io_pb2
+
+    execution_id = create_execution(stub).execution_id
+    deep = struct_pb2.Value(string_value="leaf")
+    for _ in range(48):
+        deep = struct_pb2.Value(list_value=struct_pb2.ListValue(values=[deep]))
+    many = [io_pb2.ExecutionOutput(name=f"o{i % 2}") for i in range(500)]
+    periodic = dpb.EXECUTION_RULE_PERIODIC
+    cases = {
+        "deployment.schedule": lambda: stub.CreateDeployment(
+            pb.CreateDeploymentRequest(
+                deployment=dpb.Deployment(
+                    name="feb30", pipeline_name="p", execution_rule=periodic, schedule="0 0 30 2 *"
+                )
+            )
+        ),
+        "filter": lambda: stub.ListExecutions(
+            pb.ListExecutionsRequest(filter='create_time > "0001-01-01T00:00:00+01:00"')
+        ),
+        "outputs[0]": lambda: stub.SetExecutionOutputs(
+            pb.SetExecutionOutputsRequest(
+                execution_id=execution_id, outputs=[io_pb2.ExecutionOutput(name="deep", value=deep)]
+            )
+        ),
+        "outputs[2]": lambda: stub.SetExecutionOutputs(
+            pb.SetExecutionOutputsRequest(execution_id=execution_id, outputs=many)
+        ),
+        "start.phase": lambda: stub.UpdateJobStatus(
+            pb.UpdateJobStatusRequest(
+                execution_id=execution_id, start=pb.StartAction(phase="p" * 5000)
+            )
+        ),
+        "reason": lambda: stub.CancelExecution(
+            pb.CancelExecutionRequest(execution_id=execution_id, reason="r" * 5000)
+        ),
+    }
+    for field, call in cases.items():
+        code, fields = _code_and_fields(call)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, field
+        assert field in fields, (field, fields)
+        assert len(fields) <= 51
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.GetDeployment(pb.GetDeploymentRequest(name="feb30"))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert (
+        stub.GetExecution(
+            pb.GetExecutionRequest(execution_id=execution_id)
+        ).execution.job_status.revision
+        == 1
+    )

@@ -82,7 +82,21 @@ def to_json(message: Message, field: str) -> dict[str, Any]:
         raise InvalidArgument.of(field, f"cannot be stored: {error}") from None
     if "\\u0000" in json.dumps(document):
         raise InvalidArgument.of(field, "must not contain NUL characters")
+    if _depth(document) > MAX_VALUE_DEPTH:
+        # Deeper values would make every later response carrying them too deep to parse.
+        raise InvalidArgument.of(field, f"nests values more than {MAX_VALUE_DEPTH} levels deep")
     return document
+
+
+MAX_VALUE_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 def from_json(document: dict[str, Any], message: Message) -> Any:

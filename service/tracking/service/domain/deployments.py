@@ -59,6 +59,7 @@ def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "de
         errors.add(f"{prefix}.pipeline_name", "is required")
     check_text(errors, f"{prefix}.pipeline_name", fields["pipeline_name"], 256)
     check_text(errors, f"{prefix}.description", fields["description"])
+    check_text(errors, f"{prefix}.schedule", fields["schedule"], 256)
     rule = fields["execution_rule"]
     cron = fields["schedule"]
     if rule == "UNSPECIFIED":
@@ -66,7 +67,7 @@ def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "de
     elif rule == "PERIODIC":
         if not cron:
             errors.add(f"{prefix}.schedule", "is required for a PERIODIC deployment")
-        elif not schedule.is_valid(cron):
+        elif len(cron) <= 256 and not schedule.is_valid(cron):
             errors.add(
                 f"{prefix}.schedule",
                 f"{cron[:80]!r} is not a cron expression (five fields: minute hour day month weekday)",

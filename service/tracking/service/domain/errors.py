@@ -24,7 +24,16 @@ class DomainError(Exception):
 class InvalidArgument(DomainError):
     """One or more fields are malformed."""
 
+    # Every violation goes back in the status trailer, which clients cap (16 KiB by default).
+    MAX_VIOLATIONS = 50
+
     def __init__(self, violations: list[Violation]) -> None:
+        if len(violations) > self.MAX_VIOLATIONS:
+            more = len(violations) - self.MAX_VIOLATIONS
+            violations = [
+                *violations[: self.MAX_VIOLATIONS],
+                Violation("request", f"and {more} more problems not listed"),
+            ]
         self.violations = violations
         super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
 

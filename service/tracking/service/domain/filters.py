@@ -155,7 +155,10 @@ class _Parser:
                 raise _bad(f"{text!r} is not an RFC 3339 time for {name!r}") from None
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC)
+            try:
+                return moment.astimezone(UTC)
+            except OverflowError:
+                raise _bad(f"{text!r} is outside the range of times for {name!r}") from None
         return text
 
 

@@ -9,7 +9,15 @@ from croniter import croniter
 
 
 def is_valid(schedule: str) -> bool:
-    return len(schedule.split()) == 5 and bool(croniter.is_valid(schedule))
+    """Five fields that parse and fire at least once (0 0 30 2 * parses but never fires)."""
+    if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+        return False
+    try:
+        next_run(schedule, datetime.now(UTC))
+        describe(schedule)
+    except Exception:  # croniter and cron-descriptor raise many kinds for odd expressions
+        return False
+    return True
 
 
 def describe(schedule: str) -> str:

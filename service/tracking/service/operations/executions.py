@@ -22,6 +22,7 @@ from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
     check_execution_id,
     check_request_id,
+    check_text,
     check_unique_names,
     new_execution_id,
 )
@@ -191,6 +192,12 @@ class Executions:
             rules.check_progress(errors, "progress.progress", action.progress)
         if expected_revision is not None and expected_revision < 0:
             errors.add("expected_revision", "must not be negative")
+        check_text(
+            errors,
+            f"{action.kind}.phase" if action.kind != "suspend" else "suspend.reason",
+            action.phase,
+        )
+        check_text(errors, "stop.message", action.message)
         errors.raise_if_any()
 
         def apply(row: ExecutionRow, now: datetime) -> list[str]:
@@ -229,6 +236,9 @@ class Executions:
 
     async def cancel(self, execution_id: str, reason: str) -> ExecutionRow:
         check_id(execution_id)
+        errors = ValidationCollector()
+        check_text(errors, "reason", reason)
+        errors.raise_if_any()
 
         def apply(row: ExecutionRow, now: datetime) -> list[str]:
             current = RunningStatus(row.status)
