@@ -136,3 +136,22 @@ def test_more_values_no_reader_could_handle_are_refused(stub: TrackingServiceStu
         ).execution.job_status.revision
         == 1
     )
+
+
+def test_large_logs_come_back_in_pieces_that_fit(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    line = epb.LogEntry(message="x" * 65536)
+    for _ in range(3):  # 7.9 MB in all, each call within the limits
+        stub.AppendLogs(pb.AppendLogsRequest(execution_id=execution_id, entries=[line] * 40))
+    first = stub.GetExecutionLogs(pb.GetExecutionLogsRequest(execution_id=execution_id)).entries
+    assert 0 < len(first) < 120
+    rest = stub.GetExecutionLogs(
+        pb.GetExecutionLogsRequest(execution_id=execution_id, after_seq=first[-1].seq)
+    ).entries
+    assert rest[0].seq == first[-1].seq + 1
+    streamed = [
+        e.seq
+        for r in stub.StreamLogs(pb.StreamLogsRequest(execution_id=execution_id), timeout=30)
+        for e in r.entries
+    ]
+    assert streamed == list(range(1, 121))

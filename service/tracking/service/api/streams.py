@@ -82,4 +82,5 @@ class StreamsApi:
             if batch is None:
                 yield pb.StreamLogsResponse(heartbeat=_heartbeat())
             else:
-                yield pb.StreamLogsResponse(entries=[convert.log_entry_proto(row) for row in batch])
+                for entries in convert.log_entry_chunks(batch):
+                    yield pb.StreamLogsResponse(entries=entries)
