@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
-from tracking.service.domain.errors import ValidationCollector
 from tracking.service.operations.deployments import Deployments
 from tracking.service.store.types import utcnow
 from tracking.v1 import deployment_pb2
@@ -62,7 +61,4 @@ class DeploymentsApi:
 
 
 def _checked_fields(deployment: deployment_pb2.Deployment) -> dict[str, object]:
-    errors = ValidationCollector()
-    convert.check_enums(errors, deployment, "deployment")
-    errors.raise_if_any()
     return convert.deployment_fields(deployment)

@@ -6,7 +6,6 @@ import hashlib
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
-from tracking.service.domain.errors import ValidationCollector
 from tracking.service.operations.executions import Executions
 from tracking.service.store.types import utcnow
 from tracking.v1 import io_pb2
@@ -19,9 +18,6 @@ class ExecutionsApi:
     async def CreateExecution(
         self, request: pb.CreateExecutionRequest, context: Context
     ) -> pb.CreateExecutionResponse:
-        errors = ValidationCollector()
-        convert.check_enums(errors, request.execution, "execution")
-        errors.raise_if_any()
         fingerprint = hashlib.sha256(
             request.execution.SerializeToString(deterministic=True)
         ).hexdigest()
@@ -73,10 +69,6 @@ class ExecutionsApi:
     async def SetExecutionOutputs(
         self, request: pb.SetExecutionOutputsRequest, context: Context
     ) -> pb.SetExecutionOutputsResponse:
-        errors = ValidationCollector()
-        for index, output in enumerate(request.outputs):
-            convert.check_enums(errors, output, f"outputs[{index}]")
-        errors.raise_if_any()
         row = await self.executions.set_outputs(
             request.execution_id,
             [convert.to_json(o, f"outputs[{i}]") for i, o in enumerate(request.outputs)],
@@ -89,9 +81,6 @@ class ExecutionsApi:
     async def UpdateStep(
         self, request: pb.UpdateStepRequest, context: Context
     ) -> pb.UpdateStepResponse:
-        errors = ValidationCollector()
-        convert.check_enums(errors, request.step, "step")
-        errors.raise_if_any()
         step, revision = await self.executions.update_step(
             request.execution_id, convert.to_json(request.step, "step")
         )

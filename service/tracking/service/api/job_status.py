@@ -51,7 +51,6 @@ def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
     if kind == "resume":
         return StatusAction("resume")
     errors = ValidationCollector()
-    convert.check_enums(errors, request.stop, "stop")
     if request.stop.cause == status_pb2.RUNNING_STATUS_UNSPECIFIED:
         errors.add("stop.cause", "is required: SUCCESS, ERROR, CANCELED or UNKNOWN")
     errors.raise_if_any()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context
-from tracking.service.domain.errors import ValidationCollector
 from tracking.service.operations.logs import Logs
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -15,10 +14,6 @@ class LogsApi:
     async def AppendLogs(
         self, request: pb.AppendLogsRequest, context: Context
     ) -> pb.AppendLogsResponse:
-        errors = ValidationCollector()
-        for index, entry in enumerate(request.entries):
-            convert.check_enums(errors, entry, f"entries[{index}]")
-        errors.raise_if_any()
         lines = [
             convert.log_line_fields(entry, f"entries[{index}]")
             for index, entry in enumerate(request.entries)
@@ -28,9 +23,6 @@ class LogsApi:
     async def GetExecutionLogs(
         self, request: pb.GetExecutionLogsRequest, context: Context
     ) -> pb.GetExecutionLogsResponse:
-        errors = ValidationCollector()
-        convert.check_enums(errors, request, "")
-        errors.raise_if_any()
         rows = await self.logs.read(
             request.execution_id,
             from_time=convert.time_or_none(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
-from tracking.service.domain.errors import InvalidArgument, ValidationCollector
+from tracking.service.domain.errors import InvalidArgument
 from tracking.service.operations.streams import Streams
 from tracking.service.store.types import utcnow
 from tracking.v1 import tracking_service_pb2 as pb
@@ -66,9 +66,6 @@ class StreamsApi:
     async def StreamLogs(
         self, request: pb.StreamLogsRequest, context: Context
     ) -> AsyncIterator[pb.StreamLogsResponse]:
-        errors = ValidationCollector()
-        convert.check_enums(errors, request, "")
-        errors.raise_if_any()
         batches = self.streams.follow_logs(
             request.execution_id,
             after_seq=request.after_seq,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
-from tracking.service.domain.errors import ValidationCollector
 from tracking.service.operations.tokens import Tokens
 from tracking.service.store.models import ApiTokenRow
 from tracking.v1 import auth_pb2
@@ -28,9 +27,6 @@ class TokensApi:
     async def CreateToken(
         self, request: pb.CreateTokenRequest, context: Context
     ) -> pb.CreateTokenResponse:
-        errors = ValidationCollector()
-        convert.check_enums(errors, request, "")
-        errors.raise_if_any()
         role = convert.enum_name(auth_pb2.Role.DESCRIPTOR, request.role)
         row, secret = await self.tokens.create(request.name, role, principal(context))
         return pb.CreateTokenResponse(token=token_proto(row), secret=secret)
