@@ -1,14 +1,24 @@
-"""What every client command shares: connection options, errors, output."""
+"""What every client command shares: connection options, errors, parsing of flag values."""
 
 from __future__ import annotations
 
-import json
+import datetime as dt
+import functools
+import inspect
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import grpc
 import typer
+
+from tracking.client import AsyncTrackingClient, RemoteException, TrackingClient
+from tracking.client.convert import EnumArg, enum_value
 
 AddressOption = Annotated[
     str, typer.Option("--address", envvar="TRACKING_ADDRESS", help="host:port of the server")
@@ -36,6 +46,23 @@ TlsKeyOption = Annotated[
     ),
 ]
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+class Output(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+OutputOption = Annotated[
+    Output,
+    typer.Option(
+        "--output",
+        "-o",
+        envvar="TRACKING_OUTPUT",
+        help="table for people, json for scripts",
+        case_sensitive=False,
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -72,6 +99,114 @@ class Connection:
             return grpc.insecure_channel(self.address)
         return grpc.secure_channel(self.address, credentials)
 
+    def client(self) -> TrackingClient:
+        return TrackingClient(self.address, credentials=self.credentials(), token=self.token)
 
-def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+    def async_client(self) -> AsyncTrackingClient:
+        return AsyncTrackingClient(self.address, credentials=self.credentials(), token=self.token)
+
+
+_CONNECTION_PARAMETERS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("address", AddressOption, DEFAULT_ADDRESS),
+        ("token", TokenOption, None),
+        ("tls_ca", TlsCaOption, None),
+        ("tls_cert", TlsCertOption, None),
+        ("tls_key", TlsKeyOption, None),
+    )
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def with_connection(command: Callable[Concatenate[Connection, P], R]) -> Callable[P, R]:
+    """Add --address, --token and the TLS options (each with its environment variable) to a
+    command's signature, which is what typer reads, and pass them as its first parameter.
+
+    A RemoteException (an unreachable server included) becomes one line and exit code 1.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        values = (kwargs.pop(p.name) for p in _CONNECTION_PARAMETERS)
+        connection = Connection(*values)  # type: ignore[arg-type]
+        with remote_errors(connection.address):
+            return command(connection, *args, **kwargs)
+
+    own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+    run.__signature__ = inspect.Signature(own + _CONNECTION_PARAMETERS)  # type: ignore[attr-defined]
+    return run
+
+
+def with_client(command: Callable[Concatenate[TrackingClient, P], R]) -> Callable[P, R]:
+    """Like with_connection, with a TrackingClient on that connection as first parameter."""
+
+    @functools.wraps(command)
+    def run(connection: Connection, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with connection.client() as client:
+            return command(client, *args, **kwargs)
+
+    return with_connection(run)
+
+
+@contextmanager
+def remote_errors(address: str) -> Iterator[None]:
+    """Turn the client's failures into one line on stderr and exit code 1."""
+    try:
+        yield
+    except RemoteException as error:
+        if error.code is grpc.StatusCode.UNAVAILABLE:
+            fail(f"cannot reach the server at {address}: {error.message}")
+        fail(f"{error.code.name}: {_with_violations(error)}")
+
+
+def _with_violations(error: RemoteException) -> str:
+    if all(v.description in error.message for v in error.field_violations):
+        return error.message
+    fields = "; ".join(f"{v.field}: {v.description}" for v in error.field_violations)
+    return f"{error.message} ({fields})"
+
+
+def parse_pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    """`key=value` flags (repeatable) as a dict."""
+    pairs: dict[str, str] = {}
+    for value in values or ():
+        key, sep, item = value.partition("=")
+        if not sep or not key:
+            fail(f"{flag} takes key=value, not {value!r}", 2)
+        pairs[key] = item
+    return pairs
+
+
+def parse_enum(enum_type: type[int], value: EnumArg, flag: str) -> int:
+    try:
+        return enum_value(enum_type, value)
+    except ValueError as error:
+        fail(f"{flag}: {error}", 2)
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(value: str | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    """A duration back from now (`90s`, `10m`, `2h`, `1d`) or an RFC 3339 time."""
+    if value is None:
+        return None
+    match = _DURATION.match(value.strip())
+    if match:
+        seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
+        return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=seconds)
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"--since takes a duration (30s, 10m, 2h, 1d) or an RFC 3339 time, not {value!r}", 2)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def first(items: Iterable[T], limit: int) -> Iterable[T]:
+    """The first `limit` items; all of them for 0."""
+    return itertools.islice(items, limit or None)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import typer
 
+from tracking.cli.deployments import deployments
+from tracking.cli.executions import executions
 from tracking.cli.health import health
+from tracking.cli.logs import logs
+from tracking.cli.run import run
 from tracking.cli.server import serve, tokens
+from tracking.cli.watch import watch
 
 app = typer.Typer(
     name="tracking",
@@ -17,10 +25,37 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(health)
 app.add_typer(tokens, name="tokens")
+app.add_typer(deployments, name="deployments")
+app.add_typer(executions, name="executions")
+app.command()(watch)
+app.command()(logs)
+app.command(context_settings={"allow_interspersed_args": False})(run)
+
+
+# click's exceptions, wherever this typer takes click from (its own copy, or the package).
+click_errors = importlib.import_module(typer.BadParameter.__module__)
+NoArgsIsHelp = getattr(click_errors, "NoArgsIsHelpError", ())
 
 
 def main() -> None:
-    app()
+    """Run the command line; a bad flag or argument is one line on stderr and exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelp as error:
+        typer.echo(error.ctx.get_help() if error.ctx else error.format_message())
+        code = 0
+    except click_errors.ClickException as error:
+        where = (
+            f"{error.ctx.command_path} --help"
+            if isinstance(error, click_errors.UsageError) and error.ctx
+            else "--help"
+        )
+        typer.echo(f"error: {error.format_message()} (see {where})", err=True)
+        code = error.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

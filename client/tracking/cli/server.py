@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from tracking.cli.common import fail, print_json
+from tracking.cli.common import fail
+from tracking.cli.render import print_json
 
 
 def _server_modules() -> Any:

@@ -1,0 +1,108 @@
+"""How commands show what the server returned: tables and detail views for people, JSON for
+scripts (the proto JSON mapping, field names as in the .proto)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import typer
+from google.protobuf import json_format, timestamp_pb2
+from google.protobuf.message import Message
+
+from tracking.cli.common import Output
+from tracking.v1 import deployment_pb2, execution_pb2, status_pb2
+
+M = TypeVar("M", bound=Message)
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def as_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def as_json_line(message: Message) -> str:
+    return json.dumps(as_dict(message), sort_keys=True)
+
+
+def short_enum(enum_type: Any, number: int) -> str:
+    """RUNNING_STATUS_RUNNING -> RUNNING: the name people read."""
+    name: str = enum_type.Name(number)
+    prefix = enum_type.DESCRIPTOR.values_by_number[0].name.removesuffix("UNSPECIFIED")
+    return name.removeprefix(prefix) if number else "-"
+
+
+def when(ts: timestamp_pb2.Timestamp) -> str:
+    if not ts.seconds and not ts.nanos:
+        return "-"
+    return ts.ToDatetime(tzinfo=dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def status_name(status: status_pb2.JobStatus) -> str:
+    return short_enum(status_pb2.RunningStatus, status.status)
+
+
+def percent(progress: float) -> str:
+    return f"{progress:.0%}"
+
+
+Column = tuple[str, Callable[[M], str]]
+
+DEPLOYMENT_COLUMNS: Sequence[Column[deployment_pb2.Deployment]] = (
+    ("NAME", lambda d: d.name),
+    ("PIPELINE", lambda d: d.pipeline_name),
+    ("RULE", lambda d: short_enum(deployment_pb2.ExecutionRule, d.execution_rule)),
+    ("SCHEDULE", lambda d: d.schedule or "-"),
+    ("ENABLED", lambda d: "yes" if d.is_enabled else "no"),
+    ("STATUS", lambda d: short_enum(deployment_pb2.DeploymentStatus, d.status)),
+    ("LAST EXECUTION", lambda d: d.last_execution_id or "-"),
+    ("CREATED", lambda d: when(d.create_time)),
+)
+
+EXECUTION_COLUMNS: Sequence[Column[execution_pb2.Execution]] = (
+    ("ID", lambda e: e.execution_id),
+    ("DEPLOYMENT", lambda e: e.deployment_name or "-"),
+    ("PIPELINE", lambda e: e.pipeline_name or "-"),
+    ("STATUS", lambda e: status_name(e.job_status)),
+    ("PROGRESS", lambda e: percent(e.job_status.progress)),
+    ("PHASE", lambda e: e.job_status.phase or "-"),
+    ("CREATED", lambda e: when(e.job_status.create_time)),
+)
+
+
+def show_many(items: Iterable[M], columns: Sequence[Column[M]], output: Output) -> None:
+    """Aligned columns (never cut, like kubectl get), or (json) one array of the messages."""
+    if output is Output.JSON:
+        print_json([as_dict(item) for item in items])
+        return
+    rows = [[title for title, _ in columns]]
+    rows.extend([cell(item) for _, cell in columns] for item in items)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    for row in rows:
+        typer.echo(
+            "   ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def show_one(message: Message, output: Output) -> None:
+    """Every set field, as `name: value` lines for people (nested fields dotted), or JSON."""
+    if output is Output.JSON:
+        print_json(as_dict(message))
+        return
+    for key, value in _flatten(as_dict(message)):
+        typer.echo(f"{key}: {value}")
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in values.items():
+        if isinstance(value, dict) and value and key not in ("labels", "result"):
+            yield from _flatten(value, f"{prefix}{key}.")
+        elif value not in ({}, [], ""):
+            yield prefix + key, json.dumps(value) if isinstance(value, dict | list) else value

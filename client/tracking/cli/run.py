@@ -1,0 +1,84 @@
+"""`tracking run -- COMMAND...`: run any command as the job of a new execution."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from tracking.cli.common import Connection, fail, parse_pairs, with_connection
+from tracking.cli.runner.runner import Runner, RunOptions
+
+
+@with_connection
+def run(
+    connection: Connection,
+    command: Annotated[
+        list[str],
+        typer.Argument(help="the command and its arguments, after --", show_default=False),
+    ],
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            "--deployment", "-d", help="deployment the execution belongs to", show_default=False
+        ),
+    ] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Option(
+            help="pipeline of a standalone execution (no --deployment)", show_default=False
+        ),
+    ] = None,
+    execution_id: Annotated[
+        str | None, typer.Option("--id", help="choose the execution's id", show_default=False)
+    ] = None,
+    job_name: Annotated[str | None, typer.Option(show_default=False)] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", help="key=value; repeat for several", show_default=False),
+    ] = None,
+    grace_period: Annotated[
+        float,
+        typer.Option(
+            help="seconds between SIGTERM and SIGKILL when the execution is canceled", min=0
+        ),
+    ] = 10.0,
+    retry_for: Annotated[
+        float,
+        typer.Option(
+            help="once the command has ended, seconds to keep trying to reach the server", min=0
+        ),
+    ] = 300.0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="do not copy the command's output here")
+    ] = False,
+) -> None:
+    """Create an execution and run COMMAND as its job.
+
+    Reports RUNNING, sends stdout and stderr as log lines, and ends the execution as SUCCESS
+    or ERROR with the exit code in its stop message. Cancelling the execution (or SIGINT /
+    SIGTERM to this command) stops COMMAND: SIGTERM, then SIGKILL after --grace-period; the
+    execution ends as CANCELED. While the server cannot be reached, output is kept and sent
+    later. Exits with COMMAND's exit code (128 + N when signal N killed it; 127 when it does
+    not exist).
+    """
+    if not deployment and not pipeline:
+        fail("give --deployment NAME, or --pipeline NAME for a standalone execution", 2)
+    options = RunOptions(
+        command=command,
+        deployment_name=deployment or "",
+        pipeline_name=pipeline or "",
+        execution_id=execution_id or "",
+        job_name=job_name or "",
+        labels=parse_pairs(label, "--label"),
+        grace_seconds=grace_period,
+        retry_seconds=retry_for,
+        echo=not quiet,
+    )
+    raise typer.Exit(asyncio.run(_run(connection, options)))
+
+
+async def _run(connection: Connection, options: RunOptions) -> int:
+    async with connection.async_client() as client:
+        return await Runner(client, options).run()

@@ -1,0 +1,1 @@
+"""`tracking run`: a worker for any command (see runner.Runner)."""

@@ -1,0 +1,96 @@
+"""`tracking watch EXECUTION`: follow one execution until it ends; the exit code says how."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from tracking.cli.common import Output, OutputOption, fail, with_client
+from tracking.cli.render import as_json_line, percent, status_name
+from tracking.client import TrackingClient
+from tracking.v1 import execution_pb2, status_pb2
+
+S = status_pb2
+EXIT_CODES = {
+    S.RUNNING_STATUS_SUCCESS: 0,
+    S.RUNNING_STATUS_ERROR: 3,
+    S.RUNNING_STATUS_CANCELED: 4,
+}
+
+
+@with_client
+def watch(
+    client: TrackingClient,
+    execution_id: Annotated[str, typer.Argument(help="id of the execution", show_default=False)],
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """Show an execution's status, phase and progress live until it ends.
+
+    Exit code: 0 SUCCESS, 3 ERROR, 4 CANCELED; 1 if the watch itself failed.
+    """
+    events = client.watch(execution_id=execution_id)
+    if output is Output.JSON:
+        last = _print_each(events, as_json_line)
+    elif sys.stdout.isatty():
+        last = _progress_bar(events)
+    else:
+        last = _print_each(events, _line)
+    _exit_for(last)
+
+
+def _line(event: execution_pb2.ExecutionEvent) -> str:
+    status = event.job_status
+    text = f"{status_name(status)} {percent(status.progress)}"
+    if status.phase:
+        text += f" {status.phase}"
+    if status.stop_message:
+        text += f": {status.stop_message}"
+    return text
+
+
+def _print_each(
+    events: Iterable[execution_pb2.ExecutionEvent],
+    render: Callable[[execution_pb2.ExecutionEvent], str],
+) -> execution_pb2.ExecutionEvent | None:
+    last = None
+    for event in events:
+        typer.echo(render(event))
+        last = event
+    return last
+
+
+def _progress_bar(
+    events: Iterable[execution_pb2.ExecutionEvent],
+) -> execution_pb2.ExecutionEvent | None:
+    last = None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("", total=1.0)
+        for event in events:
+            status = event.job_status
+            description = f"{status_name(status):<16} {status.phase}"
+            bar.update(task, completed=status.progress, description=description)
+            last = event
+    if last is not None and last.job_status.stop_message:
+        typer.echo(last.job_status.stop_message)
+    return last
+
+
+def _exit_for(last: execution_pb2.ExecutionEvent | None) -> None:
+    if last is None:
+        fail("the watch ended before any event")
+    if execution_pb2.CHANGE_KIND_DELETED in last.changes:
+        fail(f"execution {last.execution_id} was deleted")
+    code = EXIT_CODES.get(last.job_status.status)
+    if code is None:
+        fail(f"the watch ended in {status_name(last.job_status)}")
+    raise typer.Exit(code)

@@ -1,0 +1,267 @@
+"""`tracking deployments|executions|watch|logs`: what a person or a script sees."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ServerFactory
+from tests.integration.test_auth import new_token
+from tests.support.cli import cli_env, one_error_line, start_tracking, tracking
+from tests.support.factories import unique
+from tests.support.server import ServerThread
+from tracking.client import TrackingClient
+from tracking.v1 import execution_pb2
+
+
+@pytest.fixture(scope="module")
+def client(server: ServerThread) -> Iterator[TrackingClient]:
+    with TrackingClient(server.address) as client:
+        yield client
+
+
+def new_execution(client: TrackingClient) -> str:
+    name = unique("cli")
+    client.create_deployment(name, "train", "ENDPOINT")
+    return client.create_execution(deployment_name=name).execution_id
+
+
+def test_deployment_lifecycle(server: ServerThread) -> None:
+    name = unique("cli")
+    created = tracking(
+        server.address,
+        "deployments", "create", name, "--pipeline", "train", "--rule", "periodic",
+        "--schedule", "0 3 * * *", "--label", "team=ml", "--description", "nightly",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert f"name: {name}" in created.stdout.splitlines()
+    assert "execution_rule: EXECUTION_RULE_PERIODIC" in created.stdout
+
+    listed = tracking(server.address, "deployments", "list", "--filter", 'pipeline_name = "train"')
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == [
+        "NAME", "PIPELINE", "RULE", "SCHEDULE", "ENABLED", "STATUS", "LAST", "EXECUTION", "CREATED"
+    ]  # fmt: skip
+    row = next(r for r in rows if r.startswith(name + " "))
+    assert row.split()[1:5] == ["train", "PERIODIC", "0", "3"]
+
+    updated = tracking(
+        server.address,
+        "deployments",
+        "update",
+        name,
+        "--disable",
+        "--description",
+        "off",
+        "-o",
+        "json",
+    )
+    assert updated.returncode == 0, updated.stderr
+    shown = json.loads(tracking(server.address, "deployments", "get", name, "-o", "json").stdout)
+    assert (shown["is_enabled"], shown["description"], shown["labels"]) == (
+        False, "off", {"team": "ml"}
+    )  # fmt: skip
+    assert shown["schedule"] == "0 3 * * *"
+
+    deleted = tracking(server.address, "deployments", "delete", name)
+    assert (deleted.returncode, deleted.stdout.strip()) == (0, f"deleted deployment {name}")
+    gone = tracking(server.address, "deployments", "get", name)
+    assert gone.returncode == 1
+    assert one_error_line(gone) == f"error: NOT_FOUND: deployment '{name}' not found"
+
+
+def test_execution_lifecycle(server: ServerThread, client: TrackingClient) -> None:
+    name = unique("cli")
+    client.create_deployment(name, "train", "ENDPOINT")
+    created = tracking(
+        server.address,
+        "executions", "create", "-d", name, "--label", "run=1",
+        "--input", "epochs=3", "--input", "note=hello", "-o", "json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    execution = json.loads(created.stdout)
+    execution_id = execution["execution_id"]
+    assert execution["labels"] == {"run": "1"}
+    assert {i["name"]: i["value"] for i in execution["inputs"]} == {"epochs": 3, "note": "hello"}
+
+    listed = json.loads(
+        tracking(
+            server.address, "executions", "list", "-d", name, "-s", "waiting", "-o", "json"
+        ).stdout
+    )
+    assert [e["execution_id"] for e in listed] == [execution_id]
+    assert (
+        tracking(
+            server.address, "executions", "list", "-d", name, "-s", "running"
+        ).stdout.splitlines()[1:]
+        == []
+    )
+
+    cancel = tracking(
+        server.address, "executions", "cancel", execution_id, "--reason", "not needed"
+    )
+    assert cancel.stdout.strip() == f"{execution_id}: CANCELED"
+    detail = tracking(server.address, "executions", "get", execution_id).stdout.splitlines()
+    assert "job_status.status: RUNNING_STATUS_CANCELED" in detail
+    assert "job_status.cancel_reason: not needed" in detail
+
+    assert tracking(server.address, "executions", "delete", execution_id).returncode == 0
+    assert tracking(server.address, "executions", "get", execution_id).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["deployments", "list", "--bogus"], "error: No such option: --bogus"),
+        (["executions", "get"], "error: Missing argument 'execution_id'."),
+        (["nope"], "error: No such command 'nope'."),
+        (
+            ["deployments", "create", "x", "--pipeline", "p", "--rule", "daily"],
+            "error: --rule: 'daily' is not a ExecutionRule value",
+        ),
+        (
+            ["executions", "create", "--label", "novalue"],
+            "error: --label takes key=value, not 'novalue'",
+        ),
+        (
+            ["executions", "list", "--status", "done"],
+            "error: --status: 'done' is not a RunningStatus value",
+        ),
+        (["logs", "x", "--since", "yesterday"], "error: --since takes a duration"),
+        (["deployments", "update", "x"], "error: nothing to change"),
+        (["run", "--", "true"], "error: give --deployment NAME, or --pipeline NAME"),
+    ],
+)
+def test_bad_flags_are_one_line_and_exit_2(
+    server: ServerThread, args: list[str], expected: str
+) -> None:
+    result = tracking(server.address, *args)
+    assert result.returncode == 2
+    assert one_error_line(result).startswith(expected)
+
+
+def test_server_side_refusals_are_one_line_and_exit_1(server: ServerThread) -> None:
+    missing = tracking(server.address, "executions", "get", "no-such-execution")
+    assert missing.returncode == 1
+    assert one_error_line(missing) == "error: NOT_FOUND: execution 'no-such-execution' not found"
+    invalid = tracking(server.address, "deployments", "create", "Bad Name!", "--pipeline", "p")
+    assert invalid.returncode == 1
+    assert one_error_line(invalid).startswith("error: INVALID_ARGUMENT: ")
+    assert "name" in invalid.stderr
+
+
+def test_unreachable_server_is_one_line(server: ServerThread) -> None:
+    # The flag wins over TRACKING_ADDRESS.
+    result = tracking(server.address, "deployments", "list", "--address", "127.0.0.1:1")
+    assert result.returncode == 1
+    assert one_error_line(result).startswith("error: cannot reach the server at 127.0.0.1:1")
+
+
+def test_permission_denied_is_one_line(make_server: ServerFactory) -> None:
+    secured = make_server(auth="on", token_cache_seconds=0)
+    _, reader = new_token(secured, "READER")
+    listed = tracking(
+        secured.address, "executions", "list", env=cli_env(secured.address, TRACKING_TOKEN=reader)
+    )
+    assert listed.returncode == 0, listed.stderr
+    refused = tracking(
+        secured.address, "deployments", "create", "x", "--pipeline", "p",
+        env=cli_env(secured.address, TRACKING_TOKEN=reader),
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert one_error_line(refused).startswith("error: PERMISSION_DENIED: ")
+    anonymous = tracking(secured.address, "executions", "list")
+    assert one_error_line(anonymous).startswith("error: UNAUTHENTICATED: ")
+
+
+@pytest.mark.parametrize(
+    ("cause", "last_line", "exit_code"),
+    [
+        ("SUCCESS", "SUCCESS 100% epoch 2: done here", 0),
+        ("ERROR", "ERROR 50% epoch 2: done here", 3),
+        ("CANCELED", "CANCELED 50% epoch 2: done here", 4),
+    ],
+)
+def test_watch_follows_to_the_end_and_exits_by_the_final_status(
+    server: ServerThread, client: TrackingClient, cause: str, last_line: str, exit_code: int
+) -> None:
+    execution_id = new_execution(client)
+    watcher = start_tracking(server.address, "watch", execution_id)
+    assert watcher.stdout is not None
+    assert watcher.stdout.readline().strip() == "WAITING 0%"
+    client.start(execution_id)
+    client.update_progress(execution_id, 0.5, phase="epoch 2")
+    client.stop(execution_id, cause, "done here")
+    out, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == exit_code, err
+    assert out.splitlines() == [
+        "RUNNING 0%",
+        "RUNNING 50% epoch 2",
+        last_line,
+    ]
+
+
+def test_watch_json_is_one_event_per_line(server: ServerThread, client: TrackingClient) -> None:
+    execution_id = new_execution(client)
+    client.start(execution_id)
+    client.stop(execution_id, "SUCCESS")
+    result = tracking(server.address, "watch", execution_id, "-o", "json")
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0
+    assert [e["job_status"]["status"] for e in events] == ["RUNNING_STATUS_SUCCESS"]
+    assert events[0]["snapshot"] is True
+
+
+def test_logs_print_filter_and_follow(server: ServerThread, client: TrackingClient) -> None:
+    execution_id = new_execution(client)
+    client.start(execution_id)
+    client.append_logs(
+        execution_id,
+        [
+            "one",
+            execution_pb2.LogEntry(message="two", stream=execution_pb2.LOG_STREAM_STDERR),
+            "three",
+        ],
+    )
+    assert tracking(server.address, "logs", execution_id).stdout.splitlines() == [
+        "one",
+        "two",
+        "three",
+    ]
+    assert tracking(server.address, "logs", execution_id, "--tail", "2").stdout.splitlines() == [
+        "two",
+        "three",
+    ]
+    assert tracking(
+        server.address, "logs", execution_id, "--stream", "stderr"
+    ).stdout.splitlines() == ["two"]
+    assert tracking(server.address, "logs", execution_id, "--since", "1h").stdout.splitlines() == [
+        "one",
+        "two",
+        "three",
+    ]
+    stamped = tracking(server.address, "logs", execution_id, "-t").stdout.splitlines()
+    assert [line.split(" ", 1)[1] for line in stamped] == ["one", "two", "three"]
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.split(" ")[0])
+        for line in stamped
+    )
+    as_json = [
+        json.loads(line)
+        for line in tracking(server.address, "logs", execution_id, "-o", "json").stdout.splitlines()
+    ]
+    assert [(e["seq"], e["stream"]) for e in as_json] == [
+        ("1", "LOG_STREAM_STDOUT"), ("2", "LOG_STREAM_STDERR"), ("3", "LOG_STREAM_STDOUT")
+    ]  # fmt: skip
+
+    follower = start_tracking(server.address, "logs", execution_id, "-f", "--tail", "1")
+    assert follower.stdout is not None
+    assert follower.stdout.readline() == "three\n"
+    client.append_logs(execution_id, ["four", "five"])
+    assert follower.stdout.readline() == "four\n"
+    client.stop(execution_id, "SUCCESS")
+    out, err = follower.communicate(timeout=60)
+    assert (follower.returncode, out) == (0, "five\n"), err
