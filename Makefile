@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 
-.PHONY: install run test node-test lint proto proto-check bench clean
+.PHONY: install run test node-test lint breaking proto proto-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -25,7 +25,10 @@ node-test: $(STAMP)
 	cd client/node && npm install --no-audit --no-fund && npm test
 
 lint: $(STAMP) $(BUF)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BUF) lint
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BUF) lint && scripts/buf_breaking.sh
+
+breaking: $(BUF)
+	scripts/buf_breaking.sh
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.cli import start_tracking, tracking
 from tests.support.server import ServerThread
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -31,3 +33,31 @@ def test_readme_lists_every_setting() -> None:
     text = README.read_text()
     missing = [name for name in Settings.model_fields if f"`TRACKING_{name.upper()}`" not in text]
     assert missing == []
+
+
+def test_readme_terminal_example_runs(server: ServerThread, backend: str) -> None:
+    section = README.read_text().split("## Use it from a terminal", 1)[1]
+    commands = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert commands is not None, "README has no terminal example"
+    create, run = (shlex.split(line) for line in commands.group(1).splitlines())
+    deployment = f"readme-scripts-{backend}"
+    create[create.index("nightly-scripts")] = deployment
+    run[run.index("nightly-scripts")] = deployment
+    run[run.index("python")] = sys.executable
+    assert tracking(server.address, *create[1:]).returncode == 0
+
+    runner = start_tracking(server.address, *run[1:])
+    assert runner.stderr is not None
+    first = runner.stderr.readline()
+    assert first.startswith("tracking: execution ")
+    execution_id = first.split()[-1]
+    follower = start_tracking(server.address, "logs", "-f", execution_id)
+    watcher = start_tracking(server.address, "watch", execution_id)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 0, err
+    steps = [f"step {i}" for i in range(5)]
+    assert out.splitlines() == steps
+    assert follower.communicate(timeout=60)[0].splitlines() == steps
+    watched, _ = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0
+    assert watched.splitlines()[-1] == "SUCCESS 100%: exit code 0"
