@@ -65,6 +65,27 @@ OutputOption = Annotated[
 ]
 
 
+LabelsOption = Annotated[
+    list[str] | None,
+    typer.Option("--label", "-l", help="key=value; repeat for several", show_default=False),
+]
+DeploymentOption = Annotated[
+    str | None,
+    typer.Option("--deployment", "-d", help="name of the deployment", show_default=False),
+]
+PipelineOption = Annotated[
+    str | None,
+    typer.Option(help="pipeline of a standalone execution (no --deployment)", show_default=False),
+]
+ExecutionIdOption = Annotated[
+    str | None,
+    typer.Option(
+        "--id", help="choose the execution's id (default: the server's)", show_default=False
+    ),
+]
+JobNameOption = Annotated[str | None, typer.Option(show_default=False)]
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr, no traceback, a non-zero exit."""
     typer.echo(f"error: {message}", err=True)

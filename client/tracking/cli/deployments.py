@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tracking.cli.common import (
+    LabelsOption,
     Output,
     OutputOption,
     fail,
@@ -25,10 +26,6 @@ deployments = typer.Typer(
 )
 
 NameArgument = Annotated[str, typer.Argument(help="name of the deployment", show_default=False)]
-LabelOption = Annotated[
-    list[str] | None,
-    typer.Option("--label", "-l", help="key=value; repeat for several", show_default=False),
-]
 DescriptionOption = Annotated[str | None, typer.Option(help="free text", show_default=False)]
 ScheduleOption = Annotated[
     str | None,
@@ -47,7 +44,7 @@ def create(
     schedule: ScheduleOption = None,
     description: DescriptionOption = None,
     mode: ModeOption = None,
-    label: LabelOption = None,
+    label: LabelsOption = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="create it disabled")] = False,
     output: OutputOption = Output.TABLE,
 ) -> None:

@@ -9,8 +9,13 @@ import typer
 from google.protobuf import struct_pb2
 
 from tracking.cli.common import (
+    DeploymentOption,
+    ExecutionIdOption,
+    JobNameOption,
+    LabelsOption,
     Output,
     OutputOption,
+    PipelineOption,
     first,
     parse_enum,
     parse_pairs,
@@ -25,10 +30,6 @@ executions = typer.Typer(
 )
 
 IdArgument = Annotated[str, typer.Argument(help="id of the execution", show_default=False)]
-DeploymentOption = Annotated[
-    str | None,
-    typer.Option("--deployment", "-d", help="name of the deployment", show_default=False),
-]
 
 
 @executions.command("create")
@@ -36,26 +37,15 @@ DeploymentOption = Annotated[
 def create(
     client: TrackingClient,
     deployment: DeploymentOption = None,
-    pipeline: Annotated[
-        str | None,
-        typer.Option(
-            help="pipeline of a standalone execution (no --deployment)", show_default=False
-        ),
-    ] = None,
-    execution_id: Annotated[
-        str | None,
-        typer.Option("--id", help="choose the id (default: the server's)", show_default=False),
-    ] = None,
-    job_name: Annotated[str | None, typer.Option(show_default=False)] = None,
+    pipeline: PipelineOption = None,
+    execution_id: ExecutionIdOption = None,
+    job_name: JobNameOption = None,
     job_type: Annotated[
         str | None, typer.Option(help="train, inference or train-inference", show_default=False)
     ] = None,
     experiment: Annotated[str | None, typer.Option(show_default=False)] = None,
     model_run_id: Annotated[str | None, typer.Option(show_default=False)] = None,
-    label: Annotated[
-        list[str] | None,
-        typer.Option("--label", "-l", help="key=value; repeat for several", show_default=False),
-    ] = None,
+    label: LabelsOption = None,
     input: Annotated[
         list[str] | None,
         typer.Option(

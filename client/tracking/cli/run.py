@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from tracking.cli.common import Connection, fail, parse_pairs, with_connection
+from tracking.cli.common import (
+    Connection,
+    DeploymentOption,
+    ExecutionIdOption,
+    JobNameOption,
+    LabelsOption,
+    PipelineOption,
+    fail,
+    parse_pairs,
+    with_connection,
+)
 from tracking.cli.runner.runner import Runner, RunOptions
 
 
@@ -18,26 +28,11 @@ def run(
         list[str],
         typer.Argument(help="the command and its arguments, after --", show_default=False),
     ],
-    deployment: Annotated[
-        str | None,
-        typer.Option(
-            "--deployment", "-d", help="deployment the execution belongs to", show_default=False
-        ),
-    ] = None,
-    pipeline: Annotated[
-        str | None,
-        typer.Option(
-            help="pipeline of a standalone execution (no --deployment)", show_default=False
-        ),
-    ] = None,
-    execution_id: Annotated[
-        str | None, typer.Option("--id", help="choose the execution's id", show_default=False)
-    ] = None,
-    job_name: Annotated[str | None, typer.Option(show_default=False)] = None,
-    label: Annotated[
-        list[str] | None,
-        typer.Option("--label", "-l", help="key=value; repeat for several", show_default=False),
-    ] = None,
+    deployment: DeploymentOption = None,
+    pipeline: PipelineOption = None,
+    execution_id: ExecutionIdOption = None,
+    job_name: JobNameOption = None,
+    label: LabelsOption = None,
     grace_period: Annotated[
         float,
         typer.Option(
