@@ -210,3 +210,21 @@ def test_unknown_deployment_is_one_line(server: ServerThread) -> None:
     result = tracking(server.address, "run", "-d", "no-such-deployment", "--", "true")
     assert result.returncode == 1
     assert one_error_line(result).startswith("error: NOT_FOUND: ")
+
+
+def test_output_still_reaches_the_server_when_our_reader_goes_away(
+    server: ServerThread, client: TrackingClient, deployment: str
+) -> None:
+    # As with `tracking run ... | head -1`.
+    execution_id = unique("run")
+    runner = start_tracking(
+        server.address,
+        "run", "-d", deployment, "--id", execution_id,
+        "--", sys.executable, "-c", "for i in range(3000): print(f'line {i}', flush=True)",
+    )  # fmt: skip
+    assert runner.stdout is not None
+    assert runner.stdout.readline() == "line 0\n"
+    runner.stdout.close()
+    assert runner.wait(timeout=60) == 0
+    assert [m for _, m in stored(client, execution_id)] == [f"line {i}" for i in range(3000)]
+    assert client.get_job_status(execution_id).status == status_pb2.RUNNING_STATUS_SUCCESS

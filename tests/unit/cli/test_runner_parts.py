@@ -105,3 +105,11 @@ def test_since_takes_durations_and_times() -> None:
 )
 def test_exit_descriptions(returncode: int, text: str, shell: int) -> None:
     assert (describe_exit(returncode), shell_exit_code(returncode)) == (text, shell)
+
+
+def test_a_deadline_only_moves_earlier() -> None:
+    deadline = Deadline()
+    assert not deadline.passed()
+    deadline.give_up_in(0)
+    deadline.give_up_in(300)
+    assert deadline.passed()

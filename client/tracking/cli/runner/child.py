@@ -9,7 +9,6 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import BinaryIO
 
 # The server takes lines of up to 65,536 characters; longer output is cut into pieces.
 MAX_LINE = 16_384
@@ -73,15 +72,18 @@ def shell_exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-async def read_lines(reader: asyncio.StreamReader, sink: LineSink, echo: BinaryIO | None) -> None:
+async def read_lines(reader: asyncio.StreamReader, sink: LineSink, echo: int | None) -> None:
     """Pass each line of `reader` to `sink` (decoded as UTF-8, bad bytes replaced, NUL shown as
-    U+FFFD, lines longer than MAX_LINE cut), and copy the raw bytes to `echo` as they come."""
+    U+FFFD, lines longer than MAX_LINE cut), and copy the raw bytes to the file descriptor
+    `echo` as they come (unbuffered, so that a closed reader there loses nothing else)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     pending = ""
     while chunk := await reader.read(READ_SIZE):
         if echo is not None:
-            echo.write(chunk)
-            echo.flush()
+            try:
+                _write_all(echo, chunk)
+            except OSError:  # the reader of our own output went away (| head): stop copying
+                echo = None
         pending += decoder.decode(chunk)
         *complete, pending = pending.split("\n")
         for line in complete:
@@ -94,6 +96,12 @@ async def read_lines(reader: asyncio.StreamReader, sink: LineSink, echo: BinaryI
     if pending:
         for piece in _pieces(pending):
             await sink(piece)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _pieces(line: str) -> list[str]:

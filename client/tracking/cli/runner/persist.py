@@ -27,7 +27,9 @@ class Deadline:
         self._at: float | None = None
 
     def give_up_in(self, seconds: float) -> None:
-        self._at = time.monotonic() + seconds
+        """Stop retrying `seconds` from now, or earlier if an earlier time was already set."""
+        at = time.monotonic() + seconds
+        self._at = at if self._at is None else min(self._at, at)
 
     def passed(self) -> bool:
         return self._at is not None and time.monotonic() >= self._at

@@ -8,7 +8,6 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from tracking.cli.runner.child import Child, describe_exit, read_lines, shell_exit_code
 from tracking.cli.runner.persist import TRANSIENT, Deadline
@@ -143,9 +142,9 @@ class Runner:
         out = child.process.stdout if stream == execution_pb2.LOG_STREAM_STDOUT else None
         pipe = out or child.process.stderr
         assert pipe is not None
-        echo: BinaryIO | None = None
+        echo: int | None = None
         if self._options.echo:
-            echo = sys.stdout.buffer if out else sys.stderr.buffer
+            echo = sys.stdout.fileno() if out else sys.stderr.fileno()
 
         async def sink(line: str) -> None:
             await shipper.add(stream, line)
@@ -186,12 +185,16 @@ class Runner:
 
     @contextlib.contextmanager
     def _signals_forwarded(self) -> Iterator[None]:
-        """A first SIGINT/SIGTERM stops the command as a cancel would; a second kills it."""
+        """A first SIGINT/SIGTERM stops the command as a cancel would; a second kills it and
+        gives up on the server at its next failure."""
         loop = asyncio.get_running_loop()
 
         def on_signal(signum: int) -> None:
-            if self._interrupted.is_set() and self._child is not None:
-                self._child.signal(signal.SIGKILL)
+            if self._interrupted.is_set():
+                # Asked again: kill now, and stop waiting for an unreachable server.
+                if self._child is not None:
+                    self._child.signal(signal.SIGKILL)
+                self._deadline.give_up_in(0)
                 return
             self._interrupt_reason = f"tracking run received {signal.Signals(signum).name}"
             self._interrupted.set()
