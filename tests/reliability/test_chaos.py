@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import grpc
 import pytest
 
 from tests.support.chaos import (
@@ -23,13 +22,12 @@ from tests.support.chaos import (
     Writer,
     account,
     free_address,
+    prepare,
     read_truth,
     watchers,
 )
 from tests.support.databases import POSTGRES_URL, postgres_database
-from tests.support.factories import create_deployment, create_execution, start
 from tests.support.process import ServerProcess
-from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 EXECUTIONS = 4
 DEPLOYMENT_WATCHER_EVERY = 5  # one watcher in five watches the whole deployment
@@ -37,20 +35,6 @@ DEPLOYMENT_WATCHER_EVERY = 5  # one watcher in five watches the whole deployment
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 300)]
 if FULL:
     pytestmark.append(pytest.mark.slow)
-
-
-def _prepare(address: str) -> tuple[str, list[str]]:
-    """A deployment and its running executions."""
-    with grpc.insecure_channel(address) as channel:
-        stub = TrackingServiceStub(channel)
-        deployment = create_deployment(stub).name
-        executions = [
-            create_execution(stub, deployment_name=deployment).execution_id
-            for _ in range(EXECUTIONS)
-        ]
-        for execution_id in executions:
-            start(stub, execution_id)
-    return deployment, executions
 
 
 def _under_load(
@@ -61,7 +45,7 @@ def _under_load(
     address = free_address()
     server = ServerProcess(database_url, address).start()
     try:
-        deployment, executions = _prepare(address)
+        deployment, executions = prepare(address, EXECUTIONS)
         with watchers(
             address=address,
             executions=executions,

@@ -27,6 +27,7 @@ from typing import Any
 import grpc
 
 from tests.support.chaos_watchers import channel_options, digest_line
+from tests.support.factories import create_deployment, create_execution, start
 from tracking.v1 import status_pb2 as spb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -97,6 +98,20 @@ def scrape(metrics_address: str, name: str) -> float:
     match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     assert match is not None, f"{name} not in /metrics"
     return float(match.group(1))
+
+
+def prepare(address: str, executions: int) -> tuple[str, list[str]]:
+    """A deployment and its running executions."""
+    with grpc.insecure_channel(address) as channel:
+        stub = TrackingServiceStub(channel)
+        deployment = create_deployment(stub).name
+        ids = [
+            create_execution(stub, deployment_name=deployment).execution_id
+            for _ in range(executions)
+        ]
+        for execution_id in ids:
+            start(stub, execution_id)
+    return deployment, ids
 
 
 class Writer:
