@@ -123,4 +123,4 @@ def test_postgresql_outage_under_watchers_and_a_writer() -> None:
 
     name = "postgresql restart" if SCALE.restart_postgres else "postgresql connections dropped"
     with postgres_database() as url:
-        _under_load(url, name, outage, 1 if SCALE.restart_postgres else 3)
+        _under_load(url, name, outage, 1 if SCALE.restart_postgres else 2)

@@ -153,7 +153,7 @@ def test_server_memory_after_stream_open_cancel_cycles(backend: str, fresh_datab
                 )
             )
         settled = lambda: scrape(metrics, "tracking_open_watchers") == 0  # noqa: E731
-        asyncio.run(_cycles(address, deployment, execution_id, max(500, SCALE.cycles // 5)))
+        asyncio.run(_cycles(address, deployment, execution_id, max(200, SCALE.cycles // 5)))
         wait_for(settled, "every cancelled stream to be closed")
         before = rss_kib(server.process.pid)
         asyncio.run(_cycles(address, deployment, execution_id, SCALE.cycles))

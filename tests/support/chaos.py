@@ -60,8 +60,8 @@ SCALE = (
     else Scale(
         watchers=50,
         kills=2,
-        writes_between_kills=40,
-        cycles=1_000,
+        writes_between_kills=25,
+        cycles=500,
         vanish_rounds=2,
         restart_postgres=False,
     )
