@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 
-.PHONY: install run test node-test lint breaking proto proto-check bench clean
+.PHONY: install run test node-test lint breaking proto proto-check bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -39,6 +39,11 @@ proto-check: $(STAMP)
 bench: $(STAMP)
 	command -v h2load >/dev/null || (apt-get update -q && apt-get install -y -q nghttp2-client)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Full size: 500 watchers, 5 SIGKILLs, a PostgreSQL restart (as root, pg_ctlcluster),
+# 10,000 stream open/cancel cycles; SQLite and PostgreSQL. make test runs a short version.
+chaos: $(STAMP)
+	TRACKING_CHAOS=full $(BIN)/pytest tests/reliability -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache

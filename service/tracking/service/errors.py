@@ -2,7 +2,8 @@
 
 The interceptor wraps every handler: a DomainError becomes its precise code
 (INVALID_ARGUMENT carries a google.rpc.BadRequest naming each field); anything
-else is logged and becomes INTERNAL, and the server keeps serving.
+else is logged and becomes INTERNAL, and the server keeps serving, except losing the
+database (restart, connection cut), which is UNAVAILABLE: try again, resume the stream.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from tracking.service.domain import errors
+from tracking.service.store.database import connection_lost
 from tracking.service.wrapping import Malformed, Stream, Unary, WrappingInterceptor
 
 log = logging.getLogger("tracking.errors")
@@ -63,6 +65,13 @@ async def _abort(
 ) -> None:
     if isinstance(error, errors.DomainError):
         await context.abort_with_status(to_status(error))  # type: ignore[attr-defined]
+    if connection_lost(error):
+        # Not a fault of the call: the database is restarting or out of reach. A read can be
+        # sent again, and a stream resumed from its cursor, once it is back.
+        log.warning("%s: lost the database (%s)", method, error.__class__.__name__)
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, "the database is unreachable; try again shortly"
+        )
     log.exception("unexpected error in %s", method, exc_info=error)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the server logged the details")
 

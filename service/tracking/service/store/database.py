@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+import asyncpg
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import select
@@ -52,6 +53,39 @@ def decode_announcement(payload: str) -> Announcement | None:
         return None
     replica_id, kind, execution_id, deployment_name = parts
     return Announcement(replica_id, kind, execution_id, deployment_name or None)
+
+
+_CONNECTION_LOST = (
+    ConnectionError,  # refused, reset, aborted
+    TimeoutError,  # a connect that did not finish
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and "connection does not exist"
+    asyncpg.AdminShutdownError,  # 57P01: terminated, or the server is stopping
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+)
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` comes from losing the database (down, restarting, connection cut).
+
+    The error SQLAlchemy raises may be a later one (a rollback on the broken connection)
+    whose context is the loss, so the whole chain of causes and contexts is searched.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _CONNECTION_LOST):
+            return True
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        pending += [current.__cause__, current.__context__]
+    return False
 
 
 def normalize_url(url: str) -> str:

@@ -1,0 +1,97 @@
+"""Losing PostgreSQL is UNAVAILABLE, not INTERNAL: reads are retried, streams resume."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support.databases import postgres_database
+from tests.support.factories import create_execution, start
+from tests.support.server import ServerThread
+from tests.support.tcp_proxy import TcpProxy
+from tracking.client import RetryPolicy, TrackingClient
+from tracking.service.settings import Settings
+from tracking.v1 import status_pb2 as spb
+from tracking.v1 import tracking_service_pb2 as pb
+from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def behind_proxy() -> Iterator[tuple[ServerThread, TcpProxy]]:
+    """A server whose PostgreSQL connections all go through a proxy the test can cut."""
+    with postgres_database() as url:
+        parsed = make_url(url)
+        proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432).start()
+        proxied = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        server = ServerThread(
+            Settings(address="127.0.0.1:0", database_url=proxied, heartbeat_seconds=0.5)
+        ).start()
+        yield server, proxy
+        proxy.restore()
+        server.stop()
+        proxy.stop()
+
+
+def _code(call: grpc.Future[object]) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as caught:
+        call.result()
+    return caught.value.code()
+
+
+def test_calls_during_a_database_outage_are_unavailable_and_a_watch_resumes_after_it(
+    behind_proxy: tuple[ServerThread, TcpProxy],
+) -> None:
+    server, proxy = behind_proxy
+    with grpc.insecure_channel(server.address) as channel:
+        stub = TrackingServiceStub(channel)
+        execution_id = create_execution(stub).execution_id
+        start(stub, execution_id)
+        proxy.cut()
+        codes = {
+            "read": _code(
+                stub.GetExecution.future(pb.GetExecutionRequest(execution_id=execution_id))
+            ),
+            "write": _code(
+                stub.UpdateJobStatus.future(
+                    pb.UpdateJobStatusRequest(
+                        execution_id=execution_id, progress=pb.ProgressAction(progress=0.5)
+                    )
+                )
+            ),
+            "watch": _code(
+                stub.WatchStatus(pb.WatchStatusRequest(execution_id=execution_id), timeout=30)
+            ),
+        }
+        assert codes == dict.fromkeys(codes, grpc.StatusCode.UNAVAILABLE)
+
+        revisions: list[int] = []
+        retry = RetryPolicy(max_attempts=1000, initial_backoff=0.05, max_backoff=0.2)
+        with TrackingClient(server.address, retry=retry) as client:
+            watching = threading.Thread(
+                target=lambda: revisions.extend(
+                    e.revision
+                    for e in client.watch(execution_id=execution_id, after_revision=2, timeout=120)
+                )
+            )
+            watching.start()  # refused while the database is away, opened again once it is back
+            proxy.restore()
+            stub.UpdateJobStatus(
+                pb.UpdateJobStatusRequest(
+                    execution_id=execution_id, progress=pb.ProgressAction(progress=0.7)
+                ),
+                timeout=30,
+            )
+            stub.UpdateJobStatus(
+                pb.UpdateJobStatusRequest(
+                    execution_id=execution_id, stop=pb.StopAction(cause=spb.RUNNING_STATUS_SUCCESS)
+                ),
+                timeout=30,
+            )
+            watching.join(120)
+    assert revisions == [3, 4]
