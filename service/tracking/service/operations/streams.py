@@ -115,18 +115,17 @@ class Streams:
                 "after_revision", f"must not be negative, got {after_revision}"
             )
         with self._subscribe(Topic("execution", execution_id), principal) as subscription:
-            async with self.db.reading() as session:
-                row = await execution_store.find(session, execution_id)
-                if row is None:
-                    pending = await execution_store.events_after_revision(
-                        session, execution_id, after_revision, 1
-                    )
-                    if not pending:
-                        if after_revision and await execution_store.was_deleted_at(
-                            session, execution_id, after_revision
-                        ):
-                            return  # the watcher already saw the end: the deletion
-                        raise NotFound("execution", execution_id)
+            row = await self.db.read(execution_store.find, execution_id)
+            if row is None:
+                pending = await self.db.read(
+                    execution_store.events_after_revision, execution_id, after_revision, 1
+                )
+                if not pending:
+                    if after_revision and await self.db.read(
+                        execution_store.was_deleted_at, execution_id, after_revision
+                    ):
+                        return  # the watcher already saw the end: the deletion
+                    raise NotFound("execution", execution_id)
             cursor = after_revision
             if row is not None:
                 if after_revision > row.revision:
@@ -148,10 +147,9 @@ class Streams:
                         "watch again without after_revision to start from a fresh snapshot",
                     )
             while True:
-                async with self.db.reading() as session:
-                    rows = await execution_store.events_after_revision(
-                        session, execution_id, cursor, READ_BATCH
-                    )
+                rows = await self.db.read(
+                    execution_store.events_after_revision, execution_id, cursor, READ_BATCH
+                )
                 for event in rows:
                     yield StatusItem(event=event)
                     cursor = event.revision
@@ -191,17 +189,18 @@ class Streams:
         with self._subscribe(topic, principal) as subscription:
             seen: dict[str, int] = {}
             snapshot_after: tuple[datetime, str] | None = None
+            cursor: int
             if resume_token:
                 position = codec.decode(resume_token, query, "resume_token")
-                cursor = position.get("id")
-                if not isinstance(cursor, int) or cursor < 0:
+                given = position.get("id")
+                if not isinstance(given, int) or given < 0:
                     raise InvalidArgument.of("resume_token", "is not a token this service issued")
+                cursor = given
                 snapshotting = "snap" in position
                 if snapshotting and position["snap"]:
                     time_text, last_id = position["snap"]
                     snapshot_after = (datetime.fromisoformat(time_text), last_id)
-                async with self.db.reading() as session:
-                    pruned = int(await meta.get(session, meta.PRUNED_EVENT_ID) or 0)
+                pruned = int(await self.db.read(meta.get, meta.PRUNED_EVENT_ID) or 0)
                 if cursor < pruned:
                     raise retention_gone(
                         "events",
@@ -210,17 +209,15 @@ class Streams:
                     )
             else:
                 snapshotting = True
-                async with self.db.reading() as session:
-                    cursor = await execution_store.last_event_id(session)
-                    if scope:
-                        await deployment_store.get(session, scope)
+                if scope:
+                    await self.db.read(deployment_store.get, scope)
+                cursor = await self.db.read(execution_store.last_event_id)
             # Snapshots of every execution that can still change, each with a token that
             # resumes right after it (a watch cut off among them gets the rest).
             while snapshotting:
-                async with self.db.reading() as session:
-                    rows_left = await execution_store.unfinished(
-                        session, scope, TERMINAL, snapshot_after, READ_BATCH
-                    )
+                rows_left = await self.db.read(
+                    execution_store.unfinished, scope, TERMINAL, snapshot_after, READ_BATCH
+                )
                 for row in rows_left:
                     seen[row.execution_id] = row.revision
                     snapshot_after = (row.create_time, row.execution_id)
@@ -231,8 +228,9 @@ class Streams:
                     yield StatusItem(snapshot=row, resume_token=token)
                 snapshotting = len(rows_left) == READ_BATCH
             while True:
-                async with self.db.reading() as session:
-                    rows = await execution_store.events_after_id(session, scope, cursor, READ_BATCH)
+                rows = await self.db.read(
+                    execution_store.events_after_id, scope, cursor, READ_BATCH
+                )
                 for event in rows:
                     assert event.id is not None
                     cursor = event.id
@@ -264,51 +262,47 @@ class Streams:
             errors.add("tail", f"must be between 0 and {self.limits.max_tail}, got {tail}")
         errors.raise_if_any()
         with self._subscribe(Topic("logs", execution_id), principal) as subscription:
-            async with self.db.reading() as session:
-                row = await execution_store.get(session, execution_id)
-                if after_seq > row.log_seq:
-                    raise InvalidArgument.of(
-                        "after_seq",
-                        f"{after_seq} is ahead of the execution's last seq {row.log_seq}",
-                    )
-                if after_seq < row.pruned_log_seq:
-                    raise retention_gone(
-                        f"log lines of {execution_id}",
-                        row.pruned_log_seq,
-                        "they are no longer kept",
-                    )
-                cursor = after_seq
-                if tail:
-                    newest = await log_store.query(
-                        session,
+            row = await self.db.read(execution_store.get, execution_id)
+            if after_seq > row.log_seq:
+                raise InvalidArgument.of(
+                    "after_seq",
+                    f"{after_seq} is ahead of the execution's last seq {row.log_seq}",
+                )
+            if after_seq < row.pruned_log_seq:
+                raise retention_gone(
+                    f"log lines of {execution_id}", row.pruned_log_seq, "they are no longer kept"
+                )
+            cursor = after_seq
+            if tail:
+                newest = await self.db.read(
+                    log_store.query,
+                    execution_id,
+                    after_seq=after_seq,
+                    from_time=since,
+                    stream=stream,
+                    limit=tail,
+                    newest_first=True,
+                )
+                if newest:
+                    cursor = newest[-1].seq - 1
+            while True:
+                # Read the status first: every line committed before a terminal status is
+                # visible to the reads that follow.
+                current = await self.db.read(execution_store.find, execution_id)
+                ended = current is None or current.status in TERMINAL
+                while True:
+                    batch = await self.db.read(
+                        log_store.query,
                         execution_id,
-                        after_seq=after_seq,
+                        after_seq=cursor,
                         from_time=since,
                         stream=stream,
-                        limit=tail,
-                        newest_first=True,
+                        limit=READ_BATCH,
                     )
-                    if newest:
-                        cursor = newest[-1].seq - 1
-            while True:
-                async with self.db.reading() as session:
-                    # Read the status first: every line committed before a terminal status
-                    # is visible to the reads that follow.
-                    current = await execution_store.find(session, execution_id)
-                    ended = current is None or current.status in TERMINAL
-                    while True:
-                        batch = await log_store.query(
-                            session,
-                            execution_id,
-                            after_seq=cursor,
-                            from_time=since,
-                            stream=stream,
-                            limit=READ_BATCH,
-                        )
-                        if not batch:
-                            break
-                        cursor = batch[-1].seq
-                        yield batch
+                    if not batch:
+                        break
+                    cursor = batch[-1].seq
+                    yield batch
                 if not follow or ended:
                     return
                 while await self._next(subscription, f"after_seq={cursor}") is False:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 from sqlalchemy import event, exc, text
@@ -18,6 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.store import migrations
 from tracking.service.store.models import ServiceMetaRow
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 # Any constant works: it names the lock that serialises event ids (and migrations).
 EVENT_LOCK_ID = 0x7472_6163
@@ -157,6 +161,7 @@ class Database:
             )
         self.page_token_secret = b""
         self.replica_id = secrets.token_hex(4)
+        self._finishing: set[asyncio.Future[Any]] = set()
 
     async def start(self) -> None:
         """Bring the schema to the newest version and load the service's own values."""
@@ -182,6 +187,39 @@ class Database:
     async def reading(self) -> AsyncIterator[AsyncSession]:
         async with AsyncSession(self.read_engine, expire_on_commit=False) as session:
             yield session
+
+    async def read(
+        self,
+        work: Callable[Concatenate[AsyncSession, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`work(session, *args, **kwargs)` in a read session that a cancelled caller does not
+        cut short.
+
+        Streams are cancelled whenever their client goes away. A query cancelled midway
+        leaves its connection in an unknown state, so the pool drops it (PostgreSQL then
+        opens a new one: a backend process and a few hundred KB per cancel). Here the
+        caller still gets CancelledError at once, while the read runs to its end and
+        returns its connection to the pool.
+        """
+
+        async def run() -> T:
+            async with self.reading() as session:
+                return await work(session, *args, **kwargs)
+
+        task = asyncio.ensure_future(run())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._finishing.add(task)
+            task.add_done_callback(self._finished)
+            raise
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._finishing.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody is waiting for it any more
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
