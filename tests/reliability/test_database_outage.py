@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import grpc
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.integration.test_auth import new_token
 from tests.support.databases import postgres_database
 from tests.support.factories import create_execution, start
 from tests.support.server import ServerThread
@@ -22,20 +25,26 @@ from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def behind_proxy() -> Iterator[tuple[ServerThread, TcpProxy]]:
+@contextmanager
+def proxied_server(**settings: Any) -> Iterator[tuple[ServerThread, TcpProxy]]:
     """A server whose PostgreSQL connections all go through a proxy the test can cut."""
     with postgres_database() as url:
         parsed = make_url(url)
         proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432).start()
         proxied = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
         server = ServerThread(
-            Settings(address="127.0.0.1:0", database_url=proxied, heartbeat_seconds=0.5)
+            Settings(address="127.0.0.1:0", database_url=proxied, heartbeat_seconds=0.5, **settings)
         ).start()
         yield server, proxy
         proxy.restore()
         server.stop()
         proxy.stop()
+
+
+@pytest.fixture
+def behind_proxy() -> Iterator[tuple[ServerThread, TcpProxy]]:
+    with proxied_server() as pair:
+        yield pair
 
 
 def _code(call: grpc.Future[object]) -> grpc.StatusCode:
@@ -95,3 +104,20 @@ def test_calls_during_a_database_outage_are_unavailable_and_a_watch_resumes_afte
             )
             watching.join(120)
     assert revisions == [3, 4]
+
+
+def test_a_token_that_cannot_be_checked_during_an_outage_is_unavailable() -> None:
+    with proxied_server(auth="on", token_cache_seconds=0) as (server, proxy):
+        _, secret = new_token(server, "READER")
+        metadata = (("authorization", f"Bearer {secret}"),)
+        with grpc.insecure_channel(server.address) as channel:
+            stub = TrackingServiceStub(channel)
+            request = pb.ListExecutionsRequest()
+            stub.ListExecutions(request, metadata=metadata)
+            proxy.cut()
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.ListExecutions(request, metadata=metadata, timeout=30)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "cannot check the token" in (caught.value.details() or "")
+            proxy.restore()
+            assert stub.ListExecutions(request, metadata=metadata, timeout=30) is not None

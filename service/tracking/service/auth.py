@@ -12,6 +12,7 @@ load balancers and grpcurl.
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import grpc
 
 from tracking.service.domain import auth
 from tracking.service.operations.tokens import Principal, Tokens
+from tracking.service.store.database import connection_lost
 from tracking.service.wrapping import SERVICE_PREFIX, Context, Stream, Unary, WrappingInterceptor
 
 ANONYMOUS = Principal("anonymous", auth.Role.ADMIN, "")
@@ -52,6 +54,9 @@ class RateLimiter:
         return True
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class Refusal:
     code: grpc.StatusCode
@@ -81,7 +86,18 @@ class AuthInterceptor(WrappingInterceptor):
                 return Refusal(
                     grpc.StatusCode.UNAUTHENTICATED, "authorization must be 'Bearer <token>'"
                 )
-            found = await self.tokens.verify(secret.strip())
+            try:
+                found = await self.tokens.verify(secret.strip())
+            except Exception as error:
+                if connection_lost(error):
+                    return Refusal(
+                        grpc.StatusCode.UNAVAILABLE,
+                        "cannot check the token: the database is unreachable",
+                    )
+                log.exception("checking a token failed")
+                return Refusal(
+                    grpc.StatusCode.INTERNAL, "internal error; the server logged the details"
+                )
             if found is None:
                 return Refusal(grpc.StatusCode.UNAUTHENTICATED, "the token is unknown or revoked")
             principal = found
@@ -135,4 +151,9 @@ class AuthInterceptor(WrappingInterceptor):
 
     async def _still_valid(self, metadata: Any) -> bool:
         secret = dict(metadata or ()).get("authorization", "").partition(" ")[2].strip()
-        return await self.tokens.verify(secret) is not None
+        try:
+            return await self.tokens.verify(secret) is not None
+        except Exception as error:
+            if connection_lost(error):
+                return True  # checked again at the next recheck; the stream goes on meanwhile
+            raise
