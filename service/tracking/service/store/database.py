@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracking.service.store import migrations
+from tracking.service.store import inline_sqlite, migrations
 from tracking.service.store.models import ServiceMetaRow
 
 # Any constant works: it names the lock that serialises event ids (and migrations).
@@ -102,9 +103,19 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.read_engine = create_async_engine(self.url, echo=echo, pool_size=4)
+            # Statements run on the event loop (store/inline_sqlite.py), not in a thread each.
+            args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(parsed)
+            creator = inline_sqlite.connector(str(args[0]), uri=bool(kwargs.get("uri")))
+            self.read_engine = create_async_engine(
+                self.url, echo=echo, pool_size=4, async_creator=creator
+            )
             self.write_engine = create_async_engine(
-                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=300
+                self.url,
+                echo=echo,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=300,
+                async_creator=creator,
             )
             for engine, begin in (
                 (self.read_engine, "BEGIN"),
