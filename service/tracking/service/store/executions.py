@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, delete, insert, or_, type_coerce, update
+from sqlalchemy import Text, bindparam, delete, insert, or_, type_coerce, update
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -106,8 +106,7 @@ def _execution_view(row: Any) -> ExecutionView:
 
 async def job_status(connection: AsyncConnection, execution_id: str) -> JobStatusView:
     """The JobStatus columns of one execution (a Core select: no ORM object is built)."""
-    query = core_select(*_STATUS_COLUMNS).where(col(ExecutionRow.execution_id) == execution_id)
-    row = (await connection.execute(query)).first()
+    row = (await connection.execute(_JOB_STATUS, {"b_execution_id": execution_id})).first()
     if row is None:
         raise NotFound("execution", execution_id)
     return JobStatusView(*row)
@@ -115,6 +114,15 @@ async def job_status(connection: AsyncConnection, execution_id: str) -> JobStatu
 
 _TABLE: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
 _EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
+# Hot-path statements are built once: SQLAlchemy then reuses their cache key and compiled
+# form instead of building and hashing a new statement on every call.
+_BY_ID = _TABLE.c.execution_id == bindparam("b_execution_id")
+_JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
+_LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
+_LOCK_LOG_SEQ = core_select(_TABLE.c.status, _TABLE.c.log_seq).where(_BY_ID).with_for_update()
+# The SET clause is made of the columns a call's parameters name (compiled once per set).
+_UPDATE = update(_TABLE).where(_BY_ID)
+_INSERT_EVENT = insert(_EVENTS)
 
 
 async def lock(session: AsyncSession, execution_id: str) -> tuple[ExecutionRow, dict[str, Any]]:
@@ -123,8 +131,7 @@ async def lock(session: AsyncSession, execution_id: str) -> tuple[ExecutionRow, 
     A Core select; `save` writes back what changed, without the ORM's unit of work.
     """
     connection = await session.connection()
-    query = core_select(_TABLE).where(_TABLE.c.execution_id == execution_id).with_for_update()
-    found = (await connection.execute(query)).first()
+    found = (await connection.execute(_LOCK, {"b_execution_id": execution_id})).first()
     if found is None:
         raise NotFound("execution", execution_id)
     values = dict(found._mapping)
@@ -139,16 +146,14 @@ async def save(session: AsyncSession, row: ExecutionRow, before: dict[str, Any])
     }
     if changed:
         connection = await session.connection()
-        await connection.execute(
-            update(_TABLE).where(_TABLE.c.execution_id == row.execution_id).values(changed)
-        )
+        await connection.execute(_UPDATE, {"b_execution_id": row.execution_id, **changed})
 
 
 async def insert_event(session: AsyncSession, event: ExecutionEventRow) -> None:
     """Insert an event row (Core) and set its id."""
     connection = await session.connection()
     result = await connection.execute(
-        insert(_EVENTS),
+        _INSERT_EVENT,
         {
             "execution_id": event.execution_id,
             "deployment_name": event.deployment_name,
@@ -166,12 +171,7 @@ async def insert_event(session: AsyncSession, event: ExecutionEventRow) -> None:
 async def lock_log_seq(session: AsyncSession, execution_id: str) -> tuple[str, int]:
     """Lock an execution to append log lines: (its status, its last log seq)."""
     connection = await session.connection()
-    query = (
-        core_select(_TABLE.c.status, _TABLE.c.log_seq)
-        .where(_TABLE.c.execution_id == execution_id)
-        .with_for_update()
-    )
-    found = (await connection.execute(query)).first()
+    found = (await connection.execute(_LOCK_LOG_SEQ, {"b_execution_id": execution_id})).first()
     if found is None:
         raise NotFound("execution", execution_id)
     return str(found[0]), int(found[1])
@@ -179,9 +179,7 @@ async def lock_log_seq(session: AsyncSession, execution_id: str) -> tuple[str, i
 
 async def set_log_seq(session: AsyncSession, execution_id: str, log_seq: int) -> None:
     connection = await session.connection()
-    await connection.execute(
-        update(_TABLE).where(_TABLE.c.execution_id == execution_id).values(log_seq=log_seq)
-    )
+    await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq})
 
 
 async def find(session: AsyncSession, execution_id: str) -> ExecutionRow | None:
