@@ -132,20 +132,19 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     metrics = Metrics()
     metrics.watch(hub, logs)
     metrics.time_statements(database.read_engine, database.write_engine)
-    server = grpc.aio.server(
-        interceptors=[
-            ObservabilityInterceptor(metrics),
-            AuthInterceptor(
-                tokens,
-                required=settings.auth_required,
-                limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
-                recheck_seconds=settings.stream_recheck_seconds,
-            ),
-            ErrorInterceptor(),
-        ],
-        options=server_options(settings),
-    )
-    register(servicer, server)
+    server = grpc.aio.server(options=server_options(settings))
+    # Outermost first; applied to each method once, at registration (see wrapping.py).
+    interceptors = [
+        ObservabilityInterceptor(metrics),
+        AuthInterceptor(
+            tokens,
+            required=settings.auth_required,
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            recheck_seconds=settings.stream_recheck_seconds,
+        ),
+        ErrorInterceptor(),
+    ]
+    register(servicer, server, interceptors)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:

@@ -115,10 +115,9 @@ class AuthInterceptor(WrappingInterceptor):
             )
         return principal
 
-    def wrap_unary(self, behavior: Unary, details: grpc.HandlerCallDetails) -> Unary:
-        method, metadata = details.method, details.invocation_metadata
-
+    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
         async def unary(request: Any, context: Context) -> Any:
+            metadata = context.invocation_metadata()
             admitted = await self._admit(method, metadata, context.peer())
             if isinstance(admitted, Refusal):
                 await context.abort(admitted.code, admitted.message)
@@ -128,10 +127,9 @@ class AuthInterceptor(WrappingInterceptor):
 
         return unary
 
-    def wrap_stream(self, behavior: Stream, details: grpc.HandlerCallDetails) -> Stream:
-        method, metadata = details.method, details.invocation_metadata
-
+    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
         async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+            metadata = context.invocation_metadata()
             admitted = await self._admit(method, metadata, context.peer())
             if isinstance(admitted, Refusal):
                 await context.abort(admitted.code, admitted.message)

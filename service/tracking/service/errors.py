@@ -53,11 +53,11 @@ def to_status(error: errors.DomainError) -> grpc.Status:
 
 
 class ErrorInterceptor(WrappingInterceptor):
-    def wrap_unary(self, behavior: Unary, details: grpc.HandlerCallDetails) -> Unary:
-        return _guard_unary(behavior, details.method)
+    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
+        return _guard_unary(behavior, method)
 
-    def wrap_stream(self, behavior: Stream, details: grpc.HandlerCallDetails) -> Stream:
-        return _guard_stream(behavior, details.method)
+    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
+        return _guard_stream(behavior, method)
 
 
 async def _abort(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import logging
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,10 @@ from tracking.service.operations.logs import Logs
 from tracking.service.wrapping import Context, Stream, Unary, WrappingInterceptor
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+# Made request ids: 32 hex characters, a random prefix per process and a counter (uuid4
+# read the system's random source on every call).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(1)
 log = logging.getLogger("tracking.calls")
 
 
@@ -156,12 +161,12 @@ class ObservabilityInterceptor(WrappingInterceptor):
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def _begin(self, details: grpc.HandlerCallDetails, context: Context) -> _Call:
-        given = dict(details.invocation_metadata or ()).get("x-request-id", "")
-        rid = str(given)[:64] if given else uuid.uuid4().hex
+    def _begin(self, method: str, context: Context) -> _Call:
+        given = dict(context.invocation_metadata() or ()).get("x-request-id", "")
+        rid = str(given)[:64] if given else f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         request_id.set(rid)
         # Read the peer now: once a call was cancelled, asking its context can crash.
-        return _Call(details.method, rid, time.perf_counter(), context.peer())
+        return _Call(method, rid, time.perf_counter(), context.peer())
 
     def _end(self, call: _Call, code: grpc.StatusCode) -> None:
         elapsed = time.perf_counter() - call.started
@@ -178,9 +183,9 @@ class ObservabilityInterceptor(WrappingInterceptor):
             }
             log.log(level, "call", extra=extra)
 
-    def wrap_unary(self, behavior: Unary, details: grpc.HandlerCallDetails) -> Unary:
+    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
         async def unary(request: Any, context: Context) -> Any:
-            call = self._begin(details, context)
+            call = self._begin(method, context)
             await context.send_initial_metadata((("x-request-id", call.request_id),))
             code = grpc.StatusCode.OK
             try:
@@ -196,9 +201,9 @@ class ObservabilityInterceptor(WrappingInterceptor):
 
         return unary
 
-    def wrap_stream(self, behavior: Stream, details: grpc.HandlerCallDetails) -> Stream:
+    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
         async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
-            call = self._begin(details, context)
+            call = self._begin(method, context)
             await context.send_initial_metadata((("x-request-id", call.request_id),))
             code = grpc.StatusCode.OK
             try:

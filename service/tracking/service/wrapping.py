@@ -1,8 +1,11 @@
-"""The one way the interceptors wrap TrackingService handlers.
+"""The one way the three interceptors wrap TrackingService handlers.
 
 An interceptor subclasses WrappingInterceptor and says how it wraps a unary
-behavior and a server-streaming one; handlers of other services (health,
-reflection) follow conventions of their own and pass untouched.
+behavior and a server-streaming one. The wrapping is done once per method, when
+the service is registered (api/registration.py), not by gRPC's interceptor
+pipeline on every call: each call then runs the composed handler directly and
+reads its metadata from its context. Handlers of other services (health,
+reflection) follow conventions of their own and are not wrapped.
 """
 
 from __future__ import annotations
@@ -32,35 +35,11 @@ class Malformed:
         ]
 
 
-class WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def wrap_unary(self, behavior: Unary, details: grpc.HandlerCallDetails) -> Unary:
+class WrappingInterceptor:
+    """Wraps the behavior of one TrackingService method (`method` is its full path)."""
+
+    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
         return behavior
 
-    def wrap_stream(self, behavior: Stream, details: grpc.HandlerCallDetails) -> Stream:
+    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
         return behavior
-
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(details)
-        if handler is None or not details.method.startswith(SERVICE_PREFIX):
-            return handler
-        unary: Any = handler.unary_unary  # the stubs type behaviors as synchronous
-        stream: Any = handler.unary_stream
-        if unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self.wrap_unary(unary, details),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self.wrap_stream(stream, details),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
@@ -13,7 +14,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from tracking.service.domain import schedule
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
-from tracking.service.store.executions import job_status_snapshot
 from tracking.service.store.models import DeploymentRow, ExecutionEventRow, ExecutionRow, LogLineRow
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 
@@ -30,11 +30,13 @@ _PREFIXES = {
 }
 
 
+@functools.cache
 def enum_name(descriptor: EnumDescriptor, number: int) -> str:
     """The stored name of an enum value, e.g. 'PERIODIC'; the caller checked it exists."""
     return descriptor.values_by_number[number].name.removeprefix(_PREFIXES[descriptor.name])
 
 
+@functools.cache
 def enum_number(descriptor: EnumDescriptor, name: str) -> Any:
     """The wire number of a stored enum name (typed Any: the stubs want enum wrappers)."""
     return descriptor.values_by_name[_PREFIXES[descriptor.name] + name].number
@@ -113,12 +115,17 @@ def time_or_none(timestamp: Timestamp, present: bool, field: str) -> datetime | 
         raise InvalidArgument.of(field, f"is not a valid time: {error}") from None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def stamp(value: datetime | None) -> Timestamp | None:
+    """Timestamp.FromDatetime without its per-call conversions (the values are aware UTC)."""
     if value is None:
         return None
-    timestamp = Timestamp()
-    timestamp.FromDatetime(value)
-    return timestamp
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 # Deployments
@@ -224,14 +231,86 @@ def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
     return status
 
 
-def job_status_of_row(row: ExecutionRow, now: datetime) -> status_pb2.JobStatus:
-    status = job_status_proto(job_status_snapshot(row))
-    if row.start_time is not None and row.end_time is None:
-        status.duration.FromTimedelta(now - row.start_time)
+class JobStatusFields(Protocol):
+    """An execution's JobStatus columns: an ExecutionRow, or a view read without the ORM."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> float: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def stop_message(self) -> str: ...
+    @property
+    def cancel_reason(self) -> str: ...
+    @property
+    def create_time(self) -> datetime: ...
+    @property
+    def start_time(self) -> datetime | None: ...
+    @property
+    def end_time(self) -> datetime | None: ...
+    @property
+    def update_time(self) -> datetime: ...
+    @property
+    def revision(self) -> int: ...
+
+
+class ExecutionFields(JobStatusFields, Protocol):
+    """What an Execution message shows: an ExecutionRow or store.executions.ExecutionView."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def deployment_name(self) -> str | None: ...
+    @property
+    def pipeline_name(self) -> str: ...
+    @property
+    def job_name(self) -> str: ...
+    @property
+    def job_type(self) -> str: ...
+    @property
+    def experiment_name(self) -> str: ...
+    @property
+    def model_run_id(self) -> str: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def steps(self) -> list[dict[str, Any]]: ...
+    @property
+    def inputs(self) -> list[dict[str, Any]]: ...
+    @property
+    def outputs(self) -> list[dict[str, Any]]: ...
+    @property
+    def result(self) -> dict[str, Any]: ...
+    @property
+    def export_paths(self) -> dict[str, str]: ...
+    @property
+    def source_views(self) -> dict[str, str]: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+
+def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStatus:
+    """The JobStatus of a row as it stands now (a running execution's duration grows)."""
+    status = status_pb2.JobStatus(
+        status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, row.status),
+        progress=row.progress,
+        phase=row.phase,
+        stop_message=row.stop_message,
+        cancel_reason=row.cancel_reason,
+        create_time=stamp(row.create_time),
+        start_time=stamp(row.start_time),
+        end_time=stamp(row.end_time),
+        update_time=stamp(row.update_time),
+        revision=row.revision,
+    )
+    if row.start_time is not None:
+        status.duration.FromTimedelta((row.end_time or now) - row.start_time)
     return status
 
 
-def execution_proto(row: ExecutionRow, now: datetime) -> execution_pb2.Execution:
+def execution_proto(row: ExecutionFields, now: datetime) -> execution_pb2.Execution:
     execution = execution_pb2.Execution(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name or "",
@@ -249,7 +328,8 @@ def execution_proto(row: ExecutionRow, now: datetime) -> execution_pb2.Execution
         labels=row.labels,
         created_by=row.created_by,
     )
-    execution.result.update(row.result)
+    if row.result:
+        execution.result.update(row.result)
     return execution
 
 

@@ -19,7 +19,7 @@ class JobStatusApi:
     async def GetJobStatus(
         self, request: pb.GetJobStatusRequest, context: Context
     ) -> pb.GetJobStatusResponse:
-        row = await self.executions.get(request.execution_id)
+        row = await self.executions.job_status(request.execution_id)
         return pb.GetJobStatusResponse(job_status=convert.job_status_of_row(row, utcnow()))
 
     async def UpdateJobStatus(

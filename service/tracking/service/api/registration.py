@@ -7,6 +7,7 @@ so the serializer here passes bytes through untouched.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -14,7 +15,7 @@ from google.protobuf.message import DecodeError, Message
 
 from tracking.service.api import convert
 from tracking.service.domain.errors import ValidationCollector
-from tracking.service.wrapping import Malformed
+from tracking.service.wrapping import SERVICE_PREFIX, Malformed, WrappingInterceptor
 from tracking.v1 import tracking_service_pb2
 
 SERVICE = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"]
@@ -40,11 +41,21 @@ def _deserializer(request_class: Any) -> Any:
     return parse
 
 
-def register(servicer: Any, server: grpc.aio.Server) -> None:
+def register(
+    servicer: Any, server: grpc.aio.Server, interceptors: Sequence[WrappingInterceptor] = ()
+) -> None:
+    """Add the service; `interceptors` (outermost first) wrap each method once, here."""
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in SERVICE.methods:
         request_class = getattr(tracking_service_pb2, method.input_type.name)
         behavior = getattr(servicer, method.name)
+        path = SERVICE_PREFIX + method.name
+        for interceptor in reversed(interceptors):
+            behavior = (
+                interceptor.wrap_stream(behavior, path)
+                if method.server_streaming
+                else interceptor.wrap_unary(behavior, path)
+            )
         factory = (
             grpc.unary_stream_rpc_method_handler
             if method.server_streaming

@@ -123,9 +123,14 @@ class Executions:
         async with self.db.reading() as session:
             return await store.get(session, execution_id)
 
+    async def job_status(self, execution_id: str) -> store.JobStatusView:
+        check_id(execution_id)
+        async with self.db.connected() as connection:
+            return await store.job_status(connection, execution_id)
+
     async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
-    ) -> tuple[list[ExecutionRow], str]:
+    ) -> tuple[list[store.ExecutionView], str]:
         size = page_size(requested_size, self.limits)
         conditions = filters.parse(filter_text, rules.FILTER_FIELDS)
         query = query_fingerprint("executions", filters.canonical(conditions))
@@ -139,8 +144,8 @@ class Executions:
                 raise InvalidArgument.of(
                     "page_token", "is not a token this service issued"
                 ) from None
-        async with self.db.reading() as session:
-            rows = await store.list_page(session, conditions, after, size + 1)
+        async with self.db.connected() as connection:
+            rows = await store.list_page(connection, conditions, after, size + 1)
         if len(rows) <= size:
             return rows, ""
         rows = rows[:size]
@@ -304,11 +309,16 @@ class Executions:
         """Lock the row, apply the change, bump the revision and record the event, in one transaction."""
         now = utcnow()
         async with self.db.writing() as session:
-            row = await store.get(session, execution_id, for_update=True)
+            row, before = await store.lock(session, execution_id)
             changes: list[str] = apply(row, now)
             event = None
             if changes:
-                (event,) = await record(self.db, session, [(row, changes)], now)
+                # What record() does, with Core statements: this is the hot write path.
+                await self.db.lock_event_order(session)
+                event = store.bump(row, changes, now)
+                await store.save(session, row, before)
+                await store.insert_event(session, event)
+                await self.db.announce(session, "event", event.execution_id, event.deployment_name)
         if event is not None:
             self.hub.publish([event])
         return row

@@ -43,23 +43,23 @@ class Logs:
         errors.raise_if_any()
         now = utcnow()
         async with self.db.writing() as session:
-            row = await execution_store.get(session, execution_id, for_update=True)
-            if RunningStatus(row.status).is_terminal:
+            status, log_seq = await execution_store.lock_log_seq(session, execution_id)
+            if RunningStatus(status).is_terminal:
                 raise FailedPrecondition(
-                    f"execution {execution_id!r} ended ({row.status}): no more log lines are accepted"
+                    f"execution {execution_id!r} ended ({status}): no more log lines are accepted"
                 )
-            first = row.log_seq + 1
+            first = log_seq + 1
             for offset, line in enumerate(lines):
                 line["execution_id"] = execution_id
                 line["seq"] = first + offset
                 line["timestamp"] = line.get("timestamp") or now
-            row.log_seq += len(lines)
-            session.add(row)
+            log_seq += len(lines)
+            await execution_store.set_log_seq(session, execution_id, log_seq)
             await store.insert_many(session, lines)
             await self.db.announce(session, "logs", execution_id)
         self.lines_written += len(lines)
         self.hub.publish_logs(execution_id)
-        return row.log_seq
+        return log_seq
 
     async def read(
         self,

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tracking.service.domain.status import RunningStatus
 from tracking.service.store import meta
 from tracking.service.store.database import Database
+from tracking.service.store.inline_sqlite import offloaded
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
 from tracking.service.store.types import utcnow
 
@@ -58,6 +59,11 @@ class Retention:
     async def sweep(self, now: datetime | None = None) -> SweepResult:
         """Remove what is older than the retention time; safe on several replicas at once."""
         cutoff = (now or utcnow()) - self.keep
+        # Deleting many lines and events is long work: on SQLite it leaves the event loop.
+        with offloaded():
+            return await self._sweep(cutoff)
+
+    async def _sweep(self, cutoff: datetime) -> SweepResult:
         executions = events = lines = 0
         while True:
             async with self.db.writing() as session:

@@ -12,12 +12,13 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 from sqlalchemy import event, exc, text
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracking.service.store import migrations
+from tracking.service.store import inline_sqlite, migrations
 from tracking.service.store.models import ServiceMetaRow
 
 T = TypeVar("T")
@@ -140,9 +141,19 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.read_engine = create_async_engine(self.url, echo=echo, pool_size=4)
+            # Statements run on the event loop (store/inline_sqlite.py), not in a thread each.
+            args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(parsed)
+            creator = inline_sqlite.connector(str(args[0]), uri=bool(kwargs.get("uri")))
+            self.read_engine = create_async_engine(
+                self.url, echo=echo, pool_size=4, async_creator=creator
+            )
             self.write_engine = create_async_engine(
-                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=300
+                self.url,
+                echo=echo,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=300,
+                async_creator=creator,
             )
             for engine, begin in (
                 (self.read_engine, "BEGIN"),
@@ -220,6 +231,12 @@ class Database:
         self._finishing.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: nobody is waiting for it any more
+
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[AsyncConnection]:
+        """A reading connection without an ORM session, for Core statements on hot paths."""
+        async with self.read_engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import Text, bindparam, delete, insert, or_, type_coerce, update
+from sqlalchemy import select as core_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,6 +37,151 @@ async def get(
     return row
 
 
+@dataclass(slots=True)
+class JobStatusView:
+    """The JobStatus columns of an execution, read without the ORM."""
+
+    status: str
+    progress: float
+    phase: str
+    stop_message: str
+    cancel_reason: str
+    create_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    update_time: datetime
+    revision: int
+
+
+@dataclass(slots=True)
+class ExecutionView(JobStatusView):
+    """What an Execution message shows of a row, read without the ORM."""
+
+    execution_id: str
+    deployment_name: str | None
+    pipeline_name: str
+    job_name: str
+    job_type: str
+    experiment_name: str
+    model_run_id: str
+    created_by: str
+    steps: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    result: dict[str, Any]
+    export_paths: dict[str, str]
+    source_views: dict[str, str]
+    labels: dict[str, str]
+
+
+_STATUS_COLUMNS = tuple(
+    getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
+    for name in JobStatusView.__dataclass_fields__
+)
+_PLAIN_COLUMNS = tuple(
+    getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
+    for name in list(ExecutionView.__dataclass_fields__)[len(_STATUS_COLUMNS) : -7]
+)
+# JSON documents come back as text: most are "[]" or "{}", which need no parser.
+_DOCUMENT_COLUMNS = tuple(
+    type_coerce(getattr(ExecutionRow.__table__.c, name), Text)  # type: ignore[attr-defined]
+    for name in list(ExecutionView.__dataclass_fields__)[-7:]
+)
+_EMPTY_DOCUMENTS: dict[str, Any] = {"[]": list, "{}": dict, "": dict}
+
+
+def _document(text: Any) -> Any:
+    if text is None:
+        return {}
+    if not isinstance(text, str):  # a driver that decodes JSON itself
+        return text
+    empty = _EMPTY_DOCUMENTS.get(text)
+    return empty() if empty is not None else json.loads(text)
+
+
+def _execution_view(row: Any) -> ExecutionView:
+    documents = [_document(value) for value in row[-7:]]
+    return ExecutionView(*row[:-7], *documents)
+
+
+async def job_status(connection: AsyncConnection, execution_id: str) -> JobStatusView:
+    """The JobStatus columns of one execution (a Core select: no ORM object is built)."""
+    row = (await connection.execute(_JOB_STATUS, {"b_execution_id": execution_id})).first()
+    if row is None:
+        raise NotFound("execution", execution_id)
+    return JobStatusView(*row)
+
+
+_TABLE: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
+_EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
+# Hot-path statements are built once: SQLAlchemy then reuses their cache key and compiled
+# form instead of building and hashing a new statement on every call.
+_BY_ID = _TABLE.c.execution_id == bindparam("b_execution_id")
+_JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
+_LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
+_LOCK_LOG_SEQ = core_select(_TABLE.c.status, _TABLE.c.log_seq).where(_BY_ID).with_for_update()
+# The SET clause is made of the columns a call's parameters name (compiled once per set).
+_UPDATE = update(_TABLE).where(_BY_ID)
+_INSERT_EVENT = insert(_EVENTS)
+
+
+async def lock(session: AsyncSession, execution_id: str) -> tuple[ExecutionRow, dict[str, Any]]:
+    """Lock an execution for a change: (a detached row to change, the values it was read with).
+
+    A Core select; `save` writes back what changed, without the ORM's unit of work.
+    """
+    connection = await session.connection()
+    found = (await connection.execute(_LOCK, {"b_execution_id": execution_id})).first()
+    if found is None:
+        raise NotFound("execution", execution_id)
+    values = dict(found._mapping)
+    return ExecutionRow(**values), values
+
+
+async def save(session: AsyncSession, row: ExecutionRow, before: dict[str, Any]) -> None:
+    """Write the columns of a locked row that differ from what was read (values are
+    replaced by the callers, never changed in place)."""
+    changed = {
+        name: getattr(row, name) for name, old in before.items() if getattr(row, name) != old
+    }
+    if changed:
+        connection = await session.connection()
+        await connection.execute(_UPDATE, {"b_execution_id": row.execution_id, **changed})
+
+
+async def insert_event(session: AsyncSession, event: ExecutionEventRow) -> None:
+    """Insert an event row (Core) and set its id."""
+    connection = await session.connection()
+    result = await connection.execute(
+        _INSERT_EVENT,
+        {
+            "execution_id": event.execution_id,
+            "deployment_name": event.deployment_name,
+            "revision": event.revision,
+            "changes": event.changes,
+            "job_status": event.job_status,
+            "create_time": event.create_time,
+        },
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    event.id = int(key[0])
+
+
+async def lock_log_seq(session: AsyncSession, execution_id: str) -> tuple[str, int]:
+    """Lock an execution to append log lines: (its status, its last log seq)."""
+    connection = await session.connection()
+    found = (await connection.execute(_LOCK_LOG_SEQ, {"b_execution_id": execution_id})).first()
+    if found is None:
+        raise NotFound("execution", execution_id)
+    return str(found[0]), int(found[1])
+
+
+async def set_log_seq(session: AsyncSession, execution_id: str, log_seq: int) -> None:
+    connection = await session.connection()
+    await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq})
+
+
 async def find(session: AsyncSession, execution_id: str) -> ExecutionRow | None:
     return await session.get(ExecutionRow, execution_id)
 
@@ -43,13 +192,16 @@ async def by_request_id(session: AsyncSession, request_id: str) -> ExecutionRow 
 
 
 async def list_page(
-    session: AsyncSession,
+    connection: AsyncConnection,
     conditions: list[Condition],
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[ExecutionRow]:
-    """Newest first; `after` is the (create_time, execution_id) of the previous page's last row."""
-    query: Any = select(ExecutionRow)
+) -> list[ExecutionView]:
+    """Newest first; `after` is the (create_time, execution_id) of the previous page's last row.
+
+    A Core select of the columns an Execution message shows, not ORM objects.
+    """
+    query: Any = core_select(*_STATUS_COLUMNS, *_PLAIN_COLUMNS, *_DOCUMENT_COLUMNS)
     query = apply_conditions(
         query, ExecutionRow, ExecutionLabelRow, "execution_id", "execution_id", conditions
     )
@@ -65,7 +217,7 @@ async def list_page(
     query = query.order_by(
         col(ExecutionRow.create_time).desc(), col(ExecutionRow.execution_id).desc()
     )
-    return list((await session.exec(query.limit(limit))).all())
+    return [_execution_view(row) for row in await connection.execute(query.limit(limit))]
 
 
 async def ids_of_deployment(session: AsyncSession, deployment_name: str) -> list[ExecutionRow]:

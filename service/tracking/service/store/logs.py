@@ -2,21 +2,59 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Dialect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.store.models import LogLineRow
 
+_TABLE: Any = LogLineRow.__table__  # type: ignore[attr-defined]
+_COLUMNS = ("execution_id", "seq", "timestamp", "stream", "message", "step_name")
+
+
+@functools.cache
+def _insert_for(dialect: Dialect) -> tuple[str, Callable[[Any], Any] | None]:
+    """The INSERT of a log line in this dialect's own parameter style, and how a timestamp
+    is bound (the column type's processing, done here once per distinct time)."""
+    compiled = insert(_TABLE).compile(dialect=dialect, column_keys=list(_COLUMNS))
+    if tuple(compiled.positiontup or ()) != _COLUMNS:
+        raise RuntimeError(f"{dialect.name}: log line parameters are not positional")
+    time_type = _TABLE.c.timestamp.type.dialect_impl(dialect)
+    return compiled.string, time_type.bind_processor(dialect)
+
 
 async def insert_many(session: AsyncSession, lines: list[dict[str, Any]]) -> None:
-    """One executemany for the whole batch."""
-    if lines:
-        connection = await session.connection()
-        await connection.execute(insert(LogLineRow), lines)
+    """One executemany for the whole batch, straight to the driver: SQLAlchemy's per-row
+    parameter processing cost more than SQLite's insert. Lines usually share one time,
+    so each distinct time is converted once."""
+    if not lines:
+        return
+    connection = await session.connection()
+    sql, bind_time = _insert_for(connection.dialect)
+    times: dict[Any, Any] = {}
+    rows = []
+    for line in lines:
+        time = line["timestamp"]
+        bound = times.get(time)
+        if bound is None:
+            bound = times[time] = bind_time(time) if bind_time is not None else time
+        rows.append(
+            (
+                line["execution_id"],
+                line["seq"],
+                bound,
+                line["stream"],
+                line["message"],
+                line["step_name"],
+            )
+        )
+    await connection.exec_driver_sql(sql, rows)
 
 
 async def query(
