@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 
-from tests.support.factories import create_execution
+from tests.support.factories import create_execution, unique
 from tracking.v1 import execution_pb2 as epb
+from tracking.v1 import io_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
@@ -155,3 +157,69 @@ def test_large_logs_come_back_in_pieces_that_fit(stub: TrackingServiceStub) -> N
         for e in r.entries
     ]
     assert streamed == list(range(1, 121))
+
+
+def _fill(stub: TrackingServiceStub, execution_id: str, name: str, size: int) -> None:
+    output = io_pb2.ExecutionOutput(name=name, value=struct_pb2.Value(string_value="x" * size))
+    stub.SetExecutionOutputs(
+        pb.SetExecutionOutputsRequest(execution_id=execution_id, outputs=[output])
+    )
+
+
+def test_an_execution_cannot_grow_past_what_one_response_carries(
+    stub: TrackingServiceStub,
+) -> None:
+    execution_id = create_execution(stub).execution_id
+    for n in range(3):
+        _fill(stub, execution_id, f"part{n}", 300_000)
+    before = stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id)).execution
+    with pytest.raises(grpc.RpcError) as caught:
+        _fill(stub, execution_id, "part3", 300_000)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "more than the 1048576 an execution may hold" in (caught.value.details() or "")
+    with pytest.raises(grpc.RpcError) as step_refused:
+        stub.UpdateStep(
+            pb.UpdateStepRequest(
+                execution_id=execution_id,
+                step=epb.Step(name="big", requirements_path="y" * 400_000),
+            )
+        )
+    assert step_refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    after = stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id)).execution
+    assert after == before  # nothing half-written, no revision spent
+    # Replacing a value by a smaller one is always possible.
+    _fill(stub, execution_id, "part0", 10)
+    too_big = io_pb2.ExecutionInput(
+        name="data", value=struct_pb2.Value(string_value="z" * 1_100_000)
+    )
+    with pytest.raises(grpc.RpcError) as create_refused:
+        stub.CreateExecution(
+            pb.CreateExecutionRequest(execution=epb.Execution(pipeline_name="p", inputs=[too_big]))
+        )
+    assert create_refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_page_of_large_executions_stops_before_the_message_limit(
+    stub: TrackingServiceStub,
+) -> None:
+    label = unique("big")
+    ids = []
+    for _ in range(6):
+        execution = stub.CreateExecution(
+            pb.CreateExecutionRequest(
+                execution=epb.Execution(pipeline_name="p", labels={"batch": label})
+            )
+        ).execution
+        _fill(stub, execution.execution_id, "blob", 900_000)
+        ids.append(execution.execution_id)
+    request = pb.ListExecutionsRequest(filter=f'labels.batch = "{label}"', page_size=100)
+    pages = []
+    while True:
+        response = stub.ListExecutions(request)
+        assert response.ByteSize() < 4 * 1024 * 1024
+        pages.append([e.execution_id for e in response.executions])
+        if not response.next_page_token:
+            break
+        request.page_token = response.next_page_token
+    assert len(pages) > 1
+    assert [i for page in pages for i in page] == list(reversed(ids))

@@ -237,7 +237,8 @@ class TrackingServiceServicer:
         Errors: INVALID_ARGUMENT (bad id, labels, inputs or request_id),
         NOT_FOUND (deployment_name names no deployment), ALREADY_EXISTS (the
         execution_id is taken, or the request_id was used with other content),
-        FAILED_PRECONDITION (the deployment is disabled).
+        FAILED_PRECONDITION (the deployment is disabled), RESOURCE_EXHAUSTED
+        (inputs and steps larger than an execution may hold, 1 MiB by default).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -321,7 +322,8 @@ class TrackingServiceServicer:
         """Records outputs and results. Outputs are merged by name, export_paths
         and source_views by key; result, when present, replaces the previous one.
         Errors: INVALID_ARGUMENT (an output without a name, names repeated),
-        NOT_FOUND.
+        NOT_FOUND, RESOURCE_EXHAUSTED (the execution would hold more steps,
+        inputs, outputs and result than it may: 1 MiB of JSON by default).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -330,7 +332,7 @@ class TrackingServiceServicer:
     def UpdateStep(self, request, context):
         """Adds a step to an execution, or replaces the step of the same name.
         Errors: INVALID_ARGUMENT (empty step name, unknown enum value),
-        NOT_FOUND.
+        NOT_FOUND, RESOURCE_EXHAUSTED (as for SetExecutionOutputs).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_log_line: int = Field(65536, gt=0, description="longest log line, in characters")
     max_log_read: int = Field(10000, gt=0, description="most lines one GetExecutionLogs returns")
     max_tail: int = Field(100000, gt=0, description="largest StreamLogs tail")
+    max_execution_documents: int = Field(
+        1 << 20,
+        gt=0,
+        le=3 << 20,
+        description="bytes of steps, inputs, outputs and result (as JSON) one execution may hold",
+    )
     max_watchers_per_principal: int = Field(
         10000, gt=0, description="open WatchStatus / StreamLogs streams one caller may hold"
     )
@@ -112,4 +118,5 @@ class Settings(BaseSettings):
             max_log_line=self.max_log_line,
             max_log_read=self.max_log_read,
             max_tail=self.max_tail,
+            max_execution_documents=self.max_execution_documents,
         )

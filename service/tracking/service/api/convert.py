@@ -391,18 +391,18 @@ def stream_filter(stream: int) -> str | None:
     return None if name == "UNSPECIFIED" else name
 
 
-# A response of log lines stays well below the default 4 MiB message limit.
-MAX_LOG_RESPONSE_BYTES = 2 * 1024 * 1024
+# What one response of a list or log read may carry, well under the 4 MiB message limit.
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 
 def log_entry_chunks(rows: list[LogLineRow]) -> list[list[execution_pb2.LogEntry]]:
-    """The rows as LogEntry lists of at most MAX_LOG_RESPONSE_BYTES each, in order."""
+    """The rows as LogEntry lists of at most MAX_RESPONSE_BYTES each, in order."""
     chunks: list[list[execution_pb2.LogEntry]] = [[]]
     size = 0
     for row in rows:
         entry = log_entry_proto(row)
         entry_size = entry.ByteSize() + 8
-        if chunks[-1] and size + entry_size > MAX_LOG_RESPONSE_BYTES:
+        if chunks[-1] and size + entry_size > MAX_RESPONSE_BYTES:
             chunks.append([])
             size = 0
         chunks[-1].append(entry)

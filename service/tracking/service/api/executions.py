@@ -8,7 +8,7 @@ from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
 from tracking.service.operations.executions import Executions
 from tracking.service.store.types import utcnow
-from tracking.v1 import io_pb2
+from tracking.v1 import execution_pb2, io_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
 
@@ -38,12 +38,22 @@ class ExecutionsApi:
     async def ListExecutions(
         self, request: pb.ListExecutionsRequest, context: Context
     ) -> pb.ListExecutionsResponse:
-        rows, token = await self.executions.list_page(
+        page = await self.executions.list_page(
             request.filter, request.page_size, request.page_token
         )
         now = utcnow()
+        # Large executions make a shorter page, so that the response stays well under the
+        # message limit; the token continues after the last one sent.
+        shown: list[execution_pb2.Execution] = []
+        size = 0
+        for row in page.rows:
+            message = convert.execution_proto(row, now)
+            size += message.ByteSize() + 8
+            if shown and size > convert.MAX_RESPONSE_BYTES:
+                break
+            shown.append(message)
         return pb.ListExecutionsResponse(
-            executions=[convert.execution_proto(row, now) for row in rows], next_page_token=token
+            executions=shown, next_page_token=page.next_token(len(shown))
         )
 
     async def DeleteExecution(

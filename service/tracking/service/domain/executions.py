@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from tracking.service.domain.errors import ValidationCollector
+from tracking.service.domain.errors import ResourceExhausted, ValidationCollector
 from tracking.service.domain.filters import FieldSpec, Kind
 from tracking.service.domain.names import (
     check_deployment_name,
@@ -56,3 +57,21 @@ def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "ex
 def check_progress(errors: ValidationCollector, field: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         errors.add(field, f"must be between 0 and 1, got {value}")
+
+
+DOCUMENT_FIELDS = ("steps", "inputs", "outputs", "result", "export_paths", "source_views")
+
+
+def check_documents_fit(documents: dict[str, Any], limit: int) -> None:
+    """Refuse a change that would make an execution's documents larger than `limit` bytes.
+
+    Each call is bounded by the message size, but calls add up: without a budget an
+    execution could grow past what one GetExecution response can carry.
+    """
+    size = sum(len(json.dumps(documents[name], separators=(",", ":"))) for name in DOCUMENT_FIELDS)
+    if size > limit:
+        raise ResourceExhausted(
+            f"the execution's steps, inputs, outputs and result would take {size} bytes, more"
+            f" than the {limit} an execution may hold: keep large values elsewhere and record"
+            " where (export_paths)"
+        )

@@ -29,7 +29,7 @@ from tracking.service.domain.names import (
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
-from tracking.service.operations.paging import page_size
+from tracking.service.operations.paging import Page, page_size
 from tracking.service.operations.recording import record
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
@@ -58,6 +58,8 @@ class Executions:
         rules.check(errors, fields)
         check_request_id(errors, "request_id", request_id)
         errors.raise_if_any()
+        documents = {name: fields.get(name) or [] for name in rules.DOCUMENT_FIELDS}
+        rules.check_documents_fit(documents, self.limits.max_execution_documents)
         if request_id:
             async with self.db.reading() as session:
                 earlier = await store.by_request_id(session, request_id)
@@ -130,7 +132,7 @@ class Executions:
 
     async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
-    ) -> tuple[list[store.ExecutionView], str]:
+    ) -> Page[store.ExecutionView]:
         size = page_size(requested_size, self.limits)
         conditions = filters.parse(filter_text, rules.FILTER_FIELDS)
         query = query_fingerprint("executions", filters.canonical(conditions))
@@ -146,13 +148,11 @@ class Executions:
                 ) from None
         async with self.db.connected() as connection:
             rows = await store.list_page(connection, conditions, after, size + 1)
-        if len(rows) <= size:
-            return rows, ""
-        rows = rows[:size]
-        last = rows[-1]
-        return rows, codec.encode(
-            query, {"t": last.create_time.isoformat(), "id": last.execution_id}
-        )
+
+        def token_after(last: store.ExecutionView) -> str:
+            return codec.encode(query, {"t": last.create_time.isoformat(), "id": last.execution_id})
+
+        return Page(rows[:size], len(rows) > size, token_after)
 
     async def delete(self, execution_id: str) -> None:
         check_id(execution_id)
@@ -280,6 +280,7 @@ class Executions:
                 row.result = result
             row.export_paths = {**row.export_paths, **export_paths}
             row.source_views = {**row.source_views, **source_views}
+            self._check_fits(row)
             return ["OUTPUTS"]
 
         return await self._change(execution_id, apply)
@@ -300,10 +301,15 @@ class Executions:
             else:
                 steps.append(step)
             row.steps = steps
+            self._check_fits(row)
             return ["STEP"]
 
         row = await self._change(execution_id, apply)
         return step, row.revision
+
+    def _check_fits(self, row: ExecutionRow) -> None:
+        documents = {name: getattr(row, name) for name in rules.DOCUMENT_FIELDS}
+        rules.check_documents_fit(documents, self.limits.max_execution_documents)
 
     async def _change(self, execution_id: str, apply: Any) -> ExecutionRow:
         """Lock the row, apply the change, bump the revision and record the event, in one transaction."""
