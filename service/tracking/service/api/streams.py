@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
 from tracking.service.domain.errors import InvalidArgument
-from tracking.service.operations.streams import Streams
+from tracking.service.operations.streams import StatusItem, Streams
 from tracking.service.store.types import utcnow
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -44,24 +44,27 @@ class StreamsApi:
             items = self.streams.watch_many(
                 request.deployment_name, request.resume_token, principal(context)
             )
+        # A watch may wait for hours between items: nothing of the last one stays referenced.
         async for item in items:
-            if item.shared is not None:
-                # Serialized once; every watcher of this execution sends the same bytes.
-                encoded = item.shared.encoded.get("watch")
-                if encoded is None:
-                    response = pb.WatchStatusResponse(event=convert.event_proto(item.shared.row))
-                    encoded = item.shared.encoded["watch"] = response.SerializeToString()
-                yield encoded
-            elif item.event is not None:
-                yield pb.WatchStatusResponse(
-                    event=convert.event_proto(item.event, item.resume_token)
-                )
-            elif item.snapshot is not None:
-                yield pb.WatchStatusResponse(
-                    event=convert.snapshot_proto(item.snapshot, utcnow(), item.resume_token)
-                )
-            else:
-                yield pb.WatchStatusResponse(heartbeat=_heartbeat())
+            yield self._watch_response(item)
+            del item
+
+    @staticmethod
+    def _watch_response(item: StatusItem) -> bytes | pb.WatchStatusResponse:
+        if item.shared is not None:
+            # Serialized once; every watcher of this execution sends the same bytes.
+            encoded = item.shared.encoded.get("watch")
+            if encoded is None:
+                response = pb.WatchStatusResponse(event=convert.event_proto(item.shared.row))
+                encoded = item.shared.encoded["watch"] = response.SerializeToString()
+            return encoded
+        if item.event is not None:
+            return pb.WatchStatusResponse(event=convert.event_proto(item.event, item.resume_token))
+        if item.snapshot is not None:
+            return pb.WatchStatusResponse(
+                event=convert.snapshot_proto(item.snapshot, utcnow(), item.resume_token)
+            )
+        return pb.WatchStatusResponse(heartbeat=_heartbeat())
 
     async def StreamLogs(
         self, request: pb.StreamLogsRequest, context: Context
@@ -78,6 +81,8 @@ class StreamsApi:
         async for batch in batches:
             if batch is None:
                 yield pb.StreamLogsResponse(heartbeat=_heartbeat())
-            else:
-                for entries in convert.log_entry_chunks(batch):
-                    yield pb.StreamLogsResponse(entries=entries)
+                continue
+            chunks = convert.log_entry_chunks(batch)
+            del batch
+            while chunks:
+                yield pb.StreamLogsResponse(entries=chunks.pop(0))

@@ -146,6 +146,8 @@ class Streams:
                         row.pruned_revision,
                         "watch again without after_revision to start from a fresh snapshot",
                     )
+            # A watch may wait for hours: its frame keeps nothing it no longer needs.
+            del row
             while True:
                 rows = await self.db.read(
                     execution_store.events_after_revision, execution_id, cursor, READ_BATCH
@@ -157,6 +159,7 @@ class Streams:
                         return
                 if len(rows) == READ_BATCH:
                     continue
+                rows = []
                 # Follow the hub until it hands over something that is not next in line.
                 while True:
                     item = await self._next(subscription, f"after_revision={cursor}")
@@ -227,6 +230,7 @@ class Streams:
                     )
                     yield StatusItem(snapshot=row, resume_token=token)
                 snapshotting = len(rows_left) == READ_BATCH
+            rows_left = []
             while True:
                 rows = await self.db.read(
                     execution_store.events_after_id, scope, cursor, READ_BATCH
@@ -239,6 +243,7 @@ class Streams:
                     yield StatusItem(event=event, resume_token=codec.encode(query, {"id": cursor}))
                 if len(rows) == READ_BATCH:
                     continue
+                rows = []
                 while await self._next(subscription, "the last event's resume_token") is False:
                     yield HEARTBEAT
 
@@ -285,11 +290,14 @@ class Streams:
                 )
                 if newest:
                     cursor = newest[-1].seq - 1
+                del newest
+            del row
             while True:
                 # Read the status first: every line committed before a terminal status is
                 # visible to the reads that follow.
                 current = await self.db.read(execution_store.find, execution_id)
                 ended = current is None or current.status in TERMINAL
+                del current
                 while True:
                     batch = await self.db.read(
                         log_store.query,
