@@ -7,7 +7,7 @@ import pytest
 from google.protobuf.message import Message
 
 from tests.conftest import ServerFactory
-from tests.support.factories import unique
+from tests.support.factories import new_token
 from tests.support.server import ServerThread
 from tracking.service.wrapping import SERVICE_PREFIX
 from tracking.v1 import auth_pb2
@@ -102,12 +102,6 @@ def call(channel: grpc.Channel, rpc: str, token: str | None) -> grpc.StatusCode:
     except grpc.RpcError as error:
         return error.code()  # type: ignore[no-any-return]
     return grpc.StatusCode.OK
-
-
-def new_token(server: ServerThread, role: str, name: str | None = None) -> tuple[str, str]:
-    assert server.app is not None
-    row, secret = server.run(server.app.tokens.create(name or unique(role.lower()), role, "test"))
-    return row.token_id, secret
 
 
 @pytest.fixture

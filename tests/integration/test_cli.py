@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.integration.test_auth import new_token
 from tests.support.cli import cli_env, one_error_line, start_tracking, tracking
-from tests.support.factories import unique
+from tests.support.factories import new_token, unique
 from tests.support.server import ServerThread
 from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2

@@ -11,9 +11,8 @@ import grpc
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.integration.test_auth import new_token
 from tests.support.databases import postgres_database
-from tests.support.factories import create_execution, start
+from tests.support.factories import create_execution, new_token, start
 from tests.support.server import ServerThread
 from tests.support.tcp_proxy import TcpProxy
 from tracking.client import RetryPolicy, TrackingClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -13,6 +13,9 @@ from grpc_status import rpc_status
 from tracking.v1 import deployment_pb2, execution_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
+
+if TYPE_CHECKING:
+    from tests.support.server import ServerThread
 
 _counter = itertools.count()
 
@@ -75,3 +78,10 @@ def violations(error: grpc.RpcError) -> dict[str, str]:
         if detail.Unpack(bad_request):
             found.update({v.field: v.description for v in bad_request.field_violations})
     return found
+
+
+def new_token(server: ServerThread, role: str, name: str | None = None) -> tuple[str, str]:
+    """A bearer token of `role` made on the server's database: (token id, secret)."""
+    assert server.app is not None
+    row, secret = server.run(server.app.tokens.create(name or unique(role.lower()), role, "test"))
+    return row.token_id, secret

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
@@ -391,20 +392,26 @@ def stream_filter(stream: int) -> str | None:
     return None if name == "UNSPECIFIED" else name
 
 
+M = TypeVar("M", bound=Message)
 # What one response of a list or log read may carry, well under the 4 MiB message limit.
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 
-def log_entry_chunks(rows: list[LogLineRow]) -> list[list[execution_pb2.LogEntry]]:
-    """The rows as LogEntry lists of at most MAX_RESPONSE_BYTES each, in order."""
-    chunks: list[list[execution_pb2.LogEntry]] = [[]]
+def chunks_that_fit(messages: Iterable[M]) -> Iterator[list[M]]:
+    """The messages in consecutive lists of at most MAX_RESPONSE_BYTES each (a larger
+    message alone), in order; at least one list. Lazy: taking the first list builds no
+    more messages than it holds, plus one."""
+    chunk: list[M] = []
     size = 0
-    for row in rows:
-        entry = log_entry_proto(row)
-        entry_size = entry.ByteSize() + 8
-        if chunks[-1] and size + entry_size > MAX_RESPONSE_BYTES:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(entry)
-        size += entry_size
-    return chunks
+    for message in messages:
+        message_size = message.ByteSize() + 8
+        if chunk and size + message_size > MAX_RESPONSE_BYTES:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(message)
+        size += message_size
+    yield chunk
+
+
+def log_entries(rows: Iterable[LogLineRow]) -> Iterator[execution_pb2.LogEntry]:
+    return (log_entry_proto(row) for row in rows)

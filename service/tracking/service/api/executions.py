@@ -8,7 +8,7 @@ from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
 from tracking.service.operations.executions import Executions
 from tracking.service.store.types import utcnow
-from tracking.v1 import execution_pb2, io_pb2
+from tracking.v1 import io_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
 
@@ -44,14 +44,9 @@ class ExecutionsApi:
         now = utcnow()
         # Large executions make a shorter page, so that the response stays well under the
         # message limit; the token continues after the last one sent.
-        shown: list[execution_pb2.Execution] = []
-        size = 0
-        for row in page.rows:
-            message = convert.execution_proto(row, now)
-            size += message.ByteSize() + 8
-            if shown and size > convert.MAX_RESPONSE_BYTES:
-                break
-            shown.append(message)
+        shown = next(
+            convert.chunks_that_fit(convert.execution_proto(row, now) for row in page.rows)
+        )
         return pb.ListExecutionsResponse(
             executions=shown, next_page_token=page.next_token(len(shown))
         )

@@ -34,4 +34,6 @@ class LogsApi:
             after_seq=request.after_seq,
         )
         # Oldest first, cut where the response would grow too large: read on with after_seq.
-        return pb.GetExecutionLogsResponse(entries=convert.log_entry_chunks(rows)[0])
+        return pb.GetExecutionLogsResponse(
+            entries=next(convert.chunks_that_fit(convert.log_entries(rows)))
+        )

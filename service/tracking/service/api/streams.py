@@ -82,7 +82,7 @@ class StreamsApi:
             if batch is None:
                 yield pb.StreamLogsResponse(heartbeat=_heartbeat())
                 continue
-            chunks = convert.log_entry_chunks(batch)
+            chunks = list(convert.chunks_that_fit(convert.log_entries(batch)))
             del batch
             while chunks:
                 yield pb.StreamLogsResponse(entries=chunks.pop(0))
