@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from tracking.v1 import io_pb2 as tracking_dot_v1_dot_io__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctracking/v1/deployment.proto\x12\x0btracking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14tracking/v1/io.proto\"%\n\x03Pod\x12\x0e\n\x06pod_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"\xf7\x05\n\nDeployment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rpipeline_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x32\n\x0e\x65xecution_rule\x18\x04 \x01(\x0e\x32\x1a.tracking.v1.ExecutionRule\x12)\n\x04mode\x18\x05 \x01(\x0e\x32\x1b.tracking.v1.DeploymentMode\x12\x10\n\x08schedule\x18\x06 \x01(\t\x12\x1f\n\x17human_readable_schedule\x18\x07 \x01(\t\x12\x31\n\rnext_run_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x0einputs_mapping\x18\t \x03(\x0b\x32\x19.tracking.v1.InputMapping\x12\x33\n\x0foutputs_mapping\x18\n \x03(\x0b\x32\x1a.tracking.v1.OutputMapping\x12-\n\x06status\x18\x0b \x01(\x0e\x32\x1d.tracking.v1.DeploymentStatus\x12\x12\n\nis_enabled\x18\x0c \x01(\x08\x12\x1e\n\x04pods\x18\r \x03(\x0b\x32\x10.tracking.v1.Pod\x12\x33\n\x06labels\x18\x0e \x03(\x0b\x32#.tracking.v1.Deployment.LabelsEntry\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x10 \x01(\t\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\x12 \x01(\t\x12\x19\n\x11last_execution_id\x18\x13 \x01(\t\x12\x16\n\x0e\x65ndpoint_token\x18\x14 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*i\n\rExecutionRule\x12\x1e\n\x1a\x45XECUTION_RULE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XECUTION_RULE_ENDPOINT\x10\x01\x12\x1b\n\x17\x45XECUTION_RULE_PERIODIC\x10\x02*o\n\x0e\x44\x65ploymentMode\x12\x1f\n\x1b\x44\x45PLOYMENT_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45PLOYMENT_MODE_ELASTIC\x10\x01\x12\x1f\n\x1b\x44\x45PLOYMENT_MODE_LOW_LATENCY\x10\x02*\xab\x01\n\x10\x44\x65ploymentStatus\x12!\n\x1d\x44\x45PLOYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45PLOYMENT_STATUS_PENDING\x10\x01\x12\x18\n\x14\x44\x45PLOYMENT_STATUS_UP\x10\x02\x12\x1c\n\x18\x44\x45PLOYMENT_STATUS_FAILED\x10\x03\x12\x1d\n\x19\x44\x45PLOYMENT_STATUS_STANDBY\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctracking/v1/deployment.proto\x12\x0btracking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14tracking/v1/io.proto\"%\n\x03Pod\x12\x0e\n\x06pod_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"\x8b\x06\n\nDeployment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rpipeline_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x32\n\x0e\x65xecution_rule\x18\x04 \x01(\x0e\x32\x1a.tracking.v1.ExecutionRule\x12)\n\x04mode\x18\x05 \x01(\x0e\x32\x1b.tracking.v1.DeploymentMode\x12\x10\n\x08schedule\x18\x06 \x01(\t\x12\x1f\n\x17human_readable_schedule\x18\x07 \x01(\t\x12\x31\n\rnext_run_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x0einputs_mapping\x18\t \x03(\x0b\x32\x19.tracking.v1.InputMapping\x12\x33\n\x0foutputs_mapping\x18\n \x03(\x0b\x32\x1a.tracking.v1.OutputMapping\x12-\n\x06status\x18\x0b \x01(\x0e\x32\x1d.tracking.v1.DeploymentStatus\x12\x17\n\nis_enabled\x18\x0c \x01(\x08H\x00\x88\x01\x01\x12\x1e\n\x04pods\x18\r \x03(\x0b\x32\x10.tracking.v1.Pod\x12\x33\n\x06labels\x18\x0e \x03(\x0b\x32#.tracking.v1.Deployment.LabelsEntry\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x10 \x01(\t\x12/\n\x0bupdate_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nupdated_by\x18\x12 \x01(\t\x12\x19\n\x11last_execution_id\x18\x13 \x01(\t\x12\x16\n\x0e\x65ndpoint_token\x18\x14 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\r\n\x0b_is_enabled*i\n\rExecutionRule\x12\x1e\n\x1a\x45XECUTION_RULE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45XECUTION_RULE_ENDPOINT\x10\x01\x12\x1b\n\x17\x45XECUTION_RULE_PERIODIC\x10\x02*o\n\x0e\x44\x65ploymentMode\x12\x1f\n\x1b\x44\x45PLOYMENT_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45PLOYMENT_MODE_ELASTIC\x10\x01\x12\x1f\n\x1b\x44\x45PLOYMENT_MODE_LOW_LATENCY\x10\x02*\xab\x01\n\x10\x44\x65ploymentStatus\x12!\n\x1d\x44\x45PLOYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x44\x45PLOYMENT_STATUS_PENDING\x10\x01\x12\x18\n\x14\x44\x45PLOYMENT_STATUS_UP\x10\x02\x12\x1c\n\x18\x44\x45PLOYMENT_STATUS_FAILED\x10\x03\x12\x1d\n\x19\x44\x45PLOYMENT_STATUS_STANDBY\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,16 +35,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DEPLOYMENT_LABELSENTRY']._loaded_options = None
   _globals['_DEPLOYMENT_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_EXECUTIONRULE']._serialized_start=901
-  _globals['_EXECUTIONRULE']._serialized_end=1006
-  _globals['_DEPLOYMENTMODE']._serialized_start=1008
-  _globals['_DEPLOYMENTMODE']._serialized_end=1119
-  _globals['_DEPLOYMENTSTATUS']._serialized_start=1122
-  _globals['_DEPLOYMENTSTATUS']._serialized_end=1293
+  _globals['_EXECUTIONRULE']._serialized_start=921
+  _globals['_EXECUTIONRULE']._serialized_end=1026
+  _globals['_DEPLOYMENTMODE']._serialized_start=1028
+  _globals['_DEPLOYMENTMODE']._serialized_end=1139
+  _globals['_DEPLOYMENTSTATUS']._serialized_start=1142
+  _globals['_DEPLOYMENTSTATUS']._serialized_end=1313
   _globals['_POD']._serialized_start=100
   _globals['_POD']._serialized_end=137
   _globals['_DEPLOYMENT']._serialized_start=140
-  _globals['_DEPLOYMENT']._serialized_end=899
-  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_start=854
-  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_end=899
+  _globals['_DEPLOYMENT']._serialized_end=919
+  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_start=859
+  _globals['_DEPLOYMENT_LABELSENTRY']._serialized_end=904
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tracking.v1 import io_pb2 as _io_pb2
@@ -42,6 +43,7 @@ class ChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANGE_KIND_CANCEL_REQUEST: _ClassVar[ChangeKind]
     CHANGE_KIND_STEP: _ClassVar[ChangeKind]
     CHANGE_KIND_DELETED: _ClassVar[ChangeKind]
+    CHANGE_KIND_TIMES: _ClassVar[ChangeKind]
 JOB_TYPE_UNSPECIFIED: JobType
 JOB_TYPE_TRAIN: JobType
 JOB_TYPE_INFERENCE: JobType
@@ -60,6 +62,7 @@ CHANGE_KIND_OUTPUTS: ChangeKind
 CHANGE_KIND_CANCEL_REQUEST: ChangeKind
 CHANGE_KIND_STEP: ChangeKind
 CHANGE_KIND_DELETED: ChangeKind
+CHANGE_KIND_TIMES: ChangeKind
 
 class Step(_message.Message):
     __slots__ = ("name", "status", "start_time", "end_time", "commit_id", "repository_url", "repository_branch", "requirements_path", "origin")
@@ -84,7 +87,7 @@ class Step(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[_status_pb2.RunningStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commit_id: _Optional[str] = ..., repository_url: _Optional[str] = ..., repository_branch: _Optional[str] = ..., requirements_path: _Optional[str] = ..., origin: _Optional[_Union[StepOrigin, str]] = ...) -> None: ...
 
 class Execution(_message.Message):
-    __slots__ = ("execution_id", "deployment_name", "pipeline_name", "job_name", "job_type", "experiment_name", "model_run_id", "job_status", "steps", "inputs", "outputs", "result", "export_paths", "source_views", "labels", "created_by")
+    __slots__ = ("execution_id", "deployment_name", "pipeline_name", "job_name", "job_type", "experiment_name", "model_run_id", "job_status", "steps", "inputs", "outputs", "result", "export_paths", "source_views", "labels", "created_by", "heartbeat_timeout", "command")
     class ExportPathsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +125,8 @@ class Execution(_message.Message):
     SOURCE_VIEWS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     deployment_name: str
     pipeline_name: str
@@ -138,21 +143,25 @@ class Execution(_message.Message):
     source_views: _containers.ScalarMap[str, str]
     labels: _containers.ScalarMap[str, str]
     created_by: str
-    def __init__(self, execution_id: _Optional[str] = ..., deployment_name: _Optional[str] = ..., pipeline_name: _Optional[str] = ..., job_name: _Optional[str] = ..., job_type: _Optional[_Union[JobType, str]] = ..., experiment_name: _Optional[str] = ..., model_run_id: _Optional[str] = ..., job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., inputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionInput, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionOutput, _Mapping]]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., export_paths: _Optional[_Mapping[str, str]] = ..., source_views: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_by: _Optional[str] = ...) -> None: ...
+    heartbeat_timeout: _duration_pb2.Duration
+    command: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, execution_id: _Optional[str] = ..., deployment_name: _Optional[str] = ..., pipeline_name: _Optional[str] = ..., job_name: _Optional[str] = ..., job_type: _Optional[_Union[JobType, str]] = ..., experiment_name: _Optional[str] = ..., model_run_id: _Optional[str] = ..., job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., inputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionInput, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionOutput, _Mapping]]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., export_paths: _Optional[_Mapping[str, str]] = ..., source_views: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_by: _Optional[str] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., command: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LogEntry(_message.Message):
-    __slots__ = ("seq", "timestamp", "stream", "message", "step_name")
+    __slots__ = ("seq", "timestamp", "stream", "message", "step_name", "execution_id")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     seq: int
     timestamp: _timestamp_pb2.Timestamp
     stream: LogStream
     message: str
     step_name: str
-    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream: _Optional[_Union[LogStream, str]] = ..., message: _Optional[str] = ..., step_name: _Optional[str] = ...) -> None: ...
+    execution_id: str
+    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stream: _Optional[_Union[LogStream, str]] = ..., message: _Optional[str] = ..., step_name: _Optional[str] = ..., execution_id: _Optional[str] = ...) -> None: ...
 
 class ExecutionEvent(_message.Message):
     __slots__ = ("execution_id", "deployment_name", "revision", "job_status", "changes", "resume_token", "snapshot")

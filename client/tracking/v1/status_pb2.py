@@ -26,15 +26,15 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tracking/v1/status.proto\x12\x0btracking.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x03\n\tJobStatus\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.tracking.v1.RunningStatus\x12\x10\n\x08progress\x18\x02 \x01(\x01\x12\r\n\x05phase\x18\x03 \x01(\t\x12\x14\n\x0cstop_message\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\n \x01(\x03\x12\x15\n\rcancel_reason\x18\x0b \x01(\t*\x99\x02\n\rRunningStatus\x12\x1e\n\x1aRUNNING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16RUNNING_STATUS_WAITING\x10\x01\x12\x1a\n\x16RUNNING_STATUS_RUNNING\x10\x02\x12\x1a\n\x16RUNNING_STATUS_SUCCESS\x10\x03\x12\x18\n\x14RUNNING_STATUS_ERROR\x10\x04\x12\x1b\n\x17RUNNING_STATUS_CANCELED\x10\x05\x12\x1c\n\x18RUNNING_STATUS_SUSPENDED\x10\x06\x12#\n\x1fRUNNING_STATUS_CANCEL_REQUESTED\x10\x07\x12\x1a\n\x16RUNNING_STATUS_UNKNOWN\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tracking/v1/status.proto\x12\x0btracking.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x03\n\tJobStatus\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.tracking.v1.RunningStatus\x12\x10\n\x08progress\x18\x02 \x01(\x01\x12\r\n\x05phase\x18\x03 \x01(\t\x12\x14\n\x0cstop_message\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08\x64uration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\n \x01(\x03\x12\x15\n\rcancel_reason\x18\x0b \x01(\t\x12\x37\n\x13last_heartbeat_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11lease_expire_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x99\x02\n\rRunningStatus\x12\x1e\n\x1aRUNNING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16RUNNING_STATUS_WAITING\x10\x01\x12\x1a\n\x16RUNNING_STATUS_RUNNING\x10\x02\x12\x1a\n\x16RUNNING_STATUS_SUCCESS\x10\x03\x12\x18\n\x14RUNNING_STATUS_ERROR\x10\x04\x12\x1b\n\x17RUNNING_STATUS_CANCELED\x10\x05\x12\x1c\n\x18RUNNING_STATUS_SUSPENDED\x10\x06\x12#\n\x1fRUNNING_STATUS_CANCEL_REQUESTED\x10\x07\x12\x1a\n\x16RUNNING_STATUS_UNKNOWN\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tracking.v1.status_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RUNNINGSTATUS']._serialized_start=498
-  _globals['_RUNNINGSTATUS']._serialized_end=779
+  _globals['_RUNNINGSTATUS']._serialized_start=610
+  _globals['_RUNNINGSTATUS']._serialized_end=891
   _globals['_JOBSTATUS']._serialized_start=107
-  _globals['_JOBSTATUS']._serialized_end=495
+  _globals['_JOBSTATUS']._serialized_end=607
 # @@protoc_insertion_point(module_scope)

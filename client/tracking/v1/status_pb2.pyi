@@ -32,7 +32,7 @@ RUNNING_STATUS_CANCEL_REQUESTED: RunningStatus
 RUNNING_STATUS_UNKNOWN: RunningStatus
 
 class JobStatus(_message.Message):
-    __slots__ = ("status", "progress", "phase", "stop_message", "create_time", "start_time", "end_time", "duration", "update_time", "revision", "cancel_reason")
+    __slots__ = ("status", "progress", "phase", "stop_message", "create_time", "start_time", "end_time", "duration", "update_time", "revision", "cancel_reason", "last_heartbeat_time", "lease_expire_time")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     PHASE_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,8 @@ class JobStatus(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     status: RunningStatus
     progress: float
     phase: str
@@ -55,4 +57,6 @@ class JobStatus(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     revision: int
     cancel_reason: str
-    def __init__(self, status: _Optional[_Union[RunningStatus, str]] = ..., progress: _Optional[float] = ..., phase: _Optional[str] = ..., stop_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., cancel_reason: _Optional[str] = ...) -> None: ...
+    last_heartbeat_time: _timestamp_pb2.Timestamp
+    lease_expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, status: _Optional[_Union[RunningStatus, str]] = ..., progress: _Optional[float] = ..., phase: _Optional[str] = ..., stop_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., cancel_reason: _Optional[str] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lease_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

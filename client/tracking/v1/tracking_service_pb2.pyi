@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -225,13 +226,15 @@ class GetJobStatusResponse(_message.Message):
     def __init__(self, job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ...) -> None: ...
 
 class UpdateJobStatusRequest(_message.Message):
-    __slots__ = ("execution_id", "start", "progress", "suspend", "resume", "stop", "expected_revision")
+    __slots__ = ("execution_id", "start", "progress", "suspend", "resume", "stop", "heartbeat", "times", "expected_revision")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     SUSPEND_FIELD_NUMBER: _ClassVar[int]
     RESUME_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_REVISION_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     start: StartAction
@@ -239,14 +242,32 @@ class UpdateJobStatusRequest(_message.Message):
     suspend: SuspendAction
     resume: ResumeAction
     stop: StopAction
+    heartbeat: HeartbeatAction
+    times: TimesAction
     expected_revision: int
-    def __init__(self, execution_id: _Optional[str] = ..., start: _Optional[_Union[StartAction, _Mapping]] = ..., progress: _Optional[_Union[ProgressAction, _Mapping]] = ..., suspend: _Optional[_Union[SuspendAction, _Mapping]] = ..., resume: _Optional[_Union[ResumeAction, _Mapping]] = ..., stop: _Optional[_Union[StopAction, _Mapping]] = ..., expected_revision: _Optional[int] = ...) -> None: ...
+    def __init__(self, execution_id: _Optional[str] = ..., start: _Optional[_Union[StartAction, _Mapping]] = ..., progress: _Optional[_Union[ProgressAction, _Mapping]] = ..., suspend: _Optional[_Union[SuspendAction, _Mapping]] = ..., resume: _Optional[_Union[ResumeAction, _Mapping]] = ..., stop: _Optional[_Union[StopAction, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatAction, _Mapping]] = ..., times: _Optional[_Union[TimesAction, _Mapping]] = ..., expected_revision: _Optional[int] = ...) -> None: ...
 
 class StartAction(_message.Message):
-    __slots__ = ("phase",)
+    __slots__ = ("phase", "heartbeat_timeout")
     PHASE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     phase: str
-    def __init__(self, phase: _Optional[str] = ...) -> None: ...
+    heartbeat_timeout: _duration_pb2.Duration
+    def __init__(self, phase: _Optional[str] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class HeartbeatAction(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TimesAction(_message.Message):
+    __slots__ = ("create_time", "start_time", "duration")
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    create_time: _timestamp_pb2.Timestamp
+    start_time: _timestamp_pb2.Timestamp
+    duration: _duration_pb2.Duration
+    def __init__(self, create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ProgressAction(_message.Message):
     __slots__ = ("progress", "phase")
@@ -359,26 +380,32 @@ class AppendLogsResponse(_message.Message):
     def __init__(self, last_seq: _Optional[int] = ...) -> None: ...
 
 class GetExecutionLogsRequest(_message.Message):
-    __slots__ = ("execution_id", "from_time", "to_time", "limit", "stream", "after_seq")
+    __slots__ = ("execution_id", "from_time", "to_time", "limit", "stream", "after_seq", "contains", "pattern")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_TIME_FIELD_NUMBER: _ClassVar[int]
     TO_TIME_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     from_time: _timestamp_pb2.Timestamp
     to_time: _timestamp_pb2.Timestamp
     limit: int
     stream: _execution_pb2.LogStream
     after_seq: int
-    def __init__(self, execution_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., stream: _Optional[_Union[_execution_pb2.LogStream, str]] = ..., after_seq: _Optional[int] = ...) -> None: ...
+    contains: str
+    pattern: str
+    def __init__(self, execution_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., stream: _Optional[_Union[_execution_pb2.LogStream, str]] = ..., after_seq: _Optional[int] = ..., contains: _Optional[str] = ..., pattern: _Optional[str] = ...) -> None: ...
 
 class GetExecutionLogsResponse(_message.Message):
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "truncated")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[_execution_pb2.LogEntry]
-    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class WatchStatusRequest(_message.Message):
     __slots__ = ("execution_id", "deployment_name", "after_revision", "resume_token")
@@ -407,25 +434,53 @@ class Heartbeat(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StreamLogsRequest(_message.Message):
-    __slots__ = ("execution_id", "after_seq", "since", "tail", "stream", "follow")
+    __slots__ = ("execution_id", "after_seq", "since", "tail", "stream", "follow", "deployment_name", "contains", "pattern", "resume_token")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
     TAIL_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     after_seq: int
     since: _timestamp_pb2.Timestamp
     tail: int
     stream: _execution_pb2.LogStream
     follow: bool
-    def __init__(self, execution_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tail: _Optional[int] = ..., stream: _Optional[_Union[_execution_pb2.LogStream, str]] = ..., follow: _Optional[bool] = ...) -> None: ...
+    deployment_name: str
+    contains: str
+    pattern: str
+    resume_token: str
+    def __init__(self, execution_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tail: _Optional[int] = ..., stream: _Optional[_Union[_execution_pb2.LogStream, str]] = ..., follow: _Optional[bool] = ..., deployment_name: _Optional[str] = ..., contains: _Optional[str] = ..., pattern: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class StreamLogsResponse(_message.Message):
-    __slots__ = ("entries", "heartbeat")
+    __slots__ = ("entries", "heartbeat", "resume_token")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[_execution_pb2.LogEntry]
     heartbeat: Heartbeat
-    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class GetServiceInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetServiceInfoResponse(_message.Message):
+    __slots__ = ("version", "max_log_line_chars", "max_log_batch_lines", "max_message_bytes", "default_heartbeat_timeout")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_LOG_LINE_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LOG_BATCH_LINES_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_HEARTBEAT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    max_log_line_chars: int
+    max_log_batch_lines: int
+    max_message_bytes: int
+    default_heartbeat_timeout: _duration_pb2.Duration
+    def __init__(self, version: _Optional[str] = ..., max_log_line_chars: _Optional[int] = ..., max_log_batch_lines: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., default_heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...

@@ -150,6 +150,11 @@ class TrackingServiceStub:
                 request_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.SerializeToString,
                 response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.FromString,
                 _registered_method=True)
+        self.GetServiceInfo = channel.unary_unary(
+                '/tracking.v1.TrackingService/GetServiceInfo',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.GetServiceInfoRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.GetServiceInfoResponse.FromString,
+                _registered_method=True)
         self.CreateToken = channel.unary_unary(
                 '/tracking.v1.TrackingService/CreateToken',
                 request_serializer=tracking_dot_v1_dot_tracking__service__pb2.CreateTokenRequest.SerializeToString,
@@ -297,11 +302,17 @@ class TrackingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateJobStatus(self, request, context):
-        """The worker's side: start, report progress, suspend, resume or stop.
+        """The worker's side: start, report progress, send a heartbeat, suspend,
+        resume, stop, or report times measured by its platform. Every action but
+        suspend and stop renews the execution's lease; an execution marked
+        UNKNOWN because its lease ran out goes back to RUNNING (or
+        CANCEL_REQUESTED) with the report.
         Errors: INVALID_ARGUMENT (no action, progress outside 0..1, a stop cause
-        that is not SUCCESS, ERROR, CANCELED or UNKNOWN), NOT_FOUND,
+        that is not SUCCESS, ERROR, CANCELED or UNKNOWN, a heartbeat_timeout
+        outside 0 to 7 days, times out of range or out of order), NOT_FOUND,
         FAILED_PRECONDITION (the transition is not allowed from the current
-        status; the message names both), ABORTED (expected_revision is stale).
+        status, the message names both; a heartbeat or progress for an execution
+        that is not running), ABORTED (expected_revision is stale).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -340,7 +351,7 @@ class TrackingServiceServicer:
 
     def AppendLogs(self, request, context):
         """Appends a batch of log lines, numbered from the execution's last seq + 1
-        in the order given, in one transaction.
+        in the order given, in one transaction. Renews the execution's lease.
         Errors: INVALID_ARGUMENT (empty batch, a batch or a line over the
         limits), NOT_FOUND, FAILED_PRECONDITION (the execution already ended).
         """
@@ -351,7 +362,7 @@ class TrackingServiceServicer:
     def GetExecutionLogs(self, request, context):
         """Returns stored log lines, oldest first.
         Errors: INVALID_ARGUMENT (bad id, limit below 0, to_time before
-        from_time), NOT_FOUND.
+        from_time, a pattern that does not compile or is too large), NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -373,10 +384,23 @@ class TrackingServiceServicer:
     def StreamLogs(self, request, context):
         """Streams log lines of one execution: stored lines first, then, with
         follow, new lines as they commit, until the execution has ended and every
-        line committed before its end was sent.
-        Errors: INVALID_ARGUMENT (bad id, a negative after_seq, tail outside
-        0..max), NOT_FOUND, UNAVAILABLE (server shutting down: resume from the
-        last seq).
+        line committed before its end was sent. With deployment_name instead,
+        the lines of every execution of that deployment, each carrying its
+        execution_id; with follow it stays open (executions created later
+        included) until the deployment is deleted.
+        Errors: INVALID_ARGUMENT (bad id, both or neither of execution_id and
+        deployment_name, a negative after_seq, tail outside 0..max, a pattern
+        that does not compile or is too large, an altered resume_token),
+        NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
+        shutting down: resume from the last seq or resume_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetServiceInfo(self, request, context):
+        """Returns what this server accepts: its version and limits, and the lease
+        it gives executions by default. Needs no role beyond reader.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -509,6 +533,11 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     servicer.StreamLogs,
                     request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.FromString,
                     response_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.SerializeToString,
+            ),
+            'GetServiceInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServiceInfo,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.GetServiceInfoRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.GetServiceInfoResponse.SerializeToString,
             ),
             'CreateToken': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateToken,
@@ -1082,6 +1111,33 @@ class TrackingService:
             '/tracking.v1.TrackingService/StreamLogs',
             tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.SerializeToString,
             tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServiceInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/GetServiceInfo',
+            tracking_dot_v1_dot_tracking__service__pb2.GetServiceInfoRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.GetServiceInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -154,7 +154,8 @@ def deployment_fields(deployment: deployment_pb2.Deployment) -> dict[str, Any]:
             for i, m in enumerate(deployment.outputs_mapping)
         ],
         "status": "PENDING" if status == "UNSPECIFIED" else status,
-        "is_enabled": deployment.is_enabled,
+        # Unset means enabled: a client that never heard of the field gets a usable deployment.
+        "is_enabled": deployment.is_enabled if deployment.HasField("is_enabled") else True,
         "pods": [to_json(p, f"deployment.pods[{i}]") for i, p in enumerate(deployment.pods)],
         "labels": dict(deployment.labels),
         "endpoint_token": deployment.endpoint_token,
