@@ -246,8 +246,11 @@ class Executions:
                 row.stop_message = action.message
                 if target.is_terminal:
                     row.end_time = now
-                    if target is RunningStatus.SUCCESS:
-                        row.progress = 1.0
+                if target is RunningStatus.SUCCESS:
+                    # A success has no stop message: what the worker said becomes the phase.
+                    row.progress = 1.0
+                    row.phase = action.message or row.phase
+                    row.stop_message = ""
             row.status = target.value
             if target is RunningStatus.RUNNING:
                 leases.renew(row, now)
