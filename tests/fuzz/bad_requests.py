@@ -477,6 +477,9 @@ def _create_execution(draw: st.DrawFn, t: Targets) -> Message:
     for name, status, origin, start in values["steps"]:
         step = execution.steps.add(name=name, status=status, origin=origin)
         _set_time(step, "start_time", start)
+    if draw(st.booleans()):
+        execution.heartbeat_timeout.CopyFrom(draw(s.durations()))
+        execution.command.extend(draw(st.lists(TEXT, max_size=3)))
     if draw(st.booleans()):  # output-only: ignored
         execution.job_status.status = draw(s.enum_numbers(status_pb2.RunningStatus.DESCRIPTOR))
         execution.job_status.progress = draw(s.doubles())
@@ -549,10 +552,12 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         st.tuples(st.just("progress"), st.tuples(st.floats(0, 1), TEXT)),
         st.tuples(st.just("suspend"), TEXT),
         st.tuples(st.just("resume"), st.none()),
+        st.tuples(st.just("heartbeat"), st.none()),
         st.tuples(st.just("stop"), st.tuples(st.sampled_from(LEGAL_CAUSES), TEXT)),
     )
     bad_action = st.one_of(
         st.tuples(st.just("none"), st.none()),
+        st.tuples(st.just("lease"), s.durations()),
         st.tuples(
             st.just("progress"), st.tuples(s.doubles().filter(lambda p: not 0 <= p <= 1), TEXT)
         ),
@@ -587,6 +592,10 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         request.suspend.reason = payload
     elif kind == "resume":
         request.resume.SetInParent()
+    elif kind == "heartbeat":
+        request.heartbeat.SetInParent()
+    elif kind == "lease":
+        request.start.heartbeat_timeout.CopyFrom(payload)
     elif kind == "stop":
         request.stop.cause, request.stop.message = payload
     if values["expected_revision"] is not None:
