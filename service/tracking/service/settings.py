@@ -71,6 +71,18 @@ class Settings(BaseSettings):
     rate_limit_burst: float = Field(
         2000.0, ge=1, description="requests one caller may send at once"
     )
+    auth_failures_per_second: float = Field(
+        5.0,
+        gt=0,
+        description="failed authentications a second one address may make before it is refused"
+        " without a lookup",
+    )
+    auth_failure_burst: float = Field(
+        20.0, ge=1, description="failed authentications one address may make at once"
+    )
+    max_metadata_bytes: int = Field(
+        16384, gt=0, description="largest metadata (headers) a call may carry, in bytes"
+    )
     max_concurrent_streams: int = Field(1000, gt=0, description="open calls per HTTP/2 connection")
     keepalive_seconds: float = Field(60.0, gt=0, description="ping an idle connection this often")
     keepalive_timeout_seconds: float = Field(
