@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         le=3 << 20,
         description="bytes of steps, inputs, outputs and result (as JSON) one execution may hold",
     )
+    max_deployment_documents: int = Field(
+        1 << 20,
+        gt=0,
+        le=3 << 20,
+        description="bytes of mappings, pods, labels and texts (as JSON) one deployment may hold",
+    )
     max_watchers_per_principal: int = Field(
         10000, gt=0, description="open WatchStatus / StreamLogs streams one caller may hold"
     )
@@ -141,5 +147,6 @@ class Settings(BaseSettings):
             max_log_read=self.max_log_read,
             max_tail=self.max_tail,
             max_execution_documents=self.max_execution_documents,
+            max_deployment_documents=self.max_deployment_documents,
             default_heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
         )
