@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from tracking.service.api.registration import register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.auth import AuthInterceptor, RateLimiter
+from tracking.service.drain import DrainInterceptor
 from tracking.service.errors import ErrorInterceptor
 from tracking.service.events.hub import EventHub
 from tracking.service.events.postgres import PostgresBridge
@@ -50,15 +51,22 @@ class TrackingApp:
     leases: LeaseSweeper
     tokens: Tokens
     metrics: Metrics
+    drain: DrainInterceptor
     bridge: PostgresBridge | None = None
     metrics_port: int = 0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float | None = None) -> None:
-        """Drain: NOT_SERVING, end the streams (UNAVAILABLE), let unary calls finish, close the store."""
+        """Drain: NOT_SERVING, refuse new calls and end the streams (UNAVAILABLE), let the
+        calls in flight finish within the grace period, close the port, close the store."""
         await self.health.enter_graceful_shutdown()
+        self.drain.start_draining()
         await self.hub.close()
-        await self.server.stop(grace)
+        grace = 10.0 if grace is None else grace
+        if not await self.drain.wait_until_quiet(grace):
+            log.warning("%d calls still running after the grace period", self.drain.in_flight)
+        # Responses still being sent get a moment; anything left is cancelled.
+        await self.server.stop(1.0)
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -140,8 +148,10 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     metrics.time_statements(database.read_engine, database.write_engine)
     server = grpc.aio.server(options=server_options(settings))
     # Outermost first; applied to each method once, at registration (see wrapping.py).
+    drain = DrainInterceptor()
     interceptors = [
         ObservabilityInterceptor(metrics),
+        drain,
         AuthInterceptor(
             tokens,
             required=settings.auth_required,
@@ -190,6 +200,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         sweeper,
         tokens,
         metrics,
+        drain,
         bridge,
         metrics_port,
     )
