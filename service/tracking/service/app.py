@@ -31,6 +31,7 @@ from tracking.service.operations.retention import Retention
 from tracking.service.operations.streams import Streams
 from tracking.service.operations.tokens import Tokens
 from tracking.service.settings import Settings
+from tracking.service.storage_watch import StorageWatch
 from tracking.service.store.database import Database
 from tracking.v1 import tracking_service_pb2
 
@@ -205,6 +206,8 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         metrics_port,
     )
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))
+    watch = StorageWatch(database, health_servicer, ["", SERVICE_NAME])
+    app.tasks.append(asyncio.create_task(watch.run_forever(settings.storage_check_seconds)))
     # Leases that ran out while no server was running are marked at once.
     app.tasks.append(asyncio.create_task(sweeper.run_forever(settings.lease_sweep_seconds)))
     return app, port

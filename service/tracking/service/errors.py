@@ -18,7 +18,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from tracking.service.domain import errors
-from tracking.service.store.database import connection_lost
+from tracking.service.store.database import connection_lost, storage_refused
 from tracking.service.wrapping import Malformed, Stream, Unary, WrappingInterceptor
 
 log = logging.getLogger("tracking.errors")
@@ -71,6 +71,13 @@ async def _abort(
         log.warning("%s: lost the database (%s)", method, error.__class__.__name__)
         await context.abort(
             grpc.StatusCode.UNAVAILABLE, "the database is unreachable; try again shortly"
+        )
+    refusal = storage_refused(error)
+    if refusal is not None:
+        log.error("%s: the database refuses writes: %s", method, refusal)
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE,
+            f"the database refuses writes ({refusal}); try again once it is fixed",
         )
     log.exception("unexpected error in %s", method, exc_info=error)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; the server logged the details")

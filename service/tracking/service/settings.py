@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     lease_sweep_seconds: float = Field(
         2.0, gt=0, description="time between looks for leases that ran out"
     )
+    storage_check_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="how often health checks that the database takes writes again after it"
+        " refused them (and, on SQLite, that its file is still there)",
+    )
     retention_seconds: float = Field(
         7 * 24 * 3600, gt=0, description="how long finished executions keep their events and logs"
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.errors import Unavailable
 from tracking.service.store import inline_sqlite, migrations
 from tracking.service.store.models import ServiceMetaRow
 
@@ -91,6 +94,45 @@ def connection_lost(error: BaseException) -> bool:
             return True
         pending += [current.__cause__, current.__context__]
     return False
+
+
+# What SQLite and PostgreSQL say when the storage itself refuses a write: not a fault of the
+# call, and not lasting once someone fixes the disk, the permissions or the mount.
+_REFUSED_WRITE = (
+    "attempt to write a readonly database",
+    "database or disk is full",
+    "disk i/o error",
+    "unable to open database file",
+)
+_REFUSED_WRITE_ERRORS = (
+    asyncpg.ReadOnlySQLTransactionError,  # a standby, or default_transaction_read_only
+    asyncpg.DiskFullError,
+)
+
+
+# After the storage refused a write, the room a SQLite volume needs before writes count as
+# possible again: what the largest requests take.
+PROBE_FREE_BYTES = 4 << 20
+
+
+def storage_refused(error: BaseException) -> str | None:
+    """What the storage said if `error` is it refusing to write (read-only, full, I/O)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _REFUSED_WRITE_ERRORS):
+            return str(current)
+        text_of = str(current).lower()
+        if isinstance(current, sqlite3.OperationalError) and any(
+            refusal in text_of for refusal in _REFUSED_WRITE
+        ):
+            return str(current)
+        pending += [current.__cause__, current.__context__]
+    return None
 
 
 def normalize_url(url: str) -> str:
@@ -173,6 +215,15 @@ class Database:
         self.page_token_secret = b""
         self.replica_id = secrets.token_hex(4)
         self._finishing: set[asyncio.Future[Any]] = set()
+        # Why writes cannot succeed now (None: they can); see StorageWatch.
+        self.write_problem: str | None = None
+        self.file_lost: str | None = None
+        self.path = (
+            Path(parsed.database).expanduser()
+            if self.dialect == "sqlite" and parsed.database and parsed.database != ":memory:"
+            else None
+        )
+        self._file_identity: tuple[int, int] | None = None
 
     async def start(self) -> None:
         """Bring the schema to the newest version and load the service's own values."""
@@ -183,6 +234,28 @@ class Database:
                 )
             await connection.run_sync(migrations.upgrade)
         self.page_token_secret = bytes.fromhex(await self._service_secret("page_token_secret"))
+        self._file_identity = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def check_file(self) -> str | None:
+        """On SQLite, whether the database file is still the one the server opened. Writes
+        to a file deleted under the server would go to an unlinked inode and be lost."""
+        if self.path is None or self.file_lost:
+            return self.file_lost
+        if self._identity() != self._file_identity:
+            self.file_lost = (
+                f"the database file {self.path} was deleted or replaced while the server ran:"
+                " restart the server (it keeps writing to the old file until then)"
+            )
+        return self.file_lost
 
     async def _service_secret(self, key: str) -> str:
         async with self.writing() as session:
@@ -240,12 +313,42 @@ class Database:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits when the block ends without error."""
-        async with (
-            AsyncSession(self.write_engine, expire_on_commit=False) as session,
-            session.begin(),
-        ):
-            yield session
+        """A session whose transaction commits when the block ends without error.
+
+        A write the storage refuses (read-only, full) is recorded in `write_problem` and the
+        writer's connection is dropped, so that the next write starts on a fresh one: a
+        connection that saw the storage refuse may keep failing after the cause is gone.
+        """
+        if self.file_lost:
+            raise Unavailable(self.file_lost)
+        try:
+            async with (
+                AsyncSession(self.write_engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                yield session
+        except Exception as error:
+            reason = storage_refused(error)
+            if reason is not None:
+                self.write_problem = reason
+                await self.write_engine.dispose()
+                await self.read_engine.dispose()
+            raise
+        self.write_problem = None
+
+    async def probe_write(self) -> bool:
+        """Whether the storage takes writes again, by a write that changes nothing (and, on
+        SQLite, room for a large request: a tiny write may fit where a batch does not)."""
+        if self.path is not None:
+            volume = os.statvfs(self.path.parent)
+            if volume.f_bavail * volume.f_frsize < PROBE_FREE_BYTES:
+                return False
+        async with self.writing() as session:
+            connection = await session.connection()
+            await connection.execute(
+                text("UPDATE service_meta SET value = value WHERE key = 'page_token_secret'")
+            )
+        return True
 
     async def lock_event_order(self, session: AsyncSession) -> None:
         """Make event ids follow commit order across concurrent writers (PostgreSQL)."""
