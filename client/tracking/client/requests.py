@@ -45,6 +45,8 @@ def _check_keys(given: Mapping[str, object], allowed: frozenset[str]) -> None:
 
 
 def _deployment(name: str, fields: DeploymentUpdate) -> deployment_pb2.Deployment:
+    # is_enabled is set, true or false, whenever it is given: an unset one means enabled at
+    # create and disabled in an update, so the server is never left to guess.
     return deployment_pb2.Deployment(
         name=name,
         pipeline_name=fields.get("pipeline_name", ""),
@@ -54,7 +56,7 @@ def _deployment(name: str, fields: DeploymentUpdate) -> deployment_pb2.Deploymen
         inputs_mapping=fields.get("inputs_mapping", ()),
         outputs_mapping=fields.get("outputs_mapping", ()),
         status=enum_value(deployment_pb2.DeploymentStatus, fields.get("status", 0)),
-        is_enabled=fields.get("is_enabled", False),
+        is_enabled=fields.get("is_enabled"),
         pods=fields.get("pods", ()),
         labels=fields.get("labels", {}),
         endpoint_token=fields.get("endpoint_token", ""),

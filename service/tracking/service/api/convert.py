@@ -132,8 +132,13 @@ def stamp(value: datetime | None) -> Timestamp | None:
 # Deployments
 
 
-def deployment_fields(deployment: deployment_pb2.Deployment) -> dict[str, Any]:
-    """The stored fields of a Deployment (defaults applied); enums already checked."""
+def deployment_fields(
+    deployment: deployment_pb2.Deployment, *, enabled_when_unset: bool = True
+) -> dict[str, Any]:
+    """The stored fields of a Deployment (defaults applied); enums already checked.
+
+    An unset is_enabled reads as `enabled_when_unset`: True at create, False in an update
+    (see UpdateDeploymentRequest.update_mask)."""
     mode = enum_name(deployment_pb2.DeploymentMode.DESCRIPTOR, deployment.mode)
     status = enum_name(deployment_pb2.DeploymentStatus.DESCRIPTOR, deployment.status)
     return {
@@ -154,8 +159,9 @@ def deployment_fields(deployment: deployment_pb2.Deployment) -> dict[str, Any]:
             for i, m in enumerate(deployment.outputs_mapping)
         ],
         "status": "PENDING" if status == "UNSPECIFIED" else status,
-        # Unset means enabled: a client that never heard of the field gets a usable deployment.
-        "is_enabled": deployment.is_enabled if deployment.HasField("is_enabled") else True,
+        "is_enabled": (
+            deployment.is_enabled if deployment.HasField("is_enabled") else enabled_when_unset
+        ),
         "pods": [to_json(p, f"deployment.pods[{i}]") for i, p in enumerate(deployment.pods)],
         "labels": dict(deployment.labels),
         "endpoint_token": deployment.endpoint_token,
