@@ -367,7 +367,11 @@ class JobStatusMachine(RuleBasedStateMachine):
             model.progress = 1.0
         if action.kind == "start":
             model.started = True
-        if target in TERMINAL:
+        if target == SUCCESS:
+            assert status.stop_message == ""  # a success has none: its message is the phase
+            if action.text:
+                assert status.phase == action.text
+        elif target in TERMINAL:
             assert status.stop_message == action.text
 
     def _cancel(self, execution: str, reason: str) -> None:

@@ -60,4 +60,4 @@ def test_readme_terminal_example_runs(server: ServerThread, backend: str) -> Non
     assert follower.communicate(timeout=60)[0].splitlines() == steps
     watched, _ = watcher.communicate(timeout=60)
     assert watcher.returncode == 0
-    assert watched.splitlines()[-1] == "SUCCESS 100%: exit code 0"
+    assert watched.splitlines()[-1] == "SUCCESS 100% exit code 0"

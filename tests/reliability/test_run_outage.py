@@ -58,7 +58,8 @@ def test_lines_written_while_the_server_is_down_arrive_once_in_order(
         runner.kill()
         server.kill()
     assert messages == [f"line {i}" for i in range(1100)]
-    assert (status.status, status.stop_message) == (
+    assert (status.status, status.phase, status.stop_message) == (
         status_pb2.RUNNING_STATUS_SUCCESS,
         "exit code 0",
+        "",
     )

@@ -229,7 +229,13 @@ class Executions:
             else:
                 assert action.cause is not None
                 target = status.stop(current, action.cause)
-                row.stop_message = action.message
+                if target is RunningStatus.SUCCESS:
+                    # A success has no stop message (not even one an UNKNOWN left): the
+                    # message it came with is its phase.
+                    row.phase = action.message or row.phase
+                    row.stop_message = ""
+                else:
+                    row.stop_message = action.message
                 if target.is_terminal:
                     row.end_time = now
                     if target is RunningStatus.SUCCESS:
