@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 from hypothesis import strategies as st
 
@@ -542,6 +543,23 @@ LEGAL_CAUSES = (
 )
 
 
+def _durations() -> st.SearchStrategy[duration_pb2.Duration]:
+    """Durations in and out of the range Duration allows, negative ones, mixed signs."""
+    return st.builds(
+        duration_pb2.Duration,
+        seconds=st.one_of(st.integers(0, 10**6), st.integers(s.INT64_MIN, s.INT64_MAX)),
+        nanos=st.one_of(st.just(0), st.integers(-(10**9), 10**9)),
+    )
+
+
+# A TimesAction: each time absent or any Timestamp / Duration, in or out of order.
+_TIMES = st.tuples(
+    st.one_of(st.none(), s.timestamps()),
+    st.one_of(st.none(), s.timestamps()),
+    st.one_of(st.none(), _durations()),
+)
+
+
 @st.composite
 def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
     good_action = st.one_of(
@@ -550,9 +568,11 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         st.tuples(st.just("suspend"), TEXT),
         st.tuples(st.just("resume"), st.none()),
         st.tuples(st.just("stop"), st.tuples(st.sampled_from(LEGAL_CAUSES), TEXT)),
+        st.tuples(st.just("times"), _TIMES),
     )
     bad_action = st.one_of(
         st.tuples(st.just("none"), st.none()),
+        st.tuples(st.just("times"), _TIMES),
         st.tuples(
             st.just("progress"), st.tuples(s.doubles().filter(lambda p: not 0 <= p <= 1), TEXT)
         ),
@@ -589,6 +609,11 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         request.resume.SetInParent()
     elif kind == "stop":
         request.stop.cause, request.stop.message = payload
+    elif kind == "times":
+        request.times.SetInParent()
+        for name, value in zip(("create_time", "start_time", "duration"), payload, strict=True):
+            if value is not None:
+                getattr(request.times, name).CopyFrom(value)
     if values["expected_revision"] is not None:
         request.expected_revision = values["expected_revision"]
     return request

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -114,6 +115,28 @@ def time_or_none(timestamp: Timestamp, present: bool, field: str) -> datetime | 
         return timestamp.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError) as error:
         raise InvalidArgument.of(field, f"is not a valid time: {error}") from None
+
+
+# The range google.protobuf.Duration allows: about 10,000 years either way.
+_MAX_DURATION_SECONDS = 315_576_000_000
+
+
+def timedelta_or_none(duration: Duration, present: bool, field: str) -> timedelta | None:
+    """The span a Duration field holds; INVALID_ARGUMENT naming the field if it is not a
+    valid Duration (out of range, or seconds and nanos of different signs)."""
+    if not present:
+        return None
+    seconds, nanos = duration.seconds, duration.nanos
+    if (
+        abs(seconds) > _MAX_DURATION_SECONDS
+        or abs(nanos) > 999_999_999
+        or (seconds < 0 < nanos)
+        or (nanos < 0 < seconds)
+    ):
+        raise InvalidArgument.of(
+            field, f"is not a valid duration (seconds {seconds}, nanos {nanos})"
+        )
+    return duration.ToTimedelta()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -222,6 +245,7 @@ def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
         return datetime.fromisoformat(value) if value else None
 
     start, end, updated = parse("start_time"), parse("end_time"), parse("update_time")
+    reported = snapshot.get("reported_duration_seconds")
     status = status_pb2.JobStatus(
         status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, snapshot["status"]),
         progress=snapshot["progress"],
@@ -234,7 +258,9 @@ def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
         update_time=stamp(updated),
         revision=snapshot["revision"],
     )
-    if start is not None:
+    if reported is not None:
+        status.duration.FromTimedelta(timedelta(seconds=reported))
+    elif start is not None:
         status.duration.FromTimedelta((end or updated or start) - start)
     return status
 
@@ -262,6 +288,8 @@ class JobStatusFields(Protocol):
     def update_time(self) -> datetime: ...
     @property
     def revision(self) -> int: ...
+    @property
+    def reported_duration_seconds(self) -> float | None: ...
 
 
 class ExecutionFields(JobStatusFields, Protocol):
@@ -313,7 +341,9 @@ def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStat
         update_time=stamp(row.update_time),
         revision=row.revision,
     )
-    if row.start_time is not None:
+    if row.reported_duration_seconds is not None:
+        status.duration.FromTimedelta(timedelta(seconds=row.reported_duration_seconds))
+    elif row.start_time is not None:
         status.duration.FromTimedelta((row.end_time or now) - row.start_time)
     return status
 

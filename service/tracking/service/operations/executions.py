@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,72 @@ def check_id(execution_id: str, field: str = "execution_id") -> None:
     errors = ValidationCollector()
     check_execution_id(errors, field, execution_id)
     errors.raise_if_any()
+
+
+def _reported_duration(row: ExecutionRow) -> timedelta | None:
+    seconds = row.reported_duration_seconds
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
+def _end_time(row: ExecutionRow, now: datetime) -> datetime:
+    """When an execution ending now ended: start_time + the duration its platform
+    reported, when it reported one (so that end - start is the duration shown)."""
+    reported = _reported_duration(row)
+    if row.start_time is None or reported is None:
+        return now
+    try:
+        return row.start_time + reported
+    except OverflowError:
+        return now
+
+
+def _apply_times(row: ExecutionRow, action: StatusAction) -> bool:
+    """Set the times a platform measured, in any status; whether any changed."""
+    create, start, end = _checked_times(row, action)
+    before = (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
+    row.create_time, row.start_time, row.end_time = create, start, end
+    if action.duration is not None:
+        row.reported_duration_seconds = action.duration.total_seconds()
+    return before != (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
+
+
+def _checked_times(
+    row: ExecutionRow, action: StatusAction
+) -> tuple[datetime, datetime | None, datetime | None]:
+    """The create, start and end times the action leaves; INVALID_ARGUMENT naming the field
+    when they would be out of order. An ended execution ends at start_time + duration."""
+    create = action.create_time or row.create_time
+    start = action.start_time or row.start_time
+    duration = action.duration if action.duration is not None else _reported_duration(row)
+    errors = ValidationCollector()
+    if action.duration is not None and action.duration < timedelta(0):
+        seconds = action.duration.total_seconds()
+        errors.add("times.duration", f"must not be negative, got {seconds} seconds")
+    elif start is not None and start < create:
+        if action.start_time is not None:
+            errors.add("times.start_time", _out_of_order(start, "before create_time", create))
+        else:
+            errors.add("times.create_time", _out_of_order(create, "after start_time", start))
+    end = row.end_time
+    if not errors.violations and end is not None and start is not None:
+        if duration is not None:
+            end = _ended_after(errors, start, duration)
+        elif start > end:
+            errors.add("times.start_time", _out_of_order(start, "after end_time", end))
+    errors.raise_if_any()
+    return create, start, end
+
+
+def _out_of_order(value: datetime, relation: str, other: datetime) -> str:
+    return f"must not be {relation} ({other.isoformat()}), got {value.isoformat()}"
+
+
+def _ended_after(errors: ValidationCollector, start: datetime, duration: timedelta) -> datetime:
+    try:
+        return start + duration
+    except OverflowError:
+        errors.add("times.duration", "start_time + duration is past the latest time there is")
+        return start
 
 
 class Executions:
@@ -211,6 +277,8 @@ class Executions:
                     f"execution {row.execution_id!r} is at revision {row.revision}, "
                     f"not {expected_revision}: read it again and retry"
                 )
+            if action.kind == "times":
+                return ["TIMES"] if _apply_times(row, action) else []
             current = RunningStatus(row.status)
             if action.kind == "progress":
                 status.progress(current)
@@ -237,7 +305,7 @@ class Executions:
                 else:
                     row.stop_message = action.message
                 if target.is_terminal:
-                    row.end_time = now
+                    row.end_time = _end_time(row, now)
                     if target is RunningStatus.SUCCESS:
                         row.progress = 1.0
             row.status = target.value
@@ -259,7 +327,7 @@ class Executions:
             row.cancel_reason = reason
             row.status = target.value
             if target.is_terminal:
-                row.end_time = now
+                row.end_time = _end_time(row, now)
                 row.stop_message = reason or "canceled"
             return ["STATUS", "CANCEL_REQUEST"]
 

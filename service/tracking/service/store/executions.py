@@ -51,6 +51,7 @@ class JobStatusView:
     end_time: datetime | None
     update_time: datetime
     revision: int
+    reported_duration_seconds: float | None
 
 
 @dataclass(slots=True)
@@ -267,6 +268,7 @@ def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
         "end_time": iso(row.end_time),
         "update_time": iso(row.update_time),
         "revision": row.revision,
+        "reported_duration_seconds": row.reported_duration_seconds,
     }
 
 
