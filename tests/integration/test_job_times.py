@@ -11,6 +11,8 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.support.factories import act, create_execution, start, stop, unique, violations
+from tests.support.server import ServerThread
+from tracking.client import InvalidArgument, TrackingClient
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import status_pb2 as spb
 from tracking.v1 import tracking_service_pb2 as pb
@@ -177,3 +179,18 @@ def test_times_of_a_missing_execution_is_not_found(stub: TrackingServiceStub) ->
     with pytest.raises(grpc.RpcError) as caught:
         times(stub, "no-such-execution", duration=seconds(1))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_the_client_sets_times_and_names_a_bad_one(server: ServerThread) -> None:
+    with TrackingClient(server.address) as client:
+        execution_id = client.create_execution().execution_id
+        client.start(execution_id)
+        reported = client.set_times(
+            execution_id, create_time=BASE, start_time=BASE + dt.timedelta(seconds=2)
+        )
+        assert reported.create_time == at(0)
+        assert reported.start_time == at(2)
+        with pytest.raises(InvalidArgument) as caught:
+            client.set_times(execution_id, duration=dt.timedelta(seconds=-3))
+        assert [v.field for v in caught.value.field_violations] == ["times.duration"]
+        assert client.get_job_status(execution_id).revision == reported.revision

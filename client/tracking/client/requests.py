@@ -12,7 +12,7 @@ from google.protobuf import field_mask_pb2, struct_pb2
 from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
-from .convert import EnumArg, enum_value, optional_timestamp, to_struct
+from .convert import EnumArg, enum_value, optional_duration, optional_timestamp, to_struct
 
 JsonObject = Mapping[str, Any]
 
@@ -218,6 +218,26 @@ def stop(
     return pb.UpdateJobStatusRequest(
         execution_id=execution_id,
         stop=pb.StopAction(cause=enum_value(status_pb2.RunningStatus, cause), message=message),
+        expected_revision=expected_revision,
+    )
+
+
+def set_times(
+    execution_id: str,
+    *,
+    create_time: dt.datetime | None = None,
+    start_time: dt.datetime | None = None,
+    duration: dt.timedelta | None = None,
+    expected_revision: int | None = None,
+) -> pb.UpdateJobStatusRequest:
+    """UpdateJobStatus with a times action: only the times given; naive datetimes are UTC."""
+    return pb.UpdateJobStatusRequest(
+        execution_id=execution_id,
+        times=pb.TimesAction(
+            create_time=optional_timestamp(create_time),
+            start_time=optional_timestamp(start_time),
+            duration=optional_duration(duration),
+        ),
         expected_revision=expected_revision,
     )
 
