@@ -16,6 +16,7 @@ import pytest
 from tests.support.factories import unique
 from tests.support.server import ServerThread
 from tracking.client import (
+    InvalidArgument,
     NotFound,
     RemoteException,
     TrackingClient,
@@ -29,6 +30,7 @@ from tracking.client.facades import (
     JobStatus,
     RunningStatus,
 )
+from tracking.client.facades._common import epoch
 from tracking.v1 import deployment_pb2 as dpb
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import io_pb2
@@ -364,6 +366,56 @@ def test_perceval_stop_causes(
     assert status_of(s) is cause
     assert flags(s) == only(*expected)
     assert s.stop_message == "why it stopped"
+
+
+def test_perceval_success_has_no_stop_message(client: TrackingClient) -> None:
+    execution_id = new_execution(client)
+    s = JobStatus(client, execution_id)
+    s.start_run()
+    s.stop_run(RunningStatus.SUCCESS, "finished early")
+    assert status_of(s) is RunningStatus.SUCCESS
+    assert s.stop_message is None
+    assert client.get_job_status(execution_id).phase == "finished early"
+
+
+CREATED = 1_764_000_000.25  # epoch seconds, exact in binary
+STARTED = CREATED + 3.5
+
+
+def test_perceval_update_times(client: TrackingClient) -> None:
+    execution_id = new_execution(client)
+    s = JobStatus(client, execution_id)
+    s.start_run()
+    s.update_times(CREATED, STARTED, 37.0)
+    assert (s.creation_timestamp, s.start_timestamp, s.duration) == (CREATED, STARTED, 37.0)
+    assert status_of(s) is RunningStatus.RUNNING
+    s.stop_run()
+    assert s.duration == 37.0  # what the platform measured, not the server's clock
+    assert epoch(client.get_job_status(execution_id).end_time) == STARTED + 37.0
+    s.update_times(CREATED, STARTED, 12.5)  # after the end too
+    assert s.duration == 12.5
+    assert epoch(client.get_job_status(execution_id).end_time) == STARTED + 12.5
+
+
+@pytest.mark.parametrize(
+    ("times", "field"),
+    [
+        ((CREATED, CREATED - 10.0, 5.0), "times.start_time"),
+        ((CREATED, STARTED, -1.0), "times.duration"),
+    ],
+)
+def test_perceval_update_times_out_of_order_changes_nothing(
+    client: TrackingClient, times: tuple[float, float, float], field: str
+) -> None:
+    execution_id = new_execution(client)
+    s = JobStatus(client, execution_id)
+    s.start_run()
+    s.stop_run()
+    before = client.get_job_status(execution_id)
+    with pytest.raises(InvalidArgument) as caught:
+        s.update_times(*times)
+    assert [v.field for v in caught.value.field_violations] == [field]
+    assert client.get_job_status(execution_id) == before
 
 
 def test_perceval_suspended_is_neither_running_nor_completed(client: TrackingClient) -> None:
