@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.factories import unique
+from tests.conftest import ServerFactory
+from tests.support.factories import new_token, unique
 from tests.support.server import ServerThread
 from tracking.client import (
     InvalidArgument,
@@ -868,6 +869,44 @@ def test_craftai_logs(client: TrackingClient) -> None:
     missing = unique("missing")
     with pytest.raises(NotFound, match=f"execution '{missing}' not found"):
         sdk.get_pipeline_execution_logs(missing)
+
+
+def test_craftai_created_by_is_who_created_the_deployment(make_server: ServerFactory) -> None:
+    server = make_server(auth="on", token_cache_seconds=0, rate_limit_per_second=0)
+    _, alice = new_token(server, "WRITER", "alice")
+    _, bob = new_token(server, "WRITER", "bob")
+    name = unique("dep")
+    with TrackingClient(server.address, token=alice) as as_alice:
+        as_alice.create_deployment(name, "pipe", "ENDPOINT")
+    with TrackingClient(server.address, token=bob) as as_bob:
+        in_deployment = new_execution(as_bob, deployment_name=name)
+        standalone = new_execution(as_bob)
+        assert as_bob.get_execution(in_deployment).created_by == "bob"
+        sdk = CraftAiSdk(as_bob)
+        assert sdk.get_pipeline_execution(in_deployment)["created_by"] == "alice"
+        assert sdk.get_pipeline_execution(standalone)["created_by"] == "bob"
+
+
+def test_craftai_logs_past_the_lines_of_one_read(client: TrackingClient) -> None:
+    sdk = CraftAiSdk(client)
+    execution_id = new_execution(client)
+    append_in_batches(client, execution_id, [f"line {i}" for i in range(MANY)])
+    every = sdk.get_pipeline_execution_logs(execution_id)
+    assert [entry["message"] for entry in every] == [f"line {i}" for i in range(MANY)]
+    limited = sdk.get_pipeline_execution_logs(execution_id, limit=10_500)
+    assert [entry["message"] for entry in limited] == [f"line {i}" for i in range(10_500)]
+
+
+def test_craftai_logs_past_the_bytes_of_one_read(client: TrackingClient) -> None:
+    sdk = CraftAiSdk(client)
+    execution_id = new_execution(client)
+    lines = [f"{i:02d}" + "x" * 60_000 for i in range(50)]  # 3 MB: more than one 2 MiB read
+    for first in range(0, len(lines), 20):
+        client.append_logs(execution_id, lines[first : first + 20])
+    assert len(client.get_execution_logs(execution_id, limit=45)) < 45  # one read stops early
+    limited = sdk.get_pipeline_execution_logs(execution_id, limit=45)
+    assert [entry["message"] for entry in limited] == lines[:45]
+    assert [entry["message"] for entry in sdk.get_pipeline_execution_logs(execution_id)] == lines
 
 
 def test_craftai_missing_deployment_is_not_found(client: TrackingClient) -> None:
