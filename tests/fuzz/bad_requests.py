@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import duration_pb2
 from google.protobuf.message import Message
 from hypothesis import strategies as st
 
@@ -478,6 +477,9 @@ def _create_execution(draw: st.DrawFn, t: Targets) -> Message:
     for name, status, origin, start in values["steps"]:
         step = execution.steps.add(name=name, status=status, origin=origin)
         _set_time(step, "start_time", start)
+    if draw(st.booleans()):
+        execution.heartbeat_timeout.CopyFrom(draw(s.durations()))
+        execution.command.extend(draw(st.lists(TEXT, max_size=3)))
     if draw(st.booleans()):  # output-only: ignored
         execution.job_status.status = draw(s.enum_numbers(status_pb2.RunningStatus.DESCRIPTOR))
         execution.job_status.progress = draw(s.doubles())
@@ -543,20 +545,11 @@ LEGAL_CAUSES = (
 )
 
 
-def _durations() -> st.SearchStrategy[duration_pb2.Duration]:
-    """Durations in and out of the range Duration allows, negative ones, mixed signs."""
-    return st.builds(
-        duration_pb2.Duration,
-        seconds=st.one_of(st.integers(0, 10**6), st.integers(s.INT64_MIN, s.INT64_MAX)),
-        nanos=st.one_of(st.just(0), st.integers(-(10**9), 10**9)),
-    )
-
-
 # A TimesAction: each time absent or any Timestamp / Duration, in or out of order.
 _TIMES = st.tuples(
     st.one_of(st.none(), s.timestamps()),
     st.one_of(st.none(), s.timestamps()),
-    st.one_of(st.none(), _durations()),
+    st.one_of(st.none(), s.durations()),
 )
 
 
@@ -567,12 +560,14 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         st.tuples(st.just("progress"), st.tuples(st.floats(0, 1), TEXT)),
         st.tuples(st.just("suspend"), TEXT),
         st.tuples(st.just("resume"), st.none()),
+        st.tuples(st.just("heartbeat"), st.none()),
         st.tuples(st.just("stop"), st.tuples(st.sampled_from(LEGAL_CAUSES), TEXT)),
         st.tuples(st.just("times"), _TIMES),
     )
     bad_action = st.one_of(
         st.tuples(st.just("none"), st.none()),
         st.tuples(st.just("times"), _TIMES),
+        st.tuples(st.just("lease"), s.durations()),
         st.tuples(
             st.just("progress"), st.tuples(s.doubles().filter(lambda p: not 0 <= p <= 1), TEXT)
         ),
@@ -607,6 +602,10 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         request.suspend.reason = payload
     elif kind == "resume":
         request.resume.SetInParent()
+    elif kind == "heartbeat":
+        request.heartbeat.SetInParent()
+    elif kind == "lease":
+        request.start.heartbeat_timeout.CopyFrom(payload)
     elif kind == "stop":
         request.stop.cause, request.stop.message = payload
     elif kind == "times":

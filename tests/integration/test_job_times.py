@@ -10,6 +10,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tests.conftest import ServerFactory
 from tests.support.factories import act, create_execution, start, stop, unique, violations
 from tests.support.server import ServerThread
 from tracking.client import InvalidArgument, TrackingClient
@@ -194,3 +195,22 @@ def test_the_client_sets_times_and_names_a_bad_one(server: ServerThread) -> None
             client.set_times(execution_id, duration=dt.timedelta(seconds=-3))
         assert [v.field for v in caught.value.field_violations] == ["times.duration"]
         assert client.get_job_status(execution_id).revision == reported.revision
+
+
+def test_times_are_a_report_that_renews_the_lease(make_server: ServerFactory) -> None:
+    server = make_server(heartbeat_timeout_seconds=30, lease_sweep_seconds=3600)
+    assert server.app is not None
+    with grpc.insecure_channel(server.address) as channel:
+        stub = TrackingServiceStub(channel)
+        execution_id = create_execution(stub).execution_id
+        job = start(stub, execution_id)
+        ran_out = job.lease_expire_time.ToDatetime(dt.UTC) + dt.timedelta(seconds=1)
+        assert server.run(server.app.leases.sweep(ran_out)) == 1
+        assert status(stub, execution_id).status == spb.RUNNING_STATUS_UNKNOWN
+        back = times(stub, execution_id, duration=seconds(4))
+        assert (back.status, back.stop_message, back.duration) == (
+            spb.RUNNING_STATUS_RUNNING,
+            "",
+            seconds(4),
+        )
+        assert back.lease_expire_time.ToDatetime() > job.lease_expire_time.ToDatetime()

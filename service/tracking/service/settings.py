@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     max_watchers_per_principal: int = Field(
         10000, gt=0, description="open WatchStatus / StreamLogs streams one caller may hold"
     )
+    heartbeat_timeout_seconds: float = Field(
+        600.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="how long a running job's worker may stay silent before the job is UNKNOWN,"
+        " when its execution gives no heartbeat_timeout (0: no lease)",
+    )
+    lease_sweep_seconds: float = Field(
+        2.0, gt=0, description="time between looks for leases that ran out"
+    )
     retention_seconds: float = Field(
         7 * 24 * 3600, gt=0, description="how long finished executions keep their events and logs"
     )
@@ -119,4 +129,5 @@ class Settings(BaseSettings):
             max_log_read=self.max_log_read,
             max_tail=self.max_tail,
             max_execution_documents=self.max_execution_documents,
+            default_heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
         )

@@ -1,7 +1,7 @@
 """the duration a platform reported for an execution
 
 Revision ID: 0004_reported_duration
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_reported_duration"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
