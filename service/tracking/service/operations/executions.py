@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from tracking.service.domain import executions as rules
-from tracking.service.domain import filters, status
+from tracking.service.domain import filters, status, times
 from tracking.service.domain.errors import (
     Aborted,
     AlreadyExists,
@@ -46,70 +46,26 @@ def check_id(execution_id: str, field: str = "execution_id") -> None:
     errors.raise_if_any()
 
 
-def _reported_duration(row: ExecutionRow) -> timedelta | None:
+def _times_of(row: ExecutionRow) -> times.JobTimes:
     seconds = row.reported_duration_seconds
-    return None if seconds is None else timedelta(seconds=seconds)
+    duration = None if seconds is None else timedelta(seconds=seconds)
+    return times.JobTimes(row.create_time, row.start_time, row.end_time, duration)
 
 
 def _end_time(row: ExecutionRow, now: datetime) -> datetime:
-    """When an execution ending now ended: start_time + the duration its platform
-    reported, when it reported one (so that end - start is the duration shown)."""
-    reported = _reported_duration(row)
-    if row.start_time is None or reported is None:
-        return now
-    try:
-        return row.start_time + reported
-    except OverflowError:
-        return now
+    return times.end_time(row.start_time, _times_of(row).duration, now)
 
 
 def _apply_times(row: ExecutionRow, action: StatusAction) -> bool:
-    """Set the times a platform measured, in any status; whether any changed."""
-    create, start, end = _checked_times(row, action)
+    """Set the times a platform measured; whether any changed."""
+    after = times.reported(_times_of(row), action.create_time, action.start_time, action.duration)
     before = (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
-    row.create_time, row.start_time, row.end_time = create, start, end
+    row.create_time = after.create_time
+    row.start_time = after.start_time
+    row.end_time = after.end_time
     if action.duration is not None:
         row.reported_duration_seconds = action.duration.total_seconds()
     return before != (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
-
-
-def _checked_times(
-    row: ExecutionRow, action: StatusAction
-) -> tuple[datetime, datetime | None, datetime | None]:
-    """The create, start and end times the action leaves; INVALID_ARGUMENT naming the field
-    when they would be out of order. An ended execution ends at start_time + duration."""
-    create = action.create_time or row.create_time
-    start = action.start_time or row.start_time
-    duration = action.duration if action.duration is not None else _reported_duration(row)
-    errors = ValidationCollector()
-    if action.duration is not None and action.duration < timedelta(0):
-        seconds = action.duration.total_seconds()
-        errors.add("times.duration", f"must not be negative, got {seconds} seconds")
-    elif start is not None and start < create:
-        if action.start_time is not None:
-            errors.add("times.start_time", _out_of_order(start, "before create_time", create))
-        else:
-            errors.add("times.create_time", _out_of_order(create, "after start_time", start))
-    end = row.end_time
-    if not errors.violations and end is not None and start is not None:
-        if duration is not None:
-            end = _ended_after(errors, start, duration)
-        elif start > end:
-            errors.add("times.start_time", _out_of_order(start, "after end_time", end))
-    errors.raise_if_any()
-    return create, start, end
-
-
-def _out_of_order(value: datetime, relation: str, other: datetime) -> str:
-    return f"must not be {relation} ({other.isoformat()}), got {value.isoformat()}"
-
-
-def _ended_after(errors: ValidationCollector, start: datetime, duration: timedelta) -> datetime:
-    try:
-        return start + duration
-    except OverflowError:
-        errors.add("times.duration", "start_time + duration is past the latest time there is")
-        return start
 
 
 class Executions:
