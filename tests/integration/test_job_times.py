@@ -214,3 +214,26 @@ def test_times_are_a_report_that_renews_the_lease(make_server: ServerFactory) ->
             seconds(4),
         )
         assert back.lease_expire_time.ToDatetime() > job.lease_expire_time.ToDatetime()
+
+
+def test_retention_keeps_a_job_whose_old_times_were_just_reported(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(retention_seconds=3600)
+    assert server.app is not None
+    with grpc.insecure_channel(server.address) as channel:
+        stub = TrackingServiceStub(channel)
+        execution_id = create_execution(stub).execution_id
+        start(stub, execution_id)
+        entries = [epb.LogEntry(message="fit")]
+        stub.AppendLogs(pb.AppendLogsRequest(execution_id=execution_id, entries=entries))
+        stop(stub, execution_id)
+        old = times(stub, execution_id, create_time=at(0), start_time=at(1), duration=seconds(2))
+        assert old.end_time == at(3)  # months before now, and so before the retention cutoff
+
+        kept = server.run(server.app.retention.sweep())
+        assert kept.executions == 0
+        logs = stub.GetExecutionLogs(pb.GetExecutionLogsRequest(execution_id=execution_id))
+        assert [entry.message for entry in logs.entries] == ["fit"]
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+        assert server.run(server.app.retention.sweep(now=later)).executions == 1
