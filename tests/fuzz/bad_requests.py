@@ -107,7 +107,7 @@ LABEL_KEYS = st.from_regex(r"[a-z0-9][a-z0-9_./-]{0,20}", fullmatch=True)
 GOOD_LABELS = st.dictionaries(LABEL_KEYS, s.small_text(30), max_size=4)
 BAD_LABELS = st.one_of(
     st.dictionaries(
-        s.junk_names().filter(lambda k: not LABEL_KEY.match(k)), TEXT, min_size=1, max_size=3
+        s.junk_names().filter(lambda k: not LABEL_KEY.fullmatch(k)), TEXT, min_size=1, max_size=3
     ),
     st.dictionaries(LABEL_KEYS, st.sampled_from(["v" * 256, "é" * 300]), min_size=1, max_size=2),
     st.integers(65, 70).map(lambda n: {f"k{i}": "v" for i in range(n)}),
@@ -437,11 +437,11 @@ def _create_execution(draw: st.DrawFn, t: Targets) -> Message:
         {
             "execution_id": (
                 st.one_of(st.just(""), NEW_NAMES, valid_id, st.sampled_from(t.executions)),
-                s.junk_names().filter(lambda x: not EXECUTION_ID.match(x)),
+                s.junk_names().filter(lambda x: not EXECUTION_ID.fullmatch(x)),
             ),
             "deployment_name": (
                 st.one_of(st.just(""), _deployment_names(t)),
-                s.junk_names().filter(lambda x: bool(x) and not DEPLOYMENT_NAME.match(x)),
+                s.junk_names().filter(lambda x: bool(x) and not DEPLOYMENT_NAME.fullmatch(x)),
             ),
             "pipeline_name": (TEXT, s.long_strings().filter(lambda x: len(x) > 256)),
             "job_name": (TEXT, s.long_strings().filter(lambda x: len(x) > 256)),
@@ -452,7 +452,7 @@ def _create_execution(draw: st.DrawFn, t: Targets) -> Message:
             "steps": (GOOD_STEPS, BAD_STEPS),
             "request_id": (
                 st.one_of(st.just(""), NEW_NAMES, st.just(t.used_request_id)),
-                s.junk_names().filter(lambda x: bool(x) and not REQUEST_ID.match(x)),
+                s.junk_names().filter(lambda x: bool(x) and not REQUEST_ID.fullmatch(x)),
             ),
         },
     )
@@ -956,7 +956,7 @@ WRITES: dict[str, tuple[Path, ...]] = {
 
 
 def _could_exist(value: str) -> bool:
-    return bool(DEPLOYMENT_NAME.match(value) or EXECUTION_ID.match(value))
+    return bool(DEPLOYMENT_NAME.fullmatch(value) or EXECUTION_ID.fullmatch(value))
 
 
 def confine(method: str, request: Message, targets: Targets) -> Message:

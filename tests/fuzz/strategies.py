@@ -128,6 +128,8 @@ def junk_names() -> st.SearchStrategy[str]:
         st.from_regex(r"[\s]+", fullmatch=True),
         long_strings(),
         absent_names(),
+        # Look-alike twins of valid names: a trailing newline passed `^...$` matching.
+        absent_names().map(lambda name: name + "\n"),
     )
 
 

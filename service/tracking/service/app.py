@@ -74,6 +74,9 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+        # What HTTP/2 advertises; gRPC core still hands larger metadata to handlers, which
+        # the auth wrapper refuses before any work (RESOURCE_EXHAUSTED).
+        ("grpc.max_metadata_size", settings.max_metadata_bytes),
         ("grpc.keepalive_time_ms", int(settings.keepalive_seconds * 1000)),
         ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),
@@ -143,7 +146,11 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
             tokens,
             required=settings.auth_required,
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            failure_limiter=RateLimiter(
+                settings.auth_failures_per_second, settings.auth_failure_burst
+            ),
             recheck_seconds=settings.stream_recheck_seconds,
+            max_metadata_bytes=settings.max_metadata_bytes,
         ),
         ErrorInterceptor(),
     ]
