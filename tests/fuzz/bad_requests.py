@@ -545,6 +545,14 @@ LEGAL_CAUSES = (
 )
 
 
+# A TimesAction: each time absent or any Timestamp / Duration, in or out of order.
+_TIMES = st.tuples(
+    st.one_of(st.none(), s.timestamps()),
+    st.one_of(st.none(), s.timestamps()),
+    st.one_of(st.none(), s.durations()),
+)
+
+
 @st.composite
 def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
     good_action = st.one_of(
@@ -554,9 +562,11 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         st.tuples(st.just("resume"), st.none()),
         st.tuples(st.just("heartbeat"), st.none()),
         st.tuples(st.just("stop"), st.tuples(st.sampled_from(LEGAL_CAUSES), TEXT)),
+        st.tuples(st.just("times"), _TIMES),
     )
     bad_action = st.one_of(
         st.tuples(st.just("none"), st.none()),
+        st.tuples(st.just("times"), _TIMES),
         st.tuples(st.just("lease"), s.durations()),
         st.tuples(
             st.just("progress"), st.tuples(s.doubles().filter(lambda p: not 0 <= p <= 1), TEXT)
@@ -598,6 +608,11 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         request.start.heartbeat_timeout.CopyFrom(payload)
     elif kind == "stop":
         request.stop.cause, request.stop.message = payload
+    elif kind == "times":
+        request.times.SetInParent()
+        for name, value in zip(("create_time", "start_time", "duration"), payload, strict=True):
+            if value is not None:
+                getattr(request.times, name).CopyFrom(value)
     if values["expected_revision"] is not None:
         request.expected_revision = values["expected_revision"]
     return request

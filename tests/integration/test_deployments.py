@@ -226,6 +226,72 @@ def test_update_changes_only_masked_fields(stub: TrackingServiceStub) -> None:
     assert stub.GetDeployment(pb.GetDeploymentRequest(name=created.name)).deployment == updated
 
 
+def _create_bare(stub: TrackingServiceStub, **fields: bool) -> dpb.Deployment:
+    """CreateDeployment with only what is required (plus `fields`), as an old client sends."""
+    deployment = dpb.Deployment(
+        name=unique("bare"), pipeline_name="pipe", execution_rule=dpb.EXECUTION_RULE_ENDPOINT
+    )
+    for name, value in fields.items():
+        setattr(deployment, name, value)
+    return stub.CreateDeployment(pb.CreateDeploymentRequest(deployment=deployment)).deployment
+
+
+def _set_is_enabled(stub: TrackingServiceStub, name: str, *values: bool) -> dpb.Deployment:
+    """UpdateDeployment naming is_enabled, with the value given, or unset when none is."""
+    deployment = dpb.Deployment(name=name)
+    for value in values:
+        deployment.is_enabled = value
+    request = pb.UpdateDeploymentRequest(
+        deployment=deployment, update_mask=FieldMask(paths=["is_enabled"])
+    )
+    return stub.UpdateDeployment(request).deployment
+
+
+def _refused(stub: TrackingServiceStub, deployment_name: str) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        create_execution(stub, deployment_name=deployment_name)
+    return caught.value
+
+
+def test_unset_is_enabled_means_enabled_and_only_false_disables(stub: TrackingServiceStub) -> None:
+    unset = _create_bare(stub)
+    assert unset.HasField("is_enabled")
+    assert unset.is_enabled
+    assert create_execution(stub, deployment_name=unset.name).deployment_name == unset.name
+
+    disabled = _create_bare(stub, is_enabled=False)
+    assert disabled.HasField("is_enabled")
+    assert not disabled.is_enabled
+    refused = _refused(stub, disabled.name)
+    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"deployment {disabled.name!r} is disabled" in str(refused.details())
+
+
+def test_update_naming_is_enabled_with_it_unset_disables(stub: TrackingServiceStub) -> None:
+    team = unique("team")
+    created = _create_bare(stub)
+    stub.UpdateDeployment(
+        pb.UpdateDeploymentRequest(
+            deployment=dpb.Deployment(name=created.name, labels={"team": team}),
+            update_mask=FieldMask(paths=["labels"]),
+        )
+    )
+    # An unset is_enabled outside the mask changes nothing.
+    assert stub.GetDeployment(pb.GetDeploymentRequest(name=created.name)).deployment.is_enabled
+
+    assert not _set_is_enabled(stub, created.name).is_enabled
+    assert _refused(stub, created.name).code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    def listed(query: str) -> list[str]:
+        request = pb.ListDeploymentsRequest(filter=f'labels.team = "{team}" AND {query}')
+        return [d.name for d in stub.ListDeployments(request).deployments]
+
+    assert (listed("is_enabled = false"), listed("is_enabled = true")) == ([created.name], [])
+    assert _set_is_enabled(stub, created.name, True).is_enabled
+    assert (listed("is_enabled = false"), listed("is_enabled = true")) == ([], [created.name])
+    assert create_execution(stub, deployment_name=created.name).deployment_name == created.name
+
+
 @pytest.mark.parametrize(
     ("paths", "fragment"),
     [

@@ -13,9 +13,17 @@ from typing import Any
 
 import pytest
 
-from tests.support.factories import unique
+from tests.conftest import ServerFactory
+from tests.support.factories import new_token, unique
 from tests.support.server import ServerThread
-from tracking.client import NotFound, RemoteException, TrackingClient, to_timestamp
+from tracking.client import (
+    InvalidArgument,
+    NotFound,
+    RemoteException,
+    TrackingClient,
+    enum_value,
+    to_timestamp,
+)
 from tracking.client.facades import (
     CraftAiSdk,
     Deployment,
@@ -23,9 +31,13 @@ from tracking.client.facades import (
     JobStatus,
     RunningStatus,
 )
+from tracking.client.facades._common import epoch
 from tracking.v1 import deployment_pb2 as dpb
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import io_pb2
+from tracking.v1 import status_pb2 as spb
+
+RS = spb.RunningStatus
 
 CONTEXT_KEYS = {
     "uuid",
@@ -84,14 +96,52 @@ def test_foundations_status_through_a_job(client: TrackingClient) -> None:
     assert deployment.is_job_complete() is True
 
 
-@pytest.mark.parametrize("cause", ["ERROR", "CANCELED", "UNKNOWN"])
-def test_foundations_failures_are_error(client: TrackingClient, cause: str) -> None:
+def _to_status(client: TrackingClient, execution_id: str, status: str) -> None:
+    """Drive an execution from WAITING to `status` the way a worker and a user would."""
+    if status == "WAITING":
+        return
+    client.start(execution_id)
+    if status == "SUSPENDED":
+        client.suspend(execution_id)
+    elif status == "CANCEL_REQUESTED":
+        client.cancel_execution(execution_id)
+    elif status != "RUNNING":
+        client.stop(execution_id, status, "boom")
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("WAITING", "Queued"),
+        ("RUNNING", "Running"),
+        ("SUSPENDED", "Running"),
+        ("CANCEL_REQUESTED", "Running"),
+        ("SUCCESS", "Completed"),
+        ("ERROR", "Error"),
+        ("CANCELED", "Error"),
+        ("UNKNOWN", "Error"),
+    ],
+)
+def test_foundations_status_and_completion_agree(
+    client: TrackingClient, status: str, expected: str
+) -> None:
+    execution_id = new_execution(client)
+    _to_status(client, execution_id, status)
+    assert client.get_job_status(execution_id).status == enum_value(RS, status)
+    deployment = Deployment(client, execution_id)
+    assert deployment.get_job_status() == expected
+    # "Error" is a failure, and a failed job is done: complete exactly when it is not
+    # "Queued" or "Running".
+    assert deployment.is_job_complete() is (expected in ("Completed", "Error"))
+
+
+def test_foundations_an_unknown_job_is_complete_and_fetched(client: TrackingClient) -> None:
     execution_id = new_execution(client)
     client.start(execution_id)
-    client.stop(execution_id, cause, "boom")
-    deployment = Deployment(client, execution_id)
-    assert deployment.get_job_status() == "Error"
-    assert deployment.is_job_complete() is (cause != "UNKNOWN")
+    client.stop(execution_id, "UNKNOWN", "worker lost")
+    results = Deployment(client, execution_id).fetch_job_results()  # does not wait forever
+    assert results["global_stage_context"]["error_information"] == "worker lost"
+    assert results["global_stage_context"]["meta_data"]["status"] == "UNKNOWN"
 
 
 def test_foundations_job_name_defaults_to_the_id(client: TrackingClient) -> None:
@@ -132,11 +182,59 @@ def test_foundations_fetch_waits_then_returns_the_results(client: TrackingClient
     assert isinstance(glob["end_time"], float)
     assert glob["delta_time"] == pytest.approx(glob["end_time"] - glob["start_time"])
     assert glob["delta_time"] >= 0
-    assert set(results["stage_contexts"]) == {"train"}
-    train = results["stage_contexts"]["train"]
+    assert set(results["stage_contexts"]) == {f"{execution_id}/train"}
+    train = results["stage_contexts"][f"{execution_id}/train"]
     assert set(train) == CONTEXT_KEYS
     assert train["stage_log"] == ["epoch 1"]
     assert train["meta_data"]["origin"] == "local"
+
+
+def test_foundations_stage_contexts_are_keyed_by_each_stage_uuid(client: TrackingClient) -> None:
+    steps = [epb.Step(name="prepare"), epb.Step(name="train")]
+    execution_id = new_execution(client, steps=steps)
+    client.start(execution_id)
+    client.append_logs(execution_id, [epb.LogEntry(message="fit", step_name="train")])
+    client.stop(execution_id, "SUCCESS")
+    contexts = Deployment(client, execution_id).fetch_job_results()["stage_contexts"]
+    assert list(contexts) == [f"{execution_id}/prepare", f"{execution_id}/train"]
+    for key, context in contexts.items():
+        assert context["uuid"] == key
+    assert contexts[f"{execution_id}/train"]["stage_log"] == ["fit"]
+
+
+def test_foundations_a_success_stopped_with_a_message_has_no_error(
+    client: TrackingClient,
+) -> None:
+    execution_id = new_execution(client)
+    client.start(execution_id)
+    client.stop(execution_id, "SUCCESS", "all 3 epochs done")
+    glob = Deployment(client, execution_id).fetch_job_results()["global_stage_context"]
+    assert glob["error_information"] is None
+    assert glob["meta_data"]["phase"] == "all 3 epochs done"
+
+
+def append_in_batches(client: TrackingClient, execution_id: str, entries: list[Any]) -> None:
+    """AppendLogs in batches of at most 5,000 lines, the most one call accepts."""
+    for first in range(0, len(entries), 5000):
+        client.append_logs(execution_id, entries[first : first + 5000])
+
+
+MANY = 12_001  # more lines than one GetExecutionLogs returns (10,000)
+
+
+def test_foundations_stage_log_holds_every_line(client: TrackingClient) -> None:
+    execution_id = new_execution(client, steps=[epb.Step(name="train")])
+    client.start(execution_id)
+    entries = [
+        epb.LogEntry(message=f"line {i}", step_name="train" if i % 3 == 0 else "")
+        for i in range(MANY)
+    ]
+    append_in_batches(client, execution_id, entries)
+    client.stop(execution_id, "SUCCESS")
+    results = Deployment(client, execution_id).fetch_job_results()
+    assert results["global_stage_context"]["stage_log"] == [e.message for e in entries]
+    train = results["stage_contexts"][f"{execution_id}/train"]
+    assert train["stage_log"] == [e.message for e in entries if e.step_name == "train"]
 
 
 def test_foundations_fetch_of_a_failed_job_raises(client: TrackingClient) -> None:
@@ -269,6 +367,56 @@ def test_perceval_stop_causes(
     assert status_of(s) is cause
     assert flags(s) == only(*expected)
     assert s.stop_message == "why it stopped"
+
+
+def test_perceval_success_has_no_stop_message(client: TrackingClient) -> None:
+    execution_id = new_execution(client)
+    s = JobStatus(client, execution_id)
+    s.start_run()
+    s.stop_run(RunningStatus.SUCCESS, "finished early")
+    assert status_of(s) is RunningStatus.SUCCESS
+    assert s.stop_message is None
+    assert client.get_job_status(execution_id).phase == "finished early"
+
+
+CREATED = 1_764_000_000.25  # epoch seconds, exact in binary
+STARTED = CREATED + 3.5
+
+
+def test_perceval_update_times(client: TrackingClient) -> None:
+    execution_id = new_execution(client)
+    s = JobStatus(client, execution_id)
+    s.start_run()
+    s.update_times(CREATED, STARTED, 37.0)
+    assert (s.creation_timestamp, s.start_timestamp, s.duration) == (CREATED, STARTED, 37.0)
+    assert status_of(s) is RunningStatus.RUNNING
+    s.stop_run()
+    assert s.duration == 37.0  # what the platform measured, not the server's clock
+    assert epoch(client.get_job_status(execution_id).end_time) == STARTED + 37.0
+    s.update_times(CREATED, STARTED, 12.5)  # after the end too
+    assert s.duration == 12.5
+    assert epoch(client.get_job_status(execution_id).end_time) == STARTED + 12.5
+
+
+@pytest.mark.parametrize(
+    ("times", "field"),
+    [
+        ((CREATED, CREATED - 10.0, 5.0), "times.start_time"),
+        ((CREATED, STARTED, -1.0), "times.duration"),
+    ],
+)
+def test_perceval_update_times_out_of_order_changes_nothing(
+    client: TrackingClient, times: tuple[float, float, float], field: str
+) -> None:
+    execution_id = new_execution(client)
+    s = JobStatus(client, execution_id)
+    s.start_run()
+    s.stop_run()
+    before = client.get_job_status(execution_id)
+    with pytest.raises(InvalidArgument) as caught:
+        s.update_times(*times)
+    assert [v.field for v in caught.value.field_violations] == [field]
+    assert client.get_job_status(execution_id) == before
 
 
 def test_perceval_suspended_is_neither_running_nor_completed(client: TrackingClient) -> None:
@@ -721,6 +869,44 @@ def test_craftai_logs(client: TrackingClient) -> None:
     missing = unique("missing")
     with pytest.raises(NotFound, match=f"execution '{missing}' not found"):
         sdk.get_pipeline_execution_logs(missing)
+
+
+def test_craftai_created_by_is_who_created_the_deployment(make_server: ServerFactory) -> None:
+    server = make_server(auth="on", token_cache_seconds=0, rate_limit_per_second=0)
+    _, alice = new_token(server, "WRITER", "alice")
+    _, bob = new_token(server, "WRITER", "bob")
+    name = unique("dep")
+    with TrackingClient(server.address, token=alice) as as_alice:
+        as_alice.create_deployment(name, "pipe", "ENDPOINT")
+    with TrackingClient(server.address, token=bob) as as_bob:
+        in_deployment = new_execution(as_bob, deployment_name=name)
+        standalone = new_execution(as_bob)
+        assert as_bob.get_execution(in_deployment).created_by == "bob"
+        sdk = CraftAiSdk(as_bob)
+        assert sdk.get_pipeline_execution(in_deployment)["created_by"] == "alice"
+        assert sdk.get_pipeline_execution(standalone)["created_by"] == "bob"
+
+
+def test_craftai_logs_past_the_lines_of_one_read(client: TrackingClient) -> None:
+    sdk = CraftAiSdk(client)
+    execution_id = new_execution(client)
+    append_in_batches(client, execution_id, [f"line {i}" for i in range(MANY)])
+    every = sdk.get_pipeline_execution_logs(execution_id)
+    assert [entry["message"] for entry in every] == [f"line {i}" for i in range(MANY)]
+    limited = sdk.get_pipeline_execution_logs(execution_id, limit=10_500)
+    assert [entry["message"] for entry in limited] == [f"line {i}" for i in range(10_500)]
+
+
+def test_craftai_logs_past_the_bytes_of_one_read(client: TrackingClient) -> None:
+    sdk = CraftAiSdk(client)
+    execution_id = new_execution(client)
+    lines = [f"{i:02d}" + "x" * 60_000 for i in range(50)]  # 3 MB: more than one 2 MiB read
+    for first in range(0, len(lines), 20):
+        client.append_logs(execution_id, lines[first : first + 20])
+    assert len(client.get_execution_logs(execution_id, limit=45)) < 45  # one read stops early
+    limited = sdk.get_pipeline_execution_logs(execution_id, limit=45)
+    assert [entry["message"] for entry in limited] == lines[:45]
+    assert [entry["message"] for entry in sdk.get_pipeline_execution_logs(execution_id)] == lines
 
 
 def test_craftai_missing_deployment_is_not_found(client: TrackingClient) -> None:

@@ -57,6 +57,37 @@ def test_stop_with_error_keeps_the_message(stub: TrackingServiceStub) -> None:
     assert (failed.status, failed.stop_message) == (spb.RUNNING_STATUS_ERROR, "exit code 3")
 
 
+def test_success_message_becomes_the_phase(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    act(stub, execution_id, start=pb.StartAction(phase="training"))
+    done = stop(stub, execution_id, spb.RUNNING_STATUS_SUCCESS, "exit code 0")
+    assert (done.status, done.phase, done.stop_message) == (
+        spb.RUNNING_STATUS_SUCCESS,
+        "exit code 0",
+        "",
+    )
+    assert status(stub, execution_id) == done
+    request = pb.WatchStatusRequest(execution_id=execution_id, after_revision=2)
+    (event,) = [r.event for r in stub.WatchStatus(request, timeout=30) if r.HasField("event")]
+    assert (event.job_status.phase, event.job_status.stop_message) == ("exit code 0", "")
+
+
+def test_success_without_a_message_keeps_the_phase(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    act(stub, execution_id, start=pb.StartAction(phase="training"))
+    done = stop(stub, execution_id)
+    assert (done.phase, done.stop_message) == ("training", "")
+
+
+def test_success_after_unknown_has_no_stop_message(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    start(stub, execution_id)
+    lost = stop(stub, execution_id, spb.RUNNING_STATUS_UNKNOWN, "worker lost")
+    assert lost.stop_message == "worker lost"
+    done = stop(stub, execution_id, spb.RUNNING_STATUS_SUCCESS)
+    assert (done.status, done.stop_message) == (spb.RUNNING_STATUS_SUCCESS, "")
+
+
 @pytest.mark.parametrize(
     "terminal", [spb.RUNNING_STATUS_SUCCESS, spb.RUNNING_STATUS_ERROR, spb.RUNNING_STATUS_CANCELED]
 )

@@ -61,8 +61,8 @@ def run(
     """Create an execution and run COMMAND as its job.
 
     Reports RUNNING, sends stdout and stderr as log lines, and ends the execution as SUCCESS
-    or ERROR with the exit code in its stop message. Cancelling the execution (or SIGINT /
-    SIGTERM to this command) stops COMMAND: SIGTERM, then SIGKILL after --grace-period; the
+    or ERROR with the exit code (in its phase, or its stop message). Cancelling the execution
+    (or SIGINT / SIGTERM to this command) stops COMMAND: SIGTERM, then SIGKILL after --grace-period; the
     execution ends as CANCELED. While the server cannot be reached, output is kept and sent
     later. Exits with COMMAND's exit code (128 + N when signal N killed it; 127 when it does
     not exist).

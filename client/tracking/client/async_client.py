@@ -351,6 +351,29 @@ class AsyncTrackingClient:
         request = rq.stop(execution_id, cause, message, expected_revision=expected_revision)
         return (await self._unary(m.UPDATE_JOB_STATUS, request)).job_status
 
+    async def set_times(
+        self,
+        execution_id: str,
+        *,
+        create_time: dt.datetime | None = None,
+        start_time: dt.datetime | None = None,
+        duration: dt.timedelta | None = None,
+        expected_revision: int | None = None,
+    ) -> status_pb2.JobStatus:
+        """Report times the platform measured, in any status; only those given change.
+
+        A duration is shown as JobStatus.duration from then on (an ended job ends at
+        start_time + duration). Times out of order raise InvalidArgument naming the field.
+        """
+        request = rq.set_times(
+            execution_id,
+            create_time=create_time,
+            start_time=start_time,
+            duration=duration,
+            expected_revision=expected_revision,
+        )
+        return (await self._unary(m.UPDATE_JOB_STATUS, request)).job_status
+
     async def cancel_execution(
         self, execution_id: str, *, reason: str = ""
     ) -> status_pb2.JobStatus:

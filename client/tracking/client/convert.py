@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 E = TypeVar("E", bound=int)
@@ -56,6 +56,15 @@ def to_timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
 def optional_timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     """Like to_timestamp, passing None through (an unset field)."""
     return None if value is None else to_timestamp(value)
+
+
+def optional_duration(value: dt.timedelta | None) -> duration_pb2.Duration | None:
+    """A timedelta as a Duration, passing None through (an unset field)."""
+    if value is None:
+        return None
+    duration = duration_pb2.Duration()
+    duration.FromTimedelta(value)
+    return duration
 
 
 def to_struct(value: Mapping[str, Any] | struct_pb2.Struct) -> struct_pb2.Struct:

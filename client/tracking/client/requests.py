@@ -12,7 +12,7 @@ from google.protobuf import duration_pb2, field_mask_pb2, struct_pb2
 from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
-from .convert import EnumArg, enum_value, optional_timestamp, to_struct
+from .convert import EnumArg, enum_value, optional_duration, optional_timestamp, to_struct
 
 JsonObject = Mapping[str, Any]
 
@@ -45,6 +45,8 @@ def _check_keys(given: Mapping[str, object], allowed: frozenset[str]) -> None:
 
 
 def _deployment(name: str, fields: DeploymentUpdate) -> deployment_pb2.Deployment:
+    # is_enabled is set, true or false, whenever it is given: an unset one means enabled at
+    # create and disabled in an update, so the server is never left to guess.
     return deployment_pb2.Deployment(
         name=name,
         pipeline_name=fields.get("pipeline_name", ""),
@@ -54,7 +56,7 @@ def _deployment(name: str, fields: DeploymentUpdate) -> deployment_pb2.Deploymen
         inputs_mapping=fields.get("inputs_mapping", ()),
         outputs_mapping=fields.get("outputs_mapping", ()),
         status=enum_value(deployment_pb2.DeploymentStatus, fields.get("status", 0)),
-        is_enabled=fields.get("is_enabled", False),
+        is_enabled=fields.get("is_enabled"),
         pods=fields.get("pods", ()),
         labels=fields.get("labels", {}),
         endpoint_token=fields.get("endpoint_token", ""),
@@ -239,6 +241,26 @@ def stop(
     return pb.UpdateJobStatusRequest(
         execution_id=execution_id,
         stop=pb.StopAction(cause=enum_value(status_pb2.RunningStatus, cause), message=message),
+        expected_revision=expected_revision,
+    )
+
+
+def set_times(
+    execution_id: str,
+    *,
+    create_time: dt.datetime | None = None,
+    start_time: dt.datetime | None = None,
+    duration: dt.timedelta | None = None,
+    expected_revision: int | None = None,
+) -> pb.UpdateJobStatusRequest:
+    """UpdateJobStatus with a times action: only the times given; naive datetimes are UTC."""
+    return pb.UpdateJobStatusRequest(
+        execution_id=execution_id,
+        times=pb.TimesAction(
+            create_time=optional_timestamp(create_time),
+            start_time=optional_timestamp(start_time),
+            duration=optional_duration(duration),
+        ),
         expected_revision=expected_revision,
     )
 

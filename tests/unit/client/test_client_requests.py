@@ -14,6 +14,12 @@ def test_update_deployment_mask_names_exactly_the_fields_passed() -> None:
     assert request.deployment == deployment_pb2.Deployment(
         name="nightly", description="d", is_enabled=False
     )
+    assert request.deployment.HasField("is_enabled")  # sent, even false
+
+
+def test_update_deployment_leaves_is_enabled_unset_unless_given() -> None:
+    request = rq.update_deployment("nightly", description="d")
+    assert not request.deployment.HasField("is_enabled")
 
 
 def test_update_deployment_converts_enum_names() -> None:
@@ -130,3 +136,17 @@ def test_stream_requests() -> None:
     logs = rq.stream_logs("e", since=dt.datetime(2026, 1, 1), tail=5, follow=True, stream=2)
     assert logs.since.ToJsonString() == "2026-01-01T00:00:00Z"
     assert (logs.tail, logs.follow, logs.stream) == (5, True, execution_pb2.LOG_STREAM_STDERR)
+
+
+def test_set_times_sends_only_the_times_given() -> None:
+    request = rq.set_times("e1", duration=dt.timedelta(seconds=1.5))
+    assert request.WhichOneof("action") == "times"
+    assert request.times.duration.ToTimedelta() == dt.timedelta(seconds=1.5)
+    assert not request.times.HasField("create_time")
+    assert not request.times.HasField("start_time")
+    assert not request.HasField("expected_revision")
+    created = rq.set_times("e1", create_time=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    assert created.times.create_time.ToDatetime(tzinfo=dt.UTC) == dt.datetime(
+        2026, 1, 1, tzinfo=dt.UTC
+    )
+    assert not created.times.HasField("duration")

@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 import grpc
 import grpc_testing
 import pytest
-from google.protobuf import any_pb2, field_mask_pb2, struct_pb2, timestamp_pb2
+from google.protobuf import any_pb2, duration_pb2, field_mask_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
@@ -281,6 +281,24 @@ CASES = [
             execution_id="e1",
             stop=pb.StopAction(cause=job_status_pb2.RUNNING_STATUS_ERROR, message="out of memory"),
             expected_revision=9,
+        ),
+        pb.UpdateJobStatusResponse(job_status=JOB_STATUS),
+        JOB_STATUS,
+    ),
+    Case(
+        "set_times",
+        ("e1",),
+        {
+            "start_time": dt.datetime(2026, 1, 1, 12, 0, 1),
+            "duration": dt.timedelta(seconds=37.5),
+        },
+        "UpdateJobStatus",
+        pb.UpdateJobStatusRequest(
+            execution_id="e1",
+            times=pb.TimesAction(
+                start_time=timestamp_pb2.Timestamp(seconds=1767268801),
+                duration=duration_pb2.Duration(seconds=37, nanos=500_000_000),
+            ),
         ),
         pb.UpdateJobStatusResponse(job_status=JOB_STATUS),
         JOB_STATUS,

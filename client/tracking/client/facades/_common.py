@@ -1,4 +1,4 @@
-"""Conversions the facades share: timestamps, enum names, JSON values."""
+"""What the facades share: conversions of timestamps, enum names, JSON values; log reads."""
 
 from __future__ import annotations
 
@@ -8,15 +8,9 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
-from tracking.v1 import status_pb2
+from tracking.v1 import execution_pb2, status_pb2
 
-TERMINAL = frozenset(
-    {
-        status_pb2.RUNNING_STATUS_SUCCESS,
-        status_pb2.RUNNING_STATUS_ERROR,
-        status_pb2.RUNNING_STATUS_CANCELED,
-    }
-)
+from ..sync_client import TrackingClient
 
 
 def is_set(ts: timestamp_pb2.Timestamp) -> bool:
@@ -62,3 +56,31 @@ def _prefix(enum_name: str) -> str:
 
 def none_if_empty(text: str) -> str | None:
     return text or None
+
+
+def all_log_entries(
+    client: TrackingClient,
+    execution_id: str,
+    *,
+    from_time: dt.datetime | None = None,
+    to_time: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[execution_pb2.LogEntry]:
+    """Every stored line (the first `limit` when given), oldest first.
+
+    One GetExecutionLogs stops at the server's cap of lines or bytes per response, below
+    `limit` too: read on after the last seq received until a read returns nothing.
+    """
+    entries: list[execution_pb2.LogEntry] = []
+    while limit is None or len(entries) < limit:
+        page = client.get_execution_logs(
+            execution_id,
+            from_time=from_time,
+            to_time=to_time,
+            limit=0 if limit is None else limit - len(entries),
+            after_seq=entries[-1].seq if entries else 0,
+        )
+        if not page:
+            break
+        entries.extend(page)
+    return entries

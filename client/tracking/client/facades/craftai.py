@@ -7,8 +7,9 @@ from typing import Any
 
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 
+from ..errors import NotFound
 from ..sync_client import TrackingClient
-from ._common import iso, json_value, none_if_empty, short_name
+from ._common import all_log_entries, iso, json_value, none_if_empty, short_name
 
 _D = deployment_pb2
 _IO = io_pb2
@@ -88,7 +89,7 @@ class CraftAiSdk:
             "execution_id": e.execution_id,
             "status": _status(e.job_status.status),
             "created_at": iso(e.job_status.create_time),
-            "created_by": e.created_by,
+            "created_by": self._created_by(e),
             "end_date": iso(e.job_status.end_time),
             "pipeline_name": e.pipeline_name,
             "deployment_name": e.deployment_name,
@@ -96,6 +97,16 @@ class CraftAiSdk:
             "inputs": [_input(i) for i in e.inputs],
             "outputs": [_output(o) for o in e.outputs],
         }
+
+    def _created_by(self, e: execution_pb2.Execution) -> str:
+        """Who created the deployment an execution ran in (the seed's rule), or who created
+        the execution when it ran in none."""
+        if not e.deployment_name:
+            return e.created_by
+        try:
+            return self._client.get_deployment(e.deployment_name).created_by
+        except NotFound:  # deleted meanwhile, with its executions: e is all there is
+            return e.created_by
 
     def delete_pipeline_execution(self, execution_id: str) -> dict[str, Any]:
         """Delete an execution and its logs: {execution_id}."""
@@ -114,9 +125,10 @@ class CraftAiSdk:
         to_datetime: dt.datetime | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Log lines, oldest first: {message, timestamp, stream ("stdout"/"stderr")}."""
-        entries = self._client.get_execution_logs(
-            execution_id, from_time=from_datetime, to_time=to_datetime, limit=limit or 0
+        """Log lines, oldest first: {message, timestamp, stream ("stdout"/"stderr")}; every
+        line in the window, or the first `limit`."""
+        entries = all_log_entries(
+            self._client, execution_id, from_time=from_datetime, to_time=to_datetime, limit=limit
         )
         return [
             {

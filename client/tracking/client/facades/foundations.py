@@ -8,16 +8,29 @@ from tracking.v1 import execution_pb2, status_pb2
 
 from ..errors import RemoteException
 from ..sync_client import TrackingClient
-from ._common import TERMINAL, epoch, short_name, status_name, struct_dict
+from ._common import all_log_entries, epoch, short_name, status_name, struct_dict
 
 _S = status_pb2
-_JOB_STATUS = {
+_JOB_STATUS: dict[int, str] = {
     _S.RUNNING_STATUS_WAITING: "Queued",
     _S.RUNNING_STATUS_RUNNING: "Running",
     _S.RUNNING_STATUS_SUSPENDED: "Running",
     _S.RUNNING_STATUS_CANCEL_REQUESTED: "Running",
     _S.RUNNING_STATUS_SUCCESS: "Completed",
 }  # everything else (ERROR, CANCELED, UNKNOWN): "Error"
+# Foundations knows four answers, and "Error" is a failure, which ends a job. UNKNOWN (the
+# worker lost track of the job, or went silent) is not a run in progress: nobody may ever
+# report on it again, and a wait for it would never end. So it is "Error" and complete
+# (should the worker come back, the job is "Running" again).
+_COMPLETE = frozenset({"Completed", "Error"})
+
+
+def _job_status(status: int) -> str:
+    return _JOB_STATUS.get(status, "Error")
+
+
+def _is_complete(status: int) -> bool:
+    return _job_status(status) in _COMPLETE
 
 
 class Deployment:
@@ -37,19 +50,19 @@ class Deployment:
         return execution.job_name or execution.execution_id
 
     def is_job_complete(self) -> bool:
-        """True once the job ended (SUCCESS, ERROR or CANCELED)."""
-        return self._client.get_job_status(self._execution_id).status in TERMINAL
+        """True once get_job_status() is "Completed" or "Error" (SUCCESS, ERROR, CANCELED,
+        UNKNOWN)."""
+        return _is_complete(self._client.get_job_status(self._execution_id).status)
 
     def get_job_status(self) -> str:
         """ "Queued", "Running", "Completed" or "Error"."""
-        status = self._client.get_job_status(self._execution_id).status
-        return _JOB_STATUS.get(status, "Error")
+        return _job_status(self._client.get_job_status(self._execution_id).status)
 
     def wait_for_deployment_to_complete(self, wait_seconds: float = 5) -> None:
-        """Block until the job ends; `wait_seconds` is unused (the status is watched)."""
+        """Block until the job is complete; `wait_seconds` is unused (the status is watched)."""
         del wait_seconds
         for event in self._client.watch(execution_id=self._execution_id):
-            if event.job_status.status in TERMINAL:
+            if _is_complete(event.job_status.status):
                 return
 
     def fetch_job_results(self, wait_seconds: float = 5) -> dict[str, Any]:
@@ -62,16 +75,12 @@ class Deployment:
         status = execution.job_status
         if status.status == _S.RUNNING_STATUS_ERROR:
             raise RemoteException(status.stop_message or "job failed")
-        logs = self._client.get_execution_logs(self._execution_id)
+        logs = all_log_entries(self._client, self._execution_id)
+        stages = [_step_context(execution, step, i, logs) for i, step in enumerate(execution.steps)]
         return {
             "provenance": _provenance(execution),
             "global_stage_context": _global_context(execution, logs),
-            "stage_contexts": {
-                step.name or f"{execution.execution_id}/{index}": _step_context(
-                    execution, step, index, logs
-                )
-                for index, step in enumerate(execution.steps)
-            },
+            "stage_contexts": {stage["uuid"]: stage for stage in stages},
         }
 
 
@@ -135,7 +144,10 @@ def _global_context(
         },
         data_uuid=execution.model_run_id or None,
         stage_output=struct_dict(execution.result),
-        error_information=status.stop_message or None,
+        # A success has no error, whatever message an older server kept with it.
+        error_information=None
+        if status.status == _S.RUNNING_STATUS_SUCCESS
+        else status.stop_message or None,
         start_time=epoch(status.start_time),
         end_time=epoch(status.end_time),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import Enum
 
 from tracking.v1 import status_pb2
@@ -104,7 +105,8 @@ class JobStatus:
 
     @property
     def duration(self) -> float:
-        """Seconds from start to end (to now while running); 0 if never started."""
+        """Seconds from start to end (to now while running), or as update_times reported
+        them; 0 if never started."""
         return self._fetch().duration.ToTimedelta().total_seconds()
 
     @property
@@ -118,7 +120,11 @@ class JobStatus:
 
     @property
     def stop_message(self) -> str | None:
-        return self._fetch().stop_message or None
+        """Why the job stopped; None for a successful job."""
+        status = self._fetch()
+        if status.status == status_pb2.RUNNING_STATUS_SUCCESS:
+            return None
+        return status.stop_message or None
 
     # Worker side
 
@@ -135,3 +141,13 @@ class JobStatus:
     def update_progress(self, progress: float, phase: str | None = None) -> None:
         """Report progress (0 to 1) and, if given, the phase."""
         self._client.update_progress(self._execution_id, progress, phase=phase or "")
+
+    def update_times(self, creation_datetime: float, start_time: float, duration: float) -> None:
+        """Set the creation and start timestamps (epoch seconds) and the duration (seconds)
+        measured by the platform that ran the job; `duration` is shown from then on."""
+        self._client.set_times(
+            self._execution_id,
+            create_time=dt.datetime.fromtimestamp(creation_datetime, dt.UTC),
+            start_time=dt.datetime.fromtimestamp(start_time, dt.UTC),
+            duration=dt.timedelta(seconds=duration),
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
@@ -117,6 +117,28 @@ def time_or_none(timestamp: Timestamp, present: bool, field: str) -> datetime | 
         raise InvalidArgument.of(field, f"is not a valid time: {error}") from None
 
 
+# The range google.protobuf.Duration allows: about 10,000 years either way.
+_MAX_DURATION_SECONDS = 315_576_000_000
+
+
+def timedelta_or_none(duration: Duration, present: bool, field: str) -> timedelta | None:
+    """The span a Duration field holds; INVALID_ARGUMENT naming the field if it is not a
+    valid Duration (out of range, or seconds and nanos of different signs)."""
+    if not present:
+        return None
+    seconds, nanos = duration.seconds, duration.nanos
+    if (
+        abs(seconds) > _MAX_DURATION_SECONDS
+        or abs(nanos) > 999_999_999
+        or (seconds < 0 < nanos)
+        or (nanos < 0 < seconds)
+    ):
+        raise InvalidArgument.of(
+            field, f"is not a valid duration (seconds {seconds}, nanos {nanos})"
+        )
+    return duration.ToTimedelta()
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -133,8 +155,13 @@ def stamp(value: datetime | None) -> Timestamp | None:
 # Deployments
 
 
-def deployment_fields(deployment: deployment_pb2.Deployment) -> dict[str, Any]:
-    """The stored fields of a Deployment (defaults applied); enums already checked."""
+def deployment_fields(
+    deployment: deployment_pb2.Deployment, *, enabled_when_unset: bool = True
+) -> dict[str, Any]:
+    """The stored fields of a Deployment (defaults applied); enums already checked.
+
+    An unset is_enabled reads as `enabled_when_unset`: True at create, False in an update
+    (see UpdateDeploymentRequest.update_mask)."""
     mode = enum_name(deployment_pb2.DeploymentMode.DESCRIPTOR, deployment.mode)
     status = enum_name(deployment_pb2.DeploymentStatus.DESCRIPTOR, deployment.status)
     return {
@@ -155,8 +182,9 @@ def deployment_fields(deployment: deployment_pb2.Deployment) -> dict[str, Any]:
             for i, m in enumerate(deployment.outputs_mapping)
         ],
         "status": "PENDING" if status == "UNSPECIFIED" else status,
-        # Unset means enabled: a client that never heard of the field gets a usable deployment.
-        "is_enabled": deployment.is_enabled if deployment.HasField("is_enabled") else True,
+        "is_enabled": (
+            deployment.is_enabled if deployment.HasField("is_enabled") else enabled_when_unset
+        ),
         "pods": [to_json(p, f"deployment.pods[{i}]") for i, p in enumerate(deployment.pods)],
         "labels": dict(deployment.labels),
         "endpoint_token": deployment.endpoint_token,
@@ -227,6 +255,7 @@ def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
         return datetime.fromisoformat(value) if value else None
 
     start, end, updated = parse("start_time"), parse("end_time"), parse("update_time")
+    reported = snapshot.get("reported_duration_seconds")
     status = status_pb2.JobStatus(
         status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, snapshot["status"]),
         progress=snapshot["progress"],
@@ -241,7 +270,9 @@ def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
         last_heartbeat_time=stamp(parse("last_heartbeat_time")),
         lease_expire_time=stamp(parse("lease_expire_time")),
     )
-    if start is not None:
+    if reported is not None:
+        status.duration.FromTimedelta(timedelta(seconds=reported))
+    elif start is not None:
         status.duration.FromTimedelta((end or updated or start) - start)
     return status
 
@@ -269,6 +300,8 @@ class JobStatusFields(Protocol):
     def update_time(self) -> datetime: ...
     @property
     def revision(self) -> int: ...
+    @property
+    def reported_duration_seconds(self) -> float | None: ...
     @property
     def last_heartbeat_time(self) -> datetime | None: ...
     @property
@@ -330,7 +363,9 @@ def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStat
         last_heartbeat_time=stamp(row.last_heartbeat_time),
         lease_expire_time=stamp(row.lease_expire_time),
     )
-    if row.start_time is not None:
+    if row.reported_duration_seconds is not None:
+        status.duration.FromTimedelta(timedelta(seconds=row.reported_duration_seconds))
+    elif row.start_time is not None:
         status.duration.FromTimedelta((row.end_time or now) - row.start_time)
     return status
 

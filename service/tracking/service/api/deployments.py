@@ -45,7 +45,9 @@ class DeploymentsApi:
     async def UpdateDeployment(
         self, request: pb.UpdateDeploymentRequest, context: Context
     ) -> pb.UpdateDeploymentResponse:
-        fields = _checked_fields(request.deployment)
+        # A client built before is_enabled had presence never puts a false on the wire: in
+        # an update that names is_enabled, an unset value is that false.
+        fields = convert.deployment_fields(request.deployment, enabled_when_unset=False)
         paths = list(dict.fromkeys(request.update_mask.paths))
         row = await self.deployments.update(
             request.deployment.name, fields, paths, principal(context)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tracking.service.api import convert
 from tracking.service.api.context import Context
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
@@ -42,6 +45,8 @@ def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
         raise InvalidArgument.of(
             "action", "choose one of start, progress, heartbeat, suspend, resume, stop, times"
         )
+    if kind == "times":
+        return _times(request.times)
     if kind == "start":
         timeout = request.start.heartbeat_timeout
         return StatusAction(
@@ -69,3 +74,24 @@ def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
         convert.enum_name(status_pb2.RunningStatus.DESCRIPTOR, request.stop.cause)
     )
     return StatusAction("stop", cause=cause, message=request.stop.message)
+
+
+def _times(times: pb.TimesAction) -> StatusAction:
+    """The times of a TimesAction, each checked as a valid Timestamp or Duration."""
+    errors = ValidationCollector()
+
+    def parse(to_value: Callable[[Any, bool, str], Any], name: str) -> Any:
+        try:
+            return to_value(getattr(times, name), times.HasField(name), f"times.{name}")
+        except InvalidArgument as error:
+            errors.violations.extend(error.violations)
+            return None
+
+    action = StatusAction(
+        "times",
+        create_time=parse(convert.time_or_none, "create_time"),
+        start_time=parse(convert.time_or_none, "start_time"),
+        duration=parse(convert.timedelta_or_none, "duration"),
+    )
+    errors.raise_if_any()
+    return action

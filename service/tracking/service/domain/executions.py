@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from tracking.service.domain.errors import ResourceExhausted, ValidationCollector
@@ -36,13 +37,17 @@ FILTER_FIELDS = {
 class StatusAction:
     """One worker action of UpdateJobStatus."""
 
-    kind: str  # start | progress | heartbeat | suspend | resume | stop
+    kind: str  # start | progress | heartbeat | suspend | resume | stop | times
     progress: float = 0.0
     phase: str = ""
     cause: RunningStatus | None = None
     message: str = ""
     # start: replaces the execution's heartbeat timeout when not None
     heartbeat_timeout_seconds: float | None = None
+    # times: what the platform measured; None leaves the stored value as it is.
+    create_time: datetime | None = None
+    start_time: datetime | None = None
+    duration: timedelta | None = None
 
 
 def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "execution") -> None:

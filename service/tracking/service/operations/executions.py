@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from tracking.service.domain import executions as rules
-from tracking.service.domain import filters, status
+from tracking.service.domain import filters, status, times
 from tracking.service.domain.errors import (
     Aborted,
     AlreadyExists,
@@ -44,6 +44,28 @@ def check_id(execution_id: str, field: str = "execution_id") -> None:
     errors = ValidationCollector()
     check_execution_id(errors, field, execution_id)
     errors.raise_if_any()
+
+
+def _times_of(row: ExecutionRow) -> times.JobTimes:
+    seconds = row.reported_duration_seconds
+    duration = None if seconds is None else timedelta(seconds=seconds)
+    return times.JobTimes(row.create_time, row.start_time, row.end_time, duration)
+
+
+def _end_time(row: ExecutionRow, now: datetime) -> datetime:
+    return times.end_time(row.start_time, _times_of(row).duration, now)
+
+
+def _apply_times(row: ExecutionRow, action: StatusAction) -> bool:
+    """Set the times a platform measured; whether any changed."""
+    after = times.reported(_times_of(row), action.create_time, action.start_time, action.duration)
+    before = (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
+    row.create_time = after.create_time
+    row.start_time = after.start_time
+    row.end_time = after.end_time
+    if action.duration is not None:
+        row.reported_duration_seconds = action.duration.total_seconds()
+    return before != (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
 
 
 class Executions:
@@ -219,6 +241,9 @@ class Executions:
                     f"execution {row.execution_id!r} is at revision {row.revision}, "
                     f"not {expected_revision}: read it again and retry"
                 )
+            if action.kind == "times":
+                restored = leases.renew(row, now)  # a report of the worker, as any other
+                return [*restored, "TIMES"] if _apply_times(row, action) else restored
             if action.kind in ("progress", "heartbeat"):
                 restored = leases.renew(row, now)
                 status.progress(RunningStatus(row.status), action.kind)
@@ -245,7 +270,7 @@ class Executions:
                 target = status.stop(current, action.cause)
                 row.stop_message = action.message
                 if target.is_terminal:
-                    row.end_time = now
+                    row.end_time = _end_time(row, now)
                 if target is RunningStatus.SUCCESS:
                     # A success has no stop message: what the worker said becomes the phase.
                     row.progress = 1.0
@@ -275,7 +300,7 @@ class Executions:
             row.status = target.value
             row.lapsed_from = ""
             if target.is_terminal:
-                row.end_time = now
+                row.end_time = _end_time(row, now)
                 row.stop_message = reason or "canceled"
                 leases.release(row)
             return ["STATUS", "CANCEL_REQUEST"]

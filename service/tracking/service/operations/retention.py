@@ -73,6 +73,9 @@ class Retention:
                     .where(
                         col(ExecutionRow.status).in_(TERMINAL),
                         col(ExecutionRow.end_time) < cutoff,
+                        # end_time may be a platform's (UpdateJobStatus times, perhaps of
+                        # a job long past): the last change must be old by this clock too.
+                        col(ExecutionRow.update_time) < cutoff,
                         col(ExecutionRow.pruned_revision) < col(ExecutionRow.revision),
                     )
                     .limit(SWEEP_BATCH)

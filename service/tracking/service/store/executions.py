@@ -51,6 +51,7 @@ class JobStatusView:
     end_time: datetime | None
     update_time: datetime
     revision: int
+    reported_duration_seconds: float | None
     last_heartbeat_time: datetime | None
     lease_expire_time: datetime | None
 
@@ -305,6 +306,7 @@ def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
         "end_time": iso(row.end_time),
         "update_time": iso(row.update_time),
         "revision": row.revision,
+        "reported_duration_seconds": row.reported_duration_seconds,
         "last_heartbeat_time": iso(row.last_heartbeat_time),
         "lease_expire_time": iso(row.lease_expire_time),
     }

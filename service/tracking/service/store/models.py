@@ -76,6 +76,8 @@ class ExecutionRow(SQLModel, table=True):
     create_time: datetime = _time()
     start_time: datetime | None = _time(nullable=True)
     end_time: datetime | None = _time(nullable=True)
+    # The duration the platform reported (UpdateJobStatus times); JobStatus shows it as is.
+    reported_duration_seconds: float | None = None
     update_time: datetime = _time()
     revision: int = Field(default=0, sa_type=BigInteger)
     log_seq: int = Field(default=0, sa_type=BigInteger)

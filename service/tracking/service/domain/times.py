@@ -1,0 +1,73 @@
+"""Times a platform measured (UpdateJobStatus times): the rules that keep them in order.
+
+A report may replace create_time and start_time and give a duration, each only when
+present, in any status. Afterwards start_time is not before create_time, and an ended
+execution ends at start_time + the reported duration (when there is one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tracking.service.domain.errors import ValidationCollector
+
+
+@dataclass(frozen=True)
+class JobTimes:
+    create_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    duration: timedelta | None  # as the platform reported it; None: never reported
+
+
+def reported(
+    stored: JobTimes,
+    create_time: datetime | None,
+    start_time: datetime | None,
+    duration: timedelta | None,
+) -> JobTimes:
+    """The times after a report; INVALID_ARGUMENT naming the field when out of order."""
+    create = create_time or stored.create_time
+    start = start_time or stored.start_time
+    errors = ValidationCollector()
+    if duration is not None and duration < timedelta(0):
+        errors.add("times.duration", f"must not be negative, got {duration.total_seconds()} s")
+    elif start is not None and start < create:
+        if start_time is not None:
+            errors.add("times.start_time", _out_of_order(start, "before create_time", create))
+        else:
+            errors.add("times.create_time", _out_of_order(create, "after start_time", start))
+    errors.raise_if_any()
+    duration = duration if duration is not None else stored.duration
+    end = stored.end_time
+    if end is not None and start is not None:
+        if duration is not None:
+            end = _end(errors, start, duration)
+        elif start > end:
+            errors.add("times.start_time", _out_of_order(start, "after end_time", end))
+    errors.raise_if_any()
+    return JobTimes(create, start, end, duration)
+
+
+def end_time(start_time: datetime | None, duration: timedelta | None, now: datetime) -> datetime:
+    """When an execution ending now ended: start_time + the duration its platform reported,
+    when it reported one (so that end - start is the duration shown); otherwise now."""
+    if start_time is None or duration is None:
+        return now
+    try:
+        return start_time + duration
+    except OverflowError:
+        return now
+
+
+def _out_of_order(value: datetime, relation: str, other: datetime) -> str:
+    return f"must not be {relation} ({other.isoformat()}), got {value.isoformat()}"
+
+
+def _end(errors: ValidationCollector, start: datetime, duration: timedelta) -> datetime:
+    try:
+        return start + duration
+    except OverflowError:
+        errors.add("times.duration", "start_time + duration is past the latest time there is")
+        return start

@@ -1,0 +1,28 @@
+"""the duration a platform reported for an execution
+
+Revision ID: 0004_reported_duration
+Revises: 0004
+Create Date: 2026-12-01 09:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004_reported_duration"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("executions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reported_duration_seconds", sa.Float(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("executions", schema=None) as batch_op:
+        batch_op.drop_column("reported_duration_seconds")
