@@ -391,6 +391,12 @@ class AsyncTrackingClient:
         )
         return list((await self._unary(m.GET_EXECUTION_LOGS, request)).entries)
 
+    # Service
+
+    async def service_info(self) -> pb.GetServiceInfoResponse:
+        """The server's version and limits, and the lease it gives executions by default."""
+        return await self._unary(m.GET_SERVICE_INFO, pb.GetServiceInfoRequest())
+
     # Tokens (admin)
 
     async def create_token(self, name: str, role: EnumArg) -> pb.CreateTokenResponse:

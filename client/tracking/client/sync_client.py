@@ -380,6 +380,12 @@ class TrackingClient:
         )
         return list(self._unary(m.GET_EXECUTION_LOGS, request).entries)
 
+    # Service
+
+    def service_info(self) -> pb.GetServiceInfoResponse:
+        """The server's version and limits, and the lease it gives executions by default."""
+        return self._unary(m.GET_SERVICE_INFO, pb.GetServiceInfoRequest())
+
     # Tokens (admin)
 
     def create_token(self, name: str, role: EnumArg) -> pb.CreateTokenResponse:

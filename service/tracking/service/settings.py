@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     max_log_line: int = Field(65536, gt=0, description="longest log line, in characters")
     max_log_read: int = Field(10000, gt=0, description="most lines one GetExecutionLogs returns")
     max_tail: int = Field(100000, gt=0, description="largest StreamLogs tail")
+    heartbeat_timeout_seconds: float = Field(
+        600.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="lease of an execution that gives no heartbeat_timeout (0: no lease)",
+    )
     max_execution_documents: int = Field(
         1 << 20,
         gt=0,
@@ -118,5 +124,7 @@ class Settings(BaseSettings):
             max_log_line=self.max_log_line,
             max_log_read=self.max_log_read,
             max_tail=self.max_tail,
+            max_message_bytes=self.max_message_bytes,
             max_execution_documents=self.max_execution_documents,
+            default_heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
         )
