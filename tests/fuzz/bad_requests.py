@@ -832,6 +832,10 @@ def stream_logs(t: Targets) -> st.SearchStrategy[Message]:
     return _stream_logs(t)
 
 
+def get_service_info(t: Targets) -> st.SearchStrategy[Message]:
+    return st.just(pb.GetServiceInfoRequest())
+
+
 # Tokens
 
 
@@ -894,6 +898,7 @@ STRATEGIES: dict[str, RequestStrategy] = {
     "GetExecutionLogs": get_execution_logs,
     "WatchStatus": watch_status,
     "StreamLogs": stream_logs,
+    "GetServiceInfo": get_service_info,
     "CreateToken": create_token,
     "ListTokens": list_tokens,
     "RevokeToken": revoke_token,
@@ -925,6 +930,7 @@ WRITES: dict[str, tuple[Path, ...]] = {
     "GetExecutionLogs": (),
     "WatchStatus": (),
     "StreamLogs": (),
+    "GetServiceInfo": (),
     "CreateToken": (),
     "ListTokens": (),
     "RevokeToken": (("token_id",),),

@@ -379,8 +379,11 @@ class AsyncTrackingClient:
         limit: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         after_seq: int = 0,
+        contains: str = "",
+        pattern: str = "",
     ) -> list[execution_pb2.LogEntry]:
-        """Return stored log lines, oldest first."""
+        """Return stored log lines, oldest first; `contains` (a substring) and `pattern` (an
+        RE2 regular expression) keep only the lines that match, on the server."""
         request = rq.get_execution_logs(
             execution_id,
             from_time=from_time,
@@ -388,6 +391,8 @@ class AsyncTrackingClient:
             limit=limit,
             stream=stream,
             after_seq=after_seq,
+            contains=contains,
+            pattern=pattern,
         )
         return list((await self._unary(m.GET_EXECUTION_LOGS, request)).entries)
 

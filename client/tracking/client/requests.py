@@ -271,6 +271,8 @@ def get_execution_logs(
     limit: int = 0,
     stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
     after_seq: int = 0,
+    contains: str = "",
+    pattern: str = "",
 ) -> pb.GetExecutionLogsRequest:
     """GetExecutionLogs; naive datetimes are taken as UTC."""
     return pb.GetExecutionLogsRequest(
@@ -280,6 +282,8 @@ def get_execution_logs(
         limit=limit,
         stream=enum_value(execution_pb2.LogStream, stream),
         after_seq=after_seq,
+        contains=contains,
+        pattern=pattern,
     )
 
 

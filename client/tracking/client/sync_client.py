@@ -368,8 +368,11 @@ class TrackingClient:
         limit: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         after_seq: int = 0,
+        contains: str = "",
+        pattern: str = "",
     ) -> list[execution_pb2.LogEntry]:
-        """Return stored log lines, oldest first."""
+        """Return stored log lines, oldest first; `contains` (a substring) and `pattern` (an
+        RE2 regular expression) keep only the lines that match, on the server."""
         request = rq.get_execution_logs(
             execution_id,
             from_time=from_time,
@@ -377,6 +380,8 @@ class TrackingClient:
             limit=limit,
             stream=stream,
             after_seq=after_seq,
+            contains=contains,
+            pattern=pattern,
         )
         return list(self._unary(m.GET_EXECUTION_LOGS, request).entries)
 

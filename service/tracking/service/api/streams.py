@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
-from tracking.service.domain.errors import InvalidArgument
+from tracking.service.domain.errors import InvalidArgument, ValidationCollector
+from tracking.service.domain.log_filters import line_filter
 from tracking.service.operations.streams import StatusItem, Streams
 from tracking.service.store.types import utcnow
 from tracking.v1 import tracking_service_pb2 as pb
@@ -69,20 +70,34 @@ class StreamsApi:
     async def StreamLogs(
         self, request: pb.StreamLogsRequest, context: Context
     ) -> AsyncIterator[pb.StreamLogsResponse]:
-        batches = self.streams.follow_logs(
+        errors = ValidationCollector()
+        if request.execution_id and request.deployment_name:
+            errors.add("deployment_name", "stream an execution or a deployment, not both")
+        elif not request.execution_id and not request.deployment_name:
+            errors.add("execution_id", "name an execution_id or a deployment_name")
+        elif request.deployment_name and request.after_seq:
+            errors.add("after_seq", "use resume_token to resume a stream of a deployment")
+        elif request.execution_id and request.resume_token:
+            errors.add("resume_token", "use after_seq to resume a stream of one execution")
+        keep = line_filter(errors, request.contains, request.pattern)
+        errors.raise_if_any()
+        since = convert.time_or_none(request.since, request.HasField("since"), "since")
+        stream = convert.stream_filter(request.stream)
+        lines = self.streams.follow_logs(
             request.execution_id,
             after_seq=request.after_seq,
-            since=convert.time_or_none(request.since, request.HasField("since"), "since"),
+            since=since,
             tail=request.tail,
-            stream=convert.stream_filter(request.stream),
+            stream=stream,
             follow=request.follow,
+            keep=keep,
             principal=principal(context),
         )
-        async for batch in batches:
-            if batch is None:
+        async for rows in lines:
+            if rows is None:
                 yield pb.StreamLogsResponse(heartbeat=_heartbeat())
                 continue
-            chunks = list(convert.chunks_that_fit(convert.log_entries(batch)))
-            del batch
+            chunks = list(convert.chunks_that_fit(convert.log_entries(rows)))
+            del rows
             while chunks:
                 yield pb.StreamLogsResponse(entries=chunks.pop(0))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
 from tracking.service.domain.limits import Limits
+from tracking.service.domain.log_filters import line_filter
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations.executions import check_id
@@ -15,6 +17,18 @@ from tracking.service.store import logs as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import LogLineRow
 from tracking.service.store.types import utcnow
+
+# Lines read at a time while a filter looks for matches.
+SCAN_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Lines of one read; `more`: further lines match, and only the server's limit of lines
+    per read (not the request's limit) kept them out."""
+
+    lines: list[LogLineRow]
+    more: bool
 
 
 class Logs:
@@ -70,7 +84,9 @@ class Logs:
         limit: int,
         stream: str | None,
         after_seq: int,
-    ) -> list[LogLineRow]:
+        contains: str = "",
+        pattern: str = "",
+    ) -> LogPage:
         check_id(execution_id)
         errors = ValidationCollector()
         if limit < 0:
@@ -79,15 +95,39 @@ class Logs:
             errors.add("after_seq", f"must not be negative, got {after_seq}")
         if from_time and to_time and to_time < from_time:
             errors.add("to_time", "must not be before from_time")
+        keep = line_filter(errors, contains, pattern)
         errors.raise_if_any()
+        allowed = min(limit or self.limits.max_log_read, self.limits.max_log_read)
         async with self.db.reading() as session:
             await execution_store.get(session, execution_id)
-            return await store.query(
-                session,
-                execution_id,
-                after_seq=after_seq,
-                from_time=from_time,
-                to_time=to_time,
-                stream=stream,
-                limit=min(limit or self.limits.max_log_read, self.limits.max_log_read),
-            )
+            if keep.keeps_everything:
+                lines = await store.query(
+                    session,
+                    execution_id,
+                    after_seq=after_seq,
+                    from_time=from_time,
+                    to_time=to_time,
+                    stream=stream,
+                    limit=allowed + 1,
+                )
+            else:
+                # One line past what may be returned tells whether more match.
+                lines = []
+                cursor = after_seq
+                while len(lines) <= allowed:
+                    batch = await store.query(
+                        session,
+                        execution_id,
+                        after_seq=cursor,
+                        from_time=from_time,
+                        to_time=to_time,
+                        stream=stream,
+                        limit=SCAN_BATCH,
+                    )
+                    lines += keep.apply(batch)
+                    if len(batch) < SCAN_BATCH:
+                        break
+                    cursor = batch[-1].seq
+        more = len(lines) > allowed
+        server_capped = limit == 0 or limit > allowed
+        return LogPage(lines[:allowed], more and server_capped)
