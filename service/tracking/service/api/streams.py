@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.log_filters import line_filter
+from tracking.service.operations.deployment_logs import DeploymentLogBatch
 from tracking.service.operations.streams import StatusItem, Streams
 from tracking.service.store.types import utcnow
 from tracking.v1 import tracking_service_pb2 as pb
@@ -83,6 +84,25 @@ class StreamsApi:
         errors.raise_if_any()
         since = convert.time_or_none(request.since, request.HasField("since"), "since")
         stream = convert.stream_filter(request.stream)
+        if request.deployment_name:
+            batches = self.streams.follow_deployment_logs(
+                request.deployment_name,
+                since=since,
+                tail=request.tail,
+                stream=stream,
+                keep=keep,
+                follow=request.follow,
+                resume_token=request.resume_token,
+                principal=principal(context),
+            )
+            async for batch in batches:
+                if batch is None:
+                    yield pb.StreamLogsResponse(heartbeat=_heartbeat())
+                    continue
+                for response in self._deployment_responses(batch):
+                    yield response
+                del batch
+            return
         lines = self.streams.follow_logs(
             request.execution_id,
             after_seq=request.after_seq,
@@ -101,3 +121,12 @@ class StreamsApi:
             del rows
             while chunks:
                 yield pb.StreamLogsResponse(entries=chunks.pop(0))
+
+    @staticmethod
+    def _deployment_responses(batch: DeploymentLogBatch) -> Iterator[pb.StreamLogsResponse]:
+        """The batch in responses that fit, each with the token that resumes right after it."""
+        entries = convert.log_entries(batch.lines, with_execution_id=True)
+        for chunk in convert.chunks_that_fit(entries):
+            yield pb.StreamLogsResponse(
+                entries=chunk, resume_token=batch.resume_token(chunk[-1].seq)
+            )

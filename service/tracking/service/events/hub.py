@@ -31,7 +31,8 @@ class TooManyWatchers(Exception):
 
 @dataclass(frozen=True)
 class Topic:
-    """What a subscription listens to: kind is "execution", "deployment", "all" or "logs"."""
+    """What a subscription listens to: kind is "execution", "deployment", "all", "logs" (of
+    one execution) or "deployment_logs" (of every execution of a deployment)."""
 
     kind: str
     key: str = ""
@@ -187,12 +188,20 @@ class EventHub:
         # Deployment-wide and service-wide watchers read the table in id order.
         if deployment_name:
             self._wake(Topic("deployment", deployment_name))
+            # A deployment's log followers take up new executions and drop ended ones.
+            self._wake(Topic("deployment_logs", deployment_name))
         self._wake(Topic("all"))
         # Log followers stop once the execution has ended: let them look.
         self._wake(Topic("logs", execution_id))
 
-    def publish_logs(self, execution_id: str) -> None:
+    def publish_logs(self, execution_id: str, deployment_name: str | None = None) -> None:
         self._wake(Topic("logs", execution_id))
+        if deployment_name:
+            self._wake(Topic("deployment_logs", deployment_name))
+
+    def deployment_deleted(self, deployment_name: str) -> None:
+        """Its log followers end (a deployment without executions leaves no event)."""
+        self._wake(Topic("deployment_logs", deployment_name))
 
     def wake_all(self) -> None:
         """Make every watcher re-read the table (changes may have been missed)."""

@@ -57,7 +57,9 @@ class Logs:
         errors.raise_if_any()
         now = utcnow()
         async with self.db.writing() as session:
-            status, log_seq = await execution_store.lock_log_seq(session, execution_id)
+            status, log_seq, deployment_name = await execution_store.lock_log_seq(
+                session, execution_id
+            )
             if RunningStatus(status).is_terminal:
                 raise FailedPrecondition(
                     f"execution {execution_id!r} ended ({status}): no more log lines are accepted"
@@ -70,9 +72,9 @@ class Logs:
             log_seq += len(lines)
             await execution_store.set_log_seq(session, execution_id, log_seq)
             await store.insert_many(session, lines)
-            await self.db.announce(session, "logs", execution_id)
+            await self.db.announce(session, "logs", execution_id, deployment_name)
         self.lines_written += len(lines)
-        self.hub.publish_logs(execution_id)
+        self.hub.publish_logs(execution_id, deployment_name)
         return log_seq
 
     async def read(

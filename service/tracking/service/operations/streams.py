@@ -37,6 +37,7 @@ from tracking.service.events.hub import (
     Topic,
     WatcherOverflow,
 )
+from tracking.service.operations import deployment_logs
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.log_reads import tail_start
 from tracking.service.store import deployments as deployment_store
@@ -318,3 +319,31 @@ class Streams:
                     return
                 while await self.next_item(subscription, f"after_seq={cursor}") is False:
                     yield None
+
+    def follow_deployment_logs(
+        self,
+        deployment_name: str,
+        *,
+        since: datetime | None,
+        tail: int,
+        stream: str | None,
+        keep: LineFilter,
+        follow: bool,
+        resume_token: str,
+        principal: str = "",
+    ) -> AsyncIterator[deployment_logs.DeploymentLogBatch | None]:
+        """Batches of lines of every execution of a deployment; None stands for a heartbeat."""
+        errors = ValidationCollector()
+        check_deployment_name(errors, "deployment_name", deployment_name)
+        if not 0 <= tail <= self.limits.max_tail:
+            errors.add("tail", f"must be between 0 and {self.limits.max_tail}, got {tail}")
+        errors.raise_if_any()
+        return deployment_logs.DeploymentLogStream(
+            self,
+            deployment_name,
+            since=since,
+            tail=tail,
+            stream=stream,
+            keep=keep,
+            follow=follow,
+        ).run(resume_token, principal)

@@ -119,7 +119,11 @@ _EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
 _BY_ID = _TABLE.c.execution_id == bindparam("b_execution_id")
 _JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
 _LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
-_LOCK_LOG_SEQ = core_select(_TABLE.c.status, _TABLE.c.log_seq).where(_BY_ID).with_for_update()
+_LOCK_LOG_SEQ = (
+    core_select(_TABLE.c.status, _TABLE.c.log_seq, _TABLE.c.deployment_name)
+    .where(_BY_ID)
+    .with_for_update()
+)
 # The SET clause is made of the columns a call's parameters name (compiled once per set).
 _UPDATE = update(_TABLE).where(_BY_ID)
 _INSERT_EVENT = insert(_EVENTS)
@@ -168,13 +172,13 @@ async def insert_event(session: AsyncSession, event: ExecutionEventRow) -> None:
     event.id = int(key[0])
 
 
-async def lock_log_seq(session: AsyncSession, execution_id: str) -> tuple[str, int]:
-    """Lock an execution to append log lines: (its status, its last log seq)."""
+async def lock_log_seq(session: AsyncSession, execution_id: str) -> tuple[str, int, str | None]:
+    """Lock an execution to append log lines: (its status, its last log seq, its deployment)."""
     connection = await session.connection()
     found = (await connection.execute(_LOCK_LOG_SEQ, {"b_execution_id": execution_id})).first()
     if found is None:
         raise NotFound("execution", execution_id)
-    return str(found[0]), int(found[1])
+    return str(found[0]), int(found[1]), found[2]
 
 
 async def set_log_seq(session: AsyncSession, execution_id: str, log_seq: int) -> None:
