@@ -440,18 +440,31 @@ class AsyncTrackingClient:
 
     def stream_logs(
         self,
-        execution_id: str,
+        execution_id: str = "",
         *,
+        deployment_name: str = "",
         after_seq: int = 0,
         since: dt.datetime | None = None,
         tail: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = False,
+        contains: str = "",
+        pattern: str = "",
+        resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[pb.StreamLogsResponse, None]:
         """Yield batches of log lines and heartbeats as they come; aclose() to stop early."""
         request = rq.stream_logs(
-            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+            execution_id,
+            deployment_name=deployment_name,
+            after_seq=after_seq,
+            since=since,
+            tail=tail,
+            stream=stream,
+            follow=follow,
+            contains=contains,
+            pattern=pattern,
+            resume_token=resume_token,
         )
         return self._stream(m.STREAM_LOGS, request, timeout)
 
@@ -479,21 +492,35 @@ class AsyncTrackingClient:
 
     def follow_logs(
         self,
-        execution_id: str,
+        execution_id: str = "",
         *,
+        deployment_name: str = "",
         after_seq: int = 0,
         since: dt.datetime | None = None,
         tail: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = True,
+        contains: str = "",
+        pattern: str = "",
+        resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[execution_pb2.LogEntry, None]:
         """Yield log lines one by one, reconnecting by itself; aclose() to stop early.
 
         As TrackingClient.follow_logs: resumed after the seq of the last line yielded, each
-        seq once, `tail` only until a line was yielded.
+        seq once, `tail` only until a line was yielded; a deployment's lines resumed from
+        the last resume_token.
         """
         logs = rs.LogFollow(
-            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+            execution_id,
+            deployment_name=deployment_name,
+            after_seq=after_seq,
+            since=since,
+            tail=tail,
+            stream=stream,
+            follow=follow,
+            contains=contains,
+            pattern=pattern,
+            resume_token=resume_token,
         )
         return self._resuming(logs, timeout)
