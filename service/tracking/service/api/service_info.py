@@ -11,6 +11,13 @@ from tracking.service.api.context import Context
 from tracking.service.domain.limits import Limits
 from tracking.v1 import tracking_service_pb2 as pb
 
+INT32_MAX = 2**31 - 1
+
+
+def _int32(value: int) -> int:
+    # The settings have no upper bound; the message's fields are int32.
+    return min(value, INT32_MAX)
+
 
 @functools.cache
 def package_version() -> str:
@@ -29,8 +36,8 @@ class ServiceInfoApi:
         )
         return pb.GetServiceInfoResponse(
             version=package_version(),
-            max_log_line_chars=self.limits.max_log_line,
-            max_log_batch_lines=self.limits.max_log_batch,
-            max_message_bytes=self.limits.max_message_bytes,
+            max_log_line_chars=_int32(self.limits.max_log_line),
+            max_log_batch_lines=_int32(self.limits.max_log_batch),
+            max_message_bytes=_int32(self.limits.max_message_bytes),
             default_heartbeat_timeout=heartbeat_timeout,
         )
