@@ -107,7 +107,7 @@ LABEL_KEYS = st.from_regex(r"[a-z0-9][a-z0-9_./-]{0,20}", fullmatch=True)
 GOOD_LABELS = st.dictionaries(LABEL_KEYS, s.small_text(30), max_size=4)
 BAD_LABELS = st.one_of(
     st.dictionaries(
-        s.junk_names().filter(lambda k: not LABEL_KEY.match(k)), TEXT, min_size=1, max_size=3
+        s.junk_names().filter(lambda k: not LABEL_KEY.fullmatch(k)), TEXT, min_size=1, max_size=3
     ),
     st.dictionaries(LABEL_KEYS, st.sampled_from(["v" * 256, "é" * 300]), min_size=1, max_size=2),
     st.integers(65, 70).map(lambda n: {f"k{i}": "v" for i in range(n)}),
@@ -437,11 +437,11 @@ def _create_execution(draw: st.DrawFn, t: Targets) -> Message:
         {
             "execution_id": (
                 st.one_of(st.just(""), NEW_NAMES, valid_id, st.sampled_from(t.executions)),
-                s.junk_names().filter(lambda x: not EXECUTION_ID.match(x)),
+                s.junk_names().filter(lambda x: not EXECUTION_ID.fullmatch(x)),
             ),
             "deployment_name": (
                 st.one_of(st.just(""), _deployment_names(t)),
-                s.junk_names().filter(lambda x: bool(x) and not DEPLOYMENT_NAME.match(x)),
+                s.junk_names().filter(lambda x: bool(x) and not DEPLOYMENT_NAME.fullmatch(x)),
             ),
             "pipeline_name": (TEXT, s.long_strings().filter(lambda x: len(x) > 256)),
             "job_name": (TEXT, s.long_strings().filter(lambda x: len(x) > 256)),
@@ -452,7 +452,7 @@ def _create_execution(draw: st.DrawFn, t: Targets) -> Message:
             "steps": (GOOD_STEPS, BAD_STEPS),
             "request_id": (
                 st.one_of(st.just(""), NEW_NAMES, st.just(t.used_request_id)),
-                s.junk_names().filter(lambda x: bool(x) and not REQUEST_ID.match(x)),
+                s.junk_names().filter(lambda x: bool(x) and not REQUEST_ID.fullmatch(x)),
             ),
         },
     )
@@ -477,6 +477,9 @@ def _create_execution(draw: st.DrawFn, t: Targets) -> Message:
     for name, status, origin, start in values["steps"]:
         step = execution.steps.add(name=name, status=status, origin=origin)
         _set_time(step, "start_time", start)
+    if draw(st.booleans()):
+        execution.heartbeat_timeout.CopyFrom(draw(s.durations()))
+        execution.command.extend(draw(st.lists(TEXT, max_size=3)))
     if draw(st.booleans()):  # output-only: ignored
         execution.job_status.status = draw(s.enum_numbers(status_pb2.RunningStatus.DESCRIPTOR))
         execution.job_status.progress = draw(s.doubles())
@@ -549,10 +552,12 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         st.tuples(st.just("progress"), st.tuples(st.floats(0, 1), TEXT)),
         st.tuples(st.just("suspend"), TEXT),
         st.tuples(st.just("resume"), st.none()),
+        st.tuples(st.just("heartbeat"), st.none()),
         st.tuples(st.just("stop"), st.tuples(st.sampled_from(LEGAL_CAUSES), TEXT)),
     )
     bad_action = st.one_of(
         st.tuples(st.just("none"), st.none()),
+        st.tuples(st.just("lease"), s.durations()),
         st.tuples(
             st.just("progress"), st.tuples(s.doubles().filter(lambda p: not 0 <= p <= 1), TEXT)
         ),
@@ -587,6 +592,10 @@ def _update_job_status(draw: st.DrawFn, t: Targets) -> Message:
         request.suspend.reason = payload
     elif kind == "resume":
         request.resume.SetInParent()
+    elif kind == "heartbeat":
+        request.heartbeat.SetInParent()
+    elif kind == "lease":
+        request.start.heartbeat_timeout.CopyFrom(payload)
     elif kind == "stop":
         request.stop.cause, request.stop.message = payload
     if values["expected_revision"] is not None:
@@ -968,7 +977,7 @@ WRITES: dict[str, tuple[Path, ...]] = {
 
 
 def _could_exist(value: str) -> bool:
-    return bool(DEPLOYMENT_NAME.match(value) or EXECUTION_ID.match(value))
+    return bool(DEPLOYMENT_NAME.fullmatch(value) or EXECUTION_ID.fullmatch(value))
 
 
 def confine(method: str, request: Message, targets: Targets) -> Message:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from hypothesis import strategies as st
@@ -128,6 +128,8 @@ def junk_names() -> st.SearchStrategy[str]:
         st.from_regex(r"[\s]+", fullmatch=True),
         long_strings(),
         absent_names(),
+        # Look-alike twins of valid names: a trailing newline passed `^...$` matching.
+        absent_names().map(lambda name: name + "\n"),
     )
 
 
@@ -204,6 +206,13 @@ def timestamps() -> st.SearchStrategy[timestamp_pb2.Timestamp]:
         st.sampled_from([-1, 1_000_000_000, INT32_MIN, INT32_MAX]),
     )
     return st.builds(timestamp_pb2.Timestamp, seconds=seconds, nanos=nanos)
+
+
+def durations() -> st.SearchStrategy[duration_pb2.Duration]:
+    """Durations of any sign and size, nanos outside their range included."""
+    seconds = st.one_of(st.integers(-10, 10**6), st.integers(INT64_MIN, INT64_MAX))
+    nanos = st.one_of(st.just(0), st.integers(INT32_MIN, INT32_MAX))
+    return st.builds(duration_pb2.Duration, seconds=seconds, nanos=nanos)
 
 
 # JSON-like values for google.protobuf.Value / Struct, NaN and infinities included.

@@ -367,7 +367,9 @@ class JobStatusMachine(RuleBasedStateMachine):
             model.progress = 1.0
         if action.kind == "start":
             model.started = True
-        if target in TERMINAL:
+        if target == SUCCESS:  # a success has no stop message: the text is the phase
+            assert (status.stop_message, status.phase) == ("", action.text or status.phase)
+        elif target in TERMINAL:
             assert status.stop_message == action.text
 
     def _cancel(self, execution: str, reason: str) -> None:

@@ -179,7 +179,7 @@ def test_permission_denied_is_one_line(make_server: ServerFactory) -> None:
 @pytest.mark.parametrize(
     ("cause", "last_line", "exit_code"),
     [
-        ("SUCCESS", "SUCCESS 100% epoch 2: done here", 0),
+        ("SUCCESS", "SUCCESS 100% done here", 0),
         ("ERROR", "ERROR 50% epoch 2: done here", 3),
         ("CANCELED", "CANCELED 50% epoch 2: done here", 4),
     ],

@@ -153,14 +153,18 @@ def test_followers_ride_out_a_server_restart(fresh_database: str) -> None:
         with TrackingClient(second.address) as client:
             client.append_logs(execution_id, ["b1", "b2"])
             client.update_progress(execution_id, 0.5)
-            assert many.stdout.readline() == f"[{execution_id}] b1\n"
+            # Each has reconnected (and seen what it missed) before the job ends.
+            assert [one.stdout.readline() for _ in range(2)] == ["b1\n", "b2\n"]
+            assert [many.stdout.readline() for _ in range(2)] == [
+                f"[{execution_id}] b1\n",
+                f"[{execution_id}] b2\n",
+            ]
+            assert watcher.stdout.readline() == "RUNNING 50%\n"
             client.stop(execution_id, "SUCCESS")
             client.delete_deployment(deployment)
-        assert one.stdout.read() == "b1\nb2\n"  # nothing missing, nothing twice
-        assert one.wait(timeout=60) == 0
-        assert many.stdout.read() == f"[{execution_id}] b2\n"
-        assert many.wait(timeout=60) == 0
-        assert watcher.stdout.read() == "RUNNING 50%\nSUCCESS 100%\n"
-        assert watcher.wait(timeout=60) == 0
+        # Nothing missing, nothing twice; each ends by itself.
+        assert (one.stdout.read(), one.wait(timeout=60)) == ("", 0)
+        assert (many.stdout.read(), many.wait(timeout=60)) == ("", 0)
+        assert (watcher.stdout.read(), watcher.wait(timeout=60)) == ("SUCCESS 100%\n", 0)
     finally:
         second.kill()

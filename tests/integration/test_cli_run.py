@@ -86,8 +86,10 @@ def test_success_stores_both_streams_in_order(
     assert [m for s, m in lines if s == STDOUT] == ["loading"] + [f"line {i}" for i in range(1200)]
     assert [m for s, m in lines if s == STDERR] == ["warning: slow disk"]
     status = client.get_job_status(execution_id)
-    assert (status.status, status.stop_message) == (
+    # A success has no stop message: the runner's "exit code 0" is the last phase.
+    assert (status.status, status.stop_message, status.phase) == (
         status_pb2.RUNNING_STATUS_SUCCESS,
+        "",
         "exit code 0",
     )
     assert client.get_execution(execution_id).deployment_name == deployment

@@ -60,4 +60,33 @@ def test_readme_terminal_example_runs(server: ServerThread, backend: str) -> Non
     assert follower.communicate(timeout=60)[0].splitlines() == steps
     watched, _ = watcher.communicate(timeout=60)
     assert watcher.returncode == 0
-    assert watched.splitlines()[-1] == "SUCCESS 100%: exit code 0"
+    assert watched.splitlines()[-1] == "SUCCESS 100% exit code 0"
+
+
+def test_readme_reporting_example_runs(server: ServerThread, backend: str, tmp_path: Path) -> None:
+    section = README.read_text().split("### A job that reports on itself", 1)[1]
+    script, commands, printed = re.findall(r"```(?:python|sh|text)\n(.*?)```", section, re.DOTALL)[
+        :3
+    ]
+    (tmp_path / "train.py").write_text(script)
+    run = shlex.split(commands.splitlines()[0])
+    deployment = f"readme-report-{backend}"
+    assert (
+        tracking(server.address, "deployments", "create", deployment, "--pipeline", "p").returncode
+        == 0
+    )
+    run[run.index("nightly-scripts")] = deployment
+    run[run.index("python")] = sys.executable
+    runner = start_tracking(server.address, *run[1:], cwd=tmp_path)
+    assert runner.stderr is not None
+    execution_id = runner.stderr.readline().split()[-1]
+    watcher = start_tracking(server.address, "watch", execution_id)
+    runner.communicate(timeout=60)
+    assert runner.returncode == 0
+    watched, _ = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0
+    # The watch starts at the job's state when it connects, then sees every change.
+    expected = printed.splitlines()
+    lines = watched.splitlines()
+    assert lines == expected[len(expected) - len(lines) :], watched
+    assert len(lines) >= 3

@@ -58,7 +58,9 @@ def test_lines_written_while_the_server_is_down_arrive_once_in_order(
         runner.kill()
         server.kill()
     assert messages == [f"line {i}" for i in range(1100)]
-    assert (status.status, status.stop_message) == (
+    # A success has no stop message: the runner's "exit code 0" is the last phase.
+    assert (status.status, status.stop_message, status.phase) == (
         status_pb2.RUNNING_STATUS_SUCCESS,
+        "",
         "exit code 0",
     )

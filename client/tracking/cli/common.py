@@ -6,13 +6,14 @@ import datetime as dt
 import functools
 import inspect
 import itertools
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Concatenate, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import grpc
 import typer
@@ -25,6 +26,7 @@ from tracking.client import (
     TrackingClient,
 )
 from tracking.client.convert import EnumArg, enum_value
+from tracking.client.current import credentials_from_files
 
 AddressOption = Annotated[
     str, typer.Option("--address", envvar="TRACKING_ADDRESS", help="host:port of the server")
@@ -122,18 +124,24 @@ class Connection:
     tls_key: Path | None
 
     def credentials(self) -> grpc.ChannelCredentials | None:
-        if self.tls_ca is None and self.tls_cert is None:
-            return None
         if (self.tls_cert is None) != (self.tls_key is None):
             fail("--tls-cert and --tls-key go together", 2)
         try:
-            return grpc.ssl_channel_credentials(
-                root_certificates=self.tls_ca.read_bytes() if self.tls_ca else None,
-                private_key=self.tls_key.read_bytes() if self.tls_key else None,
-                certificate_chain=self.tls_cert.read_bytes() if self.tls_cert else None,
-            )
+            return credentials_from_files(self.tls_ca, self.tls_cert, self.tls_key)
         except OSError as error:
             fail(f"cannot read a TLS file: {error}", 2)
+
+    def environment(self) -> dict[str, str]:
+        """The variables that let a child process (a job of `tracking run`) reach the same
+        server the same way."""
+        values = {
+            "TRACKING_ADDRESS": self.address,
+            "TRACKING_TOKEN": self.token,
+            "TRACKING_TLS_CA": self.tls_ca and str(self.tls_ca.resolve()),
+            "TRACKING_TLS_CERT": self.tls_cert and str(self.tls_cert.resolve()),
+            "TRACKING_TLS_KEY": self.tls_key and str(self.tls_key.resolve()),
+        }
+        return {name: value for name, value in values.items() if value}
 
     def channel(self) -> grpc.Channel:
         credentials = self.credentials()
@@ -241,6 +249,14 @@ def parse_pairs(values: list[str] | None, flag: str) -> dict[str, str]:
             fail(f"{flag} takes key=value, not {value!r}", 2)
         pairs[key] = item
     return pairs
+
+
+def json_or_text(text: str) -> Any:
+    """A flag value as JSON when it parses (`3`, `true`, `{"a": 1}`), else the string itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def parse_enum(enum_type: type[int], value: EnumArg, flag: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from tracking.cli.common import (
     OutputOption,
     PipelineOption,
     first,
+    json_or_text,
     parse_enum,
     parse_pairs,
     with_client,
@@ -139,12 +139,6 @@ def quote(value: str) -> str:
 
 
 def _input(name: str, text: str) -> io_pb2.ExecutionInput:
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        parsed = text
-    value = struct_pb2.Value()
     struct = struct_pb2.Struct()
-    struct.update({"v": parsed})
-    value.CopyFrom(struct.fields["v"])
-    return io_pb2.ExecutionInput(name=name, value=value)
+    struct.update({"v": json_or_text(text)})
+    return io_pb2.ExecutionInput(name=name, value=struct.fields["v"])

@@ -11,6 +11,7 @@ from tracking.cli.deployments import deployments
 from tracking.cli.executions import executions
 from tracking.cli.health import health
 from tracking.cli.logs import logs
+from tracking.cli.report import report
 from tracking.cli.run import run
 from tracking.cli.server import serve, tokens
 from tracking.cli.watch import watch
@@ -30,6 +31,7 @@ app.add_typer(executions, name="executions")
 app.command()(watch)
 app.command()(logs)
 app.command(context_settings={"allow_interspersed_args": False})(run)
+app.add_typer(report, name="report")
 
 
 # click's exceptions, wherever this typer takes click from (its own copy, or the package).

@@ -48,6 +48,15 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="do not copy the command's output here")
     ] = False,
+    heartbeat_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds without a heartbeat before the server marks the job UNKNOWN"
+            " (0: never; default: the server's)",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create an execution and run COMMAND as its job.
 
@@ -57,6 +66,13 @@ def run(
     execution ends as CANCELED. While the server cannot be reached, output is kept and sent
     later. Exits with COMMAND's exit code (128 + N when signal N killed it; 127 when it does
     not exist).
+
+    Heartbeats keep the execution's lease while COMMAND runs: if this process dies, the
+    server marks the job UNKNOWN once the heartbeat timeout has passed. COMMAND gets
+    TRACKING_EXECUTION_ID and TRACKING_ADDRESS (and the token and TLS settings given here),
+    so that it can report progress, outputs and results itself: `tracking report`, or
+    tracking.client.current_execution() in Python. The command line is recorded on the
+    execution and is its default job name.
     """
     if not deployment and not pipeline:
         fail("give --deployment NAME, or --pipeline NAME for a standalone execution", 2)
@@ -70,6 +86,8 @@ def run(
         grace_seconds=grace_period,
         retry_seconds=retry_for,
         echo=not quiet,
+        heartbeat_timeout=heartbeat_timeout,
+        connection_environment=connection.environment(),
     )
     raise typer.Exit(asyncio.run(_run(connection, options)))
 

@@ -101,9 +101,12 @@ def _print_each(
     render: Callable[[execution_pb2.ExecutionEvent], str],
 ) -> execution_pb2.ExecutionEvent | None:
     last = None
+    shown = None
     for event in events:
-        typer.echo(render(event))
-        last = event
+        line = render(event)
+        if line != shown:  # a change of outputs or steps alone looks the same: say it once
+            typer.echo(line)
+        shown, last = line, event
     return last
 
 

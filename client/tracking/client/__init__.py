@@ -9,10 +9,14 @@ RetryPolicy says. Streams come in two kinds:
 - `watch` / `follow_logs`: events and single log lines that reconnect by themselves after
   UNAVAILABLE or RESOURCE_EXHAUSTED (RESUMABLE_CODES), from the last revision, resume_token
   or seq yielded, with the RetryPolicy's jittered backoff, and never yield anything twice.
+
+Inside a command run by `tracking run`, `current_execution()` is a handle on the execution
+it runs as (progress, outputs, result, steps, log lines).
 """
 
 from .async_client import AsyncTrackingClient
 from .convert import EnumArg, enum_value, to_struct, to_timestamp
+from .current import CurrentExecution, NoCurrentExecution, current_execution
 from .errors import (
     Aborted,
     AlreadyExists,
@@ -43,6 +47,7 @@ __all__ = [
     "Aborted",
     "AlreadyExists",
     "AsyncTrackingClient",
+    "CurrentExecution",
     "DeadlineExceeded",
     "DeploymentFields",
     "DeploymentUpdate",
@@ -51,6 +56,7 @@ __all__ = [
     "FieldViolation",
     "Internal",
     "InvalidArgument",
+    "NoCurrentExecution",
     "NotFound",
     "PermissionDenied",
     "RemoteException",
@@ -59,6 +65,7 @@ __all__ = [
     "TrackingClient",
     "Unauthenticated",
     "Unavailable",
+    "current_execution",
     "enum_value",
     "from_rpc_error",
     "to_struct",

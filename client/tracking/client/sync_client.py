@@ -214,6 +214,8 @@ class TrackingClient:
         labels: Mapping[str, str] | None = None,
         steps: Iterable[execution_pb2.Step] = (),
         request_id: str | None = None,
+        heartbeat_timeout: float | None = None,
+        command: Iterable[str] = (),
     ) -> execution_pb2.Execution:
         """Create an execution in WAITING; safe to retry thanks to `request_id`."""
         request = rq.create_execution(
@@ -228,6 +230,8 @@ class TrackingClient:
             labels=labels,
             steps=steps,
             request_id=request_id,
+            heartbeat_timeout=heartbeat_timeout,
+            command=command,
         )
         return self._unary(m.CREATE_EXECUTION, request).execution
 
@@ -277,11 +281,26 @@ class TrackingClient:
         return self._unary(m.GET_JOB_STATUS, rq.get_job_status(execution_id)).job_status
 
     def start(
-        self, execution_id: str, *, phase: str = "", expected_revision: int | None = None
+        self,
+        execution_id: str,
+        *,
+        phase: str = "",
+        heartbeat_timeout: float | None = None,
+        expected_revision: int | None = None,
     ) -> status_pb2.JobStatus:
-        """WAITING (or UNKNOWN) -> RUNNING."""
-        request = rq.start(execution_id, phase=phase, expected_revision=expected_revision)
+        """WAITING (or UNKNOWN) -> RUNNING; `heartbeat_timeout` (seconds) replaces the
+        execution's when given."""
+        request = rq.start(
+            execution_id,
+            phase=phase,
+            heartbeat_timeout=heartbeat_timeout,
+            expected_revision=expected_revision,
+        )
         return self._unary(m.UPDATE_JOB_STATUS, request).job_status
+
+    def heartbeat(self, execution_id: str) -> status_pb2.JobStatus:
+        """Renew the lease of a running execution (and bring one marked UNKNOWN back)."""
+        return self._unary(m.UPDATE_JOB_STATUS, rq.heartbeat(execution_id)).job_status
 
     def update_progress(
         self,

@@ -24,6 +24,7 @@ from tracking.service.events.postgres import PostgresBridge
 from tracking.service.observability import Metrics, ObservabilityInterceptor
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
+from tracking.service.operations.leases import LeaseSweeper
 from tracking.service.operations.logs import Logs
 from tracking.service.operations.retention import Retention
 from tracking.service.operations.streams import Streams
@@ -46,6 +47,7 @@ class TrackingApp:
     hub: EventHub
     health: HealthServicer
     retention: Retention
+    leases: LeaseSweeper
     tokens: Tokens
     metrics: Metrics
     bridge: PostgresBridge | None = None
@@ -122,9 +124,10 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     limits = settings.limits()
     logs = Logs(database, hub, limits)
     tokens = Tokens(database, cache_seconds=settings.token_cache_seconds)
+    executions = Executions(database, hub, limits)
     servicer = TrackingServicer(
         deployments=Deployments(database, hub, limits),
-        executions=Executions(database, hub, limits),
+        executions=executions,
         logs=logs,
         streams=Streams(database, hub, limits),
         tokens=tokens,
@@ -170,6 +173,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     retention = Retention(database, timedelta(seconds=settings.retention_seconds))
+    sweeper = LeaseSweeper(database, executions.mark_lapsed)
     app = TrackingApp(
         server,
         port,
@@ -177,12 +181,15 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         hub,
         health_servicer,
         retention,
+        sweeper,
         tokens,
         metrics,
         bridge,
         metrics_port,
     )
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))
+    # Leases that ran out while no server was running are marked at once.
+    app.tasks.append(asyncio.create_task(sweeper.run_forever(settings.lease_sweep_seconds)))
     return app, port
 
 

@@ -34,12 +34,6 @@ class Settings(BaseSettings):
     max_log_line: int = Field(65536, gt=0, description="longest log line, in characters")
     max_log_read: int = Field(10000, gt=0, description="most lines one GetExecutionLogs returns")
     max_tail: int = Field(100000, gt=0, description="largest StreamLogs tail")
-    heartbeat_timeout_seconds: float = Field(
-        600.0,
-        ge=0,
-        le=7 * 24 * 3600,
-        description="lease of an execution that gives no heartbeat_timeout (0: no lease)",
-    )
     max_execution_documents: int = Field(
         1 << 20,
         gt=0,
@@ -48,6 +42,16 @@ class Settings(BaseSettings):
     )
     max_watchers_per_principal: int = Field(
         10000, gt=0, description="open WatchStatus / StreamLogs streams one caller may hold"
+    )
+    heartbeat_timeout_seconds: float = Field(
+        600.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="how long a running job's worker may stay silent before the job is UNKNOWN,"
+        " when its execution gives no heartbeat_timeout (0: no lease)",
+    )
+    lease_sweep_seconds: float = Field(
+        2.0, gt=0, description="time between looks for leases that ran out"
     )
     retention_seconds: float = Field(
         7 * 24 * 3600, gt=0, description="how long finished executions keep their events and logs"

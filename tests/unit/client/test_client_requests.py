@@ -11,7 +11,9 @@ from tracking.v1 import tracking_service_pb2 as pb
 def test_update_deployment_mask_names_exactly_the_fields_passed() -> None:
     request = rq.update_deployment("nightly", description="d", is_enabled=False)
     assert list(request.update_mask.paths) == ["description", "is_enabled"]
-    assert request.deployment == deployment_pb2.Deployment(name="nightly", description="d")
+    assert request.deployment == deployment_pb2.Deployment(
+        name="nightly", description="d", is_enabled=False
+    )
 
 
 def test_update_deployment_converts_enum_names() -> None:

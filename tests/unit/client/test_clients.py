@@ -149,7 +149,7 @@ CASES = [
         {"description": "d", "is_enabled": False},
         "UpdateDeployment",
         pb.UpdateDeploymentRequest(
-            deployment=deployment_pb2.Deployment(name="nightly", description="d"),
+            deployment=deployment_pb2.Deployment(name="nightly", description="d", is_enabled=False),
             update_mask=field_mask_pb2.FieldMask(paths=["description", "is_enabled"]),
         ),
         pb.UpdateDeploymentResponse(deployment=DEPLOYMENT),

@@ -8,7 +8,7 @@ import codecs
 import contextlib
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 # Lines longer than the server takes (GetServiceInfo's max_log_line_chars; this when it
 # cannot say) are cut into pieces, each but the last ending with CONTINUED.
@@ -27,13 +27,15 @@ class Child:
         self.process = process
 
     @classmethod
-    async def start(cls, command: Sequence[str]) -> Child:
-        """Start `command` with stdout and stderr piped; OSError if it cannot be run."""
+    async def start(cls, command: Sequence[str], environment: Mapping[str, str]) -> Child:
+        """Start `command` with stdout and stderr piped, and `environment` added to this
+        process's own; OSError if it cannot be run."""
         process = await asyncio.create_subprocess_exec(
             *command,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             process_group=0,
+            env={**os.environ, **environment},
         )
         return cls(process)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,9 @@ S = status_pb2
 # running in the background) is read for at most this long.
 DRAIN_SECONDS = 5.0
 MAX_MESSAGE = 4096
+MAX_JOB_NAME = 256
+# A lease is renewed this many times within its timeout, so one lost heartbeat costs nothing.
+BEATS_PER_TIMEOUT = 3
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,15 @@ class RunOptions:
     grace_seconds: float = 10.0
     retry_seconds: float = 300.0
     echo: bool = True
+    heartbeat_timeout: float | None = None  # None: the server's default
+    # How the command reaches the server itself (TRACKING_ADDRESS, token, TLS files).
+    connection_environment: dict[str, str] = field(default_factory=dict)
+
+
+def default_job_name(command: Sequence[str]) -> str:
+    """The command line, as a shell would show it, cut to what a job name may hold."""
+    name = shlex.join(command)
+    return name if len(name) <= MAX_JOB_NAME else name[: MAX_JOB_NAME - 1] + "…"
 
 
 def note(message: str) -> None:
@@ -60,6 +73,7 @@ class Runner:
         self._interrupted = asyncio.Event()
         self._interrupt_reason = ""
         self._child: Child | None = None
+        self._heartbeat_timeout = 0.0
         self._max_line = DEFAULT_MAX_LINE
 
     async def run(self) -> int:
@@ -69,10 +83,13 @@ class Runner:
             deployment_name=options.deployment_name,
             pipeline_name=options.pipeline_name,
             execution_id=options.execution_id,
-            job_name=options.job_name,
+            job_name=options.job_name or default_job_name(options.command),
             labels=options.labels,
+            heartbeat_timeout=options.heartbeat_timeout,
+            command=options.command,
         )
         execution_id = execution.execution_id
+        self._heartbeat_timeout = execution.heartbeat_timeout.ToTimedelta().total_seconds()
         note(f"execution {execution_id}")
         self._max_line = await server_line_limit(self._client)
         reporter = StatusReporter(self._client, execution_id, self._deadline)
@@ -81,8 +98,9 @@ class Runner:
         except FailedPrecondition as error:
             note(f"not started: {error.message}")
             return 1
+        environment = {**options.connection_environment, "TRACKING_EXECUTION_ID": execution_id}
         try:
-            child = await Child.start(options.command)
+            child = await Child.start(options.command, environment)
         except OSError as error:
             reason = f"cannot run {options.command[0]!r}: {error.strerror or error}"
             self._deadline.give_up_in(options.retry_seconds)
@@ -104,6 +122,7 @@ class Runner:
         exited = asyncio.create_task(child.wait())
         cancel_seen = asyncio.create_task(self._cancel_request(execution_id))
         interrupted = asyncio.create_task(self._interrupted.wait())
+        beating = asyncio.create_task(self._heartbeats(execution_id))
         await asyncio.wait({exited, cancel_seen, interrupted}, return_when=asyncio.FIRST_COMPLETED)
 
         stop_reason = ""
@@ -112,7 +131,7 @@ class Runner:
             note(f"stopping the command: {stop_reason}")
             await child.stop(options.grace_seconds)
         returncode = await exited
-        for task in (cancel_seen, interrupted):
+        for task in (cancel_seen, interrupted, beating):
             task.cancel()
         try:
             await asyncio.wait_for(readers, DRAIN_SECONDS)
@@ -159,6 +178,23 @@ class Runner:
             await shipper.add(stream, line)
 
         await read_lines(pipe, sink, echo, self._max_line)
+
+    async def _heartbeats(self, execution_id: str) -> None:
+        """Renew the execution's lease while the command runs, so that a runner that dies
+        (or loses its machine) leaves the execution UNKNOWN, not RUNNING forever."""
+        if self._heartbeat_timeout <= 0:
+            return
+        every = self._heartbeat_timeout / BEATS_PER_TIMEOUT
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._client.heartbeat(execution_id)
+            except FailedPrecondition:
+                return  # not running any more: ended or canceled elsewhere
+            except RemoteException as error:
+                if error.code not in TRANSIENT:
+                    note(f"heartbeat refused, no more will be sent: {error}")
+                    return
 
     async def _cancel_request(self, execution_id: str) -> str:
         """Wait until the execution is asked to stop (or ended by someone else); say why."""

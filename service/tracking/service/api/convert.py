@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -205,7 +206,17 @@ def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
         "steps": [to_json(s, f"execution.steps[{i}]") for i, s in enumerate(execution.steps)],
         "inputs": [to_json(x, f"execution.inputs[{i}]") for i, x in enumerate(execution.inputs)],
         "labels": dict(execution.labels),
+        "command": list(execution.command),
+        "heartbeat_timeout_seconds": (
+            seconds_of(execution.heartbeat_timeout)
+            if execution.HasField("heartbeat_timeout")
+            else None
+        ),
     }
+
+
+def seconds_of(duration: Duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
 
 
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
@@ -227,6 +238,8 @@ def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
         end_time=stamp(end),
         update_time=stamp(updated),
         revision=snapshot["revision"],
+        last_heartbeat_time=stamp(parse("last_heartbeat_time")),
+        lease_expire_time=stamp(parse("lease_expire_time")),
     )
     if start is not None:
         status.duration.FromTimedelta((end or updated or start) - start)
@@ -256,6 +269,10 @@ class JobStatusFields(Protocol):
     def update_time(self) -> datetime: ...
     @property
     def revision(self) -> int: ...
+    @property
+    def last_heartbeat_time(self) -> datetime | None: ...
+    @property
+    def lease_expire_time(self) -> datetime | None: ...
 
 
 class ExecutionFields(JobStatusFields, Protocol):
@@ -277,6 +294,10 @@ class ExecutionFields(JobStatusFields, Protocol):
     def model_run_id(self) -> str: ...
     @property
     def created_by(self) -> str: ...
+    @property
+    def heartbeat_timeout_seconds(self) -> float: ...
+    @property
+    def command(self) -> list[str]: ...
     @property
     def steps(self) -> list[dict[str, Any]]: ...
     @property
@@ -306,6 +327,8 @@ def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStat
         end_time=stamp(row.end_time),
         update_time=stamp(row.update_time),
         revision=row.revision,
+        last_heartbeat_time=stamp(row.last_heartbeat_time),
+        lease_expire_time=stamp(row.lease_expire_time),
     )
     if row.start_time is not None:
         status.duration.FromTimedelta((row.end_time or now) - row.start_time)
@@ -329,7 +352,9 @@ def execution_proto(row: ExecutionFields, now: datetime) -> execution_pb2.Execut
         source_views=row.source_views,
         labels=row.labels,
         created_by=row.created_by,
+        command=row.command,
     )
+    execution.heartbeat_timeout.FromNanoseconds(round(row.heartbeat_timeout_seconds * 1e9))
     if row.result:
         execution.result.update(row.result)
     return execution

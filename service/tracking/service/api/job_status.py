@@ -39,9 +39,20 @@ class JobStatusApi:
 def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
     kind = request.WhichOneof("action")
     if kind is None:
-        raise InvalidArgument.of("action", "choose one of start, progress, suspend, resume, stop")
+        raise InvalidArgument.of(
+            "action", "choose one of start, progress, heartbeat, suspend, resume, stop, times"
+        )
     if kind == "start":
-        return StatusAction("start", phase=request.start.phase)
+        timeout = request.start.heartbeat_timeout
+        return StatusAction(
+            "start",
+            phase=request.start.phase,
+            heartbeat_timeout_seconds=(
+                convert.seconds_of(timeout) if request.start.HasField("heartbeat_timeout") else None
+            ),
+        )
+    if kind == "heartbeat":
+        return StatusAction("heartbeat")
     if kind == "progress":
         return StatusAction(
             "progress", progress=request.progress.progress, phase=request.progress.phase

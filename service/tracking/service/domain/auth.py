@@ -58,8 +58,8 @@ def required_role(rpc: str) -> Role:
     return Role.ADMIN
 
 
-TOKEN_ID = re.compile(r"^tok_[0-9a-f]{12}$")
-_SECRET = re.compile(r"^(tok_[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")
+TOKEN_ID = re.compile(r"tok_[0-9a-f]{12}")
+_SECRET = re.compile(r"(tok_[0-9a-f]{12})\.([A-Za-z0-9_-]{43})")
 
 
 def new_token() -> tuple[str, str]:
@@ -70,7 +70,7 @@ def new_token() -> tuple[str, str]:
 
 def parse_secret(secret: str) -> str | None:
     """The token_id of a well-formed secret, None for anything else."""
-    match = _SECRET.match(secret)
+    match = _SECRET.fullmatch(secret)
     return match.group(1) if match else None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from tracking.service.domain.errors import ResourceExhausted, ValidationCollector
 from tracking.service.domain.filters import FieldSpec, Kind
+from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.names import (
     check_deployment_name,
     check_execution_id,
@@ -35,11 +36,13 @@ FILTER_FIELDS = {
 class StatusAction:
     """One worker action of UpdateJobStatus."""
 
-    kind: str  # start | progress | suspend | resume | stop
+    kind: str  # start | progress | heartbeat | suspend | resume | stop
     progress: float = 0.0
     phase: str = ""
     cause: RunningStatus | None = None
     message: str = ""
+    # start: replaces the execution's heartbeat timeout when not None
+    heartbeat_timeout_seconds: float | None = None
 
 
 def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "execution") -> None:
@@ -52,6 +55,20 @@ def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "ex
     check_labels(errors, f"{prefix}.labels", fields["labels"])
     check_unique_names(errors, f"{prefix}.inputs", [i.get("name", "") for i in fields["inputs"]])
     check_unique_names(errors, f"{prefix}.steps", [s.get("name", "") for s in fields["steps"]])
+    if fields["heartbeat_timeout_seconds"] is not None:
+        check_heartbeat_timeout(
+            errors, f"{prefix}.heartbeat_timeout", fields["heartbeat_timeout_seconds"]
+        )
+    check_command(errors, f"{prefix}.command", fields["command"])
+
+
+MAX_COMMAND_CHARACTERS = 65536
+
+
+def check_command(errors: ValidationCollector, field: str, command: list[str]) -> None:
+    size = sum(len(part) for part in command)
+    if size > MAX_COMMAND_CHARACTERS:
+        errors.add(field, f"at most {MAX_COMMAND_CHARACTERS} characters in all, got {size}")
 
 
 def check_progress(errors: ValidationCollector, field: str, value: float) -> None:

@@ -17,5 +17,5 @@ class Limits:
     # Steps, inputs, outputs, result, export paths and source views of one execution, as
     # JSON: what one response must still carry, far below the 4 MiB message limit.
     max_execution_documents: int = 1 << 20
-    # How long a worker may stay silent before its execution's lease runs out (0: no lease).
+    # The heartbeat timeout of an execution that gives none (0: no lease).
     default_heartbeat_timeout_seconds: float = 600.0

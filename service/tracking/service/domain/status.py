@@ -77,10 +77,11 @@ def stop(current: RunningStatus, cause: RunningStatus) -> RunningStatus:
     return cause
 
 
-def progress(current: RunningStatus) -> RunningStatus:
+def progress(current: RunningStatus, what: str = "progress") -> RunningStatus:
+    """Progress and heartbeats leave the status as it is; only a running job sends them."""
     if current not in _PROGRESS_IN:
         raise FailedPrecondition(
-            f"cannot report progress in {current}: only in RUNNING or CANCEL_REQUESTED"
+            f"cannot report {what} in {current}: only in RUNNING or CANCEL_REQUESTED"
         )
     return current
 

@@ -18,6 +18,7 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
     check_execution_id,
@@ -29,8 +30,9 @@ from tracking.service.domain.names import (
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
+from tracking.service.operations import leases
 from tracking.service.operations.paging import Page, page_size
-from tracking.service.operations.recording import record
+from tracking.service.operations.recording import record, save_change
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
@@ -58,6 +60,8 @@ class Executions:
         rules.check(errors, fields)
         check_request_id(errors, "request_id", request_id)
         errors.raise_if_any()
+        if fields["heartbeat_timeout_seconds"] is None:
+            fields["heartbeat_timeout_seconds"] = self.limits.default_heartbeat_timeout_seconds
         documents = {name: fields.get(name) or [] for name in rules.DOCUMENT_FIELDS}
         rules.check_documents_fit(documents, self.limits.max_execution_documents)
         if request_id:
@@ -197,6 +201,10 @@ class Executions:
             rules.check_progress(errors, "progress.progress", action.progress)
         if expected_revision is not None and expected_revision < 0:
             errors.add("expected_revision", "must not be negative")
+        if action.heartbeat_timeout_seconds is not None:
+            check_heartbeat_timeout(
+                errors, "start.heartbeat_timeout", action.heartbeat_timeout_seconds
+            )
         check_text(
             errors,
             f"{action.kind}.phase" if action.kind != "suspend" else "suspend.reason",
@@ -211,16 +219,22 @@ class Executions:
                     f"execution {row.execution_id!r} is at revision {row.revision}, "
                     f"not {expected_revision}: read it again and retry"
                 )
-            current = RunningStatus(row.status)
-            if action.kind == "progress":
-                status.progress(current)
+            if action.kind in ("progress", "heartbeat"):
+                restored = leases.renew(row, now)
+                status.progress(RunningStatus(row.status), action.kind)
+                if action.kind == "heartbeat":
+                    return restored
                 row.progress = action.progress
                 row.phase = action.phase or row.phase
-                return ["PROGRESS"]
+                return [*restored, "PROGRESS"]
+            current = RunningStatus(row.status)
             if action.kind == "start":
                 target = status.start(current)
                 row.start_time = row.start_time or now
                 row.phase = action.phase or row.phase
+                row.stop_message = ""
+                if action.heartbeat_timeout_seconds is not None:
+                    row.heartbeat_timeout_seconds = action.heartbeat_timeout_seconds
             elif action.kind == "suspend":
                 target = status.suspend(current)
                 row.phase = action.phase or row.phase
@@ -232,9 +246,16 @@ class Executions:
                 row.stop_message = action.message
                 if target.is_terminal:
                     row.end_time = now
-                    if target is RunningStatus.SUCCESS:
-                        row.progress = 1.0
+                if target is RunningStatus.SUCCESS:
+                    # A success has no stop message: what the worker said becomes the phase.
+                    row.progress = 1.0
+                    row.phase = action.message or row.phase
+                    row.stop_message = ""
             row.status = target.value
+            if target is RunningStatus.RUNNING:
+                leases.renew(row, now)
+            else:
+                leases.release(row)
             return ["STATUS"]
 
         return await self._change(execution_id, apply)
@@ -252,9 +273,11 @@ class Executions:
                 return []
             row.cancel_reason = reason
             row.status = target.value
+            row.lapsed_from = ""
             if target.is_terminal:
                 row.end_time = now
                 row.stop_message = reason or "canceled"
+                leases.release(row)
             return ["STATUS", "CANCEL_REQUEST"]
 
         return await self._change(execution_id, apply)
@@ -272,7 +295,8 @@ class Executions:
         check_unique_names(errors, "outputs", [o.get("name", "") for o in outputs])
         errors.raise_if_any()
 
-        def apply(row: ExecutionRow, _now: datetime) -> list[str]:
+        def apply(row: ExecutionRow, now: datetime) -> list[str]:
+            restored = leases.renew(row, now)
             by_name = {o["name"]: o for o in row.outputs}
             by_name.update({o["name"]: o for o in outputs})
             row.outputs = list(by_name.values())
@@ -281,7 +305,7 @@ class Executions:
             row.export_paths = {**row.export_paths, **export_paths}
             row.source_views = {**row.source_views, **source_views}
             self._check_fits(row)
-            return ["OUTPUTS"]
+            return [*restored, "OUTPUTS"]
 
         return await self._change(execution_id, apply)
 
@@ -292,7 +316,8 @@ class Executions:
         if not step.get("name"):
             raise InvalidArgument.of("step.name", "is required")
 
-        def apply(row: ExecutionRow, _now: datetime) -> list[str]:
+        def apply(row: ExecutionRow, now: datetime) -> list[str]:
+            restored = leases.renew(row, now)
             steps = list(row.steps)
             for index, existing in enumerate(steps):
                 if existing["name"] == step["name"]:
@@ -302,7 +327,7 @@ class Executions:
                 steps.append(step)
             row.steps = steps
             self._check_fits(row)
-            return ["STEP"]
+            return [*restored, "STEP"]
 
         row = await self._change(execution_id, apply)
         return step, row.revision
@@ -311,20 +336,25 @@ class Executions:
         documents = {name: getattr(row, name) for name in rules.DOCUMENT_FIELDS}
         rules.check_documents_fit(documents, self.limits.max_execution_documents)
 
+    async def mark_lapsed(self, execution_id: str, now: datetime) -> bool:
+        """Mark the execution UNKNOWN if its lease ran out before `now`; whether it was."""
+        marked: list[str] = []
+
+        def apply(row: ExecutionRow, _now: datetime) -> list[str]:
+            marked.extend(leases.lapse(row, now))
+            return marked
+
+        await self._change(execution_id, apply)
+        return bool(marked)
+
     async def _change(self, execution_id: str, apply: Any) -> ExecutionRow:
-        """Lock the row, apply the change, bump the revision and record the event, in one transaction."""
+        """Lock the row, apply the change, bump the revision and record the event, in one
+        transaction. A change that reports no kind (a renewed lease) is saved without an
+        event and keeps its revision."""
         now = utcnow()
         async with self.db.writing() as session:
             row, before = await store.lock(session, execution_id)
-            changes: list[str] = apply(row, now)
-            event = None
-            if changes:
-                # What record() does, with Core statements: this is the hot write path.
-                await self.db.lock_event_order(session)
-                event = store.bump(row, changes, now)
-                await store.save(session, row, before)
-                await store.insert_event(session, event)
-                await self.db.announce(session, "event", event.execution_id, event.deployment_name)
+            event = await save_change(self.db, session, row, before, apply(row, now), now)
         if event is not None:
             self.hub.publish([event])
         return row

@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
+from tracking.service.domain.leases import LEASED, expiry
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.log_filters import line_filter
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
+from tracking.service.operations import leases
 from tracking.service.operations.executions import check_id
+from tracking.service.operations.recording import save_change
 from tracking.service.store import executions as execution_store
 from tracking.service.store import logs as store
 from tracking.service.store.database import Database
@@ -56,25 +59,39 @@ class Logs:
                 )
         errors.raise_if_any()
         now = utcnow()
+        event = None
         async with self.db.writing() as session:
-            status, log_seq, deployment_name = await execution_store.lock_log_seq(
-                session, execution_id
-            )
-            if RunningStatus(status).is_terminal:
+            state = await execution_store.lock_log_seq(session, execution_id)
+            status, log_seq = RunningStatus(state.status), state.log_seq
+            if status.is_terminal:
                 raise FailedPrecondition(
                     f"execution {execution_id!r} ended ({status}): no more log lines are accepted"
                 )
+            # The lines are a report of the worker: they renew its lease.
+            renewed: dict[str, datetime | None] = {}
+            if state.lapsed_from and status is RunningStatus.UNKNOWN:
+                row, before = await execution_store.lock(session, execution_id)
+                event = await save_change(
+                    self.db, session, row, before, leases.renew(row, now), now
+                )
+            elif status in LEASED:
+                renewed = {
+                    "last_heartbeat_time": now,
+                    "lease_expire_time": expiry(now, state.heartbeat_timeout_seconds),
+                }
             first = log_seq + 1
             for offset, line in enumerate(lines):
                 line["execution_id"] = execution_id
                 line["seq"] = first + offset
                 line["timestamp"] = line.get("timestamp") or now
             log_seq += len(lines)
-            await execution_store.set_log_seq(session, execution_id, log_seq)
+            await execution_store.set_log_seq(session, execution_id, log_seq, **renewed)
             await store.insert_many(session, lines)
-            await self.db.announce(session, "logs", execution_id, deployment_name)
+            await self.db.announce(session, "logs", execution_id, state.deployment_name)
         self.lines_written += len(lines)
-        self.hub.publish_logs(execution_id, deployment_name)
+        if event is not None:
+            self.hub.publish([event])
+        self.hub.publish_logs(execution_id, state.deployment_name)
         return log_seq
 
     async def read(

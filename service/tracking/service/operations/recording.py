@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,3 +26,24 @@ async def record(
     for event in events:
         await db.announce(session, "event", event.execution_id, event.deployment_name)
     return events
+
+
+async def save_change(
+    db: Database,
+    session: AsyncSession,
+    row: ExecutionRow,
+    before: dict[str, Any],
+    changes: list[str],
+    now: datetime,
+) -> ExecutionEventRow | None:
+    """Write a row locked with store.lock; with change kinds, bump its revision and add its
+    event (Core statements: the hot write path). The caller commits, then publishes."""
+    event = None
+    if changes:
+        await db.lock_event_order(session)
+        event = store.bump(row, changes, now)
+    await store.save(session, row, before)
+    if event is not None:
+        await store.insert_event(session, event)
+        await db.announce(session, "event", event.execution_id, event.deployment_name)
+    return event

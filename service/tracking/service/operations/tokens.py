@@ -59,7 +59,7 @@ class Tokens:
             return list((await session.exec(query)).all())
 
     async def revoke(self, token_id: str) -> ApiTokenRow:
-        if not auth.TOKEN_ID.match(token_id):
+        if not auth.TOKEN_ID.fullmatch(token_id):
             raise InvalidArgument.of("token_id", "is not a token id (tok_ and 12 hex digits)")
         async with self.db.writing() as session:
             row = await session.get(ApiTokenRow, token_id, with_for_update=True)

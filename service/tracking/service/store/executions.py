@@ -51,6 +51,8 @@ class JobStatusView:
     end_time: datetime | None
     update_time: datetime
     revision: int
+    last_heartbeat_time: datetime | None
+    lease_expire_time: datetime | None
 
 
 @dataclass(slots=True)
@@ -65,6 +67,8 @@ class ExecutionView(JobStatusView):
     experiment_name: str
     model_run_id: str
     created_by: str
+    heartbeat_timeout_seconds: float
+    command: list[str]
     steps: list[dict[str, Any]]
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
@@ -78,14 +82,17 @@ _STATUS_COLUMNS = tuple(
     getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
     for name in JobStatusView.__dataclass_fields__
 )
+# The last fields of an ExecutionView, from `command` on, are JSON documents.
+_VIEW_FIELDS = list(ExecutionView.__dataclass_fields__)
+_DOCUMENTS = len(_VIEW_FIELDS) - _VIEW_FIELDS.index("command")
 _PLAIN_COLUMNS = tuple(
     getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
-    for name in list(ExecutionView.__dataclass_fields__)[len(_STATUS_COLUMNS) : -7]
+    for name in _VIEW_FIELDS[len(_STATUS_COLUMNS) : -_DOCUMENTS]
 )
 # JSON documents come back as text: most are "[]" or "{}", which need no parser.
 _DOCUMENT_COLUMNS = tuple(
     type_coerce(getattr(ExecutionRow.__table__.c, name), Text)  # type: ignore[attr-defined]
-    for name in list(ExecutionView.__dataclass_fields__)[-7:]
+    for name in _VIEW_FIELDS[-_DOCUMENTS:]
 )
 _EMPTY_DOCUMENTS: dict[str, Any] = {"[]": list, "{}": dict, "": dict}
 
@@ -100,8 +107,8 @@ def _document(text: Any) -> Any:
 
 
 def _execution_view(row: Any) -> ExecutionView:
-    documents = [_document(value) for value in row[-7:]]
-    return ExecutionView(*row[:-7], *documents)
+    documents = [_document(value) for value in row[-_DOCUMENTS:]]
+    return ExecutionView(*row[:-_DOCUMENTS], *documents)
 
 
 async def job_status(connection: AsyncConnection, execution_id: str) -> JobStatusView:
@@ -120,9 +127,21 @@ _BY_ID = _TABLE.c.execution_id == bindparam("b_execution_id")
 _JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
 _LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
 _LOCK_LOG_SEQ = (
-    core_select(_TABLE.c.status, _TABLE.c.log_seq, _TABLE.c.deployment_name)
+    core_select(
+        _TABLE.c.status,
+        _TABLE.c.log_seq,
+        _TABLE.c.heartbeat_timeout_seconds,
+        _TABLE.c.lapsed_from,
+        _TABLE.c.deployment_name,
+    )
     .where(_BY_ID)
     .with_for_update()
+)
+_LAPSED = (
+    core_select(_TABLE.c.execution_id)
+    .where(_TABLE.c.lease_expire_time < bindparam("b_now"))
+    .order_by(_TABLE.c.lease_expire_time)
+    .limit(bindparam("b_limit"))
 )
 # The SET clause is made of the columns a call's parameters name (compiled once per set).
 _UPDATE = update(_TABLE).where(_BY_ID)
@@ -172,18 +191,38 @@ async def insert_event(session: AsyncSession, event: ExecutionEventRow) -> None:
     event.id = int(key[0])
 
 
-async def lock_log_seq(session: AsyncSession, execution_id: str) -> tuple[str, int, str | None]:
-    """Lock an execution to append log lines: (its status, its last log seq, its deployment)."""
+@dataclass(slots=True)
+class LogAppendState:
+    """What appending log lines needs of a locked execution."""
+
+    status: str
+    log_seq: int
+    heartbeat_timeout_seconds: float
+    lapsed_from: str
+    deployment_name: str | None
+
+
+async def lock_log_seq(session: AsyncSession, execution_id: str) -> LogAppendState:
+    """Lock an execution to append log lines."""
     connection = await session.connection()
     found = (await connection.execute(_LOCK_LOG_SEQ, {"b_execution_id": execution_id})).first()
     if found is None:
         raise NotFound("execution", execution_id)
-    return str(found[0]), int(found[1]), found[2]
+    return LogAppendState(*found)
 
 
-async def set_log_seq(session: AsyncSession, execution_id: str, log_seq: int) -> None:
+async def set_log_seq(
+    session: AsyncSession, execution_id: str, log_seq: int, **lease: datetime | None
+) -> None:
+    """Store the last log seq (and the renewed lease columns, when given)."""
     connection = await session.connection()
-    await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq})
+    await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq, **lease})
+
+
+async def lapsed_ids(connection: AsyncConnection, now: datetime, limit: int) -> list[str]:
+    """Executions whose lease ran out before `now`, the longest overdue first."""
+    rows = await connection.execute(_LAPSED, {"b_now": now, "b_limit": limit})
+    return [str(row[0]) for row in rows]
 
 
 async def find(session: AsyncSession, execution_id: str) -> ExecutionRow | None:
@@ -271,6 +310,8 @@ def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
         "end_time": iso(row.end_time),
         "update_time": iso(row.update_time),
         "revision": row.revision,
+        "last_heartbeat_time": iso(row.last_heartbeat_time),
+        "lease_expire_time": iso(row.lease_expire_time),
     }
 
 

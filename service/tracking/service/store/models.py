@@ -90,6 +90,13 @@ class ExecutionRow(SQLModel, table=True):
     source_views: dict[str, str] = _json(dict)
     labels: dict[str, str] = _json(dict)
     created_by: str = ""
+    command: list[str] = _json(list)
+    # The lease (domain/leases.py): 0 means none; lapsed_from is the status an execution had
+    # when the server marked it UNKNOWN, so that the worker's next report restores it.
+    heartbeat_timeout_seconds: float = 0.0
+    last_heartbeat_time: datetime | None = _time(nullable=True)
+    lease_expire_time: datetime | None = _time(nullable=True, index=True)
+    lapsed_from: str = Field(default="", max_length=24)
     request_id: str | None = Field(default=None, unique=True, max_length=128)
     request_fingerprint: str = ""
 

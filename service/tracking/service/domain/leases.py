@@ -1,0 +1,36 @@
+"""Leases: how long a running job's worker may stay silent before the job is UNKNOWN.
+
+A lease exists while an execution is RUNNING or CANCEL_REQUESTED and its heartbeat timeout
+is above zero. Every report of the worker renews it. When it runs out, the server marks
+the execution UNKNOWN and remembers the status it had, so that the worker's next report
+brings it back. SUSPENDED holds no lease: the platform halted the job and nobody is
+expected to report until it resumes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tracking.service.domain.errors import ValidationCollector
+from tracking.service.domain.status import RunningStatus
+
+LEASED = frozenset({RunningStatus.RUNNING, RunningStatus.CANCEL_REQUESTED})
+MAX_HEARTBEAT_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+
+
+def check_heartbeat_timeout(errors: ValidationCollector, field: str, seconds: float) -> None:
+    if not 0.0 <= seconds <= MAX_HEARTBEAT_TIMEOUT_SECONDS:  # also rejects NaN
+        errors.add(field, f"must be between 0 and 7 days (0: no lease), got {seconds:g} s")
+
+
+def expiry(now: datetime, timeout_seconds: float) -> datetime | None:
+    """When a lease renewed now runs out; None without a lease."""
+    return now + timedelta(seconds=timeout_seconds) if timeout_seconds > 0 else None
+
+
+def lapse_message(last_heard: datetime | None, timeout_seconds: float) -> str:
+    since = f"since {last_heard:%Y-%m-%d %H:%M:%S} UTC" if last_heard else "since its start"
+    return (
+        f"no report from the worker {since} (heartbeat timeout {timeout_seconds:g} s): "
+        "it may have died, or lost its connection"
+    )
