@@ -126,7 +126,8 @@ def test_a_follower_gives_up_at_its_timeout_with_exit_code_124(
         assert "--timeout" in one_error_line(result)
 
 
-def test_followers_ride_out_a_server_restart(fresh_database: str) -> None:
+@pytest.mark.parametrize("stop", ["kill", "drain"])
+def test_followers_ride_out_a_server_restart(fresh_database: str, stop: str) -> None:
     first = ServerProcess(fresh_database).start()
     try:
         with TrackingClient(first.address) as client:
@@ -145,7 +146,10 @@ def test_followers_ride_out_a_server_restart(fresh_database: str) -> None:
             f"[{execution_id}] a{i}\n" for i in (1, 2, 3)
         ]
         assert watcher.stdout.readline() == "RUNNING 0%\n"
-        first.kill()
+        if stop == "drain":
+            assert first.terminate() == 0  # SIGTERM: open streams end with UNAVAILABLE
+        else:
+            first.kill()
     finally:
         first.kill()
     second = ServerProcess(fresh_database, address=first.address).start()

@@ -35,7 +35,7 @@ def logs(
         typer.Option(
             "--deployment",
             "-d",
-            help="every execution of this deployment, each line prefixed with [execution-id]",
+            help="every execution of this deployment, each line prefixed with its execution id",
             show_default=False,
         ),
     ] = None,
