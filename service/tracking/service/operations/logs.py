@@ -117,9 +117,9 @@ class Logs:
         keep = line_filter(errors, contains, pattern)
         errors.raise_if_any()
         allowed = min(limit or self.limits.max_log_read, self.limits.max_log_read)
-        async with self.db.reading() as session:
-            await execution_store.get(session, execution_id)
-            if keep.keeps_everything:
+        if keep.keeps_everything:
+            async with self.db.reading() as session:
+                await execution_store.get(session, execution_id)
                 lines = await store.query(
                     session,
                     execution_id,
@@ -129,24 +129,26 @@ class Logs:
                     stream=stream,
                     limit=allowed + 1,
                 )
-            else:
-                # One line past what may be returned tells whether more match.
-                lines = []
-                cursor = after_seq
-                while len(lines) <= allowed:
-                    batch = await store.query(
-                        session,
-                        execution_id,
-                        after_seq=cursor,
-                        from_time=from_time,
-                        to_time=to_time,
-                        stream=stream,
-                        limit=SCAN_BATCH,
-                    )
-                    lines += keep.apply(batch)
-                    if len(batch) < SCAN_BATCH:
-                        break
-                    cursor = batch[-1].seq
+        else:
+            await self.db.read(execution_store.get, execution_id)
+            # A batch per read, so that a long scan holds no transaction open; one line past
+            # what may be returned tells whether more match.
+            lines = []
+            cursor = after_seq
+            while len(lines) <= allowed:
+                batch = await self.db.read(
+                    store.query,
+                    execution_id,
+                    after_seq=cursor,
+                    from_time=from_time,
+                    to_time=to_time,
+                    stream=stream,
+                    limit=SCAN_BATCH,
+                )
+                lines += keep.apply(batch)
+                if len(batch) < SCAN_BATCH:
+                    break
+                cursor = batch[-1].seq
         more = len(lines) > allowed
         server_capped = limit == 0 or limit > allowed
         return LogPage(lines[:allowed], more and server_capped)
