@@ -109,7 +109,13 @@ def call(channel: grpc.Channel, rpc: str, token: str | None) -> grpc.StatusCode:
 @pytest.fixture
 def secured(make_server: ServerFactory) -> ServerThread:
     return make_server(
-        auth="on", token_cache_seconds=0, stream_recheck_seconds=0.2, rate_limit_per_second=0
+        auth="on",
+        token_cache_seconds=0,
+        stream_recheck_seconds=0.2,
+        rate_limit_per_second=0,
+        # The matrix fails authentication on purpose, many times over.
+        auth_failures_per_second=1e6,
+        auth_failure_burst=1e6,
     )
 
 

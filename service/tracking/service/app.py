@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from tracking.service.api.registration import register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.auth import AuthInterceptor, RateLimiter
+from tracking.service.drain import DrainInterceptor
 from tracking.service.errors import ErrorInterceptor
 from tracking.service.events.hub import EventHub
 from tracking.service.events.postgres import PostgresBridge
@@ -50,15 +51,22 @@ class TrackingApp:
     leases: LeaseSweeper
     tokens: Tokens
     metrics: Metrics
+    drain: DrainInterceptor
     bridge: PostgresBridge | None = None
     metrics_port: int = 0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float | None = None) -> None:
-        """Drain: NOT_SERVING, end the streams (UNAVAILABLE), let unary calls finish, close the store."""
+        """Drain: NOT_SERVING, refuse new calls and end the streams (UNAVAILABLE), let the
+        calls in flight finish within the grace period, close the port, close the store."""
         await self.health.enter_graceful_shutdown()
+        self.drain.start_draining()
         await self.hub.close()
-        await self.server.stop(grace)
+        grace = 10.0 if grace is None else grace
+        if not await self.drain.wait_until_quiet(grace):
+            log.warning("%d calls still running after the grace period", self.drain.in_flight)
+        # Responses still being sent get a moment; anything left is cancelled.
+        await self.server.stop(1.0)
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -74,6 +82,9 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
+        # What HTTP/2 advertises; gRPC core still hands larger metadata to handlers, which
+        # the auth wrapper refuses before any work (RESOURCE_EXHAUSTED).
+        ("grpc.max_metadata_size", settings.max_metadata_bytes),
         ("grpc.keepalive_time_ms", int(settings.keepalive_seconds * 1000)),
         ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_seconds * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),
@@ -138,13 +149,19 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     metrics.time_statements(database.read_engine, database.write_engine)
     server = grpc.aio.server(options=server_options(settings))
     # Outermost first; applied to each method once, at registration (see wrapping.py).
+    drain = DrainInterceptor()
     interceptors = [
         ObservabilityInterceptor(metrics),
+        drain,
         AuthInterceptor(
             tokens,
             required=settings.auth_required,
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            failure_limiter=RateLimiter(
+                settings.auth_failures_per_second, settings.auth_failure_burst
+            ),
             recheck_seconds=settings.stream_recheck_seconds,
+            max_metadata_bytes=settings.max_metadata_bytes,
         ),
         ErrorInterceptor(),
     ]
@@ -184,6 +201,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         sweeper,
         tokens,
         metrics,
+        drain,
         bridge,
         metrics_port,
     )

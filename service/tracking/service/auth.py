@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from cachetools import TTLCache
 
 from tracking.service.domain import auth
 from tracking.service.operations.tokens import Principal, Tokens
@@ -32,26 +33,53 @@ current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar(
 
 
 class RateLimiter:
-    """A token bucket per caller: `rate` requests a second, bursts up to `burst`."""
+    """A token bucket per caller: `rate` requests a second, bursts up to `burst`.
 
-    def __init__(self, rate: float, burst: float) -> None:
+    Buckets live in a bounded cache: an idle caller's bucket is full again after
+    burst / rate seconds, so forgetting it then changes nothing.
+    """
+
+    def __init__(self, rate: float, burst: float, max_callers: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}
+        refill = burst / rate if rate > 0 else 1.0
+        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(max_callers, refill)
+
+    def _level(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
 
     def allow(self, key: str, now: float | None = None) -> bool:
+        """Take one request from the caller's bucket, if there is one left."""
         if self.rate <= 0:
             return True
         now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens = self._level(key, now)
         if tokens < 1:
             self._buckets[key] = (tokens, now)
             return False
         self._buckets[key] = (tokens - 1, now)
-        if len(self._buckets) > 100_000:  # forget idle callers rather than grow forever
-            self._buckets.clear()
         return True
+
+    def exhausted(self, key: str, now: float | None = None) -> bool:
+        """Whether the caller has no request left, without taking one."""
+        if self.rate <= 0:
+            return False
+        return self._level(key, time.monotonic() if now is None else now) < 1
+
+
+def peer_host(peer: str) -> str:
+    """The address of a peer without its port ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7")."""
+    if peer.startswith("ipv6:"):
+        return peer.rsplit(":", 1)[0] if "]" in peer else peer
+    if peer.startswith("ipv4:"):
+        return peer.rsplit(":", 1)[0]
+    return peer
+
+
+def metadata_size(metadata: Any) -> int:
+    """Bytes of the call's metadata, as HTTP/2 counts a header list (32 per entry)."""
+    return sum(len(key) + len(value) + 32 for key, value in metadata or ())
 
 
 log = logging.getLogger(__name__)
@@ -65,55 +93,99 @@ class Refusal:
 
 class AuthInterceptor(WrappingInterceptor):
     def __init__(
-        self, tokens: Tokens, *, required: bool, limiter: RateLimiter, recheck_seconds: float = 15.0
+        self,
+        tokens: Tokens,
+        *,
+        required: bool,
+        limiter: RateLimiter,
+        failure_limiter: RateLimiter | None = None,
+        recheck_seconds: float = 15.0,
+        max_metadata_bytes: int = 16384,
     ) -> None:
         self.tokens = tokens
         self.required = required
         self.limiter = limiter
+        # Failed authentications a second one peer address may make before it is refused
+        # without a lookup: a caller guessing tokens costs a dictionary read, no statement.
+        self.failures = failure_limiter or RateLimiter(5, 20)
         self.recheck_seconds = recheck_seconds
+        self.max_metadata_bytes = max_metadata_bytes
 
     async def _admit(self, method: str, metadata: Any, peer: str) -> Principal | Refusal:
         rpc = method.removeprefix(SERVICE_PREFIX)
+        size = metadata_size(metadata)
+        if size > self.max_metadata_bytes:
+            return Refusal(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the call's metadata is {size} bytes, more than the {self.max_metadata_bytes}"
+                " this server accepts",
+            )
         principal = ANONYMOUS
+        host = peer_host(peer)
         if self.required:
-            header = dict(metadata or ()).get("authorization", "")
-            scheme, _, secret = header.partition(" ")
-            if not header:
+            if self.failures.exhausted(host) and not self._known(metadata):
                 return Refusal(
-                    grpc.StatusCode.UNAUTHENTICATED, "send authorization: Bearer <token>"
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "too many failed authentications from this address: wait, then send a"
+                    " valid token",
                 )
-            if scheme.lower() != "bearer" or not secret:
-                return Refusal(
-                    grpc.StatusCode.UNAUTHENTICATED, "authorization must be 'Bearer <token>'"
-                )
-            try:
-                found = await self.tokens.verify(secret.strip())
-            except Exception as error:
-                if connection_lost(error):
-                    return Refusal(
-                        grpc.StatusCode.UNAVAILABLE,
-                        "cannot check the token: the database is unreachable",
-                    )
-                log.exception("checking a token failed")
-                return Refusal(
-                    grpc.StatusCode.INTERNAL, "internal error; the server logged the details"
-                )
-            if found is None:
-                return Refusal(grpc.StatusCode.UNAUTHENTICATED, "the token is unknown or revoked")
-            principal = found
-            needed = auth.required_role(rpc)
-            if principal.role < needed:
-                return Refusal(
-                    grpc.StatusCode.PERMISSION_DENIED,
-                    f"{rpc} needs the {needed.name.lower()} role; this token is {principal.role.name.lower()}",
-                )
-        key = principal.token_id or peer
+            refusal = await self._authenticate(rpc, metadata)
+            if isinstance(refusal, Refusal):
+                if refusal.code is grpc.StatusCode.UNAUTHENTICATED:
+                    self.failures.allow(host)
+                return refusal
+            principal = refusal
+        key = principal.token_id or host
         if not self.limiter.allow(key):
             return Refusal(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"more than {self.limiter.rate:g} requests a second from this caller: slow down",
             )
         return principal
+
+    def _known(self, metadata: Any) -> bool:
+        """Whether the call carries a token checked recently (a cache read, no statement):
+        callers sharing an address with a token guesser keep being served."""
+        headers = [value for key, value in metadata or () if key == "authorization"]
+        if len(headers) != 1:
+            return False
+        return self.tokens.verified_recently(headers[0].partition(" ")[2].strip()) is not None
+
+    async def _authenticate(self, rpc: str, metadata: Any) -> Principal | Refusal:
+        headers = [value for key, value in metadata or () if key == "authorization"]
+        if not headers:
+            return Refusal(grpc.StatusCode.UNAUTHENTICATED, "send authorization: Bearer <token>")
+        if len(headers) > 1:
+            return Refusal(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"send one authorization header, not {len(headers)}",
+            )
+        scheme, _, secret = headers[0].partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            return Refusal(
+                grpc.StatusCode.UNAUTHENTICATED, "authorization must be 'Bearer <token>'"
+            )
+        try:
+            found = await self.tokens.verify(secret.strip())
+        except Exception as error:
+            if connection_lost(error):
+                return Refusal(
+                    grpc.StatusCode.UNAVAILABLE,
+                    "cannot check the token: the database is unreachable",
+                )
+            log.exception("checking a token failed")
+            return Refusal(
+                grpc.StatusCode.INTERNAL, "internal error; the server logged the details"
+            )
+        if found is None:
+            return Refusal(grpc.StatusCode.UNAUTHENTICATED, "the token is unknown or revoked")
+        needed = auth.required_role(rpc)
+        if found.role < needed:
+            return Refusal(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{rpc} needs the {needed.name.lower()} role; this token is {found.role.name.lower()}",
+            )
+        return found
 
     def wrap_unary(self, behavior: Unary, method: str) -> Unary:
         async def unary(request: Any, context: Context) -> Any:

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         le=3 << 20,
         description="bytes of steps, inputs, outputs and result (as JSON) one execution may hold",
     )
+    max_deployment_documents: int = Field(
+        1 << 20,
+        gt=0,
+        le=3 << 20,
+        description="bytes of mappings, pods, labels and texts (as JSON) one deployment may hold",
+    )
     max_watchers_per_principal: int = Field(
         10000, gt=0, description="open WatchStatus / StreamLogs streams one caller may hold"
     )
@@ -70,6 +76,18 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: float = Field(
         2000.0, ge=1, description="requests one caller may send at once"
+    )
+    auth_failures_per_second: float = Field(
+        5.0,
+        gt=0,
+        description="failed authentications a second one address may make before it is refused"
+        " without a lookup",
+    )
+    auth_failure_burst: float = Field(
+        20.0, ge=1, description="failed authentications one address may make at once"
+    )
+    max_metadata_bytes: int = Field(
+        16384, gt=0, description="largest metadata (headers) a call may carry, in bytes"
     )
     max_concurrent_streams: int = Field(1000, gt=0, description="open calls per HTTP/2 connection")
     keepalive_seconds: float = Field(60.0, gt=0, description="ping an idle connection this often")
@@ -130,5 +148,6 @@ class Settings(BaseSettings):
             max_tail=self.max_tail,
             max_message_bytes=self.max_message_bytes,
             max_execution_documents=self.max_execution_documents,
+            max_deployment_documents=self.max_deployment_documents,
             default_heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tracking.service.api import convert
-from tracking.service.api.context import Context, principal
+from tracking.service.api.context import Context, may_see_endpoint_tokens, principal
 from tracking.service.operations.deployments import Deployments
+from tracking.service.store.models import DeploymentRow
 from tracking.service.store.types import utcnow
 from tracking.v1 import deployment_pb2
 from tracking.v1 import tracking_service_pb2 as pb
@@ -24,17 +27,19 @@ class DeploymentsApi:
         self, request: pb.GetDeploymentRequest, context: Context
     ) -> pb.GetDeploymentResponse:
         row = await self.deployments.get(request.name)
-        return pb.GetDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
+        return pb.GetDeploymentResponse(deployment=_shown(row, utcnow()))
 
     async def ListDeployments(
         self, request: pb.ListDeploymentsRequest, context: Context
     ) -> pb.ListDeploymentsResponse:
-        rows, token = await self.deployments.list_page(
+        page = await self.deployments.list_page(
             request.filter, request.page_size, request.page_token
         )
         now = utcnow()
+        # A page stops at about 2 MiB; the token continues after the last deployment sent.
+        shown = next(convert.chunks_that_fit(_shown(row, now) for row in page.rows))
         return pb.ListDeploymentsResponse(
-            deployments=[convert.deployment_proto(row, now) for row in rows], next_page_token=token
+            deployments=shown, next_page_token=page.next_token(len(shown))
         )
 
     async def UpdateDeployment(
@@ -58,6 +63,14 @@ class DeploymentsApi:
             ),
             deleted_execution_count=count,
         )
+
+
+def _shown(row: DeploymentRow, now: datetime) -> deployment_pb2.Deployment:
+    """The deployment as this caller may see it."""
+    deployment = convert.deployment_proto(row, now)
+    if not may_see_endpoint_tokens():
+        deployment.ClearField("endpoint_token")
+    return deployment
 
 
 def _checked_fields(deployment: deployment_pb2.Deployment) -> dict[str, object]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tracking.service.domain import schedule
-from tracking.service.domain.errors import ValidationCollector
+from tracking.service.domain.errors import ResourceExhausted, ValidationCollector
 from tracking.service.domain.filters import FieldSpec, Kind
 from tracking.service.domain.names import (
     check_deployment_name,
@@ -52,6 +53,31 @@ FILTER_FIELDS = {
 }
 
 
+# What a deployment holds besides its name and enums, as JSON: what one response must carry.
+DOCUMENT_FIELDS = (
+    "pipeline_name",
+    "description",
+    "schedule",
+    "inputs_mapping",
+    "outputs_mapping",
+    "pods",
+    "labels",
+    "endpoint_token",
+)
+MAX_ENDPOINT_TOKEN = 4096
+
+
+def check_documents_fit(fields: dict[str, Any], limit: int) -> None:
+    """Refuse a deployment larger than `limit` bytes of JSON: every response that carries it
+    (GetDeployment, a page of ListDeployments) must stay far below the message limit."""
+    size = sum(len(json.dumps(fields.get(name), separators=(",", ":"))) for name in DOCUMENT_FIELDS)
+    if size > limit:
+        raise ResourceExhausted(
+            f"the deployment would take {size} bytes, more than the {limit} a deployment may"
+            " hold: keep large mappings and pod lists elsewhere"
+        )
+
+
 def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "deployment") -> None:
     """Every rule over a complete set of deployment fields."""
     check_deployment_name(errors, f"{prefix}.name", fields["name"])
@@ -60,6 +86,7 @@ def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "de
     check_text(errors, f"{prefix}.pipeline_name", fields["pipeline_name"], 256)
     check_text(errors, f"{prefix}.description", fields["description"])
     check_text(errors, f"{prefix}.schedule", fields["schedule"], 256)
+    check_text(errors, f"{prefix}.endpoint_token", fields["endpoint_token"], MAX_ENDPOINT_TOKEN)
     rule = fields["execution_rule"]
     cron = fields["schedule"]
     if rule == "UNSPECIFIED":

@@ -17,5 +17,7 @@ class Limits:
     # Steps, inputs, outputs, result, export paths and source views of one execution, as
     # JSON: what one response must still carry, far below the 4 MiB message limit.
     max_execution_documents: int = 1 << 20
+    # The same budget for one deployment's mappings, pods, labels and texts.
+    max_deployment_documents: int = 1 << 20
     # The heartbeat timeout of an execution that gives none (0: no lease).
     default_heartbeat_timeout_seconds: float = 600.0

@@ -13,7 +13,7 @@ from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import check_deployment_name
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.events.hub import EventHub
-from tracking.service.operations.paging import page_size
+from tracking.service.operations.paging import Page, page_size
 from tracking.service.operations.recording import record
 from tracking.service.store import deployments as store
 from tracking.service.store import executions as execution_store
@@ -32,6 +32,7 @@ class Deployments:
         errors = ValidationCollector()
         rules.check(errors, fields)
         errors.raise_if_any()
+        rules.check_documents_fit(fields, self.limits.max_deployment_documents)
         now = utcnow()
         row = DeploymentRow(
             **fields, create_time=now, update_time=now, created_by=principal, updated_by=principal
@@ -54,20 +55,21 @@ class Deployments:
 
     async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
-    ) -> tuple[list[DeploymentRow], str]:
+    ) -> Page[DeploymentRow]:
         size = page_size(requested_size, self.limits)
         conditions = filters.parse(filter_text, rules.FILTER_FIELDS)
         query = query_fingerprint("deployments", filters.canonical(conditions))
         codec = PageTokenCodec(self.db.page_token_secret)
-        after = codec.decode(page_token, query)["name"] if page_token else None
-        if after is not None and not isinstance(after, str):
+        after = codec.decode(page_token, query).get("name") if page_token else None
+        if page_token and not isinstance(after, str):
             raise InvalidArgument.of("page_token", "is not a token this service issued")
         async with self.db.reading() as session:
             rows = await store.list_page(session, conditions, after, size + 1)
-        if len(rows) <= size:
-            return rows, ""
-        rows = rows[:size]
-        return rows, codec.encode(query, {"name": rows[-1].name})
+
+        def token_after(last: DeploymentRow) -> str:
+            return codec.encode(query, {"name": last.name})
+
+        return Page(rows[:size], len(rows) > size, token_after)
 
     async def update(
         self, name: str, fields: dict[str, Any], paths: list[str], principal: str
@@ -90,6 +92,11 @@ class Deployments:
             merged.update({path: fields[path] for path in paths})
             rules.check(errors, merged)
             errors.raise_if_any()
+            # Before anything is written: a refused change leaves the row as it was.
+            rules.check_documents_fit(
+                {**{k: getattr(row, k) for k in rules.DOCUMENT_FIELDS}, **merged},
+                self.limits.max_deployment_documents,
+            )
             for path in paths:
                 setattr(row, path, fields[path])
             row.update_time = utcnow()

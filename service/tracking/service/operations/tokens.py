@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from cachetools import TTLCache
 from sqlmodel import col, select
 
 from tracking.service.domain import auth
@@ -23,11 +23,18 @@ class Principal:
     token_id: str
 
 
+# Token ids remembered at once, unknown ones included; more push the oldest out.
+CACHE_ENTRIES = 10_000
+
+
 class Tokens:
     def __init__(self, db: Database, cache_seconds: float = 10.0) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, _Cached] = {}
+        # A TTL cache (with a zero TTL, nothing is kept): a lookup is trusted this long, and
+        # ids nobody issued take a bounded amount of memory however many are tried.
+        self._cache: TTLCache[str, _Cached] = TTLCache(CACHE_ENTRIES, max(cache_seconds, 1e-9))
+        self.lookups = 0  # statements run to check tokens
 
     async def create(self, name: str, role: str, created_by: str) -> tuple[ApiTokenRow, str]:
         errors = ValidationCollector()
@@ -71,6 +78,15 @@ class Tokens:
         self._cache.pop(token_id, None)
         return row
 
+    def verified_recently(self, secret: str) -> Principal | None:
+        """The principal of a secret checked within the cache time; None otherwise (no
+        lookup is made)."""
+        token_id = auth.parse_secret(secret)
+        cached = self._cache.get(token_id) if token_id else None
+        if cached is None or cached.principal is None or not auth.matches(secret, cached.digest):
+            return None
+        return cached.principal
+
     async def verify(self, secret: str) -> Principal | None:
         """The principal of a valid secret; None if malformed, unknown or revoked.
 
@@ -80,18 +96,18 @@ class Tokens:
         token_id = auth.parse_secret(secret)
         if token_id is None:
             return None
-        now = time.monotonic()
         cached = self._cache.get(token_id)
-        if cached is None or now - cached.checked_at > self.cache_seconds:
+        if cached is None:
+            self.lookups += 1
             async with self.db.reading() as session:
                 row = await session.get(ApiTokenRow, token_id)
             valid = row is not None and row.revoke_time is None
             cached = _Cached(
-                now,
                 Principal(row.name, auth.Role[row.role], row.token_id) if row and valid else None,
                 row.secret_sha256 if row and valid else "",
             )
-            self._cache[token_id] = cached
+            if self.cache_seconds > 0:
+                self._cache[token_id] = cached
         if cached.principal is None or not auth.matches(secret, cached.digest):
             return None
         return cached.principal
@@ -99,6 +115,5 @@ class Tokens:
 
 @dataclass(frozen=True)
 class _Cached:
-    checked_at: float
     principal: Principal | None
     digest: str
