@@ -4,7 +4,8 @@ person sees, and followers that ride out a server restart."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -19,6 +20,27 @@ from tracking.client import TrackingClient
 def client(server: ServerThread) -> Iterator[TrackingClient]:
     with TrackingClient(server.address) as client:
         yield client
+
+
+Spawn = Callable[..., "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """start_tracking, and a kill at the end for whatever is still running: a follower
+    keeps reconnecting to a server that is gone, so a failed test must not leave it."""
+    started: list[subprocess.Popen[str]] = []
+
+    def run(address: str, *args: str) -> subprocess.Popen[str]:
+        process = start_tracking(address, *args)
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
 
 
 def new_deployment(client: TrackingClient) -> str:
@@ -70,10 +92,10 @@ def test_logs_name_one_execution_or_a_deployment(server: ServerThread) -> None:
 
 
 def test_following_a_deployment_takes_up_new_executions_until_it_is_deleted(
-    server: ServerThread, client: TrackingClient
+    server: ServerThread, client: TrackingClient, spawn: Spawn
 ) -> None:
     deployment = new_deployment(client)
-    follower = start_tracking(server.address, "logs", "-f", "-d", deployment)
+    follower = spawn(server.address, "logs", "-f", "-d", deployment)
     assert follower.stdout is not None
     execution_id = client.create_execution(deployment_name=deployment).execution_id
     client.start(execution_id)
@@ -85,11 +107,11 @@ def test_following_a_deployment_takes_up_new_executions_until_it_is_deleted(
 
 
 def test_watch_a_deployment_one_line_per_change(
-    server: ServerThread, client: TrackingClient
+    server: ServerThread, client: TrackingClient, spawn: Spawn
 ) -> None:
     deployment = new_deployment(client)
     first = client.create_execution(deployment_name=deployment).execution_id
-    watcher = start_tracking(server.address, "watch", "--deployment", deployment)
+    watcher = spawn(server.address, "watch", "--deployment", deployment)
     assert watcher.stdout is not None
     assert watcher.stdout.readline() == f"[{first}] WAITING 0%\n"
     client.start(first)
@@ -127,7 +149,7 @@ def test_a_follower_gives_up_at_its_timeout_with_exit_code_124(
 
 
 @pytest.mark.parametrize("stop", ["kill", "drain"])
-def test_followers_ride_out_a_server_restart(fresh_database: str, stop: str) -> None:
+def test_followers_ride_out_a_server_restart(fresh_database: str, stop: str, spawn: Spawn) -> None:
     first = ServerProcess(fresh_database).start()
     try:
         with TrackingClient(first.address) as client:
@@ -135,9 +157,9 @@ def test_followers_ride_out_a_server_restart(fresh_database: str, stop: str) -> 
             execution_id = client.create_execution(deployment_name=deployment).execution_id
             client.start(execution_id)
             client.append_logs(execution_id, ["a1", "a2", "a3"])
-        one = start_tracking(first.address, "logs", "-f", execution_id)
-        many = start_tracking(first.address, "logs", "-f", "-d", deployment)
-        watcher = start_tracking(first.address, "watch", execution_id)
+        one = spawn(first.address, "logs", "-f", execution_id)
+        many = spawn(first.address, "logs", "-f", "-d", deployment)
+        watcher = spawn(first.address, "watch", execution_id)
         assert one.stdout is not None
         assert many.stdout is not None
         assert watcher.stdout is not None
