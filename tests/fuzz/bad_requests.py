@@ -758,6 +758,17 @@ def append_logs(t: Targets) -> st.SearchStrategy[Message]:
     return _append_logs(t)
 
 
+# Log patterns: RE2 syntax, at most 1024 characters; catastrophic for a backtracking engine
+# is fine here.
+GOOD_PATTERNS = st.one_of(
+    st.just(""), st.sampled_from(["^line", r"\d+", "(a+)+$", "(?i)error|warn", "x" * 1024])
+)
+BAD_PATTERNS = st.one_of(
+    st.sampled_from(["(", "[z-a]", r"(a)\1", "a{2000}", "(?<=x)y", "x" * 1025]),
+    st.text(min_size=1025, max_size=1100),
+)
+
+
 @st.composite
 def _get_logs(draw: st.DrawFn, t: Targets) -> Message:
     stream_good, stream_bad = _enum(execution_pb2.LogStream.DESCRIPTOR)
@@ -770,6 +781,8 @@ def _get_logs(draw: st.DrawFn, t: Targets) -> Message:
             "limit": (st.integers(0, 20000), st.integers(s.INT32_MIN, -1)),
             "stream": (stream_good, stream_bad),
             "after_seq": (st.integers(0, 100), st.integers(s.INT64_MIN, -1)),
+            "contains": (TEXT, TEXT),
+            "pattern": (GOOD_PATTERNS, BAD_PATTERNS),
         },
     )
     request = pb.GetExecutionLogsRequest(
@@ -777,6 +790,8 @@ def _get_logs(draw: st.DrawFn, t: Targets) -> Message:
         limit=values["limit"],
         stream=values["stream"],
         after_seq=values["after_seq"],
+        contains=values["contains"],
+        pattern=values["pattern"],
     )
     _set_time(request, "from_time", values["from_time"])
     _set_time(request, "to_time", values["to_time"])
@@ -839,21 +854,40 @@ def _stream_logs(draw: st.DrawFn, t: Targets) -> Message:
             ),
             "stream": (stream_good, stream_bad),
             "follow": (st.booleans(), st.booleans()),
+            "deployment_name": (_deployment_names(t), s.junk_names().filter(bool)),
+            "resume_token": (
+                st.just(""),
+                s.altered_tokens(t.resume_tokens + t.page_tokens).filter(bool),
+            ),
+            "contains": (TEXT, TEXT),
+            "pattern": (GOOD_PATTERNS, BAD_PATTERNS),
+            "mixed": (st.just(False), st.just(True)),  # fields of both scopes at once
         },
     )
+    whole_deployment = draw(st.booleans())
     request = pb.StreamLogsRequest(
-        execution_id=values["execution_id"],
-        after_seq=values["after_seq"],
         tail=values["tail"],
         stream=values["stream"],
         follow=values["follow"],
+        contains=values["contains"],
+        pattern=values["pattern"],
     )
+    if not whole_deployment or values["mixed"]:
+        request.execution_id = values["execution_id"]
+        request.after_seq = values["after_seq"]
+    if whole_deployment or values["mixed"]:
+        request.deployment_name = values["deployment_name"]
+        request.resume_token = values["resume_token"]
     _set_time(request, "since", values["since"])
     return request
 
 
 def stream_logs(t: Targets) -> st.SearchStrategy[Message]:
     return _stream_logs(t)
+
+
+def get_service_info(t: Targets) -> st.SearchStrategy[Message]:
+    return st.just(pb.GetServiceInfoRequest())
 
 
 # Tokens
@@ -918,6 +952,7 @@ STRATEGIES: dict[str, RequestStrategy] = {
     "GetExecutionLogs": get_execution_logs,
     "WatchStatus": watch_status,
     "StreamLogs": stream_logs,
+    "GetServiceInfo": get_service_info,
     "CreateToken": create_token,
     "ListTokens": list_tokens,
     "RevokeToken": revoke_token,
@@ -949,6 +984,7 @@ WRITES: dict[str, tuple[Path, ...]] = {
     "GetExecutionLogs": (),
     "WatchStatus": (),
     "StreamLogs": (),
+    "GetServiceInfo": (),
     "CreateToken": (),
     "ListTokens": (),
     "RevokeToken": (("token_id",),),

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import ServerFactory
 from tests.support.cli import one_error_line, start_tracking, tracking
 from tests.support.factories import unique
 from tests.support.server import ServerThread
@@ -123,12 +124,33 @@ def test_a_command_that_does_not_exist_ends_as_error(
 def test_output_the_server_could_not_take_as_is_is_cut_and_cleaned(
     server: ServerThread, client: TrackingClient, deployment: str
 ) -> None:
-    code = "import sys; sys.stdout.buffer.write(b'a' * 40000 + b'\\nx\\x00y\\n\\xff\\xfe ok\\nno newline')"
+    # The server takes lines of up to 65,536 characters (GetServiceInfo says so).
+    code = (
+        "import sys; sys.stdout.buffer.write("
+        "b'a' * 150000 + b'\\n' + b'b' * 65536 + b'\\nx\\x00y\\n\\xff\\xfe ok\\nno newline')"
+    )
     execution_id, result = run_python(server.address, deployment, code, "-q")
     assert result.returncode == 0, result.stderr
     assert [message for _, message in stored(client, execution_id)] == [
-        "a" * 16384, "a" * 16384, "a" * 7232, "x\ufffdy", "\ufffd\ufffd ok", "no newline"
+        "a" * 65534 + " \u21a9", "a" * 65534 + " \u21a9", "a" * 18932,
+        "b" * 65536, "x\ufffdy", "\ufffd\ufffd ok", "no newline",
     ]  # fmt: skip
+
+
+def test_long_lines_are_cut_at_the_servers_own_limit(make_server: ServerFactory) -> None:
+    server = make_server(max_log_line=10)
+    name = unique("run")
+    with TrackingClient(server.address) as client:
+        client.create_deployment(name, "scripts", "ENDPOINT")
+        code = "print('0123456789'); print('abcdefghijklmnopqrstuvwxyz')"
+        execution_id, result = run_python(server.address, name, code, "-q")
+        assert result.returncode == 0, result.stderr
+        assert [message for _, message in stored(client, execution_id)] == [
+            "0123456789",
+            "abcdefgh \u21a9",
+            "ijklmnop \u21a9",
+            "qrstuvwxyz",
+        ]
 
 
 def test_standalone_run_needs_only_a_pipeline(server: ServerThread, client: TrackingClient) -> None:

@@ -215,6 +215,51 @@ def test_deployment_watch_resumes_across_a_restart(make_server: ServerFactory) -
     assert sleeps
 
 
+def test_deployment_log_follow_resumes_across_a_restart(make_server: ServerFactory) -> None:
+    first = make_server()
+    sleeps = Sleeps()
+    deployment = unique("dep")
+    with client(first.address, sleeps.policy()) as follower, client(first.address) as worker:
+        worker.create_deployment(deployment, "train", "endpoint")
+        a = worker.create_execution(deployment_name=deployment).execution_id
+        worker.start(a)
+        worker.append_logs(a, ["a1", "a2"])
+        lines = follower.follow_logs(deployment_name=deployment, timeout=STREAM_TIMEOUT)
+        with closing(lines):
+            seen = [next(lines), next(lines)]
+            first.stop(grace=1)
+            assert_down(first.address)
+            with restarted(first) as second, client(second.address) as worker2:
+                b = worker2.create_execution(deployment_name=deployment).execution_id
+                worker2.start(b)
+                worker2.append_logs(a, ["a3"])
+                worker2.append_logs(b, ["b1"])
+                worker2.stop(a, SUCCESS)
+                seen += [next(lines), next(lines)]
+                worker2.delete_deployment(deployment)
+                seen += list(lines)  # ends with the deployment
+    got = sorted((e.execution_id, e.seq, e.message) for e in seen)
+    assert got == sorted([(a, 1, "a1"), (a, 2, "a2"), (a, 3, "a3"), (b, 1, "b1")])
+    assert sleeps  # it did reconnect
+
+
+async def test_async_filtered_deployment_logs(make_server: ServerFactory) -> None:
+    server = make_server()
+    deployment = unique("dep")
+    async with async_client(server.address) as aclient:
+        await aclient.create_deployment(deployment, "train", "endpoint")
+        a = (await aclient.create_execution(deployment_name=deployment)).execution_id
+        await aclient.append_logs(a, ["loss=0.5", "warn: slow", "loss=0.2"])
+        lines = aclient.follow_logs(
+            deployment_name=deployment, pattern=r"loss=0\.[0-3]", follow=False
+        )
+        assert [(e.execution_id, e.message) async for e in lines] == [(a, "loss=0.2")]
+        responses = aclient.stream_logs(deployment_name=deployment, contains="warn")
+        batches = [r async for r in responses]
+        assert [[e.message for e in r.entries] for r in batches] == [["warn: slow"]]
+        assert batches[0].resume_token
+
+
 async def test_async_watch_resumes_across_a_restart(make_server: ServerFactory) -> None:
     first = make_server()
     down = asyncio.Event()

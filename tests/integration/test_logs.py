@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from tests.conftest import ServerFactory
 from tests.support.factories import create_execution, start, stop, violations
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb
@@ -145,3 +147,123 @@ def test_logs_of_missing_execution_are_not_found(stub: TrackingServiceStub) -> N
         with pytest.raises(grpc.RpcError) as caught:
             call()
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def messages_of(stub: TrackingServiceStub, execution_id: str, **query: object) -> list[str]:
+    request = pb.GetExecutionLogsRequest(execution_id=execution_id, **query)
+    return [e.message for e in stub.GetExecutionLogs(request).entries]
+
+
+def test_contains_and_pattern_keep_the_matching_lines(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    texts = ["epoch 1 loss=0.9", "Epoch 2 loss=0.5", "warning: slow disk", "epoch 3 loss=0.2"]
+    append(stub, execution_id, *[epb.LogEntry(message=text) for text in texts])
+    assert messages_of(stub, execution_id, contains="epoch") == [texts[0], texts[3]]
+    assert messages_of(stub, execution_id, pattern=r"loss=0\.[0-5]$") == [texts[1], texts[3]]
+    assert messages_of(stub, execution_id, pattern=r"(?i)^epoch", contains="0.5") == [texts[1]]
+    assert messages_of(stub, execution_id, contains="50%_") == []
+
+
+def test_a_filter_reads_on_until_the_limit_is_filled(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    for first in range(0, 3000, 1000):
+        append(
+            stub,
+            execution_id,
+            *[epb.LogEntry(message=f"line {i}") for i in range(first, first + 1000)],
+        )
+    every_hundredth = r"^line (0|\d+00)$"
+    assert messages_of(stub, execution_id, pattern=every_hundredth) == [
+        f"line {i}" for i in range(0, 3000, 100)
+    ]
+    assert messages_of(stub, execution_id, pattern=every_hundredth, limit=3, after_seq=1000) == [
+        "line 1000",
+        "line 1100",
+        "line 1200",
+    ]
+    response = stub.GetExecutionLogs(
+        pb.GetExecutionLogsRequest(execution_id=execution_id, contains="line 29", limit=5)
+    )
+    assert [e.seq for e in response.entries] == [30, 291, 292, 293, 294]
+    assert not response.truncated  # the limit was reached, nothing was cut short
+
+
+def test_a_pathological_pattern_is_matched_in_linear_time(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    append(stub, execution_id, epb.LogEntry(message="a" * 60000 + "!"), epb.LogEntry(message="aa"))
+    # Exponential for a backtracking engine on the first line; RE2 answers at once.
+    assert messages_of(stub, execution_id, pattern="^(a+)+$") == ["aa"]
+
+
+def test_bad_patterns_are_invalid_arguments_naming_the_field(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    for pattern in ["(unclosed", r"(a)\1", "x" * 1025]:
+        read = pb.GetExecutionLogsRequest(execution_id=execution_id, pattern=pattern)
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetExecutionLogs(read)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(violations(caught.value)) == {"pattern"}
+        follow = pb.StreamLogsRequest(execution_id=execution_id, pattern=pattern)
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.StreamLogs(follow, timeout=30))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(violations(caught.value)) == {"pattern"}
+    assert messages_of(stub, execution_id, pattern="x" * 1024) == []
+
+
+def test_truncated_when_the_size_cap_cuts_the_response(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    append(stub, execution_id, *[epb.LogEntry(message=f"{i:03d}" + "x" * 60000) for i in range(50)])
+    first = stub.GetExecutionLogs(pb.GetExecutionLogsRequest(execution_id=execution_id))
+    assert 0 < len(first.entries) < 50
+    assert first.truncated
+    rest = stub.GetExecutionLogs(
+        pb.GetExecutionLogsRequest(execution_id=execution_id, after_seq=first.entries[-1].seq)
+    )
+    assert not rest.truncated
+    assert [e.seq for e in [*first.entries, *rest.entries]] == list(range(1, 51))
+    small = stub.GetExecutionLogs(pb.GetExecutionLogsRequest(execution_id=execution_id, limit=10))
+    assert (len(small.entries), small.truncated) == (10, False)
+
+
+def test_truncated_when_the_servers_line_limit_cuts_the_response(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(max_log_read=5)
+    with grpc.insecure_channel(server.address) as channel:
+        stub = TrackingServiceStub(channel)
+        execution_id = create_execution(stub).execution_id
+        append(stub, execution_id, *[epb.LogEntry(message=f"m{i}") for i in range(12)])
+
+        def read(**query: object) -> tuple[list[int], bool]:
+            response = stub.GetExecutionLogs(
+                pb.GetExecutionLogsRequest(execution_id=execution_id, **query)
+            )
+            return [e.seq for e in response.entries], response.truncated
+
+        assert read() == ([1, 2, 3, 4, 5], True)
+        assert read(limit=100) == ([1, 2, 3, 4, 5], True)
+        assert read(limit=5) == ([1, 2, 3, 4, 5], False)
+        assert read(after_seq=5, pattern="[02468]$") == ([7, 9, 11], False)
+        assert read(after_seq=10) == ([11, 12], False)
+        assert read(contains="1") == ([2, 11, 12], False)
+
+
+def test_stream_logs_filters_and_tails_the_matching_lines(stub: TrackingServiceStub) -> None:
+    execution_id = create_execution(stub).execution_id
+    start(stub, execution_id)
+    texts = [f"{i} {'ERROR' if i % 3 else 'ok'}" for i in range(1200)]
+    append(stub, execution_id, *[epb.LogEntry(message=text) for text in texts])
+    stop(stub, execution_id)
+
+    def streamed(**query: object) -> list[str]:
+        request = pb.StreamLogsRequest(execution_id=execution_id, follow=True, **query)
+        return [e.message for r in stub.StreamLogs(request, timeout=30) for e in r.entries]
+
+    assert streamed(contains="ok", tail=2) == ["1194 ok", "1197 ok"]
+    assert streamed(pattern=r"^1[01]\d0 ERROR$") == [
+        t for t in texts if re.fullmatch(r"1[01]\d0 ERROR", t)
+    ]
+    # The tail counts matching lines, far back past lines that do not match.
+    assert streamed(pattern="^1.5 ", tail=5) == [t for t in texts if re.match("1.5 ", t)][-5:]
+    assert streamed(pattern="^1.5 ", tail=600) == [t for t in texts if re.match("1.5 ", t)]

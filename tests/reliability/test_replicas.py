@@ -102,3 +102,44 @@ def test_a_lost_notification_connection_is_reopened_and_the_gap_read(
         assert bridge.reconnects >= 1
         stop(on_a, execution_id)
         assert [r.event.revision for r in watch if r.HasField("event")] == [2, 3]
+
+
+def test_a_deployment_log_stream_on_one_replica_hears_the_other(
+    replicas: tuple[ServerThread, ServerThread],
+) -> None:
+    a, b = replicas
+    channel_a, channel_b = stubs(a, b)
+    with channel_a, channel_b:
+        on_a, on_b = TrackingServiceStub(channel_a), TrackingServiceStub(channel_b)
+        deployment = create_deployment(on_a)
+        follow = on_b.StreamLogs(
+            pb.StreamLogsRequest(deployment_name=deployment.name, follow=True), timeout=30
+        )
+        assert next(follow).HasField("heartbeat")
+        execution_id = create_execution(on_a, deployment_name=deployment.name).execution_id
+        start(on_a, execution_id)
+        on_a.AppendLogs(
+            pb.AppendLogsRequest(
+                execution_id=execution_id, entries=[epb.LogEntry(message="from a")]
+            )
+        )
+        received = next(r for r in follow if r.entries)
+        assert [(e.execution_id, e.message) for e in received.entries] == [(execution_id, "from a")]
+        on_a.DeleteDeployment(pb.DeleteDeploymentRequest(name=deployment.name))
+        assert [r for r in follow if r.entries] == []
+
+
+def test_deleting_an_empty_deployment_ends_its_log_streams_on_every_replica(
+    replicas: tuple[ServerThread, ServerThread],
+) -> None:
+    a, b = replicas
+    channel_a, channel_b = stubs(a, b)
+    with channel_a, channel_b:
+        on_a, on_b = TrackingServiceStub(channel_a), TrackingServiceStub(channel_b)
+        deployment = create_deployment(on_a)
+        follow = on_b.StreamLogs(
+            pb.StreamLogsRequest(deployment_name=deployment.name, follow=True), timeout=30
+        )
+        assert next(follow).HasField("heartbeat")
+        on_a.DeleteDeployment(pb.DeleteDeploymentRequest(name=deployment.name))
+        assert [r for r in follow if r.entries] == []  # ends with OK, no event to wake it

@@ -18,7 +18,13 @@ from typing import Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 import grpc
 import typer
 
-from tracking.client import AsyncTrackingClient, RemoteException, TrackingClient
+from tracking.client import (
+    AsyncTrackingClient,
+    DeadlineExceeded,
+    RemoteException,
+    RetryPolicy,
+    TrackingClient,
+)
 from tracking.client.convert import EnumArg, enum_value
 from tracking.client.current import credentials_from_files
 
@@ -48,6 +54,21 @@ TlsKeyOption = Annotated[
     ),
 ]
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+TIMEOUT_EXIT_CODE = 124  # as timeout(1)
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help=f"give up after this many seconds, with exit code {TIMEOUT_EXIT_CODE}",
+        min=0,
+        show_default=False,
+    ),
+]
+# A follower rides out server restarts, drains and outages however long they last; it ends
+# when what it follows ends, on Ctrl-C, or at --timeout.
+PATIENT_RETRY = RetryPolicy(max_attempts=1_000_000, initial_backoff=0.2, max_backoff=5.0)
+# The channel's own reconnect backoff would otherwise grow to two minutes.
+PATIENT_OPTIONS = (("grpc.max_reconnect_backoff_ms", 5000),)
 
 
 class Output(StrEnum):
@@ -128,7 +149,16 @@ class Connection:
             return grpc.insecure_channel(self.address)
         return grpc.secure_channel(self.address, credentials)
 
-    def client(self) -> TrackingClient:
+    def client(self, *, patient: bool = False) -> TrackingClient:
+        """A client; a patient one keeps reconnecting its streams for as long as it takes."""
+        if patient:
+            return TrackingClient(
+                self.address,
+                credentials=self.credentials(),
+                token=self.token,
+                retry=PATIENT_RETRY,
+                options=PATIENT_OPTIONS,
+            )
         return TrackingClient(self.address, credentials=self.credentials(), token=self.token)
 
     def async_client(self) -> AsyncTrackingClient:
@@ -179,6 +209,17 @@ def with_client(command: Callable[Concatenate[TrackingClient, P], R]) -> Callabl
             return command(client, *args, **kwargs)
 
     return with_connection(run)
+
+
+@contextmanager
+def timeout_exit(timeout: float | None) -> Iterator[None]:
+    """A stream cut off by --timeout: one line on stderr and TIMEOUT_EXIT_CODE."""
+    try:
+        yield
+    except DeadlineExceeded:
+        if timeout is None:
+            raise
+        fail(f"gave up after --timeout {timeout:g} s", TIMEOUT_EXIT_CODE)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""`tracking logs EXECUTION [-f]`: print an execution's log lines, following them if asked."""
+"""`tracking logs EXECUTION [-f]` and `tracking logs --deployment NAME [-f]`: print log lines,
+following them if asked."""
 
 from __future__ import annotations
 
@@ -7,45 +8,99 @@ from typing import Annotated
 
 import typer
 
-from tracking.cli.common import Output, OutputOption, parse_enum, parse_since, with_client
+from tracking.cli.common import (
+    Connection,
+    Output,
+    OutputOption,
+    TimeoutOption,
+    fail,
+    parse_enum,
+    parse_since,
+    timeout_exit,
+    with_connection,
+)
+from tracking.cli.prefix import ExecutionPrefix, colour_wanted
 from tracking.cli.render import as_json_line
-from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2
 
 
-@with_client
+@with_connection
 def logs(
-    client: TrackingClient,
-    execution_id: Annotated[str, typer.Argument(help="id of the execution", show_default=False)],
+    connection: Connection,
+    execution_id: Annotated[
+        str | None, typer.Argument(help="id of the execution", show_default=False)
+    ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            "--deployment",
+            "-d",
+            help="every execution of this deployment, each line prefixed with its execution id",
+            show_default=False,
+        ),
+    ] = None,
     follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="keep printing new lines until the job ends")
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="keep printing new lines until the job ends (with --deployment: until the "
+            "deployment is deleted); rides out server restarts",
+        ),
     ] = False,
+    grep: Annotated[
+        str | None,
+        typer.Option(
+            "--grep",
+            "-g",
+            help="only lines matching this regular expression (RE2 syntax, on the server)",
+            show_default=False,
+        ),
+    ] = None,
+    contains: Annotated[
+        str | None,
+        typer.Option(help="only lines containing this text (case-sensitive)", show_default=False),
+    ] = None,
     since: Annotated[
         str | None,
         typer.Option(help="only lines since: a duration (30s, 10m, 2h) or an RFC 3339 time"),
     ] = None,
-    tail: Annotated[int, typer.Option(help="start with the last N lines; 0: all", min=0)] = 0,
+    tail: Annotated[
+        int, typer.Option(help="start with the last N lines (of each execution); 0: all", min=0)
+    ] = 0,
     stream: Annotated[str | None, typer.Option(help="stdout or stderr; default both")] = None,
     timestamps: Annotated[
         bool, typer.Option("--timestamps", "-t", help="prefix each line with its time")
     ] = False,
+    timeout: TimeoutOption = None,
     output: OutputOption = Output.TABLE,
 ) -> None:
-    """Print the log lines of an execution, oldest first (like kubectl logs)."""
-    lines = client.follow_logs(
-        execution_id,
-        since=parse_since(since),
-        tail=tail,
-        stream=parse_enum(execution_pb2.LogStream, stream, "--stream") if stream else 0,
-        follow=follow,
-    )
-    for entry in lines:
-        if output is Output.JSON:
-            typer.echo(as_json_line(entry))
-        elif timestamps:
-            typer.echo(f"{_rfc3339(entry)} {entry.message}")
-        else:
-            typer.echo(entry.message)
+    """Print the log lines of an execution, or of every execution of a deployment, oldest
+    first (like kubectl logs).
+
+    Exit code: 0 once everything was printed; 1 on a refusal; 124 after --timeout.
+    """
+    if bool(execution_id) == bool(deployment):
+        fail("name an execution or a --deployment (one of them)", 2)
+    prefix = ExecutionPrefix(colour_wanted()) if deployment else None
+    with connection.client(patient=follow) as client, timeout_exit(timeout):
+        lines = client.follow_logs(
+            execution_id or "",
+            deployment_name=deployment or "",
+            since=parse_since(since),
+            tail=tail,
+            stream=parse_enum(execution_pb2.LogStream, stream, "--stream") if stream else 0,
+            follow=follow,
+            contains=contains or "",
+            pattern=grep or "",
+            timeout=timeout,
+        )
+        for entry in lines:
+            if output is Output.JSON:
+                typer.echo(as_json_line(entry))
+                continue
+            text = f"{_rfc3339(entry)} {entry.message}" if timestamps else entry.message
+            typer.echo(f"{prefix(entry.execution_id)} {text}" if prefix else text)
 
 
 def _rfc3339(entry: execution_pb2.LogEntry) -> str:

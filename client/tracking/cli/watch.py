@@ -1,4 +1,5 @@
-"""`tracking watch EXECUTION`: follow one execution until it ends; the exit code says how."""
+"""`tracking watch EXECUTION`: follow one execution until it ends; the exit code says how.
+`tracking watch --deployment NAME`: every change of a deployment's executions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from tracking.cli.common import Output, OutputOption, fail, with_client
+from tracking.cli.common import (
+    Connection,
+    Output,
+    OutputOption,
+    TimeoutOption,
+    fail,
+    timeout_exit,
+    with_connection,
+)
+from tracking.cli.prefix import ExecutionPrefix, colour_wanted
 from tracking.cli.render import as_json_line, percent, status_name
 from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2, status_pb2
@@ -22,24 +32,58 @@ EXIT_CODES = {
 }
 
 
-@with_client
+@with_connection
 def watch(
-    client: TrackingClient,
-    execution_id: Annotated[str, typer.Argument(help="id of the execution", show_default=False)],
+    connection: Connection,
+    execution_id: Annotated[
+        str | None, typer.Argument(help="id of the execution", show_default=False)
+    ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            "--deployment",
+            "-d",
+            help="every execution of this deployment, one line per change, until interrupted",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: TimeoutOption = None,
     output: OutputOption = Output.TABLE,
 ) -> None:
-    """Show an execution's status, phase and progress live until it ends.
+    """Show an execution's status, phase and progress live until it ends, or every change
+    of a deployment's executions. Rides out server restarts.
 
-    Exit code: 0 SUCCESS, 3 ERROR, 4 CANCELED; 1 if the watch itself failed.
+    Exit code: 0 SUCCESS, 3 ERROR, 4 CANCELED; 1 if the watch itself failed; 124 after
+    --timeout.
     """
-    events = client.watch(execution_id=execution_id)
-    if output is Output.JSON:
-        last = _print_each(events, as_json_line)
-    elif sys.stdout.isatty():
-        last = _progress_bar(events)
-    else:
-        last = _print_each(events, _line)
+    if bool(execution_id) == bool(deployment):
+        fail("name an execution or a --deployment (one of them)", 2)
+    with connection.client(patient=True) as client, timeout_exit(timeout):
+        if deployment:
+            _watch_deployment(client, deployment, timeout, output)
+            return
+        assert execution_id is not None
+        events = client.watch(execution_id=execution_id, timeout=timeout)
+        if output is Output.JSON:
+            last = _print_each(events, as_json_line)
+        elif sys.stdout.isatty():
+            last = _progress_bar(events)
+        else:
+            last = _print_each(events, _line)
     _exit_for(last)
+
+
+def _watch_deployment(
+    client: TrackingClient, deployment: str, timeout: float | None, output: Output
+) -> None:
+    prefix = ExecutionPrefix(colour_wanted())
+    for event in client.watch(deployment_name=deployment, timeout=timeout):
+        if output is Output.JSON:
+            typer.echo(as_json_line(event))
+        elif execution_pb2.CHANGE_KIND_DELETED in event.changes:
+            typer.echo(f"{prefix(event.execution_id)} DELETED")
+        else:
+            typer.echo(f"{prefix(event.execution_id)} {_line(event)}")
 
 
 def _line(event: execution_pb2.ExecutionEvent) -> str:

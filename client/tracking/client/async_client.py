@@ -421,8 +421,11 @@ class AsyncTrackingClient:
         limit: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         after_seq: int = 0,
+        contains: str = "",
+        pattern: str = "",
     ) -> list[execution_pb2.LogEntry]:
-        """Return stored log lines, oldest first."""
+        """Return stored log lines, oldest first; `contains` (a substring) and `pattern` (an
+        RE2 regular expression) keep only the lines that match, on the server."""
         request = rq.get_execution_logs(
             execution_id,
             from_time=from_time,
@@ -430,8 +433,16 @@ class AsyncTrackingClient:
             limit=limit,
             stream=stream,
             after_seq=after_seq,
+            contains=contains,
+            pattern=pattern,
         )
         return list((await self._unary(m.GET_EXECUTION_LOGS, request)).entries)
+
+    # Service
+
+    async def service_info(self) -> pb.GetServiceInfoResponse:
+        """The server's version and limits, and the lease it gives executions by default."""
+        return await self._unary(m.GET_SERVICE_INFO, pb.GetServiceInfoRequest())
 
     # Tokens (admin)
 
@@ -471,18 +482,31 @@ class AsyncTrackingClient:
 
     def stream_logs(
         self,
-        execution_id: str,
+        execution_id: str = "",
         *,
+        deployment_name: str = "",
         after_seq: int = 0,
         since: dt.datetime | None = None,
         tail: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = False,
+        contains: str = "",
+        pattern: str = "",
+        resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[pb.StreamLogsResponse, None]:
         """Yield batches of log lines and heartbeats as they come; aclose() to stop early."""
         request = rq.stream_logs(
-            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+            execution_id,
+            deployment_name=deployment_name,
+            after_seq=after_seq,
+            since=since,
+            tail=tail,
+            stream=stream,
+            follow=follow,
+            contains=contains,
+            pattern=pattern,
+            resume_token=resume_token,
         )
         return self._stream(m.STREAM_LOGS, request, timeout)
 
@@ -510,21 +534,35 @@ class AsyncTrackingClient:
 
     def follow_logs(
         self,
-        execution_id: str,
+        execution_id: str = "",
         *,
+        deployment_name: str = "",
         after_seq: int = 0,
         since: dt.datetime | None = None,
         tail: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = True,
+        contains: str = "",
+        pattern: str = "",
+        resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[execution_pb2.LogEntry, None]:
         """Yield log lines one by one, reconnecting by itself; aclose() to stop early.
 
         As TrackingClient.follow_logs: resumed after the seq of the last line yielded, each
-        seq once, `tail` only until a line was yielded.
+        seq once, `tail` only until a line was yielded; a deployment's lines resumed from
+        the last resume_token.
         """
         logs = rs.LogFollow(
-            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+            execution_id,
+            deployment_name=deployment_name,
+            after_seq=after_seq,
+            since=since,
+            tail=tail,
+            stream=stream,
+            follow=follow,
+            contains=contains,
+            pattern=pattern,
+            resume_token=resume_token,
         )
         return self._resuming(logs, timeout)

@@ -82,6 +82,9 @@ APPEND_LOGS = Method("AppendLogs", pb.AppendLogsRequest, pb.AppendLogsResponse, 
 GET_EXECUTION_LOGS = Method(
     "GetExecutionLogs", pb.GetExecutionLogsRequest, pb.GetExecutionLogsResponse, retryable=True
 )
+GET_SERVICE_INFO = Method(
+    "GetServiceInfo", pb.GetServiceInfoRequest, pb.GetServiceInfoResponse, retryable=True
+)
 # Tokens (admin). Listing is a read; creating or revoking twice would not be the same.
 CREATE_TOKEN = Method("CreateToken", pb.CreateTokenRequest, pb.CreateTokenResponse, retryable=False)
 LIST_TOKENS = Method("ListTokens", pb.ListTokensRequest, pb.ListTokensResponse, retryable=True)

@@ -316,6 +316,8 @@ def get_execution_logs(
     limit: int = 0,
     stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
     after_seq: int = 0,
+    contains: str = "",
+    pattern: str = "",
 ) -> pb.GetExecutionLogsRequest:
     """GetExecutionLogs; naive datetimes are taken as UTC."""
     return pb.GetExecutionLogsRequest(
@@ -325,6 +327,8 @@ def get_execution_logs(
         limit=limit,
         stream=enum_value(execution_pb2.LogStream, stream),
         after_seq=after_seq,
+        contains=contains,
+        pattern=pattern,
     )
 
 
@@ -345,22 +349,30 @@ def watch_status(
 
 
 def stream_logs(
-    execution_id: str,
+    execution_id: str = "",
     *,
+    deployment_name: str = "",
     after_seq: int = 0,
     since: dt.datetime | None = None,
     tail: int = 0,
     stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
     follow: bool = False,
+    contains: str = "",
+    pattern: str = "",
+    resume_token: str = "",
 ) -> pb.StreamLogsRequest:
-    """StreamLogs; a naive `since` is taken as UTC."""
+    """StreamLogs of one execution or of a whole deployment; a naive `since` is taken as UTC."""
     return pb.StreamLogsRequest(
         execution_id=execution_id,
+        deployment_name=deployment_name,
         after_seq=after_seq,
         since=optional_timestamp(since),
         tail=tail,
         stream=enum_value(execution_pb2.LogStream, stream),
         follow=follow,
+        contains=contains,
+        pattern=pattern,
+        resume_token=resume_token,
     )
 
 

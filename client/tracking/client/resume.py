@@ -161,40 +161,63 @@ class StatusWatch(
 class LogFollow(
     ResumableStream[pb.StreamLogsRequest, pb.StreamLogsResponse, execution_pb2.LogEntry]
 ):
-    """StreamLogs of one execution, resumed after the seq of the last line handed out.
+    """StreamLogs of one execution, resumed after the seq of the last line handed out; or
+    of a whole deployment, resumed from the resume_token of the last response received.
 
-    `tail` only shapes the first call: once a line was handed out, a new call asks for what
-    follows it (with the same since, stream and follow); before that, the first request is
-    sent again as it was.
+    For one execution, `tail` only shapes the first call: once a line was handed out, a new
+    call asks for what follows it (with the same since, stream, filters and follow); before
+    that, the first request is sent again as it was. For a deployment, every call sends the
+    first request with the newest resume_token; the server sends each line once across
+    them (its tail only counts for the executions it had not reached).
     """
 
     method = m.STREAM_LOGS
 
     def __init__(
         self,
-        execution_id: str,
+        execution_id: str = "",
         *,
+        deployment_name: str = "",
         after_seq: int = 0,
         since: dt.datetime | None = None,
         tail: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = True,
+        contains: str = "",
+        pattern: str = "",
+        resume_token: str = "",
     ) -> None:
         super().__init__()
         self.first = rq.stream_logs(
-            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+            execution_id,
+            deployment_name=deployment_name,
+            after_seq=after_seq,
+            since=since,
+            tail=tail,
+            stream=stream,
+            follow=follow,
+            contains=contains,
+            pattern=pattern,
+            resume_token=resume_token,
         )
-        self.last_seq: int | None = None  # of the last line handed out
+        self.last_seq: int | None = None  # of the last line handed out (one execution)
+        self.resume_token = resume_token  # of the last response received (a deployment)
 
     def request(self) -> pb.StreamLogsRequest:
         request = pb.StreamLogsRequest()
         request.CopyFrom(self.first)
-        if self.last_seq is not None:
+        if self.first.deployment_name:
+            request.resume_token = self.resume_token
+        elif self.last_seq is not None:
             request.after_seq = self.last_seq
             request.tail = 0
         return request
 
     def accept(self, response: pb.StreamLogsResponse) -> list[execution_pb2.LogEntry]:
+        if self.first.deployment_name:
+            if response.resume_token:
+                self.resume_token = response.resume_token
+            return list(response.entries)
         floor = self.first.after_seq if self.last_seq is None else self.last_seq
         fresh: list[execution_pb2.LogEntry] = []
         for entry in response.entries:
@@ -205,6 +228,9 @@ class LogFollow(
 
     def position(self) -> str:
         request = self.request()
+        if request.deployment_name:
+            start = "the last resume_token" if request.resume_token else "the start"
+            return f"StreamLogs of deployment {request.deployment_name!r} from {start}"
         where = f"after seq {request.after_seq}"
         if request.tail:
             where += f" (last {request.tail} lines)"

@@ -51,7 +51,9 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """Delay in seconds before retry number `retry` (1 for the second attempt)."""
-        cap = min(self.max_backoff, self.initial_backoff * self.multiplier ** (retry - 1))
+        # The exponent stops growing long after the cap is reached: a float power overflows.
+        exponent = min(retry - 1, 64)
+        cap = min(self.max_backoff, self.initial_backoff * self.multiplier**exponent)
         return cap * self.rand()
 
     def should_retry(self, err: grpc.RpcError, attempt: int) -> bool:

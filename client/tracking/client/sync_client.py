@@ -410,8 +410,11 @@ class TrackingClient:
         limit: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         after_seq: int = 0,
+        contains: str = "",
+        pattern: str = "",
     ) -> list[execution_pb2.LogEntry]:
-        """Return stored log lines, oldest first."""
+        """Return stored log lines, oldest first; `contains` (a substring) and `pattern` (an
+        RE2 regular expression) keep only the lines that match, on the server."""
         request = rq.get_execution_logs(
             execution_id,
             from_time=from_time,
@@ -419,8 +422,16 @@ class TrackingClient:
             limit=limit,
             stream=stream,
             after_seq=after_seq,
+            contains=contains,
+            pattern=pattern,
         )
         return list(self._unary(m.GET_EXECUTION_LOGS, request).entries)
+
+    # Service
+
+    def service_info(self) -> pb.GetServiceInfoResponse:
+        """The server's version and limits, and the lease it gives executions by default."""
+        return self._unary(m.GET_SERVICE_INFO, pb.GetServiceInfoRequest())
 
     # Tokens (admin)
 
@@ -458,18 +469,31 @@ class TrackingClient:
 
     def stream_logs(
         self,
-        execution_id: str,
+        execution_id: str = "",
         *,
+        deployment_name: str = "",
         after_seq: int = 0,
         since: dt.datetime | None = None,
         tail: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = False,
+        contains: str = "",
+        pattern: str = "",
+        resume_token: str = "",
         timeout: float | None = None,
     ) -> Generator[pb.StreamLogsResponse, None, None]:
         """Yield batches of log lines and heartbeats as they come; close() to stop early."""
         request = rq.stream_logs(
-            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+            execution_id,
+            deployment_name=deployment_name,
+            after_seq=after_seq,
+            since=since,
+            tail=tail,
+            stream=stream,
+            follow=follow,
+            contains=contains,
+            pattern=pattern,
+            resume_token=resume_token,
         )
         return self._stream(m.STREAM_LOGS, request, timeout)
 
@@ -505,13 +529,17 @@ class TrackingClient:
 
     def follow_logs(
         self,
-        execution_id: str,
+        execution_id: str = "",
         *,
+        deployment_name: str = "",
         after_seq: int = 0,
         since: dt.datetime | None = None,
         tail: int = 0,
         stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
         follow: bool = True,
+        contains: str = "",
+        pattern: str = "",
+        resume_token: str = "",
         timeout: float | None = None,
     ) -> Generator[execution_pb2.LogEntry, None, None]:
         """Yield log lines one by one, reconnecting by itself; close() to stop early.
@@ -519,10 +547,24 @@ class TrackingClient:
         With follow (the default) it ends once the execution has ended and every line was
         yielded; without, once the stored lines were. Reconnects as watch() does, right
         after the seq of the last line yielded: `tail` only applies until a line was
-        yielded, `since` and `stream` always. Each seq is yielded once, in order;
-        `timeout` bounds the whole iteration.
+        yielded, `since`, `stream`, `contains` and `pattern` always. Each seq is yielded
+        once, in order; `timeout` bounds the whole iteration.
+
+        With `deployment_name` instead of `execution_id`: the lines of every execution of
+        the deployment, each carrying its execution_id (in order within each execution);
+        with follow it ends only when the deployment is deleted. It resumes from the
+        resume_token of the last response (pass one as `resume_token` to start there).
         """
         logs = rs.LogFollow(
-            execution_id, after_seq=after_seq, since=since, tail=tail, stream=stream, follow=follow
+            execution_id,
+            deployment_name=deployment_name,
+            after_seq=after_seq,
+            since=since,
+            tail=tail,
+            stream=stream,
+            follow=follow,
+            contains=contains,
+            pattern=pattern,
+            resume_token=resume_token,
         )
         return self._resuming(logs, timeout)

@@ -143,6 +143,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         logs=logs,
         streams=Streams(database, hub, limits),
         tokens=tokens,
+        limits=limits,
     )
     metrics = Metrics()
     metrics.watch(hub, logs)

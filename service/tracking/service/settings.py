@@ -152,6 +152,7 @@ class Settings(BaseSettings):
             max_log_line=self.max_log_line,
             max_log_read=self.max_log_read,
             max_tail=self.max_tail,
+            max_message_bytes=self.max_message_bytes,
             max_execution_documents=self.max_execution_documents,
             max_deployment_documents=self.max_deployment_documents,
             default_heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,

@@ -12,7 +12,7 @@ import pytest
 import typer
 
 from tracking.cli.common import parse_since
-from tracking.cli.runner.child import describe_exit, shell_exit_code
+from tracking.cli.runner.child import CONTINUED, describe_exit, shell_exit_code, split_line
 from tracking.cli.runner.persist import Deadline
 from tracking.cli.runner.shipper import LogShipper
 from tracking.client import AsyncTrackingClient, InvalidArgument, Unavailable
@@ -113,3 +113,13 @@ def test_a_deadline_only_moves_earlier() -> None:
     deadline.give_up_in(0)
     deadline.give_up_in(300)
     assert deadline.passed()
+
+
+def test_a_long_line_is_cut_into_marked_pieces_that_fit() -> None:
+    assert split_line("abcdef", 6) == ["abcdef"]
+    assert split_line("", 6) == [""]
+    pieces = split_line("abcdefghijklm", 6)
+    assert pieces == ["abcd" + CONTINUED, "efgh" + CONTINUED, "ijklm"]
+    assert all(len(piece) <= 6 for piece in pieces)
+    # A limit with no room for the marker still cuts, without it.
+    assert split_line("abcde", 2) == ["ab", "cd", "e"]

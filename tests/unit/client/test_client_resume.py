@@ -563,3 +563,38 @@ async def test_follow_logs_drops_lines_at_or_before_after_seq(
     scripted.answer("StreamLogs", Stream((lines(2, 3, 4),)))
     entries = await collect(kind, scripted.address, policy([]), "follow_logs", "e1", after_seq=3)
     assert [e.seq for e in entries] == [4]
+
+
+def deployment_lines(token: str, execution_id: str, *seqs: int) -> pb.StreamLogsResponse:
+    entries = [epb.LogEntry(seq=s, execution_id=execution_id, message=f"m{s}") for s in seqs]
+    return pb.StreamLogsResponse(entries=entries, resume_token=token)
+
+
+async def test_a_deployment_log_follow_resumes_from_the_last_token(
+    kind: str, scripted: ScriptedStreams
+) -> None:
+    scripted.answer(
+        "StreamLogs",
+        Fail(UNAVAILABLE),  # nothing received yet: asked again as it was
+        Stream((deployment_lines("t1", "a", 1, 2), LOG_HEARTBEAT), Fail(UNAVAILABLE)),
+        Stream((deployment_lines("t2", "b", 1), deployment_lines("t3", "a", 3)), Fail(EXHAUSTED)),
+        Stream((deployment_lines("t4", "b", 2),)),
+    )
+    entries = await collect(
+        kind,
+        scripted.address,
+        policy([]),
+        "follow_logs",
+        deployment_name="nightly",
+        tail=5,
+        pattern="m",
+    )
+    assert [(e.execution_id, e.seq) for e in entries] == [
+        ("a", 1), ("a", 2), ("b", 1), ("a", 3), ("b", 2)
+    ]  # fmt: skip
+    assert scripted.requests["StreamLogs"] == [
+        pb.StreamLogsRequest(
+            deployment_name="nightly", tail=5, pattern="m", follow=True, resume_token=token
+        )
+        for token in ["", "", "t1", "t3"]
+    ]

@@ -364,6 +364,14 @@ CASES = [
         [LOG],
     ),
     Case(
+        "service_info",
+        (),
+        {},
+        "GetServiceInfo",
+        pb.GetServiceInfoRequest(),
+        pb.GetServiceInfoResponse(version="1.2.3", max_log_line_chars=65536),
+    ),
+    Case(
         "create_token",
         ("ci-bot", "writer"),
         {},

@@ -10,8 +10,10 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-# The server takes lines of up to 65,536 characters; longer output is cut into pieces.
-MAX_LINE = 16_384
+# Lines longer than the server takes (GetServiceInfo's max_log_line_chars; this when it
+# cannot say) are cut into pieces, each but the last ending with CONTINUED.
+DEFAULT_MAX_LINE = 16_384
+CONTINUED = " \u21a9"  # " ↩"
 READ_SIZE = 65_536
 
 LineSink = Callable[[str], Awaitable[None]]
@@ -74,11 +76,18 @@ def shell_exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-async def read_lines(reader: asyncio.StreamReader, sink: LineSink, echo: int | None) -> None:
+async def read_lines(
+    reader: asyncio.StreamReader,
+    sink: LineSink,
+    echo: int | None,
+    max_line: int = DEFAULT_MAX_LINE,
+) -> None:
     """Pass each line of `reader` to `sink` (decoded as UTF-8, bad bytes replaced, NUL shown as
-    U+FFFD, lines longer than MAX_LINE cut), and copy the raw bytes to the file descriptor
-    `echo` as they come (unbuffered, so that a closed reader there loses nothing else)."""
+    U+FFFD, lines longer than `max_line` cut into marked pieces), and copy the raw bytes to
+    the file descriptor `echo` as they come (unbuffered, so that a closed reader there loses
+    nothing else)."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    body, marker = piece_size(max_line)
     pending = ""
     while chunk := await reader.read(READ_SIZE):
         if echo is not None:
@@ -89,14 +98,15 @@ async def read_lines(reader: asyncio.StreamReader, sink: LineSink, echo: int | N
         pending += decoder.decode(chunk)
         *complete, pending = pending.split("\n")
         for line in complete:
-            for piece in _pieces(line.removesuffix("\r")):
+            for piece in split_line(_clean(line.removesuffix("\r")), max_line):
                 await sink(piece)
-        while len(pending) > MAX_LINE:
-            await sink(_clean(pending[:MAX_LINE]))
-            pending = pending[MAX_LINE:]
+        # A line still without its end is cut as it grows, as split_line would cut it.
+        while len(pending) > max_line:
+            await sink(_clean(pending[:body]) + marker)
+            pending = pending[body:]
     pending += decoder.decode(b"", final=True)
     if pending:
-        for piece in _pieces(pending):
+        for piece in split_line(_clean(pending), max_line):
             await sink(piece)
 
 
@@ -106,9 +116,24 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _pieces(line: str) -> list[str]:
-    line = _clean(line)
-    return [line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)] or [""]
+def piece_size(max_line: int) -> tuple[int, str]:
+    """How many characters of a line go in each cut piece, and the marker that ends it (none
+    when the limit leaves no room for it)."""
+    if max_line <= len(CONTINUED):
+        return max_line, ""
+    return max_line - len(CONTINUED), CONTINUED
+
+
+def split_line(line: str, max_line: int) -> list[str]:
+    """`line` whole if it fits in `max_line` characters; otherwise pieces of at most
+    `max_line`, each but the last ending with CONTINUED."""
+    body, marker = piece_size(max_line)
+    pieces = []
+    while len(line) > max_line:
+        pieces.append(line[:body] + marker)
+        line = line[body:]
+    pieces.append(line)
+    return pieces
 
 
 def _clean(text: str) -> str:

@@ -10,7 +10,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tracking.cli.runner.child import Child, describe_exit, read_lines, shell_exit_code
+from tracking.cli.runner.child import (
+    DEFAULT_MAX_LINE,
+    Child,
+    describe_exit,
+    read_lines,
+    shell_exit_code,
+)
+from tracking.cli.runner.line_limit import server_line_limit
 from tracking.cli.runner.persist import TRANSIENT, Deadline
 from tracking.cli.runner.reporter import StatusReporter
 from tracking.cli.runner.shipper import LogShipper
@@ -67,6 +74,7 @@ class Runner:
         self._interrupt_reason = ""
         self._child: Child | None = None
         self._heartbeat_timeout = 0.0
+        self._max_line = DEFAULT_MAX_LINE
 
     async def run(self) -> int:
         """Return the command's exit code (128 + N if signal N killed it)."""
@@ -83,6 +91,7 @@ class Runner:
         execution_id = execution.execution_id
         self._heartbeat_timeout = execution.heartbeat_timeout.ToTimedelta().total_seconds()
         note(f"execution {execution_id}")
+        self._max_line = await server_line_limit(self._client)
         reporter = StatusReporter(self._client, execution_id, self._deadline)
         try:
             await reporter.start()
@@ -168,7 +177,7 @@ class Runner:
         async def sink(line: str) -> None:
             await shipper.add(stream, line)
 
-        await read_lines(pipe, sink, echo)
+        await read_lines(pipe, sink, echo, self._max_line)
 
     async def _heartbeats(self, execution_id: str) -> None:
         """Renew the execution's lease while the command runs, so that a runner that dies

@@ -438,13 +438,14 @@ def log_line_fields(entry: execution_pb2.LogEntry, field: str) -> dict[str, Any]
     }
 
 
-def log_entry_proto(row: LogLineRow) -> execution_pb2.LogEntry:
+def log_entry_proto(row: LogLineRow, with_execution_id: bool = False) -> execution_pb2.LogEntry:
     return execution_pb2.LogEntry(
         seq=row.seq,
         timestamp=stamp(row.timestamp),
         stream=enum_number(execution_pb2.LogStream.DESCRIPTOR, row.stream),
         message=row.message,
         step_name=row.step_name,
+        execution_id=row.execution_id if with_execution_id else "",
     )
 
 
@@ -474,5 +475,7 @@ def chunks_that_fit(messages: Iterable[M]) -> Iterator[list[M]]:
     yield chunk
 
 
-def log_entries(rows: Iterable[LogLineRow]) -> Iterator[execution_pb2.LogEntry]:
-    return (log_entry_proto(row) for row in rows)
+def log_entries(
+    rows: Iterable[LogLineRow], with_execution_id: bool = False
+) -> Iterator[execution_pb2.LogEntry]:
+    return (log_entry_proto(row, with_execution_id) for row in rows)

@@ -23,7 +23,7 @@ class LogsApi:
     async def GetExecutionLogs(
         self, request: pb.GetExecutionLogsRequest, context: Context
     ) -> pb.GetExecutionLogsResponse:
-        rows = await self.logs.read(
+        page = await self.logs.read(
             request.execution_id,
             from_time=convert.time_or_none(
                 request.from_time, request.HasField("from_time"), "from_time"
@@ -32,8 +32,11 @@ class LogsApi:
             limit=request.limit,
             stream=convert.stream_filter(request.stream),
             after_seq=request.after_seq,
+            contains=request.contains,
+            pattern=request.pattern,
         )
         # Oldest first, cut where the response would grow too large: read on with after_seq.
+        entries = next(convert.chunks_that_fit(convert.log_entries(page.lines)))
         return pb.GetExecutionLogsResponse(
-            entries=next(convert.chunks_that_fit(convert.log_entries(rows)))
+            entries=entries, truncated=page.more or len(entries) < len(page.lines)
         )

@@ -6,8 +6,10 @@ from tracking.service.api.deployments import DeploymentsApi
 from tracking.service.api.executions import ExecutionsApi
 from tracking.service.api.job_status import JobStatusApi
 from tracking.service.api.logs import LogsApi
+from tracking.service.api.service_info import ServiceInfoApi
 from tracking.service.api.streams import StreamsApi
 from tracking.service.api.tokens import TokensApi
+from tracking.service.domain.limits import Limits
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
@@ -21,6 +23,7 @@ class TrackingServicer(
     ExecutionsApi,
     JobStatusApi,
     LogsApi,
+    ServiceInfoApi,
     StreamsApi,
     TokensApi,
     tracking_service_pb2_grpc.TrackingServiceServicer,  # type: ignore[misc]  # untyped generated base
@@ -32,9 +35,11 @@ class TrackingServicer(
         logs: Logs,
         streams: Streams,
         tokens: Tokens,
+        limits: Limits,
     ) -> None:
         self.deployments = deployments
         self.executions = executions
         self.logs = logs
         self.streams = streams
         self.tokens = tokens
+        self.limits = limits

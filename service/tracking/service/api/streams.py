@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
-from tracking.service.domain.errors import InvalidArgument
+from tracking.service.domain.errors import InvalidArgument, ValidationCollector
+from tracking.service.domain.log_filters import LineFilter, line_filter
 from tracking.service.operations.streams import StatusItem, Streams
 from tracking.service.store.types import utcnow
 from tracking.v1 import tracking_service_pb2 as pb
@@ -69,20 +70,75 @@ class StreamsApi:
     async def StreamLogs(
         self, request: pb.StreamLogsRequest, context: Context
     ) -> AsyncIterator[pb.StreamLogsResponse]:
-        batches = self.streams.follow_logs(
+        keep = _log_stream_filter(request)
+        responses = (
+            self._deployment_logs(request, keep, principal(context))
+            if request.deployment_name
+            else self._execution_logs(request, keep, principal(context))
+        )
+        async for response in responses:
+            yield response
+
+    async def _execution_logs(
+        self, request: pb.StreamLogsRequest, keep: LineFilter, caller: str
+    ) -> AsyncIterator[pb.StreamLogsResponse]:
+        lines = self.streams.follow_logs(
             request.execution_id,
             after_seq=request.after_seq,
             since=convert.time_or_none(request.since, request.HasField("since"), "since"),
             tail=request.tail,
             stream=convert.stream_filter(request.stream),
             follow=request.follow,
-            principal=principal(context),
+            keep=keep,
+            principal=caller,
+        )
+        async for rows in lines:
+            if rows is None:
+                yield pb.StreamLogsResponse(heartbeat=_heartbeat())
+                continue
+            chunks = list(convert.chunks_that_fit(convert.log_entries(rows)))
+            del rows
+            while chunks:
+                yield pb.StreamLogsResponse(entries=chunks.pop(0))
+
+    async def _deployment_logs(
+        self, request: pb.StreamLogsRequest, keep: LineFilter, caller: str
+    ) -> AsyncIterator[pb.StreamLogsResponse]:
+        batches = self.streams.follow_deployment_logs(
+            request.deployment_name,
+            since=convert.time_or_none(request.since, request.HasField("since"), "since"),
+            tail=request.tail,
+            stream=convert.stream_filter(request.stream),
+            keep=keep,
+            follow=request.follow,
+            resume_token=request.resume_token,
+            principal=caller,
         )
         async for batch in batches:
             if batch is None:
                 yield pb.StreamLogsResponse(heartbeat=_heartbeat())
                 continue
-            chunks = list(convert.chunks_that_fit(convert.log_entries(batch)))
+            # Each response carries the token that resumes right after its last line.
+            entries = convert.log_entries(batch.lines, with_execution_id=True)
+            for chunk in convert.chunks_that_fit(entries):
+                yield pb.StreamLogsResponse(
+                    entries=chunk, resume_token=batch.resume_token(chunk[-1].seq)
+                )
             del batch
-            while chunks:
-                yield pb.StreamLogsResponse(entries=chunks.pop(0))
+
+
+def _log_stream_filter(request: pb.StreamLogsRequest) -> LineFilter:
+    """The filter a StreamLogs asks for, once its scope (one execution or a deployment) and
+    its cursor fields were checked to go together."""
+    errors = ValidationCollector()
+    if request.execution_id and request.deployment_name:
+        errors.add("deployment_name", "stream an execution or a deployment, not both")
+    elif not request.execution_id and not request.deployment_name:
+        errors.add("execution_id", "name an execution_id or a deployment_name")
+    elif request.deployment_name and request.after_seq:
+        errors.add("after_seq", "use resume_token to resume a stream of a deployment")
+    elif request.execution_id and request.resume_token:
+        errors.add("resume_token", "use after_seq to resume a stream of one execution")
+    keep = line_filter(errors, request.contains, request.pattern)
+    errors.raise_if_any()
+    return keep

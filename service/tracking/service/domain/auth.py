@@ -29,6 +29,7 @@ READER_RPCS = frozenset(
         "GetExecutionLogs",
         "WatchStatus",
         "StreamLogs",
+        "GetServiceInfo",
     }
 )
 WRITER_RPCS = frozenset(

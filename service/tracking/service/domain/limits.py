@@ -13,6 +13,7 @@ class Limits:
     max_log_line: int = 65536
     max_log_read: int = 10000
     max_tail: int = 100000
+    max_message_bytes: int = 4 * 1024 * 1024
     # Steps, inputs, outputs, result, export paths and source views of one execution, as
     # JSON: what one response must still carry, far below the 4 MiB message limit.
     max_execution_documents: int = 1 << 20

@@ -31,7 +31,8 @@ class TooManyWatchers(Exception):
 
 @dataclass(frozen=True)
 class Topic:
-    """What a subscription listens to: kind is "execution", "deployment", "all" or "logs"."""
+    """What a subscription listens to: kind is "execution", "deployment", "all", "logs" (of
+    one execution) or "deployment_logs" (of every execution of a deployment)."""
 
     kind: str
     key: str = ""
@@ -47,6 +48,10 @@ class SharedEvent:
     row: ExecutionEventRow
     encoded: dict[str, bytes] = field(default_factory=dict)
 
+
+# The changes after which a deployment's log followers look at the tables: they take up
+# new executions, and drop deleted and ended ones (lines wake them on their own).
+_LOG_FOLLOWERS_CARE = frozenset({"CREATED", "DELETED", "STATUS"})
 
 IDLE = object()
 """What Subscription.next returns when nothing happened for a heartbeat interval."""
@@ -177,11 +182,16 @@ class EventHub:
                 subscription.offer(shared)
                 self.events_fanned_out += 1
             self._wake_followers(row.execution_id, row.deployment_name)
+            if row.deployment_name and _LOG_FOLLOWERS_CARE.intersection(row.changes.split(",")):
+                self._wake(Topic("deployment_logs", row.deployment_name))
 
     def changed_elsewhere(self, execution_id: str, deployment_name: str | None) -> None:
         """An event was committed by another replica: its watchers here read the table."""
         self._wake(Topic("execution", execution_id))
         self._wake_followers(execution_id, deployment_name)
+        # The announcement does not say what changed: the deployment's log followers look.
+        if deployment_name:
+            self._wake(Topic("deployment_logs", deployment_name))
 
     def _wake_followers(self, execution_id: str, deployment_name: str | None) -> None:
         # Deployment-wide and service-wide watchers read the table in id order.
@@ -191,8 +201,14 @@ class EventHub:
         # Log followers stop once the execution has ended: let them look.
         self._wake(Topic("logs", execution_id))
 
-    def publish_logs(self, execution_id: str) -> None:
+    def publish_logs(self, execution_id: str, deployment_name: str | None = None) -> None:
         self._wake(Topic("logs", execution_id))
+        if deployment_name:
+            self._wake(Topic("deployment_logs", deployment_name))
+
+    def deployment_deleted(self, deployment_name: str) -> None:
+        """Its log followers end (a deployment without executions leaves no event)."""
+        self._wake(Topic("deployment_logs", deployment_name))
 
     def wake_all(self) -> None:
         """Make every watcher re-read the table (changes may have been missed)."""

@@ -51,7 +51,9 @@ class PostgresBridge:
         if announcement is None or announcement.replica_id == self.replica_id:
             return
         if announcement.kind == "logs":
-            self.hub.publish_logs(announcement.execution_id)
+            self.hub.publish_logs(announcement.execution_id, announcement.deployment_name)
+        elif announcement.kind == "deployment_deleted" and announcement.deployment_name:
+            self.hub.deployment_deleted(announcement.deployment_name)
         else:
             self.hub.changed_elsewhere(announcement.execution_id, announcement.deployment_name)
 

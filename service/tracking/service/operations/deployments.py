@@ -116,7 +116,9 @@ class Deployments:
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])
             await store.delete_row(session, row)
+            await self.db.announce(session, "deployment_deleted", "", name)
         self.hub.publish(events)
+        self.hub.deployment_deleted(name)
         return row, len(executions)
 
     @staticmethod

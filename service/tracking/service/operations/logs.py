@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
 from tracking.service.domain.leases import LEASED, expiry
 from tracking.service.domain.limits import Limits
+from tracking.service.domain.log_filters import line_filter
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations import leases
@@ -18,6 +20,18 @@ from tracking.service.store import logs as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import LogLineRow
 from tracking.service.store.types import utcnow
+
+# Lines read at a time while a filter looks for matches.
+SCAN_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Lines of one read; `more`: further lines match, and only the server's limit of lines
+    per read (not the request's limit) kept them out."""
+
+    lines: list[LogLineRow]
+    more: bool
 
 
 class Logs:
@@ -73,11 +87,11 @@ class Logs:
             log_seq += len(lines)
             await execution_store.set_log_seq(session, execution_id, log_seq, **renewed)
             await store.insert_many(session, lines)
-            await self.db.announce(session, "logs", execution_id)
+            await self.db.announce(session, "logs", execution_id, state.deployment_name)
         self.lines_written += len(lines)
         if event is not None:
             self.hub.publish([event])
-        self.hub.publish_logs(execution_id)
+        self.hub.publish_logs(execution_id, state.deployment_name)
         return log_seq
 
     async def read(
@@ -89,7 +103,9 @@ class Logs:
         limit: int,
         stream: str | None,
         after_seq: int,
-    ) -> list[LogLineRow]:
+        contains: str = "",
+        pattern: str = "",
+    ) -> LogPage:
         check_id(execution_id)
         errors = ValidationCollector()
         if limit < 0:
@@ -98,15 +114,41 @@ class Logs:
             errors.add("after_seq", f"must not be negative, got {after_seq}")
         if from_time and to_time and to_time < from_time:
             errors.add("to_time", "must not be before from_time")
+        keep = line_filter(errors, contains, pattern)
         errors.raise_if_any()
-        async with self.db.reading() as session:
-            await execution_store.get(session, execution_id)
-            return await store.query(
-                session,
-                execution_id,
-                after_seq=after_seq,
-                from_time=from_time,
-                to_time=to_time,
-                stream=stream,
-                limit=min(limit or self.limits.max_log_read, self.limits.max_log_read),
-            )
+        allowed = min(limit or self.limits.max_log_read, self.limits.max_log_read)
+        if keep.keeps_everything:
+            async with self.db.reading() as session:
+                await execution_store.get(session, execution_id)
+                lines = await store.query(
+                    session,
+                    execution_id,
+                    after_seq=after_seq,
+                    from_time=from_time,
+                    to_time=to_time,
+                    stream=stream,
+                    limit=allowed + 1,
+                )
+        else:
+            await self.db.read(execution_store.get, execution_id)
+            # A batch per read, so that a long scan holds no transaction open; one line past
+            # what may be returned tells whether more match.
+            lines = []
+            cursor = after_seq
+            while len(lines) <= allowed:
+                batch = await self.db.read(
+                    store.query,
+                    execution_id,
+                    after_seq=cursor,
+                    from_time=from_time,
+                    to_time=to_time,
+                    stream=stream,
+                    limit=SCAN_BATCH,
+                )
+                lines += keep.apply(batch)
+                if len(batch) < SCAN_BATCH:
+                    break
+                cursor = batch[-1].seq
+        more = len(lines) > allowed
+        server_capped = limit == 0 or limit > allowed
+        return LogPage(lines[:allowed], more and server_capped)

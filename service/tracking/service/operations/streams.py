@@ -23,6 +23,7 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.domain.limits import Limits
+from tracking.service.domain.log_filters import NO_FILTER, LineFilter
 from tracking.service.domain.names import check_deployment_name, check_execution_id
 from tracking.service.domain.page_tokens import PageTokenCodec
 from tracking.service.domain.status import RunningStatus
@@ -36,7 +37,9 @@ from tracking.service.events.hub import (
     Topic,
     WatcherOverflow,
 )
+from tracking.service.operations import deployment_logs
 from tracking.service.operations.executions import check_id
+from tracking.service.operations.log_reads import tail_start
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
 from tracking.service.store import logs as log_store
@@ -76,7 +79,7 @@ class Streams:
         self.limits = limits
 
     @contextmanager
-    def _subscribe(self, topic: Topic, principal: str) -> Iterator[Subscription]:
+    def subscribe(self, topic: Topic, principal: str) -> Iterator[Subscription]:
         try:
             subscription = self.hub.subscribe(topic, principal)
         except TooManyWatchers:
@@ -89,7 +92,7 @@ class Streams:
         with subscription:
             yield subscription
 
-    async def _next(
+    async def next_item(
         self, subscription: Subscription, cursor: str
     ) -> SharedEvent | Literal[False] | None:
         """The hub's next item; False on an idle interval (time for a heartbeat)."""
@@ -114,7 +117,7 @@ class Streams:
             raise InvalidArgument.of(
                 "after_revision", f"must not be negative, got {after_revision}"
             )
-        with self._subscribe(Topic("execution", execution_id), principal) as subscription:
+        with self.subscribe(Topic("execution", execution_id), principal) as subscription:
             row = await self.db.read(execution_store.find, execution_id)
             if row is None:
                 pending = await self.db.read(
@@ -162,7 +165,7 @@ class Streams:
                 rows = []
                 # Follow the hub until it hands over something that is not next in line.
                 while True:
-                    item = await self._next(subscription, f"after_revision={cursor}")
+                    item = await self.next_item(subscription, f"after_revision={cursor}")
                     if item is False:
                         yield HEARTBEAT
                         continue
@@ -189,7 +192,7 @@ class Streams:
         query = f"watch:{deployment_name}"
         codec = PageTokenCodec(self.db.page_token_secret)
         topic = Topic("deployment", deployment_name) if scope else Topic("all")
-        with self._subscribe(topic, principal) as subscription:
+        with self.subscribe(topic, principal) as subscription:
             seen: dict[str, int] = {}
             snapshot_after: tuple[datetime, str] | None = None
             cursor: int
@@ -244,7 +247,7 @@ class Streams:
                 if len(rows) == READ_BATCH:
                     continue
                 rows = []
-                while await self._next(subscription, "the last event's resume_token") is False:
+                while await self.next_item(subscription, "the last event's resume_token") is False:
                     yield HEARTBEAT
 
     async def follow_logs(
@@ -256,6 +259,7 @@ class Streams:
         tail: int,
         stream: str | None,
         follow: bool,
+        keep: LineFilter = NO_FILTER,
         principal: str = "",
     ) -> AsyncIterator[list[LogLineRow] | None]:
         """Batches of lines; None stands for a heartbeat."""
@@ -266,7 +270,7 @@ class Streams:
         if not 0 <= tail <= self.limits.max_tail:
             errors.add("tail", f"must be between 0 and {self.limits.max_tail}, got {tail}")
         errors.raise_if_any()
-        with self._subscribe(Topic("logs", execution_id), principal) as subscription:
+        with self.subscribe(Topic("logs", execution_id), principal) as subscription:
             row = await self.db.read(execution_store.get, execution_id)
             if after_seq > row.log_seq:
                 raise InvalidArgument.of(
@@ -279,18 +283,15 @@ class Streams:
                 )
             cursor = after_seq
             if tail:
-                newest = await self.db.read(
-                    log_store.query,
+                cursor = await tail_start(
+                    self.db,
                     execution_id,
                     after_seq=after_seq,
-                    from_time=since,
+                    since=since,
                     stream=stream,
-                    limit=tail,
-                    newest_first=True,
+                    tail=tail,
+                    keep=keep,
                 )
-                if newest:
-                    cursor = newest[-1].seq - 1
-                del newest
             del row
             while True:
                 # Read the status first: every line committed before a terminal status is
@@ -310,8 +311,39 @@ class Streams:
                     if not batch:
                         break
                     cursor = batch[-1].seq
-                    yield batch
+                    kept = keep.apply(batch)
+                    del batch
+                    if kept:
+                        yield kept
                 if not follow or ended:
                     return
-                while await self._next(subscription, f"after_seq={cursor}") is False:
+                while await self.next_item(subscription, f"after_seq={cursor}") is False:
                     yield None
+
+    def follow_deployment_logs(
+        self,
+        deployment_name: str,
+        *,
+        since: datetime | None,
+        tail: int,
+        stream: str | None,
+        keep: LineFilter,
+        follow: bool,
+        resume_token: str,
+        principal: str = "",
+    ) -> AsyncIterator[deployment_logs.DeploymentLogBatch | None]:
+        """Batches of lines of every execution of a deployment; None stands for a heartbeat."""
+        errors = ValidationCollector()
+        check_deployment_name(errors, "deployment_name", deployment_name)
+        if not 0 <= tail <= self.limits.max_tail:
+            errors.add("tail", f"must be between 0 and {self.limits.max_tail}, got {tail}")
+        errors.raise_if_any()
+        return deployment_logs.DeploymentLogStream(
+            self,
+            deployment_name,
+            since=since,
+            tail=tail,
+            stream=stream,
+            keep=keep,
+            follow=follow,
+        ).run(resume_token, principal)

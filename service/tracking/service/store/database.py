@@ -36,7 +36,8 @@ CHANNEL = "tracking_changes"
 
 @dataclass(frozen=True)
 class Announcement:
-    """What a replica tells the others it committed: kind is "event" or "logs"."""
+    """What a replica tells the others it committed: kind is "event", "logs" or
+    "deployment_deleted" (execution_id then empty)."""
 
     replica_id: str
     kind: str

@@ -129,7 +129,11 @@ _JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
 _LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
 _LOCK_LOG_SEQ = (
     core_select(
-        _TABLE.c.status, _TABLE.c.log_seq, _TABLE.c.heartbeat_timeout_seconds, _TABLE.c.lapsed_from
+        _TABLE.c.status,
+        _TABLE.c.log_seq,
+        _TABLE.c.heartbeat_timeout_seconds,
+        _TABLE.c.lapsed_from,
+        _TABLE.c.deployment_name,
     )
     .where(_BY_ID)
     .with_for_update()
@@ -196,6 +200,7 @@ class LogAppendState:
     log_seq: int
     heartbeat_timeout_seconds: float
     lapsed_from: str
+    deployment_name: str | None
 
 
 async def lock_log_seq(session: AsyncSession, execution_id: str) -> LogAppendState:

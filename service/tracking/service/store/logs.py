@@ -62,6 +62,7 @@ async def query(
     execution_id: str,
     *,
     after_seq: int = 0,
+    before_seq: int | None = None,
     from_time: datetime | None = None,
     to_time: datetime | None = None,
     stream: str | None = None,
@@ -71,6 +72,8 @@ async def query(
     statement = select(LogLineRow).where(
         LogLineRow.execution_id == execution_id, col(LogLineRow.seq) > after_seq
     )
+    if before_seq is not None:
+        statement = statement.where(col(LogLineRow.seq) < before_seq)
     if from_time is not None:
         statement = statement.where(col(LogLineRow.timestamp) >= from_time)
     if to_time is not None:

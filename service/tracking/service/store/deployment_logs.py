@@ -1,0 +1,58 @@
+"""Queries of a deployment-wide log stream; the caller owns the session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, or_
+from sqlalchemy import select as core_select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+
+_TABLE: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
+_EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
+
+
+async def listed_executions(
+    session: AsyncSession,
+    deployment_name: str,
+    cutoff: int,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[tuple[str, datetime]]:
+    """(execution_id, create_time) of the deployment's executions, oldest first, after a
+    (create_time, execution_id) key, leaving out those created by an event after `cutoff`."""
+    created_later = exists().where(
+        _EVENTS.c.execution_id == _TABLE.c.execution_id,
+        _EVENTS.c.id > cutoff,
+        _EVENTS.c.changes == "CREATED",
+    )
+    query: Any = core_select(_TABLE.c.execution_id, _TABLE.c.create_time).where(
+        _TABLE.c.deployment_name == deployment_name, ~created_later
+    )
+    if after is not None:
+        time, execution_id = after
+        query = query.where(
+            or_(
+                col(ExecutionRow.create_time) > time,
+                (col(ExecutionRow.create_time) == time)
+                & (col(ExecutionRow.execution_id) > execution_id),
+            )
+        )
+    query = query.order_by(_TABLE.c.create_time, _TABLE.c.execution_id).limit(limit)
+    connection = await session.connection()
+    return [(row[0], row[1]) for row in await connection.execute(query)]
+
+
+async def log_states(session: AsyncSession, execution_ids: list[str]) -> dict[str, tuple[str, int]]:
+    """execution_id -> (status, last log seq), for those that still exist."""
+    if not execution_ids:
+        return {}
+    query = core_select(_TABLE.c.execution_id, _TABLE.c.status, _TABLE.c.log_seq).where(
+        _TABLE.c.execution_id.in_(execution_ids)
+    )
+    connection = await session.connection()
+    return {row[0]: (row[1], int(row[2])) for row in await connection.execute(query)}
