@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -98,3 +99,30 @@ def test_oversized_metadata_is_refused_before_any_work(
             grpc.StatusCode.OK,
             grpc.StatusCode.UNAUTHENTICATED,
         )
+
+
+def test_the_open_stream_budget_is_per_token_not_per_token_name(make_server: ServerFactory) -> None:
+    server = make_server(auth="on", max_watchers_per_principal=2)
+    _, first = new_token(server, "READER", name="ci")
+    _, second = new_token(server, "READER", name="ci")
+    with grpc.insecure_channel(server.address) as channel:
+        stub = TrackingServiceStub(channel)
+
+        def watch(secret: str) -> Iterator[pb.WatchStatusResponse]:
+            stream: Iterator[pb.WatchStatusResponse] = stub.WatchStatus(
+                pb.WatchStatusRequest(), metadata=(("authorization", f"Bearer {secret}"),)
+            )
+            return stream
+
+        held = [watch(first), watch(first)]
+        for stream in held:
+            next(stream)  # open: the first snapshot or heartbeat has arrived
+        refused = watch(first)
+        with pytest.raises(grpc.RpcError) as error:
+            next(refused)
+        assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "already has 2 open streams" in str(error.value.details())
+        other = watch(second)  # the same name, another token: a budget of its own
+        next(other)
+        for stream in [*held, other]:
+            stream.cancel()  # type: ignore[attr-defined]

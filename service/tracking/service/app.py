@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -95,6 +96,9 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
             int(settings.keepalive_seconds * 1000 / 2),
         ),
         ("grpc.so_reuseport", 0),
+        # A connection that never sends its HTTP/2 preface holds a file descriptor: close it.
+        ("grpc.server_handshake_timeout_ms", int(settings.handshake_timeout_seconds * 1000)),
+        ("grpc.max_allowed_incoming_connections", connection_cap(settings.max_connections)),
         # Calls that arrive in a burst wait here until the server loop takes them; the
         # defaults (1000 waiting) leave a burst of thousands of stream opens hanging.
         ("grpc.server.max_pending_requests", settings.max_concurrent_streams * 10),
@@ -106,6 +110,30 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
             ("grpc.max_connection_age_grace_ms", int(settings.grace_seconds * 1000)),
         ]
     return options
+
+
+# File descriptors kept for the database, the metrics port, logs and the process itself.
+RESERVED_DESCRIPTORS = 256
+
+
+def raise_descriptor_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; returns the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def connection_cap(wanted: int) -> int:
+    """`wanted`, unless the descriptor limit leaves room for fewer connections."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    room = soft - RESERVED_DESCRIPTORS if soft != resource.RLIM_INFINITY else wanted
+    if room < wanted:
+        log.warning(
+            "max_connections %d lowered to %d: the open-file limit is %d", wanted, room, soft
+        )
+    return max(1, min(wanted, room))
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -216,6 +244,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain and return."""
+    raise_descriptor_limit()
     app, port = await create_server(settings)
     host = settings.address.rsplit(":", 1)[0]
     log.info(

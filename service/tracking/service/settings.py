@@ -100,6 +100,18 @@ class Settings(BaseSettings):
     keepalive_timeout_seconds: float = Field(
         20.0, gt=0, description="close a connection whose ping goes unanswered this long"
     )
+    handshake_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="close a connection that has not completed its TLS and HTTP/2 handshake"
+        " in this time",
+    )
+    max_connections: int = Field(
+        4096,
+        gt=0,
+        description="open connections the server accepts; more are closed at once (kept below"
+        " the file descriptor limit, which the server raises to its hard limit)",
+    )
     max_connection_age_seconds: float = Field(
         0, ge=0, description="close connections older than this, so clients rebalance (0: never)"
     )

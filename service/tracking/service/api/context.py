@@ -6,7 +6,7 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from tracking.service.auth import current_principal
+from tracking.service.auth import current_principal, peer_host
 from tracking.service.domain.auth import Role
 
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -15,6 +15,13 @@ Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 def principal(context: Context) -> str:
     """The caller's name (the token's name; "anonymous" when auth is off)."""
     return current_principal.get().name
+
+
+def watcher_budget(context: Context) -> str:
+    """Whose budget of open streams a stream counts against: its token (by id: two tokens
+    may share a name) or, with auth off, the address it comes from."""
+    token_id = current_principal.get().token_id
+    return f"token {token_id}" if token_id else f"address {peer_host(context.peer())}"
 
 
 def may_see_endpoint_tokens() -> bool:

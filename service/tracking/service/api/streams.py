@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from tracking.service.api import convert
-from tracking.service.api.context import Context, principal
+from tracking.service.api.context import Context, watcher_budget
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.log_filters import LineFilter, line_filter
 from tracking.service.operations.streams import StatusItem, Streams
@@ -35,7 +35,7 @@ class StreamsApi:
                     "resume_token", "use after_revision to resume a watch of one execution"
                 )
             items = self.streams.watch_execution(
-                request.execution_id, request.after_revision, principal(context)
+                request.execution_id, request.after_revision, watcher_budget(context)
             )
         else:
             if request.after_revision:
@@ -43,7 +43,7 @@ class StreamsApi:
                     "after_revision", "use resume_token to resume a watch of many executions"
                 )
             items = self.streams.watch_many(
-                request.deployment_name, request.resume_token, principal(context)
+                request.deployment_name, request.resume_token, watcher_budget(context)
             )
         # A watch may wait for hours between items: nothing of the last one stays referenced.
         async for item in items:
@@ -72,9 +72,9 @@ class StreamsApi:
     ) -> AsyncIterator[pb.StreamLogsResponse]:
         keep = _log_stream_filter(request)
         responses = (
-            self._deployment_logs(request, keep, principal(context))
+            self._deployment_logs(request, keep, watcher_budget(context))
             if request.deployment_name
-            else self._execution_logs(request, keep, principal(context))
+            else self._execution_logs(request, keep, watcher_budget(context))
         )
         async for response in responses:
             yield response
