@@ -327,6 +327,63 @@ def follow(target: Process, baseline: Process, quick: bool) -> dict[str, Any]:
     }
 
 
+def read_latencies(stub: TrackingServiceStub, execution_id: str, seconds: float) -> list[float]:
+    """GetJobStatus one after the other for `seconds`: each call's latency in ms."""
+    latencies = []
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        stub.GetJobStatus(pb.GetJobStatusRequest(execution_id=execution_id), timeout=60)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def replay_storm(target: Process, quick: bool) -> dict[str, Any]:
+    """A plain read while many streams replay a 4 MB log from its start, over and over."""
+    count = 50 if quick else 200
+    seconds = 3 if quick else 10
+    with grpc.insecure_channel(target.address) as channel:
+        stub = TrackingServiceStub(channel)
+        execution_id = stub.CreateExecution(pb.CreateExecutionRequest()).execution.execution_id
+        stub.UpdateJobStatus(
+            pb.UpdateJobStatusRequest(execution_id=execution_id, start=pb.StartAction())
+        )
+        batch = [epb.LogEntry(message="z" * 1000) for _ in range(1000)]
+        for _ in range(4):
+            stub.AppendLogs(pb.AppendLogsRequest(execution_id=execution_id, entries=batch))
+        quiet = read_latencies(stub, execution_id, seconds)
+        storm = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.watchers",
+                "replay",
+                target.address,
+                execution_id,
+                str(count),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert storm.stdout is not None
+        storm.stdout.readline()
+        settle(1.0)
+        during = read_latencies(stub, execution_id, seconds)
+        output, _ = storm.communicate("", timeout=120)
+    replays = json.loads(output.strip().splitlines()[-1])["replays"]
+    return {
+        f"R1 GetJobStatus during {count} replays": {
+            "p50_ms": percentile(during, 50),
+            "p99_ms": percentile(during, 99),
+            "quiet_p99_ms": percentile(quiet, 99),
+            "calls": len(during),
+            "replays_done": replays,
+        }
+    }
+
+
 TARGETS = {
     "U1 GetJobStatus": ("ratio", ">=", 0.8),
     "U2 ListExecutions (page of 100)": ("ratio", ">=", 0.3),
@@ -336,6 +393,8 @@ TARGETS = {
     "F1 fan-out to 10000 watchers": ("tracking_p99_ms", "<=", 500),
     "F2 memory per idle watcher": ("kb_per_watcher", "<=", 20),
     "S1 log follow at 10,000 lines/s": ("tracking_p99_ms", "<=", 50),
+    "R1 GetJobStatus during 50 replays": ("p99_ms", "<=", 100),
+    "R1 GetJobStatus during 200 replays": ("p99_ms", "<=", 100),
 }
 
 
@@ -378,6 +437,7 @@ def main() -> None:
                 ("fan-out", lambda: fan_out(target, baseline, args.quick)),
                 ("log follow", lambda: follow(target, baseline, args.quick)),
                 ("memory", lambda: memory_per_watcher(target, args.quick)),
+                ("replay storm", lambda: replay_storm(target, args.quick)),
             ]
             for stage, run in stages:
                 print(f"running {stage} ...", file=sys.stderr, flush=True)

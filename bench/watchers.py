@@ -2,10 +2,13 @@
 
     python -m bench.watchers watch ADDRESS EXECUTION_ID COUNT CHANNELS
     python -m bench.watchers follow ADDRESS EXECUTION_ID
+    python -m bench.watchers replay ADDRESS EXECUTION_ID COUNT
 
 Prints "ready" once every stream is open, then runs until stdin closes, then
 prints one JSON line: for `watch`, {revision: [receipt times]} summarized as
-{revision: [count, last receipt]}; for `follow`, {seq: receipt time}.
+{revision: [count, last receipt]}; for `follow`, {seq: receipt time}; for `replay`
+(COUNT streams each reading the whole log from the start, again and again),
+{"replays": how many whole logs were read}.
 Times are time.time() (the same clock as the process that writes).
 """
 
@@ -87,9 +90,38 @@ async def follow(address: str, execution_id: str) -> None:
         print(json.dumps(arrivals), flush=True)
 
 
+async def replay(address: str, execution_id: str, count: int) -> None:
+    channels = [
+        grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(min(count, 50))
+    ]
+    done = 0
+
+    async def one(stub: TrackingServiceStub) -> None:
+        nonlocal done
+        while True:
+            async for _ in stub.StreamLogs(pb.StreamLogsRequest(execution_id=execution_id)):
+                pass
+            done += 1
+
+    tasks = [
+        asyncio.create_task(one(TrackingServiceStub(channels[i % len(channels)])))
+        for i in range(count)
+    ]
+    print("ready", flush=True)
+    await _stdin_closed()
+    for task in tasks:
+        task.cancel()
+    print(json.dumps({"replays": done}), flush=True)
+    for channel in channels:
+        await channel.close(None)
+
+
 if __name__ == "__main__":
     mode, address, execution_id = sys.argv[1:4]
     if mode == "watch":
         asyncio.run(watch(address, execution_id, int(sys.argv[4]), int(sys.argv[5])))
+    elif mode == "replay":
+        asyncio.run(replay(address, execution_id, int(sys.argv[4])))
     else:
         asyncio.run(follow(address, execution_id))

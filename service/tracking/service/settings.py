@@ -46,8 +46,16 @@ class Settings(BaseSettings):
         le=3 << 20,
         description="bytes of mappings, pods, labels and texts (as JSON) one deployment may hold",
     )
+    max_concurrent_log_reads: int = Field(
+        4,
+        gt=0,
+        description="batches of log lines streams read at once; more replays wait their turn",
+    )
     max_watchers_per_principal: int = Field(
-        10000, gt=0, description="open WatchStatus / StreamLogs streams one caller may hold"
+        1000,
+        gt=0,
+        description="open WatchStatus / StreamLogs streams one caller (a token; an address when"
+        " auth is off) may hold",
     )
     heartbeat_timeout_seconds: float = Field(
         600.0,
@@ -167,5 +175,6 @@ class Settings(BaseSettings):
             max_message_bytes=self.max_message_bytes,
             max_execution_documents=self.max_execution_documents,
             max_deployment_documents=self.max_deployment_documents,
+            max_concurrent_log_reads=self.max_concurrent_log_reads,
             default_heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
         )

@@ -21,3 +21,6 @@ class Limits:
     max_deployment_documents: int = 1 << 20
     # The heartbeat timeout of an execution that gives none (0: no lease).
     default_heartbeat_timeout_seconds: float = 600.0
+    # Log batches read for streams at once: a storm of replays waits its turn instead of
+    # starving plain calls.
+    max_concurrent_log_reads: int = 4

@@ -21,11 +21,10 @@ from tracking.service.domain.log_filters import LineFilter
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import Topic
-from tracking.service.operations.log_reads import READ_BATCH, tail_start
+from tracking.service.operations.log_reads import LINE_BATCH, READ_BATCH, tail_start
 from tracking.service.store import deployment_logs as store
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
-from tracking.service.store import logs as log_store
 from tracking.service.store import meta
 from tracking.service.store.models import LogLineRow
 
@@ -140,7 +139,7 @@ class DeploymentLogStream:
             seq = 0
             if self.tail:
                 seq = await tail_start(
-                    self.db,
+                    self.streams.lines,
                     execution_id,
                     after_seq=0,
                     since=self.since,
@@ -172,15 +171,14 @@ class DeploymentLogStream:
                     if status in TERMINAL:
                         del cursor.seqs[execution_id]
                     continue
-                lines = await self.db.read(
-                    log_store.query,
+                lines = await self.streams.lines.batch(
                     execution_id,
                     after_seq=seq,
                     from_time=self.since,
                     stream=self.stream,
-                    limit=READ_BATCH,
+                    limit=LINE_BATCH,
                 )
-                if len(lines) == READ_BATCH:
+                if len(lines) == LINE_BATCH:
                     full_batch = True
                     cursor.seqs[execution_id] = lines[-1].seq
                 elif status in TERMINAL:

@@ -39,10 +39,9 @@ from tracking.service.events.hub import (
 )
 from tracking.service.operations import deployment_logs
 from tracking.service.operations.executions import check_id
-from tracking.service.operations.log_reads import tail_start
+from tracking.service.operations.log_reads import LINE_BATCH, LineReader, tail_start
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
-from tracking.service.store import logs as log_store
 from tracking.service.store import meta
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
@@ -77,6 +76,7 @@ class Streams:
         self.db = db
         self.hub = hub
         self.limits = limits
+        self.lines = LineReader(db, limits.max_concurrent_log_reads)
 
     @contextmanager
     def subscribe(self, topic: Topic, principal: str) -> Iterator[Subscription]:
@@ -284,7 +284,7 @@ class Streams:
             cursor = after_seq
             if tail:
                 cursor = await tail_start(
-                    self.db,
+                    self.lines,
                     execution_id,
                     after_seq=after_seq,
                     since=since,
@@ -300,13 +300,12 @@ class Streams:
                 ended = current is None or current.status in TERMINAL
                 del current
                 while True:
-                    batch = await self.db.read(
-                        log_store.query,
+                    batch = await self.lines.batch(
                         execution_id,
                         after_seq=cursor,
                         from_time=since,
                         stream=stream,
-                        limit=READ_BATCH,
+                        limit=LINE_BATCH,
                     )
                     if not batch:
                         break
