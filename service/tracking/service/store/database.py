@@ -6,7 +6,7 @@ import asyncio
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,12 +74,8 @@ _CONNECTION_LOST = (
 )
 
 
-def connection_lost(error: BaseException) -> bool:
-    """Whether `error` comes from losing the database (down, restarting, connection cut).
-
-    The error SQLAlchemy raises may be a later one (a rollback on the broken connection)
-    whose context is the loss, so the whole chain of causes and contexts is searched.
-    """
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and every cause and context behind it, each once."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -87,14 +83,22 @@ def connection_lost(error: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, _CONNECTION_LOST):
-            return True
-        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
-            return True
+        yield current
         pending += [current.__cause__, current.__context__]
-    return False
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` comes from losing the database (down, restarting, connection cut).
+
+    The error SQLAlchemy raises may be a later one (a rollback on the broken connection)
+    whose context is the loss, so the whole chain of causes and contexts is searched.
+    """
+    return any(
+        isinstance(current, _CONNECTION_LOST)
+        or (isinstance(current, exc.DBAPIError) and current.connection_invalidated)
+        or (isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current))
+        for current in _chain(error)
+    )
 
 
 # What SQLite and PostgreSQL say when the storage itself refuses a write: not a fault of the
@@ -118,21 +122,12 @@ PROBE_FREE_BYTES = 4 << 20
 
 def storage_refused(error: BaseException) -> str | None:
     """What the storage said if `error` is it refusing to write (read-only, full, I/O)."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, _REFUSED_WRITE_ERRORS):
-            return str(current)
-        text_of = str(current).lower()
-        if isinstance(current, sqlite3.OperationalError) and any(
-            refusal in text_of for refusal in _REFUSED_WRITE
+    for current in _chain(error):
+        if isinstance(current, _REFUSED_WRITE_ERRORS) or (
+            isinstance(current, sqlite3.OperationalError)
+            and any(refusal in str(current).lower() for refusal in _REFUSED_WRITE)
         ):
             return str(current)
-        pending += [current.__cause__, current.__context__]
     return None
 
 

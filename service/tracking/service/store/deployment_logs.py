@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, or_
+from sqlalchemy import exists
 from sqlalchemy import select as core_select
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.store.executions import created_after
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 
 _TABLE: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
@@ -34,14 +34,7 @@ async def listed_executions(
         _TABLE.c.deployment_name == deployment_name, ~created_later
     )
     if after is not None:
-        time, execution_id = after
-        query = query.where(
-            or_(
-                col(ExecutionRow.create_time) > time,
-                (col(ExecutionRow.create_time) == time)
-                & (col(ExecutionRow.execution_id) > execution_id),
-            )
-        )
+        query = query.where(created_after(after))
     query = query.order_by(_TABLE.c.create_time, _TABLE.c.execution_id).limit(limit)
     connection = await session.connection()
     return [(row[0], row[1]) for row in await connection.execute(query)]

@@ -235,6 +235,15 @@ async def by_request_id(session: AsyncSession, request_id: str) -> ExecutionRow 
     return (await session.exec(query)).first()
 
 
+def created_after(key: tuple[datetime, str]) -> Any:
+    """Executions after a (create_time, execution_id) key, in that order: a keyset cursor."""
+    time, execution_id = key
+    return or_(
+        col(ExecutionRow.create_time) > time,
+        (col(ExecutionRow.create_time) == time) & (col(ExecutionRow.execution_id) > execution_id),
+    )
+
+
 async def list_page(
     connection: AsyncConnection,
     conditions: list[Condition],
@@ -376,14 +385,7 @@ async def unfinished(
     if deployment_name is not None:
         query = query.where(ExecutionRow.deployment_name == deployment_name)
     if after is not None:
-        time, execution_id = after
-        query = query.where(
-            or_(
-                col(ExecutionRow.create_time) > time,
-                (col(ExecutionRow.create_time) == time)
-                & (col(ExecutionRow.execution_id) > execution_id),
-            )
-        )
+        query = query.where(created_after(after))
     query = query.order_by(col(ExecutionRow.create_time), col(ExecutionRow.execution_id)).limit(
         limit
     )
