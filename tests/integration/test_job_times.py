@@ -74,9 +74,12 @@ def test_times_of_an_ended_job_show_everywhere(stub: TrackingServiceStub) -> Non
     (event,) = events_after(stub, execution_id, before.revision)
     assert list(event.changes) == [epb.CHANGE_KIND_TIMES]
     assert event.job_status == reported
-    query = f'pipeline_name = "{pipeline}" AND create_time < "{BASE.isoformat()}"'
-    assert stub.ListExecutions(pb.ListExecutionsRequest(filter=query)).executions == []
+    # Lists show the reported time, but keep ordering, paging and filtering by the time the
+    # server recorded: a cursor never sees an execution move.
     query = f'pipeline_name = "{pipeline}" AND create_time = "{BASE.isoformat()}"'
+    assert stub.ListExecutions(pb.ListExecutionsRequest(filter=query)).executions == []
+    recorded = before.create_time.ToDatetime(dt.UTC).isoformat()
+    query = f'pipeline_name = "{pipeline}" AND create_time >= "{recorded}"'
     (listed,) = stub.ListExecutions(pb.ListExecutionsRequest(filter=query)).executions
     assert listed.job_status == reported
 
@@ -237,3 +240,22 @@ def test_retention_keeps_a_job_whose_old_times_were_just_reported(
         assert [entry.message for entry in logs.entries] == ["fit"]
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
         assert server.run(server.app.retention.sweep(now=later)).executions == 1
+
+
+def test_a_reported_creation_time_does_not_move_an_execution_within_a_list(
+    stub: TrackingServiceStub,
+) -> None:
+    pipeline = unique("pipe")
+    names = [create_execution(stub, pipeline_name=pipeline).execution_id for _ in range(6)]
+    query = f'pipeline_name = "{pipeline}"'
+    first = stub.ListExecutions(pb.ListExecutionsRequest(filter=query, page_size=3))
+    seen = [e.execution_id for e in first.executions]
+    unseen = next(n for n in names if n not in seen)
+    soon = Timestamp()
+    soon.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30))
+    times(stub, unseen, create_time=soon)  # newer than every listed one: would sort first
+    rest = stub.ListExecutions(
+        pb.ListExecutionsRequest(filter=query, page_size=3, page_token=first.next_page_token)
+    )
+    seen += [e.execution_id for e in rest.executions]
+    assert sorted(seen) == sorted(names)

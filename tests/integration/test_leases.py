@@ -260,7 +260,9 @@ def test_a_heartbeat_for_an_execution_that_is_not_running_is_failed_precondition
     assert after == before
 
 
-@pytest.mark.parametrize("value", [-1.0, 7 * 24 * 3600 + 1.0, 1e12], ids=["negative", "8d", "huge"])
+@pytest.mark.parametrize(
+    "value", [-1.0, 0.5, 7 * 24 * 3600 + 1.0, 1e12], ids=["negative", "sub-second", "8d", "huge"]
+)
 def test_a_heartbeat_timeout_out_of_range_is_invalid_argument_and_writes_nothing(
     leased: tuple[ServerThread, TrackingServiceStub], value: float
 ) -> None:
@@ -288,7 +290,7 @@ def test_a_lease_that_ran_out_while_no_server_ran_is_marked_when_one_starts(
     first = make_server(lease_sweep_seconds=HOUR)
     with grpc.insecure_channel(first.address) as channel:
         stub = TrackingServiceStub(channel)
-        execution_id, job = started(stub, heartbeat_timeout=seconds(0.2))
+        execution_id, job = started(stub, heartbeat_timeout=seconds(1))
     first.stop()
     # Wait for the lease to have run out by the clock, then start a server: its first sweep
     # runs at start, and its next only an hour later.
@@ -337,3 +339,49 @@ def test_replicas_sweeping_at_once_mark_each_lapse_exactly_once() -> None:
         finally:
             for replica in replicas:
                 replica.stop()
+
+
+def test_a_heartbeat_timeout_that_is_not_a_duration_is_invalid_argument(
+    leased: tuple[ServerThread, TrackingServiceStub],
+) -> None:
+    _, stub = leased
+    with pytest.raises(grpc.RpcError) as refused:
+        create_execution(stub, heartbeat_timeout=Duration(seconds=5, nanos=-500_000_000))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "is not a valid duration" in violations(refused.value)["execution.heartbeat_timeout"]
+
+
+def test_a_start_from_a_lapsed_cancel_request_keeps_the_cancel_request(
+    leased: tuple[ServerThread, TrackingServiceStub],
+) -> None:
+    server, stub = leased
+    execution_id, _ = started(stub)
+    stub.CancelExecution(pb.CancelExecutionRequest(execution_id=execution_id, reason="stop"))
+    sweep_after(server, status(stub, execution_id))
+    restarted = act(stub, execution_id, start=pb.StartAction(phase="back"))
+    assert restarted.status == spb.RUNNING_STATUS_CANCEL_REQUESTED
+    assert (restarted.cancel_reason, restarted.phase) == ("stop", "back")
+
+
+def test_a_lapsed_execution_can_be_suspended_by_its_worker(
+    leased: tuple[ServerThread, TrackingServiceStub],
+) -> None:
+    server, stub = leased
+    execution_id, job = started(stub)
+    sweep_after(server, job)
+    suspended = act(stub, execution_id, suspend=pb.SuspendAction(reason="preempted"))
+    assert suspended.status == spb.RUNNING_STATUS_SUSPENDED
+
+
+def test_cancelling_an_execution_whose_worker_went_silent_ends_it(
+    leased: tuple[ServerThread, TrackingServiceStub],
+) -> None:
+    server, stub = leased
+    execution_id, job = started(stub)
+    sweep_after(server, job)
+    canceled = stub.CancelExecution(
+        pb.CancelExecutionRequest(execution_id=execution_id, reason="gone")
+    ).job_status
+    assert canceled.status == spb.RUNNING_STATUS_CANCELED
+    assert canceled.stop_message == "gone"
+    assert canceled.HasField("end_time")

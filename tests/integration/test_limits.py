@@ -6,9 +6,9 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
-from tests.support.factories import create_execution, unique
+from tests.support.factories import create_execution, unique, violations
+from tracking.v1 import deployment_pb2, io_pb2
 from tracking.v1 import execution_pb2 as epb
-from tracking.v1 import io_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
@@ -223,3 +223,24 @@ def test_a_page_of_large_executions_stops_before_the_message_limit(
         request.page_token = response.next_page_token
     assert len(pages) > 1
     assert [i for page in pages for i in page] == list(reversed(ids))
+
+
+def test_many_long_violations_still_fit_what_a_default_client_accepts(
+    stub: TrackingServiceStub,
+) -> None:
+    labels = {f"{i:02d}" + "K" * 3000: "v" * 400 for i in range(70)}
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.CreateDeployment(
+            pb.CreateDeploymentRequest(
+                deployment=deployment_pb2.Deployment(
+                    name="many-problems",
+                    pipeline_name="p",
+                    execution_rule=deployment_pb2.EXECUTION_RULE_ENDPOINT,
+                    labels=labels,
+                )
+            )
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    listed = violations(refused.value)
+    assert "request" in listed  # "and N more problems not listed"
+    assert sum(len(k) + len(v) for k, v in listed.items()) < 4096

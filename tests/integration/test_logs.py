@@ -267,3 +267,25 @@ def test_stream_logs_filters_and_tails_the_matching_lines(stub: TrackingServiceS
     # The tail counts matching lines, far back past lines that do not match.
     assert streamed(pattern="^1.5 ", tail=5) == [t for t in texts if re.match("1.5 ", t)][-5:]
     assert streamed(pattern="^1.5 ", tail=600) == [t for t in texts if re.match("1.5 ", t)]
+
+
+def test_a_filtered_read_examines_a_bounded_number_of_lines_and_says_where_to_go_on(
+    stub: TrackingServiceStub,
+) -> None:
+    execution_id = create_execution(stub).execution_id
+    for first in range(0, 120_000, 5000):
+        entries = [
+            epb.LogEntry(message="needle" if seq == 110_000 else f"hay {seq}")
+            for seq in range(first + 1, first + 5001)
+        ]
+        stub.AppendLogs(pb.AppendLogsRequest(execution_id=execution_id, entries=entries))
+    request = pb.GetExecutionLogsRequest(execution_id=execution_id, contains="needle")
+    first_read = stub.GetExecutionLogs(request)
+    assert list(first_read.entries) == []
+    assert first_read.truncated
+    assert first_read.scanned_to_seq == 100_000
+    request.after_seq = first_read.scanned_to_seq
+    second_read = stub.GetExecutionLogs(request)
+    assert [(e.seq, e.message) for e in second_read.entries] == [(110_000, "needle")]
+    assert not second_read.truncated
+    assert second_read.scanned_to_seq == 0

@@ -124,6 +124,47 @@ def test_a_sigkilled_runner_leaves_its_job_unknown_until_a_worker_reports_again(
             os.killpg(command_group, signal.SIGKILL)
 
 
+def test_heartbeats_go_on_after_the_platform_suspends_and_resumes_the_job(
+    server: ServerThread, client: TrackingClient
+) -> None:
+    execution_id = unique("paused")
+    runner = start_tracking(
+        server.address,
+        "run", "--pipeline", "paused", "--id", execution_id,
+        "--heartbeat-timeout", str(TIMEOUT), "-q",
+        "--", sys.executable, "-c", LONG_COMMAND,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: has_output(client, execution_id), "the command's output")
+        refused = refused_heartbeats(server)
+        client.suspend(execution_id, reason="preempted")
+        # While suspended the runner's heartbeats are refused; once resumed they count again.
+        wait_for(lambda: refused_heartbeats(server) > refused, "a heartbeat refused meanwhile")
+        resumed = client.resume(execution_id)
+        wait_for(
+            lambda: (
+                client.get_job_status(execution_id).last_heartbeat_time.ToDatetime()
+                > resumed.last_heartbeat_time.ToDatetime()
+            ),
+            "a heartbeat after the resume",
+            guard=30,
+        )
+        assert client.get_job_status(execution_id).status == S.RUNNING_STATUS_RUNNING
+        client.cancel_execution(execution_id, reason="done")
+        assert runner.wait(60) == 128 + signal.SIGTERM  # the command was stopped
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+
+
+def refused_heartbeats(server: ServerThread) -> float:
+    """UpdateJobStatus calls the server answered FAILED_PRECONDITION, by its own metrics."""
+    assert server.app is not None
+    labels = {"method": "UpdateJobStatus", "code": "FAILED_PRECONDITION"}
+    value = server.app.metrics.registry.get_sample_value("tracking_rpc_total", labels)
+    return value or 0.0
+
+
 def has_output(client: TrackingClient, execution_id: str) -> bool:
     try:
         return bool(client.get_execution_logs(execution_id))

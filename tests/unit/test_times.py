@@ -46,6 +46,7 @@ def test_a_running_execution_has_no_end() -> None:
         (None, T0 + 21 * S, None, "times.start_time"),  # after the end, no duration to move it
         (None, None, -S, "times.duration"),
         (None, datetime.max.replace(tzinfo=UTC), S, "times.duration"),
+        (T0 + 30 * S, None, None, "times.create_time"),  # after the end
     ],
 )
 def test_times_out_of_order_are_refused(
@@ -62,3 +63,18 @@ def test_the_end_of_a_stop() -> None:
     assert times.end_time(T0, None, now) == now
     assert times.end_time(T0, 5 * S, now) == T0 + 5 * S
     assert times.end_time(datetime.max.replace(tzinfo=UTC), S, now) == now
+
+
+def test_times_ahead_of_the_servers_clock_are_refused() -> None:
+    running = times.JobTimes(T0, T0 + S, None, None)
+    with pytest.raises(InvalidArgument) as caught:
+        times.reported(running, None, T0 + timedelta(hours=2), None, now=T0)
+    assert fields(caught) == ["times.start_time"]
+    assert times.reported(running, None, T0 + timedelta(minutes=5), None, now=T0).start_time
+
+
+def test_a_duration_no_time_can_end_is_refused_while_running() -> None:
+    running = times.JobTimes(T0, T0 + S, None, None)
+    with pytest.raises(InvalidArgument) as caught:
+        times.reported(running, None, None, timedelta(days=999_999_999))
+    assert fields(caught) == ["times.duration"]

@@ -400,12 +400,14 @@ class GetExecutionLogsRequest(_message.Message):
     def __init__(self, execution_id: _Optional[str] = ..., from_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., to_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., stream: _Optional[_Union[_execution_pb2.LogStream, str]] = ..., after_seq: _Optional[int] = ..., contains: _Optional[str] = ..., pattern: _Optional[str] = ...) -> None: ...
 
 class GetExecutionLogsResponse(_message.Message):
-    __slots__ = ("entries", "truncated")
+    __slots__ = ("entries", "truncated", "scanned_to_seq")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_TO_SEQ_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[_execution_pb2.LogEntry]
     truncated: bool
-    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    scanned_to_seq: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ..., truncated: _Optional[bool] = ..., scanned_to_seq: _Optional[int] = ...) -> None: ...
 
 class WatchStatusRequest(_message.Message):
     __slots__ = ("execution_id", "deployment_name", "after_revision", "resume_token")

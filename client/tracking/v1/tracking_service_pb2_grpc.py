@@ -320,7 +320,9 @@ class TrackingServiceServicer:
 
     def CancelExecution(self, request, context):
         """Cancels an execution: WAITING and SUSPENDED go straight to CANCELED,
-        RUNNING and UNKNOWN to CANCEL_REQUESTED (the worker then stops it).
+        RUNNING and UNKNOWN to CANCEL_REQUESTED (the worker then stops it), except
+        an execution marked UNKNOWN because its lease ran out, which nobody is
+        left to stop: it goes straight to CANCELED.
         Cancelling an execution already in CANCEL_REQUESTED changes nothing.
         Errors: INVALID_ARGUMENT (bad id), NOT_FOUND, FAILED_PRECONDITION (the
         execution already ended).

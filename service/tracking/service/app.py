@@ -63,20 +63,24 @@ class TrackingApp:
         calls in flight finish within the grace period, close the port, close the store."""
         await self.health.enter_graceful_shutdown()
         self.drain.start_draining()
+        # No lease may lapse while the heartbeats that would renew it are refused.
+        await self._stop_tasks()
         await self.hub.close()
         grace = 10.0 if grace is None else grace
         if not await self.drain.wait_until_quiet(grace):
             log.warning("%d calls still running after the grace period", self.drain.in_flight)
         # Responses still being sent get a moment; anything left is cancelled.
         await self.server.stop(1.0)
-        for task in self.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         if self.bridge is not None:
             await self.bridge.stop()
         self.metrics.stop()
         await self.database.close()
+
+    async def _stop_tasks(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:

@@ -190,7 +190,9 @@ class Runner:
             try:
                 await self._client.heartbeat(execution_id)
             except FailedPrecondition:
-                return  # not running any more: ended or canceled elsewhere
+                # Not running now: suspended by its platform (beats again once resumed), or
+                # ended elsewhere, which the cancel watch tells the runner about.
+                continue
             except RemoteException as error:
                 if error.code not in TRANSIENT:
                     note(f"heartbeat refused, no more will be sent: {error}")

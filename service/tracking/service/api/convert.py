@@ -139,6 +139,12 @@ def timedelta_or_none(duration: Duration, present: bool, field: str) -> timedelt
     return duration.ToTimedelta()
 
 
+def seconds_or_none(duration: Duration, present: bool, field: str) -> float | None:
+    """As timedelta_or_none, in seconds."""
+    span = timedelta_or_none(duration, present, field)
+    return None if span is None else span.total_seconds()
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -235,16 +241,12 @@ def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
         "inputs": [to_json(x, f"execution.inputs[{i}]") for i, x in enumerate(execution.inputs)],
         "labels": dict(execution.labels),
         "command": list(execution.command),
-        "heartbeat_timeout_seconds": (
-            seconds_of(execution.heartbeat_timeout)
-            if execution.HasField("heartbeat_timeout")
-            else None
+        "heartbeat_timeout_seconds": seconds_or_none(
+            execution.heartbeat_timeout,
+            execution.HasField("heartbeat_timeout"),
+            "execution.heartbeat_timeout",
         ),
     }
-
-
-def seconds_of(duration: Duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
 
 
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
@@ -303,6 +305,8 @@ class JobStatusFields(Protocol):
     @property
     def reported_duration_seconds(self) -> float | None: ...
     @property
+    def reported_create_time(self) -> datetime | None: ...
+    @property
     def last_heartbeat_time(self) -> datetime | None: ...
     @property
     def lease_expire_time(self) -> datetime | None: ...
@@ -355,7 +359,7 @@ def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStat
         phase=row.phase,
         stop_message=row.stop_message,
         cancel_reason=row.cancel_reason,
-        create_time=stamp(row.create_time),
+        create_time=stamp(row.reported_create_time or row.create_time),
         start_time=stamp(row.start_time),
         end_time=stamp(row.end_time),
         update_time=stamp(row.update_time),

@@ -53,7 +53,9 @@ def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
             "start",
             phase=request.start.phase,
             heartbeat_timeout_seconds=(
-                convert.seconds_of(timeout) if request.start.HasField("heartbeat_timeout") else None
+                convert.seconds_or_none(
+                    timeout, request.start.HasField("heartbeat_timeout"), "start.heartbeat_timeout"
+                )
             ),
         )
     if kind == "heartbeat":

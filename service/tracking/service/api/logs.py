@@ -37,6 +37,9 @@ class LogsApi:
         )
         # Oldest first, cut where the response would grow too large: read on with after_seq.
         entries = next(convert.chunks_that_fit(convert.log_entries(page.lines)))
+        cut = len(entries) < len(page.lines)
         return pb.GetExecutionLogsResponse(
-            entries=entries, truncated=page.more or len(entries) < len(page.lines)
+            entries=entries,
+            truncated=page.more or cut,
+            scanned_to_seq=0 if cut or not page.scanned_to else page.scanned_to,
         )

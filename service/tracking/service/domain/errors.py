@@ -24,18 +24,29 @@ class DomainError(Exception):
 class InvalidArgument(DomainError):
     """One or more fields are malformed."""
 
-    # Every violation goes back in the status trailer, which clients cap (16 KiB by default).
+    # Every violation goes back in the status trailer twice (the message and the details),
+    # and clients refuse trailers above 8 KiB by default: what is listed stays within this.
     MAX_VIOLATIONS = 50
+    MAX_LISTED_BYTES = 2048
+    MAX_FIELD_CHARACTERS = 200
 
     def __init__(self, violations: list[Violation]) -> None:
-        if len(violations) > self.MAX_VIOLATIONS:
-            more = len(violations) - self.MAX_VIOLATIONS
-            violations = [
-                *violations[: self.MAX_VIOLATIONS],
-                Violation("request", f"and {more} more problems not listed"),
-            ]
-        self.violations = violations
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        listed: list[Violation] = []
+        size = 0
+        for violation in violations[: self.MAX_VIOLATIONS]:
+            shown = Violation(
+                _cut(violation.field, self.MAX_FIELD_CHARACTERS),
+                _cut(violation.description, self.MAX_FIELD_CHARACTERS),
+            )
+            size += len(shown.field) + len(shown.description) + 4
+            if listed and size > self.MAX_LISTED_BYTES:
+                break
+            listed.append(shown)
+        if len(listed) < len(violations):
+            more = len(violations) - len(listed)
+            listed.append(Violation("request", f"and {more} more problems not listed"))
+        self.violations = listed
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in listed))
 
     @classmethod
     def of(cls, field: str, description: str) -> InvalidArgument:
@@ -81,3 +92,7 @@ class ValidationCollector:
     def raise_if_any(self) -> None:
         if self.violations:
             raise InvalidArgument(self.violations)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

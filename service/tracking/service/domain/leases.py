@@ -18,9 +18,17 @@ LEASED = frozenset({RunningStatus.RUNNING, RunningStatus.CANCEL_REQUESTED})
 MAX_HEARTBEAT_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 
 
+MIN_HEARTBEAT_TIMEOUT_SECONDS = 1.0
+
+
 def check_heartbeat_timeout(errors: ValidationCollector, field: str, seconds: float) -> None:
-    if not 0.0 <= seconds <= MAX_HEARTBEAT_TIMEOUT_SECONDS:  # also rejects NaN
-        errors.add(field, f"must be between 0 and 7 days (0: no lease), got {seconds:g} s")
+    # Below a second, every report would find the lease run out and bring it back: an
+    # event pair per heartbeat.
+    if (
+        seconds != 0
+        and not MIN_HEARTBEAT_TIMEOUT_SECONDS <= seconds <= MAX_HEARTBEAT_TIMEOUT_SECONDS
+    ):
+        errors.add(field, f"must be 0 (no lease) or between 1 s and 7 days, got {seconds:g} s")
 
 
 def expiry(now: datetime, timeout_seconds: float) -> datetime | None:

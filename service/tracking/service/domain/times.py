@@ -21,16 +21,26 @@ class JobTimes:
     duration: timedelta | None  # as the platform reported it; None: never reported
 
 
+# How far ahead of the server's clock a platform's clock may be.
+MAX_CLOCK_AHEAD = timedelta(hours=1)
+
+
 def reported(
     stored: JobTimes,
     create_time: datetime | None,
     start_time: datetime | None,
     duration: timedelta | None,
+    now: datetime | None = None,
 ) -> JobTimes:
-    """The times after a report; INVALID_ARGUMENT naming the field when out of order."""
+    """The times after a report; INVALID_ARGUMENT naming the field when out of order (or,
+    given `now`, more than MAX_CLOCK_AHEAD in the future)."""
     create = create_time or stored.create_time
     start = start_time or stored.start_time
     errors = ValidationCollector()
+    if now is not None:
+        for field, value in (("times.create_time", create_time), ("times.start_time", start_time)):
+            if value is not None and value > now + MAX_CLOCK_AHEAD:
+                errors.add(field, f"must not be in the future ({now.isoformat()}), got {value}")
     if duration is not None and duration < timedelta(0):
         errors.add("times.duration", f"must not be negative, got {duration.total_seconds()} s")
     elif start is not None and start < create:
@@ -38,6 +48,10 @@ def reported(
             errors.add("times.start_time", _out_of_order(start, "before create_time", create))
         else:
             errors.add("times.create_time", _out_of_order(create, "after start_time", start))
+    elif stored.end_time is not None and create > stored.end_time and start_time is None:
+        errors.add("times.create_time", _out_of_order(create, "after end_time", stored.end_time))
+    elif duration is not None and start is not None:
+        _end(errors, start, duration)  # an end that no time can hold is refused in any status
     errors.raise_if_any()
     duration = duration if duration is not None else stored.duration
     end = stored.end_time

@@ -49,23 +49,34 @@ def check_id(execution_id: str, field: str = "execution_id") -> None:
 def _times_of(row: ExecutionRow) -> times.JobTimes:
     seconds = row.reported_duration_seconds
     duration = None if seconds is None else timedelta(seconds=seconds)
-    return times.JobTimes(row.create_time, row.start_time, row.end_time, duration)
+    created = row.reported_create_time or row.create_time
+    return times.JobTimes(created, row.start_time, row.end_time, duration)
 
 
 def _end_time(row: ExecutionRow, now: datetime) -> datetime:
     return times.end_time(row.start_time, _times_of(row).duration, now)
 
 
-def _apply_times(row: ExecutionRow, action: StatusAction) -> bool:
+def _apply_times(row: ExecutionRow, action: StatusAction, now: datetime) -> bool:
     """Set the times a platform measured; whether any changed."""
-    after = times.reported(_times_of(row), action.create_time, action.start_time, action.duration)
-    before = (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
-    row.create_time = after.create_time
+    after = times.reported(
+        _times_of(row), action.create_time, action.start_time, action.duration, now
+    )
+    shown = (row.reported_create_time, row.start_time, row.end_time, row.reported_duration_seconds)
+    # The creation time the platform reports is shown; the one the server recorded stays
+    # the key lists are ordered and paged by (a cursor never sees an execution move).
+    if action.create_time is not None:
+        row.reported_create_time = after.create_time
     row.start_time = after.start_time
     row.end_time = after.end_time
     if action.duration is not None:
         row.reported_duration_seconds = action.duration.total_seconds()
-    return before != (row.create_time, row.start_time, row.end_time, row.reported_duration_seconds)
+    return shown != (
+        row.reported_create_time,
+        row.start_time,
+        row.end_time,
+        row.reported_duration_seconds,
+    )
 
 
 class Executions:
@@ -241,11 +252,12 @@ class Executions:
                     f"execution {row.execution_id!r} is at revision {row.revision}, "
                     f"not {expected_revision}: read it again and retry"
                 )
+            # Every action but a stop is a report of the worker: it brings an execution whose
+            # lease ran out back to where it was, before the action applies.
+            restored = leases.renew(row, now) if action.kind != "stop" else []
             if action.kind == "times":
-                restored = leases.renew(row, now)  # a report of the worker, as any other
-                return [*restored, "TIMES"] if _apply_times(row, action) else restored
+                return [*restored, "TIMES"] if _apply_times(row, action, now) else restored
             if action.kind in ("progress", "heartbeat"):
-                restored = leases.renew(row, now)
                 status.progress(RunningStatus(row.status), action.kind)
                 if action.kind == "heartbeat":
                     return restored
@@ -253,6 +265,13 @@ class Executions:
                 row.phase = action.phase or row.phase
                 return [*restored, "PROGRESS"]
             current = RunningStatus(row.status)
+            if action.kind == "start" and restored:
+                # A worker that comes back and starts again: it runs on, as it was.
+                row.phase = action.phase or row.phase
+                if action.heartbeat_timeout_seconds is not None:
+                    row.heartbeat_timeout_seconds = action.heartbeat_timeout_seconds
+                    leases.renew(row, now)
+                return restored
             if action.kind == "start":
                 target = status.start(current)
                 row.start_time = row.start_time or now
@@ -281,7 +300,7 @@ class Executions:
                 leases.renew(row, now)
             else:
                 leases.release(row)
-            return ["STATUS"]
+            return ["STATUS"]  # a restored status changed again: one event says both
 
         return await self._change(execution_id, apply)
 
@@ -293,7 +312,8 @@ class Executions:
 
         def apply(row: ExecutionRow, now: datetime) -> list[str]:
             current = RunningStatus(row.status)
-            target = status.cancel(current)
+            # Nobody is left to stop a job whose worker went silent: it ends at once.
+            target = RunningStatus.CANCELED if row.lapsed_from else status.cancel(current)
             if target is current:
                 return []
             row.cancel_reason = reason

@@ -23,6 +23,9 @@ from tracking.service.store.types import utcnow
 
 # Lines read at a time while a filter looks for matches.
 SCAN_BATCH = 1000
+# Lines one filtered read examines at most: a pattern that matches nothing in a long log
+# costs a bounded amount of work, and the response says where to read on.
+MAX_SCANNED_LINES = 100_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class LogPage:
 
     lines: list[LogLineRow]
     more: bool
+    # A filtered read stopped after examining MAX_SCANNED_LINES: the seq of the last line it
+    # examined (0 when it read to the end).
+    scanned_to: int = 0
 
 
 class Logs:
@@ -135,7 +141,10 @@ class Logs:
             # what may be returned tells whether more match.
             lines = []
             cursor = after_seq
+            scanned = 0
             while len(lines) <= allowed:
+                if scanned >= MAX_SCANNED_LINES:
+                    return LogPage(lines, True, scanned_to=cursor)
                 batch = await self.db.read(
                     store.query,
                     execution_id,
@@ -145,6 +154,7 @@ class Logs:
                     stream=stream,
                     limit=SCAN_BATCH,
                 )
+                scanned += len(batch)
                 lines += keep.apply(batch)
                 if len(batch) < SCAN_BATCH:
                     break

@@ -52,6 +52,7 @@ class JobStatusView:
     update_time: datetime
     revision: int
     reported_duration_seconds: float | None
+    reported_create_time: datetime | None
     last_heartbeat_time: datetime | None
     lease_expire_time: datetime | None
 
@@ -315,7 +316,7 @@ def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
         "phase": row.phase,
         "stop_message": row.stop_message,
         "cancel_reason": row.cancel_reason,
-        "create_time": iso(row.create_time),
+        "create_time": iso(row.reported_create_time or row.create_time),
         "start_time": iso(row.start_time),
         "end_time": iso(row.end_time),
         "update_time": iso(row.update_time),

@@ -78,6 +78,9 @@ class ExecutionRow(SQLModel, table=True):
     end_time: datetime | None = _time(nullable=True)
     # The duration the platform reported (UpdateJobStatus times); JobStatus shows it as is.
     reported_duration_seconds: float | None = None
+    # The creation time a platform reported (shown); create_time stays the server's, the
+    # key lists are ordered and paged by.
+    reported_create_time: datetime | None = _time(nullable=True)
     update_time: datetime = _time()
     revision: int = Field(default=0, sa_type=BigInteger)
     log_seq: int = Field(default=0, sa_type=BigInteger)
