@@ -16,7 +16,7 @@ def _server_modules() -> Any:
     try:
         from tracking.service import app as server_app
     except ImportError as error:
-        fail(f"the server is not installed ({error.name}): pip install 'tracking[server]'")
+        fail(f"the server is not installed ({error.name}): pip install 'tracking[server]'", 2)
     return server_app
 
 
