@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from importlib.metadata import version
 
 import pytest
 
@@ -265,3 +266,15 @@ def test_logs_print_filter_and_follow(server: ServerThread, client: TrackingClie
     # Read on from the same buffered pipe: communicate() would skip what readline buffered.
     rest = follower.stdout.read()
     assert (follower.wait(timeout=60), rest) == (0, "five\n")
+
+
+@pytest.mark.parametrize("group", [[], ["deployments"], ["executions"], ["report"]])
+def test_a_bare_command_prints_its_help_once(server: ServerThread, group: list[str]) -> None:
+    result = tracking(server.address, *group)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Usage:") == 1
+
+
+def test_version_is_the_packages(server: ServerThread) -> None:
+    result = tracking(server.address, "--version")
+    assert (result.returncode, result.stdout) == (0, f"tracking {version('tracking')}\n")

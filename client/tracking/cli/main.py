@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 
@@ -23,6 +25,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tracking {version('tracking')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="print the version and exit",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Records deployments and their executions, and tells where each job stands."""
+
+
 app.command()(serve)
 app.command()(health)
 app.add_typer(tokens, name="tokens")
@@ -43,9 +68,8 @@ def main() -> None:
     """Run the command line; a bad flag or argument is one line on stderr and exit code 2."""
     try:
         code = app(standalone_mode=False)
-    except NoArgsIsHelp as error:
-        typer.echo(error.ctx.get_help() if error.ctx else error.format_message())
-        code = 0
+    except NoArgsIsHelp:
+        code = 0  # typer has printed the help already
     except click_errors.ClickException as error:
         where = (
             f"{error.ctx.command_path} --help"
