@@ -38,7 +38,7 @@ def test_deployment_lifecycle(server: ServerThread) -> None:
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     assert f"name: {name}" in created.stdout.splitlines()
-    assert "execution_rule: EXECUTION_RULE_PERIODIC" in created.stdout
+    assert "execution_rule: PERIODIC" in created.stdout
 
     listed = tracking(server.address, "deployments", "list", "--filter", 'pipeline_name = "train"')
     header, *rows = listed.stdout.splitlines()
@@ -105,7 +105,7 @@ def test_execution_lifecycle(server: ServerThread, client: TrackingClient) -> No
     )
     assert cancel.stdout.strip() == f"{execution_id}: CANCELED"
     detail = tracking(server.address, "executions", "get", execution_id).stdout.splitlines()
-    assert "job_status.status: RUNNING_STATUS_CANCELED" in detail
+    assert "job_status.status: CANCELED" in detail
     assert "job_status.cancel_reason: not needed" in detail
 
     assert tracking(server.address, "executions", "delete", execution_id).returncode == 0

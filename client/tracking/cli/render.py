@@ -13,7 +13,7 @@ from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from tracking.cli.common import Output
-from tracking.v1 import deployment_pb2, execution_pb2, status_pb2
+from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 
 M = TypeVar("M", bound=Message)
 
@@ -37,6 +37,19 @@ def short_enum(enum_type: Any, number: int) -> str:
     name: str = enum_type.Name(number)
     prefix = enum_type.DESCRIPTOR.values_by_number[0].name.removesuffix("UNSPECIFIED")
     return name.removeprefix(prefix) if number else "-"
+
+
+def _short_names() -> dict[str, str]:
+    """Every enum value's proto name -> the name people read, for every enum of the contract."""
+    names: dict[str, str] = {}
+    for module in (deployment_pb2, execution_pb2, io_pb2, status_pb2):
+        for enum in module.DESCRIPTOR.enum_types_by_name.values():
+            prefix = enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
+            names.update({v.name: v.name.removeprefix(prefix) for v in enum.values if v.number})
+    return names
+
+
+SHORT_NAMES = _short_names()
 
 
 def when(ts: timestamp_pb2.Timestamp) -> str:
@@ -97,7 +110,8 @@ def show_one(message: Message, output: Output) -> None:
         print_json(as_dict(message))
         return
     for key, value in _flatten(as_dict(message)):
-        typer.echo(f"{key}: {value}")
+        shown = SHORT_NAMES.get(value, value) if isinstance(value, str) else value
+        typer.echo(f"{key}: {shown}")
 
 
 def _flatten(values: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
