@@ -2,7 +2,7 @@
 #   docker build -t tracking .
 #   docker run -p 50051:50051 -v tracking-data:/data tracking
 # Auth is on (the server listens on 0.0.0.0): create a token first with
-#   docker run --rm -v tracking-data:/data tracking tokens create --role admin --name me
+#   docker run --rm -v tracking-data:/data tracking tokens create --role admin --name me --create-database
 
 FROM python:3.11-slim AS build
 WORKDIR /src

@@ -97,13 +97,21 @@ DatabaseOption = Annotated[
 ]
 
 
-async def _with_tokens(database_url: str | None, action: Any) -> Any:
+async def _with_tokens(database_url: str | None, action: Any, *, create: bool = False) -> Any:
     _server_modules()
     from tracking.service.domain.errors import DomainError
     from tracking.service.operations.tokens import Tokens
     from tracking.service.store.database import Database
 
-    database = Database(_settings(database_url=database_url).database_url)
+    url = _settings(database_url=database_url).database_url
+    database = Database(url)
+    # A token made in a database the server does not use would be invisible to it.
+    if database.path is not None and not database.path.exists() and not create:
+        fail(
+            f"no database at {database.path}: give the server's --database-url (or"
+            " TRACKING_DATABASE_URL), or --create-database to start a new one",
+            2,
+        )
     try:
         await database.start()
         return await action(Tokens(database))
@@ -131,10 +139,20 @@ def create_token(
     role: Annotated[str, typer.Option(help="reader, writer or admin")],
     name: Annotated[str, typer.Option(help="who or what will use it")] = "cli",
     database_url: DatabaseOption = None,
+    create_database: Annotated[
+        bool,
+        typer.Option(
+            "--create-database", help="create the SQLite database if it does not exist yet"
+        ),
+    ] = False,
 ) -> None:
     """Create a token and print its secret (shown this once; only a hash is stored)."""
     row, secret = asyncio.run(
-        _with_tokens(database_url, lambda t: t.create(name, role.upper(), "tracking tokens create"))
+        _with_tokens(
+            database_url,
+            lambda t: t.create(name, role.upper(), "tracking tokens create"),
+            create=create_database,
+        )
     )
     typer.echo(f"created {row.token_id} ({row.role.lower()}) for {row.name}", err=True)
     typer.echo(secret)
