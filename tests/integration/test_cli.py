@@ -278,3 +278,10 @@ def test_a_bare_command_prints_its_help_once(server: ServerThread, group: list[s
 def test_version_is_the_packages(server: ServerThread) -> None:
     result = tracking(server.address, "--version")
     assert (result.returncode, result.stdout) == (0, f"tracking {version('tracking')}\n")
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "localhost:0", "[::1]:70000"])
+def test_an_address_whose_port_cannot_be_one_is_refused(server: ServerThread, address: str) -> None:
+    result = tracking(server.address, "deployments", "list", "--address", address)
+    assert result.returncode == 2
+    assert "the port must be between 1 and 65535" in one_error_line(result)

@@ -192,12 +192,24 @@ def with_connection(command: Callable[Concatenate[Connection, P], R]) -> Callabl
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         values = (kwargs.pop(p.name) for p in _CONNECTION_PARAMETERS)
         connection = Connection(*values)  # type: ignore[arg-type]
+        check_address(connection.address)
         with remote_errors(connection.address):
             return command(connection, *args, **kwargs)
 
     own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
     run.__signature__ = inspect.Signature(own + _CONNECTION_PARAMETERS)  # type: ignore[attr-defined]
     return run
+
+
+_PORT = re.compile(r".*:(\d+)")
+
+
+def check_address(address: str) -> None:
+    """A host:port whose port cannot be one is a mistake, not a server to look for (gRPC
+    would take 99999 as 34463)."""
+    match = _PORT.fullmatch(address)
+    if match and not 1 <= int(match[1]) <= 65535:
+        fail(f"--address {address}: the port must be between 1 and 65535", 2)
 
 
 def with_client(command: Callable[Concatenate[TrackingClient, P], R]) -> Callable[P, R]:
