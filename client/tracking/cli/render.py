@@ -58,6 +58,35 @@ def when(ts: timestamp_pb2.Timestamp) -> str:
     return ts.ToDatetime(tzinfo=dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def span(seconds: float) -> str:
+    """A length of time as people read it at a glance (kubectl's style): 42s, 5m10s, 3h4m, 2d5h."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs}s" if secs and minutes < 10 else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes}m" if minutes and hours < 10 else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours and days < 10 else f"{days}d"
+
+
+def age(ts: timestamp_pb2.Timestamp, now: dt.datetime | None = None) -> str:
+    if not ts.seconds and not ts.nanos:
+        return "-"
+    moment = now or dt.datetime.now(dt.UTC)
+    return span(max(0.0, (moment - ts.ToDatetime(tzinfo=dt.UTC)).total_seconds()))
+
+
+def run_time(status: status_pb2.JobStatus) -> str:
+    """How long the job has run (or ran); "-" before its start."""
+    if not status.HasField("start_time"):
+        return "-"
+    return span(status.duration.ToTimedelta().total_seconds())
+
+
 def status_name(status: status_pb2.JobStatus) -> str:
     return short_enum(status_pb2.RunningStatus, status.status)
 
@@ -86,7 +115,8 @@ EXECUTION_COLUMNS: Sequence[Column[execution_pb2.Execution]] = (
     ("STATUS", lambda e: status_name(e.job_status)),
     ("PROGRESS", lambda e: percent(e.job_status.progress)),
     ("PHASE", lambda e: e.job_status.phase or "-"),
-    ("CREATED", lambda e: when(e.job_status.create_time)),
+    ("AGE", lambda e: age(e.job_status.create_time)),
+    ("DURATION", lambda e: run_time(e.job_status)),
 )
 
 
