@@ -292,3 +292,20 @@ def test_an_address_whose_port_cannot_be_one_is_refused(server: ServerThread, ad
     result = tracking(server.address, "deployments", "list", "--address", address)
     assert result.returncode == 2
     assert "the port must be between 1 and 65535" in one_error_line(result)
+
+
+def test_deleting_a_deployment_with_unfinished_executions_needs_yes(
+    server: ServerThread, client: TrackingClient
+) -> None:
+    name = unique("busy")
+    client.create_deployment(name, "p", "ENDPOINT")
+    execution_id = client.create_execution(deployment_name=name).execution_id
+    client.start(execution_id)
+    refused = tracking(server.address, "deployments", "delete", name)
+    assert refused.returncode == 2
+    assert "has 1 executions that have not ended" in one_error_line(refused)
+    assert "--yes" in one_error_line(refused)
+    assert client.get_job_status(execution_id).status == 2  # RUNNING: nothing deleted
+    deleted = tracking(server.address, "deployments", "delete", name, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip() == f"deleted deployment {name}"

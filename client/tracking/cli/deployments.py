@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ from tracking.cli.common import (
     parse_pairs,
     with_client,
 )
+from tracking.cli.executions import quote
 from tracking.cli.render import DEPLOYMENT_COLUMNS, show_many, show_one
 from tracking.client import TrackingClient
 from tracking.client.requests import DeploymentFields, DeploymentUpdate
@@ -107,10 +109,31 @@ def update(
     show_one(client.update_deployment(name, **changes), output)
 
 
+UNFINISHED = "WAITING, RUNNING, SUSPENDED, CANCEL_REQUESTED, UNKNOWN"
+
+
 @deployments.command("delete")
 @with_client
-def delete(client: TrackingClient, name: NameArgument) -> None:
+def delete(
+    client: TrackingClient,
+    name: NameArgument,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="delete even executions that have not ended, unasked"),
+    ] = False,
+) -> None:
     """Delete a deployment with its executions and their logs."""
+    query = f"deployment_name = {quote(name)} AND status IN ({UNFINISHED})"
+    unfinished = sum(1 for _ in client.list_executions(filter=query)) if not yes else 0
+    if unfinished:
+        question = (
+            f"deployment {name} has {unfinished} executions that have not ended: delete them"
+            " too (their `tracking run` commands are stopped)?"
+        )
+        if not sys.stdin.isatty():
+            fail(f"{question.removesuffix('?')}: give --yes to do it", 2)
+        if not typer.confirm(question):
+            raise typer.Exit(1)
     client.delete_deployment(name)
     typer.echo(f"deleted deployment {name}")
 
