@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 import threading
 from collections import Counter
@@ -21,7 +20,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.chaos import wait_for
+from tests.support.chaos import free_address, wait_for
 from tests.support.cli import start_tracking
 from tests.support.databases import postgres_database
 from tests.support.factories import unique
@@ -31,12 +30,6 @@ from tracking.v1 import status_pb2
 
 WRITERS = 8
 BATCH = 200
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Writer(threading.Thread):
@@ -84,7 +77,7 @@ def stored_batches(client: TrackingClient, execution_id: str) -> dict[int, int]:
 def test_sigterm_lets_accepted_writes_finish_and_refuses_the_rest_with_unavailable(
     fresh_database: str,
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
+    address = free_address()
     server = ServerProcess(fresh_database, address=address).start()
     with TrackingClient(address) as client:
         executions = []
@@ -127,7 +120,7 @@ CHILD = (
 
 
 def test_tracking_run_loses_nothing_across_a_drain(fresh_database: str, tmp_path: Path) -> None:
-    address = f"127.0.0.1:{free_port()}"
+    address = free_address()
     execution_id = unique("drain")
     server = ServerProcess(fresh_database, address=address).start()
     runner = start_tracking(
@@ -156,7 +149,7 @@ def test_tracking_run_loses_nothing_across_a_drain(fresh_database: str, tmp_path
 @pytest.mark.postgres
 def test_health_says_not_serving_while_a_drain_lets_a_call_finish() -> None:
     with postgres_database() as url:
-        address = f"127.0.0.1:{free_port()}"
+        address = free_address()
         server = ServerProcess(url, address=address, TRACKING_GRACE_SECONDS="60").start()
         locker = asyncio.new_event_loop()
         try:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
+from tests.support.chaos import free_address
 from tests.support.cli import start_tracking
 from tests.support.factories import unique
 from tests.support.process import ServerProcess
@@ -21,16 +21,10 @@ CHILD = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_lines_written_while_the_server_is_down_arrive_once_in_order(
     fresh_database: str, tmp_path: Path
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
+    address = free_address()
     release = tmp_path / "release"
     execution_id = unique("outage")
     server = ServerProcess(fresh_database, address=address).start()

@@ -8,7 +8,6 @@ own that fills up; both need root.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support.chaos import wait_for
+from tests.support.environment import cannot_run
 from tests.support.server import ServerThread
 from tracking.client import NO_RETRY, TrackingClient, Unavailable
 from tracking.service.settings import Settings
@@ -32,10 +32,7 @@ def _run(*command: str) -> None:
     try:
         subprocess.run(command, check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as error:
-        reason = f"{command[0]} failed (needs root): {getattr(error, 'stderr', error)}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
-        pytest.skip(reason)
+        cannot_run(f"{command[0]} failed (needs root): {getattr(error, 'stderr', error)}")
 
 
 @pytest.fixture

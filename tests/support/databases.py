@@ -16,16 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
-import pytest
+
+from tests.support.environment import cannot_run
 
 POSTGRES_URL = os.environ.get(
     "TRACKING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ("sqlite", "postgres")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 async def _admin(statement: str) -> None:
@@ -48,10 +45,7 @@ def postgres_database() -> Iterator[str]:
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as error:
-        reason = f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}"
-        if _in_ci():
-            pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run)", pytrace=False)
-        pytest.skip(reason)
+        cannot_run(f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}")
     try:
         yield _swap_database(POSTGRES_URL, name)
     finally:

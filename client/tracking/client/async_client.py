@@ -554,15 +554,17 @@ class AsyncTrackingClient:
         the last resume_token.
         """
         logs = rs.LogFollow(
-            execution_id,
-            deployment_name=deployment_name,
-            after_seq=after_seq,
-            since=since,
-            tail=tail,
-            stream=stream,
-            follow=follow,
-            contains=contains,
-            pattern=pattern,
-            resume_token=resume_token,
+            rq.stream_logs(
+                execution_id,
+                deployment_name=deployment_name,
+                after_seq=after_seq,
+                since=since,
+                tail=tail,
+                stream=stream,
+                follow=follow,
+                contains=contains,
+                pattern=pattern,
+                resume_token=resume_token,
+            )
         )
         return self._resuming(logs, timeout)

@@ -58,12 +58,16 @@ def optional_timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | N
     return None if value is None else to_timestamp(value)
 
 
-def optional_duration(value: dt.timedelta | None) -> duration_pb2.Duration | None:
-    """A timedelta as a Duration, passing None through (an unset field)."""
+def optional_duration(value: dt.timedelta | float | None) -> duration_pb2.Duration | None:
+    """A timedelta (or a number of seconds) as a Duration, passing None through (an unset
+    field)."""
     if value is None:
         return None
     duration = duration_pb2.Duration()
-    duration.FromTimedelta(value)
+    if isinstance(value, dt.timedelta):
+        duration.FromTimedelta(value)
+    else:
+        duration.FromNanoseconds(round(value * 1e9))
     return duration
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, Unpack
 
-from google.protobuf import duration_pb2, field_mask_pb2, struct_pb2
+from google.protobuf import field_mask_pb2, struct_pb2
 
 from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
@@ -121,7 +121,7 @@ def create_execution(
     `heartbeat_timeout` in seconds (None: the server's default, 0: no lease)."""
     return pb.CreateExecutionRequest(
         execution=execution_pb2.Execution(
-            heartbeat_timeout=seconds_duration(heartbeat_timeout),
+            heartbeat_timeout=optional_duration(heartbeat_timeout),
             command=command,
             execution_id=execution_id,
             deployment_name=deployment_name,
@@ -170,14 +170,6 @@ def get_job_status(execution_id: str) -> pb.GetJobStatusRequest:
     return pb.GetJobStatusRequest(execution_id=execution_id)
 
 
-def seconds_duration(seconds: float | None) -> duration_pb2.Duration | None:
-    if seconds is None:
-        return None
-    duration = duration_pb2.Duration()
-    duration.FromNanoseconds(round(seconds * 1e9))
-    return duration
-
-
 def start(
     execution_id: str,
     *,
@@ -189,7 +181,7 @@ def start(
     execution's when given)."""
     return pb.UpdateJobStatusRequest(
         execution_id=execution_id,
-        start=pb.StartAction(phase=phase, heartbeat_timeout=seconds_duration(heartbeat_timeout)),
+        start=pb.StartAction(phase=phase, heartbeat_timeout=optional_duration(heartbeat_timeout)),
         expected_revision=expected_revision,
     )
 

@@ -24,7 +24,6 @@ in the middle of them resumes after them, without the snapshots it had not recei
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -39,7 +38,6 @@ from tracking.v1 import tracking_service_pb2 as pb
 
 from . import methods as m
 from . import requests as rq
-from .convert import EnumArg
 from .errors import DeadlineExceeded, from_rpc_error
 from .retry import RetryPolicy
 
@@ -173,35 +171,11 @@ class LogFollow(
 
     method = m.STREAM_LOGS
 
-    def __init__(
-        self,
-        execution_id: str = "",
-        *,
-        deployment_name: str = "",
-        after_seq: int = 0,
-        since: dt.datetime | None = None,
-        tail: int = 0,
-        stream: EnumArg = execution_pb2.LOG_STREAM_UNSPECIFIED,
-        follow: bool = True,
-        contains: str = "",
-        pattern: str = "",
-        resume_token: str = "",
-    ) -> None:
+    def __init__(self, first: pb.StreamLogsRequest) -> None:
         super().__init__()
-        self.first = rq.stream_logs(
-            execution_id,
-            deployment_name=deployment_name,
-            after_seq=after_seq,
-            since=since,
-            tail=tail,
-            stream=stream,
-            follow=follow,
-            contains=contains,
-            pattern=pattern,
-            resume_token=resume_token,
-        )
+        self.first = first
         self.last_seq: int | None = None  # of the last line handed out (one execution)
-        self.resume_token = resume_token  # of the last response received (a deployment)
+        self.resume_token = first.resume_token  # of the last response received (a deployment)
 
     def request(self) -> pb.StreamLogsRequest:
         request = pb.StreamLogsRequest()

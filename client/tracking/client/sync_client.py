@@ -556,15 +556,17 @@ class TrackingClient:
         resume_token of the last response (pass one as `resume_token` to start there).
         """
         logs = rs.LogFollow(
-            execution_id,
-            deployment_name=deployment_name,
-            after_seq=after_seq,
-            since=since,
-            tail=tail,
-            stream=stream,
-            follow=follow,
-            contains=contains,
-            pattern=pattern,
-            resume_token=resume_token,
+            rq.stream_logs(
+                execution_id,
+                deployment_name=deployment_name,
+                after_seq=after_seq,
+                since=since,
+                tail=tail,
+                stream=stream,
+                follow=follow,
+                contains=contains,
+                pattern=pattern,
+                resume_token=resume_token,
+            )
         )
         return self._resuming(logs, timeout)

@@ -77,6 +77,15 @@ def peer_host(peer: str) -> str:
     return peer
 
 
+def authorization_headers(metadata: Any) -> list[str]:
+    return [value for key, value in metadata or () if key == "authorization"]
+
+
+def bearer_secret(header: str) -> str:
+    """The secret of `Bearer <secret>` (whatever the scheme: the caller checks it)."""
+    return header.partition(" ")[2].strip()
+
+
 def metadata_size(metadata: Any) -> int:
     """Bytes of the call's metadata, as HTTP/2 counts a header list (32 per entry)."""
     return sum(len(key) + len(value) + 32 for key, value in metadata or ())
@@ -146,13 +155,13 @@ class AuthInterceptor(WrappingInterceptor):
     def _known(self, metadata: Any) -> bool:
         """Whether the call carries a token checked recently (a cache read, no statement):
         callers sharing an address with a token guesser keep being served."""
-        headers = [value for key, value in metadata or () if key == "authorization"]
+        headers = authorization_headers(metadata)
         if len(headers) != 1:
             return False
-        return self.tokens.verified_recently(headers[0].partition(" ")[2].strip()) is not None
+        return self.tokens.verified_recently(bearer_secret(headers[0])) is not None
 
     async def _authenticate(self, rpc: str, metadata: Any) -> Principal | Refusal:
-        headers = [value for key, value in metadata or () if key == "authorization"]
+        headers = authorization_headers(metadata)
         if not headers:
             return Refusal(grpc.StatusCode.UNAUTHENTICATED, "send authorization: Bearer <token>")
         if len(headers) > 1:
@@ -166,7 +175,7 @@ class AuthInterceptor(WrappingInterceptor):
                 grpc.StatusCode.UNAUTHENTICATED, "authorization must be 'Bearer <token>'"
             )
         try:
-            found = await self.tokens.verify(secret.strip())
+            found = await self.tokens.verify(bearer_secret(headers[0]))
         except Exception as error:
             if connection_lost(error):
                 return Refusal(
@@ -220,9 +229,9 @@ class AuthInterceptor(WrappingInterceptor):
         return stream
 
     async def _still_valid(self, metadata: Any) -> bool:
-        secret = dict(metadata or ()).get("authorization", "").partition(" ")[2].strip()
+        (header,) = authorization_headers(metadata)  # admitted with exactly one
         try:
-            return await self.tokens.verify(secret) is not None
+            return await self.tokens.verify(bearer_secret(header)) is not None
         except Exception as error:
             if connection_lost(error):
                 return True  # checked again at the next recheck; the stream goes on meanwhile

@@ -36,9 +36,17 @@ def renew(row: ExecutionRow, now: datetime) -> list[str]:
         changes.append("STATUS")
     row.lapsed_from = ""
     if RunningStatus(row.status) in leases.LEASED:
-        row.last_heartbeat_time = now
-        row.lease_expire_time = leases.expiry(now, row.heartbeat_timeout_seconds)
+        for column, value in renewed_columns(now, row.heartbeat_timeout_seconds).items():
+            setattr(row, column, value)
     return changes
+
+
+def renewed_columns(now: datetime, timeout_seconds: float) -> dict[str, datetime | None]:
+    """The lease columns of a report made now, for a running execution."""
+    return {
+        "last_heartbeat_time": now,
+        "lease_expire_time": leases.expiry(now, timeout_seconds),
+    }
 
 
 def release(row: ExecutionRow) -> None:

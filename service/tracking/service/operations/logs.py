@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
-from tracking.service.domain.leases import LEASED, expiry
+from tracking.service.domain.leases import LEASED
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.log_filters import line_filter
 from tracking.service.domain.status import RunningStatus
@@ -81,10 +81,7 @@ class Logs:
                     self.db, session, row, before, leases.renew(row, now), now
                 )
             elif status in LEASED:
-                renewed = {
-                    "last_heartbeat_time": now,
-                    "lease_expire_time": expiry(now, state.heartbeat_timeout_seconds),
-                }
+                renewed = leases.renewed_columns(now, state.heartbeat_timeout_seconds)
             first = log_seq + 1
             for offset, line in enumerate(lines):
                 line["execution_id"] = execution_id

@@ -83,9 +83,7 @@ class Tokens:
         lookup is made)."""
         token_id = auth.parse_secret(secret)
         cached = self._cache.get(token_id) if token_id else None
-        if cached is None or cached.principal is None or not auth.matches(secret, cached.digest):
-            return None
-        return cached.principal
+        return cached.admits(secret) if cached else None
 
     async def verify(self, secret: str) -> Principal | None:
         """The principal of a valid secret; None if malformed, unknown or revoked.
@@ -108,12 +106,16 @@ class Tokens:
             )
             if self.cache_seconds > 0:
                 self._cache[token_id] = cached
-        if cached.principal is None or not auth.matches(secret, cached.digest):
-            return None
-        return cached.principal
+        return cached.admits(secret)
 
 
 @dataclass(frozen=True)
 class _Cached:
     principal: Principal | None
     digest: str
+
+    def admits(self, secret: str) -> Principal | None:
+        """The principal, if the token is valid and `secret` is its secret."""
+        if self.principal is None or not auth.matches(secret, self.digest):
+            return None
+        return self.principal
