@@ -75,10 +75,10 @@ def logs(
     timeout: TimeoutOption = None,
     output: OutputOption = Output.TABLE,
 ) -> None:
-    """Print the log lines of an execution, or of every execution of a deployment, oldest
-    first (like kubectl logs).
+    """Print the log lines of an execution (or a deployment), oldest first.
 
-    Exit code: 0 once everything was printed; 1 on a refusal; 124 after --timeout.
+    Like kubectl logs; with --deployment, every execution's lines, each prefixed with its
+    id. Exit code: 0 once everything was printed; 1 on a refusal; 124 after --timeout.
     """
     if bool(execution_id) == bool(deployment):
         fail("name an execution or a --deployment (one of them)", 2)

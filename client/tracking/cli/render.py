@@ -40,12 +40,15 @@ def short_enum(enum_type: Any, number: int) -> str:
 
 
 def _short_names() -> dict[str, str]:
-    """Every enum value's proto name -> the name people read, for every enum of the contract."""
+    """Every enum value's proto name -> the name people read ("-" for an unset one), for
+    every enum of the contract."""
     names: dict[str, str] = {}
     for module in (deployment_pb2, execution_pb2, io_pb2, status_pb2):
         for enum in module.DESCRIPTOR.enum_types_by_name.values():
             prefix = enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
-            names.update({v.name: v.name.removeprefix(prefix) for v in enum.values if v.number})
+            names.update(
+                {v.name: v.name.removeprefix(prefix) if v.number else "-" for v in enum.values}
+            )
     return names
 
 

@@ -19,7 +19,7 @@ from tracking.client.current import EXECUTION_ID_VARIABLE, CurrentExecution
 from tracking.v1 import status_pb2
 
 report = typer.Typer(
-    help="Report progress, outputs, results and steps of the running job (inside tracking run).",
+    help="Report a job's progress, outputs, results and steps from inside tracking run.",
     no_args_is_help=True,
 )
 
@@ -38,8 +38,8 @@ ExecutionOption = Annotated[
 def _current(client: TrackingClient, execution: str | None) -> CurrentExecution:
     if not execution:
         fail(
-            f"no execution to report on: {EXECUTION_ID_VARIABLE} is not set (it is inside "
-            "`tracking run`); give --execution ID",
+            f"no execution to report on: {EXECUTION_ID_VARIABLE} is not set (`tracking run`"
+            " sets it for its command); give --execution ID",
             2,
         )
     return CurrentExecution(client, execution)

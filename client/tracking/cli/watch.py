@@ -50,10 +50,10 @@ def watch(
     timeout: TimeoutOption = None,
     output: OutputOption = Output.TABLE,
 ) -> None:
-    """Show an execution's status, phase and progress live until it ends, or every change
-    of a deployment's executions. Rides out server restarts.
+    """Show an execution's status, phase and progress live until it ends.
 
-    Exit code: 0 SUCCESS, 3 ERROR, 4 CANCELED; 1 if the watch itself failed; 124 after
+    With --deployment, every change of the deployment's executions. Rides out server
+    restarts. Exit code: 0 SUCCESS, 3 ERROR, 4 CANCELED; 1 if the watch itself failed; 124 after
     --timeout.
     """
     if bool(execution_id) == bool(deployment):

@@ -46,4 +46,4 @@ def test_age_and_run_time() -> None:
 def test_enum_values_have_the_short_names_lists_show() -> None:
     assert SHORT_NAMES["RUNNING_STATUS_CANCELED"] == "CANCELED"
     assert SHORT_NAMES["EXECUTION_RULE_PERIODIC"] == "PERIODIC"
-    assert "RUNNING_STATUS_UNSPECIFIED" not in SHORT_NAMES
+    assert SHORT_NAMES["JOB_TYPE_UNSPECIFIED"] == "-"  # unset

@@ -14,6 +14,7 @@ import typer
 from tracking.cli.common import parse_since
 from tracking.cli.runner.child import CONTINUED, describe_exit, shell_exit_code, split_line
 from tracking.cli.runner.persist import Deadline
+from tracking.cli.runner.runner import MAX_JOB_NAME, default_job_name
 from tracking.cli.runner.shipper import LogShipper
 from tracking.client import AsyncTrackingClient, InvalidArgument, Unavailable
 from tracking.v1 import execution_pb2
@@ -123,3 +124,16 @@ def test_a_long_line_is_cut_into_marked_pieces_that_fit() -> None:
     assert all(len(piece) <= 6 for piece in pieces)
     # A limit with no room for the marker still cuts, without it.
     assert split_line("abcde", 2) == ["ab", "cd", "e"]
+
+
+def test_the_default_job_name_is_the_command_line_on_one_line() -> None:
+    assert default_job_name(["python", "train.py", "--epochs", "10"]) == (
+        "python train.py --epochs 10"
+    )
+    script = "import time\nfor i in range(3):\n    print(i)\n"
+    assert default_job_name(["python", "-c", script]) == (
+        "python -c 'import time for i in range(3): print(i)'"
+    )
+    long = default_job_name(["echo", "x" * 500])
+    assert len(long) == MAX_JOB_NAME
+    assert long.endswith("…")

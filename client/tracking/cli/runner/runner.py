@@ -29,7 +29,7 @@ S = status_pb2
 # running in the background) is read for at most this long.
 DRAIN_SECONDS = 5.0
 MAX_MESSAGE = 4096
-MAX_JOB_NAME = 256
+MAX_JOB_NAME = 120
 # A lease is renewed this many times within its timeout, so one lost heartbeat costs nothing.
 BEATS_PER_TIMEOUT = 3
 
@@ -51,8 +51,9 @@ class RunOptions:
 
 
 def default_job_name(command: Sequence[str]) -> str:
-    """The command line, as a shell would show it, cut to what a job name may hold."""
-    name = shlex.join(command)
+    """The command line as a shell would show it, on one line (a script given with -c may
+    span many) and cut to what fits a table."""
+    name = shlex.join(" ".join(part.split()) for part in command)
     return name if len(name) <= MAX_JOB_NAME else name[: MAX_JOB_NAME - 1] + "…"
 
 
