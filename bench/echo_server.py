@@ -123,12 +123,12 @@ class Echo(tracking_service_pb2_grpc.TrackingServiceServicer):  # type: ignore[m
 
 
 async def main(port: int) -> None:
-    from tracking.service.api.registration import register
+    from tracking.service.api.registration import compose, register
 
     server = grpc.aio.server(
         options=[("grpc.so_reuseport", 0), ("grpc.max_concurrent_streams", 100000)]
     )
-    register(Echo(), server)
+    register(compose(Echo()), server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     print(f"serving on 127.0.0.1:{bound}", flush=True)

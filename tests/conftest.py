@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from tests.support.server import ServerThread
 from tracking.service.settings import Settings
 from tracking.v1 import tracking_service_pb2_grpc
 
+# Servers that tests start open no HTTP port unless the test asks for one (on port 0): the
+# default, 127.0.0.1:8080, would be shared by every server of the run.
+os.environ["TRACKING_HTTP_ADDRESS"] = ""
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
@@ -24,7 +29,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     with database_url(backend, tmp_path_factory.mktemp(backend)) as url:
         thread = ServerThread(
-            Settings(address="127.0.0.1:0", database_url=url, heartbeat_seconds=0.5)
+            Settings(
+                address="127.0.0.1:0",
+                http_address="127.0.0.1:0",
+                database_url=url,
+                heartbeat_seconds=0.5,
+            )
         ).start()
         yield thread
         thread.stop()

@@ -34,6 +34,13 @@ class ServerThread:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def http_url(self) -> str:
+        """The HTTP side's base URL (the server must have been given an http_address)."""
+        assert self.app is not None
+        assert self.app.http is not None, "no HTTP side"
+        return f"http://127.0.0.1:{self.app.http.port}"
+
     def run(self, coroutine: Any, timeout: float = 60) -> Any:
         """Run a coroutine on the server's loop and wait for its result."""
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)

@@ -65,6 +65,13 @@ def serve(
         str | None,
         typer.Option(help="host:port for Prometheus /metrics [env TRACKING_METRICS_ADDRESS]"),
     ] = None,
+    http_address: Annotated[
+        str | None,
+        typer.Option(
+            help="host:port for HTTP/JSON, server-sent events and the dashboard; empty turns"
+            " it off [default 127.0.0.1:8080, env TRACKING_HTTP_ADDRESS]"
+        ),
+    ] = None,
 ) -> None:
     """Run the server until SIGTERM or SIGINT, then drain. Other settings: TRACKING_* variables."""
     server_app = _server_modules()
@@ -79,6 +86,7 @@ def serve(
         tls_client_ca_file=str(tls_client_ca) if tls_client_ca else None,
         tls_require_client_cert=True if require_client_cert else None,
         metrics_address=metrics_address,
+        http_address=http_address,
     )
     configure_logging(settings.log_level, settings.log_format)
     try:

@@ -16,13 +16,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from tracking.service.api.registration import register
+from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.auth import AuthInterceptor, RateLimiter
 from tracking.service.drain import DrainInterceptor
 from tracking.service.errors import ErrorInterceptor
 from tracking.service.events.hub import EventHub
 from tracking.service.events.postgres import PostgresBridge
+from tracking.service.http.server import HttpServer
 from tracking.service.observability import Metrics, ObservabilityInterceptor
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
@@ -56,6 +57,7 @@ class TrackingApp:
     drain: DrainInterceptor
     bridge: PostgresBridge | None = None
     metrics_port: int = 0
+    http: HttpServer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float | None = None) -> None:
@@ -71,6 +73,8 @@ class TrackingApp:
             log.warning("%d calls still running after the grace period", self.drain.in_flight)
         # Responses still being sent get a moment; anything left is cancelled.
         await self.server.stop(1.0)
+        if self.http is not None:
+            await self.http.stop()
         if self.bridge is not None:
             await self.bridge.stop()
         self.metrics.stop()
@@ -198,7 +202,8 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         ),
         ErrorInterceptor(),
     ]
-    register(servicer, server, interceptors)
+    methods = compose(servicer, interceptors)
+    register(methods, server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
@@ -213,6 +218,12 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     except RuntimeError as error:
         await database.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from None
+    try:
+        http = HttpServer(methods, settings) if settings.http_address else None
+    except OSError:
+        await server.stop(None)
+        await database.close()
+        raise
     bridge = None
     if database.dialect == "postgresql":
         bridge = PostgresBridge(database.url, hub, database.replica_id)
@@ -220,6 +231,8 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     metrics_port = metrics.serve(settings.metrics_address) if settings.metrics_address else 0
     hub.start()
     await server.start()
+    if http is not None:
+        await http.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     retention = Retention(database, timedelta(seconds=settings.retention_seconds))
@@ -237,6 +250,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         drain,
         bridge,
         metrics_port,
+        http,
     )
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))
     watch = StorageWatch(database, health_servicer, ["", SERVICE_NAME])
@@ -259,6 +273,10 @@ async def serve(settings: Settings) -> None:
         "TLS" if settings.tls_cert_file else "plaintext",
         "on" if settings.auth_required else "off",
     )
+    if app.http is not None:
+        http_host = settings.http_address.rsplit(":", 1)[0]
+        scheme = "https" if settings.tls_cert_file else "http"
+        log.info("HTTP and dashboard on %s://%s:%d/", scheme, http_host, app.http.port)
     if not settings.auth_required and not settings.loopback_only:
         log.warning(
             "auth is OFF on %s: anyone who can reach this address can read and write",

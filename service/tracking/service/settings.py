@@ -15,6 +15,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKING_", extra="ignore")
 
     address: str = Field("127.0.0.1:50051", description="host:port to listen on (port 0 picks one)")
+    http_address: str = Field(
+        "127.0.0.1:8080",
+        description="host:port of the HTTP side: Connect JSON, server-sent events and the"
+        " dashboard (empty: off)",
+    )
+    http_cors_origins: str = Field(
+        "",
+        description="comma-separated origins whose pages may call the HTTP side (empty: none)",
+    )
     database_url: str = Field(
         "sqlite:///./tracking.db", description="sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
     )
@@ -152,13 +161,12 @@ class Settings(BaseSettings):
 
     @property
     def loopback_only(self) -> bool:
-        host = self.address.rsplit(":", 1)[0].strip("[]")
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        """Whether every port the server opens listens on loopback only."""
+        return all(_is_loopback(a) for a in (self.address, self.http_address) if a)
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.http_cors_origins.split(",") if o.strip()]
 
     @property
     def auth_required(self) -> bool:
@@ -178,3 +186,13 @@ class Settings(BaseSettings):
             max_concurrent_log_reads=self.max_concurrent_log_reads,
             default_heartbeat_timeout_seconds=self.heartbeat_timeout_seconds,
         )
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

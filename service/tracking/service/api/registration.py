@@ -8,14 +8,15 @@ so the serializer here passes bytes through untouched.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 
 from tracking.service.api import convert
 from tracking.service.domain.errors import ValidationCollector
-from tracking.service.wrapping import SERVICE_PREFIX, Malformed, WrappingInterceptor
+from tracking.service.wrapping import SERVICE_PREFIX, Malformed, Stream, Unary, WrappingInterceptor
 from tracking.v1 import tracking_service_pb2
 
 SERVICE = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"]
@@ -25,29 +26,53 @@ def _serialize(response: Message | bytes) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
+def sanitized(parsed: Message) -> Message | Malformed:
+    """The request, or Malformed when it holds enum numbers the contract does not define or
+    NUL characters, wherever they are: such values never reach a handler."""
+    errors = ValidationCollector()
+    convert.check_enums(errors, parsed, "")
+    if errors.violations:
+        return Malformed(parsed.DESCRIPTOR.full_name, errors.violations)
+    return parsed
+
+
 def _deserializer(request_class: Any) -> Any:
     def parse(data: bytes) -> Message | Malformed:
         try:
             parsed: Message = request_class.FromString(data)
         except DecodeError:
             return Malformed(request_class.DESCRIPTOR.full_name)
-        # Unknown enum numbers and NUL characters, wherever they are, never reach a handler.
-        errors = ValidationCollector()
-        convert.check_enums(errors, parsed, "")
-        if errors.violations:
-            return Malformed(request_class.DESCRIPTOR.full_name, errors.violations)
-        return parsed
+        return sanitized(parsed)
 
     return parse
 
 
-def register(
-    servicer: Any, server: grpc.aio.Server, interceptors: Sequence[WrappingInterceptor] = ()
-) -> None:
-    """Add the service; `interceptors` (outermost first) wrap each method once, here."""
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+@dataclass(frozen=True)
+class Method:
+    """One TrackingService method with its behavior wrapped by every interceptor."""
+
+    name: str
+    request_class: Any
+    response_class: Any
+    streaming: bool
+    behavior: Unary | Stream
+
+    @property
+    def unary(self) -> Unary:
+        assert not self.streaming, self.name
+        return cast(Unary, self.behavior)
+
+    @property
+    def stream(self) -> Stream:
+        assert self.streaming, self.name
+        return cast(Stream, self.behavior)
+
+
+def compose(servicer: Any, interceptors: Sequence[WrappingInterceptor] = ()) -> list[Method]:
+    """Each method of the service, wrapped by `interceptors` (outermost first), once: the
+    gRPC server and the HTTP side run the same composed behaviors."""
+    methods = []
     for method in SERVICE.methods:
-        request_class = getattr(tracking_service_pb2, method.input_type.name)
         behavior = getattr(servicer, method.name)
         path = SERVICE_PREFIX + method.name
         for interceptor in reversed(interceptors):
@@ -56,14 +81,30 @@ def register(
                 if method.server_streaming
                 else interceptor.wrap_unary(behavior, path)
             )
+        methods.append(
+            Method(
+                method.name,
+                getattr(tracking_service_pb2, method.input_type.name),
+                getattr(tracking_service_pb2, method.output_type.name),
+                method.server_streaming,
+                behavior,
+            )
+        )
+    return methods
+
+
+def register(methods: Sequence[Method], server: grpc.aio.Server) -> None:
+    """Add the composed methods to the gRPC server."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in methods:
         factory = (
             grpc.unary_stream_rpc_method_handler
-            if method.server_streaming
+            if method.streaming
             else grpc.unary_unary_rpc_method_handler
         )
         handlers[method.name] = factory(
-            behavior,
-            request_deserializer=_deserializer(request_class),
+            method.behavior,
+            request_deserializer=_deserializer(method.request_class),
             response_serializer=_serialize,
         )
     server.add_generic_rpc_handlers(

@@ -1,0 +1,165 @@
+"""Every TrackingService method over the Connect protocol, served by connectrpc.
+
+connectrpc reads the request (POST of JSON or binary protobuf, or GET for the methods the
+contract marks NO_SIDE_EFFECTS; compression; size limit) and writes the response and the
+error body. Each endpoint runs the method's composed behavior with an HttpCallContext, so
+what the gRPC side checks and counts, this side checks and counts.
+
+The codecs never raise: a body that does not parse becomes a Malformed request, which the
+composed behavior answers with INVALID_ARGUMENT naming the field, after auth, as gRPC does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError, ErrorDetail
+from connectrpc.request import RequestContext
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2
+
+from tracking.service.api.registration import Method, sanitized
+from tracking.service.domain.errors import Violation
+from tracking.service.http.context import HttpAbort, HttpCallContext, call_metadata
+from tracking.service.http.generated import error_details_pb
+from tracking.service.wrapping import Malformed
+from tracking.v1 import tracking_service_connect
+
+CONNECT_PREFIX = "/tracking.v1.TrackingService/"
+_CODES = {code.name: code for code in Code} | {"CANCELLED": Code.CANCELED}
+_UNKNOWN_FIELD = re.compile(r'has no field named "([^"]+)"')
+_BAD_FIELD = re.compile(r"Failed to parse (\w+) field: (.*)", re.DOTALL)
+
+
+def _violation(message_type: str, error: json_format.ParseError) -> Violation:
+    text = str(error).splitlines()[0]
+    if found := _UNKNOWN_FIELD.search(text):
+        return Violation(found.group(1), f"is not a field of {message_type}")
+    if found := _BAD_FIELD.search(text):
+        return Violation(found.group(1), found.group(2).strip())
+    return Violation("request", f"is not valid JSON for {message_type}: {text}")
+
+
+class JsonCodec:
+    """Proto-JSON; unknown fields are refused (a misspelt field must not be dropped)."""
+
+    def name(self) -> str:
+        return "json"
+
+    def encode(self, message: Message | bytes) -> bytes:
+        return json_format.MessageToJson(message, indent=None).encode()  # type: ignore[arg-type]
+
+    def decode(self, data: bytes | bytearray, message_class: type[Message]) -> Message | Malformed:
+        message = message_class()
+        name = message.DESCRIPTOR.full_name
+        try:
+            json_format.Parse(bytes(data) or b"{}", message, ignore_unknown_fields=False)
+        except json_format.ParseError as error:
+            return Malformed(name, [_violation(name, error)])
+        except (UnicodeDecodeError, RecursionError):
+            return Malformed(name)
+        return sanitized(message)
+
+
+class BinaryCodec:
+    def name(self) -> str:
+        return "proto"
+
+    def encode(self, message: Message | bytes) -> bytes:
+        return message if isinstance(message, bytes) else message.SerializeToString()
+
+    def decode(self, data: bytes | bytearray, message_class: type[Message]) -> Message | Malformed:
+        try:
+            message = message_class.FromString(bytes(data))
+        except DecodeError:
+            return Malformed(message_class.DESCRIPTOR.full_name)
+        return sanitized(message)
+
+
+def connect_error(abort: HttpAbort) -> ConnectError:
+    """The Connect error for a status; a BadRequest is kept, readable in the error's JSON."""
+    details: list[ErrorDetail] = []
+    for detail in abort.status.details if abort.status is not None else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            # connectrpc renders the details of its own protobuf runtime as JSON ("debug").
+            details.append(ErrorDetail(error_details_pb.BadRequest.from_binary(detail.value)))
+    return ConnectError(_CODES.get(abort.code.name, Code.UNKNOWN), abort.message, details)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _context(ctx: RequestContext[Any, Any]) -> HttpCallContext:
+    headers = ctx.request_headers
+    cookies: dict[str, str] = {}
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        cookies.setdefault(key, value)
+    client = ctx.client_address
+    host, _, port = (client or "").rpartition(":")
+    peer = f"ipv4:{host}:{port}" if client else "unknown"
+    return HttpCallContext(call_metadata(headers.items(), cookies), peer)
+
+
+def _pass_headers(context: HttpCallContext, ctx: RequestContext[Any, Any]) -> None:
+    for key, value in context.response_headers:
+        ctx.response_headers[key] = value
+    context.response_headers.clear()
+
+
+class _Bridge:
+    """Stands for the generated TrackingService: one coroutine per method, by its Python
+    name, each running the composed behavior."""
+
+    def __init__(self, methods: Sequence[Method]) -> None:
+        self._calls = {
+            _snake(m.name): self._stream(m) if m.streaming else self._unary(m) for m in methods
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._calls[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @staticmethod
+    def _unary(method: Method) -> Any:
+        async def call(request: Any, ctx: RequestContext[Any, Any]) -> Any:
+            context = _context(ctx)
+            try:
+                return await method.unary(request, cast(Any, context))
+            except HttpAbort as abort:
+                raise connect_error(abort) from None
+            finally:
+                _pass_headers(context, ctx)
+
+        return call
+
+    @staticmethod
+    def _stream(method: Method) -> Any:
+        parse = method.response_class.FromString
+
+        async def call(request: Any, ctx: RequestContext[Any, Any]) -> AsyncIterator[Any]:
+            context = _context(ctx)
+            try:
+                async for response in method.stream(request, cast(Any, context)):
+                    _pass_headers(context, ctx)
+                    yield parse(response) if isinstance(response, bytes) else response
+            except HttpAbort as abort:
+                raise connect_error(abort) from None
+
+        return call
+
+
+def connect_app(methods: Sequence[Method], max_message_bytes: int) -> Any:
+    """The ASGI application serving /tracking.v1.TrackingService/<Method>."""
+    return tracking_service_connect.TrackingServiceASGIApplication(
+        cast(tracking_service_connect.TrackingService, _Bridge(methods)),
+        read_max_bytes=max_message_bytes,
+        codecs=[cast(Any, JsonCodec()), cast(Any, BinaryCodec())],
+    )

@@ -1,0 +1,209 @@
+"""The HTTP side's ASGI application and its uvicorn server, in the gRPC server's loop.
+
+/tracking.v1.TrackingService/<Method>   Connect: every unary RPC (and the streams)
+/events/WatchStatus, /events/StreamLogs server-sent events
+/auth/session                           the dashboard's sign-in cookie
+/                                       the dashboard (static files)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from google.protobuf.descriptor_pb2 import MethodOptions
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tracking.service.api.registration import SERVICE, Method
+from tracking.service.http.connect import CONNECT_PREFIX, connect_app
+from tracking.service.http.responses import plain_error
+from tracking.service.http.session import Session
+from tracking.service.http.sse import SseEndpoint
+from tracking.service.settings import Settings
+
+DASHBOARD = Path(__file__).parent / "dashboard"
+# What a page of the dashboard may load and call: its own origin only, no inline script.
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        b" connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+CONNECT_TYPES = ("application/json", "application/proto", "application/connect+")
+
+
+class ConnectGate:
+    """Answers, before connectrpc does, what it would answer without a body: an unknown
+    method, and a content type of another protocol (gRPC needs trailers HTTP/1.1 lacks)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.reads = {  # method name -> whether it answers GET (it has no side effects)
+            m.name: m.GetOptions().idempotency_level == MethodOptions.NO_SIDE_EFFECTS
+            for m in SERVICE.methods
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"].removeprefix(CONNECT_PREFIX)
+        if name not in self.reads:
+            response = plain_error(404, "unimplemented", f"no method {name!r} in this service")
+            return await response(scope, receive, send)
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        if scope["method"] == "POST" and not content_type.startswith(CONNECT_TYPES):
+            response = plain_error(
+                415,
+                "invalid_argument",
+                f"content-type {content_type or '(none)'!r} is not served here: send"
+                " application/json or application/proto",
+            )
+            return await response(scope, receive, send)
+        if scope["method"] != "POST" and not (scope["method"] == "GET" and self.reads[name]):
+            allowed = "POST or GET" if self.reads[name] else "POST"
+            response = plain_error(
+                405, "invalid_argument", f"{name} takes {allowed}, not {scope['method']}"
+            )
+            return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def _not_found(request: Request, error: Exception) -> Response:
+    status = error.status_code if isinstance(error, HTTPException) else 404
+    if status == 405:
+        return plain_error(405, "invalid_argument", f"{request.method} is not served here")
+    return plain_error(status, "not_found", f"no such path: {request.url.path}")
+
+
+def http_app(methods: Sequence[Method], settings: Settings) -> Starlette:
+    by_name = {m.name: m for m in methods}
+    streams = {name: SseEndpoint(by_name[name]) for name in ("WatchStatus", "StreamLogs")}
+
+    async def events(request: Request) -> Response:
+        endpoint = streams.get(request.path_params["method"])
+        if endpoint is None:
+            name = request.path_params["method"]
+            return plain_error(404, "not_found", f"no stream {name!r}: WatchStatus or StreamLogs")
+        return await endpoint(request)
+
+    session = Session(
+        by_name["GetServiceInfo"],
+        auth_required=settings.auth_required,
+        secure_cookie=bool(settings.tls_cert_file),
+    )
+    connect = ConnectGate(connect_app(methods, settings.max_message_bytes))
+    middleware = [Middleware(SecurityHeaders)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "connect-protocol-version",
+                    "connect-timeout-ms",
+                    "last-event-id",
+                    "x-request-id",
+                ],
+                expose_headers=["x-request-id"],
+            )
+        )
+    return Starlette(
+        routes=[
+            Mount(CONNECT_PREFIX.rstrip("/"), app=connect),
+            Route("/events/{method}", events, methods=["GET"]),
+            Route("/auth/session", session, methods=["GET", "POST", "DELETE"]),
+            Mount("/", app=StaticFiles(directory=DASHBOARD, html=True)),
+        ],
+        middleware=middleware,
+        exception_handlers={HTTPException: _not_found},
+    )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the process's own serve() drains on SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(address: str) -> socket.socket:
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, int(port)))
+    except OSError as error:
+        sock.close()
+        raise OSError(f"cannot listen on {address} (HTTP): {error.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class HttpServer:
+    """The HTTP side, started and stopped with the gRPC server."""
+
+    def __init__(self, methods: Sequence[Method], settings: Settings) -> None:
+        self.socket = bind(settings.http_address)
+        self.port: int = self.socket.getsockname()[1]
+        config = uvicorn.Config(
+            http_app(methods, settings),
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=1,
+            ssl_certfile=settings.tls_cert_file or None,
+            ssl_keyfile=settings.tls_key_file or None,
+        )
+        self._server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self.socket]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self.socket.close()

@@ -1,0 +1,196 @@
+"""WatchStatus and StreamLogs as server-sent events: `GET /events/<Method>?<request fields>`.
+
+Each event's `id:` is its cursor (a revision, a log seq, a resume token), so an EventSource
+that reconnects (a network cut, a drain, a restart) sends it back as Last-Event-ID and
+resumes right after it: no gap, no duplicate. `data:` is the response message in
+proto-JSON. Heartbeats are comment lines. A stream that ends sends `event: end`; one that
+fails sends `event: error` with the Connect error, then closes.
+
+The composed behavior runs in one task of its own (its context variables, such as the
+caller's principal, stay with it) and hands its responses over a queue of one: a reader
+that stops reading stops the task, and the hub closes the watcher as it closes a slow
+gRPC watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from tracking.service.api.registration import Method
+from tracking.service.domain.errors import Violation
+from tracking.service.http.context import HttpAbort, HttpCallContext, call_metadata, peer_of
+from tracking.service.http.query import request_from_query
+from tracking.service.http.responses import error_body, error_response
+from tracking.service.wrapping import Malformed
+from tracking.v1 import tracking_service_pb2 as pb
+
+# How long EventSource waits before reconnecting.
+RETRY_MS = 1000
+# A stream that fails this soon answers with an HTTP status (EventSource then gives up);
+# later failures are `event: error` in the stream.
+START_SECONDS = 1.0
+# Codes a reconnect may cure: the server is draining, or the reader fell behind.
+RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+@dataclass(frozen=True)
+class StreamShape:
+    """How one streaming method's requests resume and its responses are named."""
+
+    resume: Callable[[Any, str], str | None]  # (request, Last-Event-ID) -> bad field, if any
+    cursor: Callable[[Any, Any], str]  # (request, response) -> the event id ("" for none)
+
+
+def _resume_watch(request: pb.WatchStatusRequest, last: str) -> str | None:
+    if request.execution_id:
+        if not last.isdigit():
+            return "must be the revision of an event of this stream"
+        request.after_revision = int(last)
+    else:
+        request.resume_token = last
+    return None
+
+
+def _watch_cursor(request: pb.WatchStatusRequest, response: pb.WatchStatusResponse) -> str:
+    if not response.HasField("event"):
+        return ""
+    if request.execution_id:
+        return str(response.event.revision)
+    return response.event.resume_token
+
+
+def _resume_logs(request: pb.StreamLogsRequest, last: str) -> str | None:
+    # Resuming continues right after the cursor: no tail (which would skip lines).
+    request.tail = 0
+    if request.deployment_name:
+        request.resume_token = last
+        return None
+    if not last.isdigit():
+        return "must be the seq of a line of this stream"
+    request.after_seq = int(last)
+    return None
+
+
+def _logs_cursor(request: pb.StreamLogsRequest, response: pb.StreamLogsResponse) -> str:
+    if request.deployment_name:
+        return response.resume_token
+    return str(response.entries[-1].seq) if response.entries else ""
+
+
+SHAPES = {
+    "WatchStatus": StreamShape(_resume_watch, _watch_cursor),
+    "StreamLogs": StreamShape(_resume_logs, _logs_cursor),
+}
+
+
+def _event(data: bytes, *, cursor: str = "", kind: str = "") -> bytes:
+    head = (f"event: {kind}\n" if kind else "") + (f"id: {cursor}\n" if cursor else "")
+    return head.encode() + b"data: " + data + b"\n\n"
+
+
+class _Done:
+    """The behavior ended (error None) or failed."""
+
+    def __init__(self, error: HttpAbort | None = None) -> None:
+        self.error = error
+
+
+class SseEndpoint:
+    """One streaming method as server-sent events."""
+
+    def __init__(self, method: Method) -> None:
+        self.method = method
+        self.shape = SHAPES[method.name]
+
+    def _request(self, http: Request) -> Message | Malformed:
+        request = request_from_query(
+            self.method.request_class, list(http.query_params.multi_items())
+        )
+        last = http.headers.get("last-event-id", "").strip()
+        if last and not isinstance(request, Malformed):
+            problem = self.shape.resume(request, last)
+            if problem:
+                return Malformed(
+                    request.DESCRIPTOR.full_name, [Violation("Last-Event-ID", problem)]
+                )
+        return request
+
+    async def __call__(self, http: Request) -> Response:
+        request = self._request(http)
+        context = HttpCallContext(
+            call_metadata(http.headers.items(), dict(http.cookies)),
+            peer_of(http.client and (http.client.host, http.client.port)),
+        )
+        responses: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        pump = asyncio.create_task(self._pump(request, context, responses))
+        try:
+            first = await asyncio.wait_for(responses.get(), START_SECONDS)
+        except TimeoutError:
+            first = None
+        except BaseException:
+            pump.cancel()
+            raise
+        headers = dict(context.response_headers)
+        if isinstance(first, _Done) and first.error is not None:
+            error = first.error
+            wants_stream = "text/event-stream" in http.headers.get("accept", "")
+            if not (error.code in RETRYABLE and wants_stream):
+                return error_response(error, headers)
+        headers |= {"cache-control": "no-store", "x-accel-buffering": "no"}
+        return StreamingResponse(
+            self._body(request, first, responses, pump),
+            headers=headers,
+            media_type="text/event-stream",
+        )
+
+    async def _pump(self, request: Any, context: HttpCallContext, out: asyncio.Queue[Any]) -> None:
+        try:
+            async for response in self.method.stream(request, cast(Any, context)):
+                if isinstance(response, bytes):
+                    response = self.method.response_class.FromString(response)
+                await out.put(response)
+        except HttpAbort as abort:
+            await out.put(_Done(abort))
+        else:
+            await out.put(_Done())
+
+    async def _body(
+        self, request: Any, first: Any, responses: asyncio.Queue[Any], pump: asyncio.Task[None]
+    ) -> AsyncIterator[bytes]:
+        try:
+            yield f"retry: {RETRY_MS}\n\n".encode()
+            item = first if first is not None else await responses.get()
+            while True:
+                if isinstance(item, _Done):
+                    if item.error is None:
+                        yield _event(b"{}", kind="end")
+                    else:
+                        yield _event(error_body(item.error), kind="error")
+                    return
+                yield self._encode(request, item)
+                item = await responses.get()
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    def _encode(self, request: Any, response: Any) -> bytes:
+        if self._is_heartbeat(response):
+            return f": heartbeat {response.heartbeat.time.ToJsonString()}\n\n".encode()
+        data = json.dumps(json_format.MessageToDict(response), separators=(",", ":"))
+        return _event(data.encode(), cursor=self.shape.cursor(request, response))
+
+    @staticmethod
+    def _is_heartbeat(response: Any) -> bool:
+        return response.HasField("heartbeat") and not getattr(response, "entries", None)
