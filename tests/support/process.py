@@ -11,13 +11,24 @@ import threading
 from pathlib import Path
 
 SERVING = re.compile(r"serving on (\S+):(\d+)")
+HTTP_SERVING = re.compile(r"HTTP and dashboard on (https?://[^/\s]+)/")
 TRACKING = Path(sys.executable).with_name("tracking")
 
 
 class ServerProcess:
-    def __init__(self, database_url: str, address: str = "127.0.0.1:0", **env: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        address: str = "127.0.0.1:0",
+        http_address: str = "",
+        **env: str,
+    ) -> None:
+        """`http_address` ("127.0.0.1:0" picks a port) opens the HTTP side; `http_url` then
+        names it once started."""
         self.database_url = database_url
         self.requested_address = address
+        self.requested_http_address = http_address
+        self.http_url = ""
         self.env = {**os.environ, "TRACKING_HEARTBEAT_SECONDS": "0.5", **env}
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
@@ -32,6 +43,8 @@ class ServerProcess:
                 self.requested_address,
                 "--database-url",
                 self.database_url,
+                "--http-address",
+                self.requested_http_address,
             ],
             stderr=subprocess.PIPE,
             text=True,
@@ -44,6 +57,9 @@ class ServerProcess:
             assert self.process.stderr is not None
             for line in self.process.stderr:
                 self.output.append(line)
+                http = HTTP_SERVING.search(line)
+                if http:
+                    self.http_url = http.group(1)
                 match = SERVING.search(line)
                 if match and not found.is_set():
                     self.address = f"{match.group(1)}:{match.group(2)}"

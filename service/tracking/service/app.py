@@ -265,6 +265,10 @@ async def serve(settings: Settings) -> None:
     raise_descriptor_limit()
     app, port = await create_server(settings)
     host = settings.address.rsplit(":", 1)[0]
+    if app.http is not None:
+        http_host = settings.http_address.rsplit(":", 1)[0]
+        scheme = "https" if settings.tls_cert_file else "http"
+        log.info("HTTP and dashboard on %s://%s:%d/", scheme, http_host, app.http.port)
     log.info(
         "tracking serving on %s:%d (database: %s, %s, auth %s)",
         host,
@@ -273,10 +277,6 @@ async def serve(settings: Settings) -> None:
         "TLS" if settings.tls_cert_file else "plaintext",
         "on" if settings.auth_required else "off",
     )
-    if app.http is not None:
-        http_host = settings.http_address.rsplit(":", 1)[0]
-        scheme = "https" if settings.tls_cert_file else "http"
-        log.info("HTTP and dashboard on %s://%s:%d/", scheme, http_host, app.http.port)
     if not settings.auth_required and not settings.loopback_only:
         log.warning(
             "auth is OFF on %s: anyone who can reach this address can read and write",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -193,6 +194,8 @@ class HttpServer:
             ssl_keyfile=settings.tls_key_file or None,
         )
         self._server = _Server(config)
+        # Its start and stop lines repeat the server's own; its errors still show.
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
