@@ -11,6 +11,7 @@ composed behavior answers with INVALID_ARGUMENT naming the field, after auth, as
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
@@ -57,11 +58,17 @@ class JsonCodec:
         message = message_class()
         name = message.DESCRIPTOR.full_name
         try:
-            json_format.Parse(bytes(data) or b"{}", message, ignore_unknown_fields=False)
+            document = json.loads(bytes(data) or b"{}")
+        except (ValueError, RecursionError) as error:
+            return Malformed(name, [Violation("request", f"is not valid JSON: {error}")])
+        if not isinstance(document, dict):
+            return Malformed(name, [Violation("request", f"must be a JSON object ({name})")])
+        try:
+            json_format.ParseDict(document, message, ignore_unknown_fields=False)
         except json_format.ParseError as error:
             return Malformed(name, [_violation(name, error)])
-        except (UnicodeDecodeError, RecursionError):
-            return Malformed(name)
+        except RecursionError:
+            return Malformed(name, [Violation("request", "is nested too deeply")])
         return sanitized(message)
 
 

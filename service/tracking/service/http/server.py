@@ -100,11 +100,16 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+ROUTED = ("/events/", "/auth/session")
+
+
 async def _not_found(request: Request, error: Exception) -> Response:
     status = error.status_code if isinstance(error, HTTPException) else 404
-    if status == 405:
-        return plain_error(405, "invalid_argument", f"{request.method} is not served here")
-    return plain_error(status, "not_found", f"no such path: {request.url.path}")
+    path = request.url.path
+    # The dashboard's files answer GET only; any other method there is a path that is not.
+    if status == 405 and path.startswith(ROUTED):
+        return plain_error(405, "invalid_argument", f"{request.method} is not served at {path}")
+    return plain_error(404, "not_found", f"no such path: {path}")
 
 
 def http_app(methods: Sequence[Method], settings: Settings) -> Starlette:
