@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from tests.support.chaos import wait_for
 from tests.support.cli import cli_env, one_error_line, start_tracking, tracking
 from tests.support.factories import unique
 from tests.support.process import TRACKING
 from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
 from tracking.client import NoCurrentExecution, NotFound, TrackingClient, current_execution
 from tracking.v1 import execution_pb2, status_pb2
 
