@@ -123,7 +123,7 @@ def test_execution_lifecycle(server: ServerThread, client: TrackingClient) -> No
     ("args", "expected"),
     [
         (["deployments", "list", "--bogus"], "error: No such option: --bogus"),
-        (["executions", "get"], "error: Missing argument 'execution_id'."),
+        (["executions", "get"], "error: Missing argument 'EXECUTION_ID'."),
         (["nope"], "error: No such command 'nope'."),
         (
             ["deployments", "create", "x", "--pipeline", "p", "--rule", "daily"],
