@@ -25,7 +25,7 @@ node-test: $(STAMP)
 	cd client/node && npm install --no-audit --no-fund && npm test
 
 lint: $(STAMP) $(BUF)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BIN)/python scripts/gen_sync_client.py --check && $(BUF) lint && scripts/buf_breaking.sh
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
 
 breaking: $(BUF)
 	scripts/buf_breaking.sh
