@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from tracking.service.api import convert
+from tracking.service.api.sanitize import sanitize
 from tracking.service.domain.errors import ValidationCollector
 from tracking.service.wrapping import SERVICE_PREFIX, Malformed, WrappingInterceptor
 from tracking.v1 import tracking_service_pb2
@@ -33,7 +33,7 @@ def _deserializer(request_class: Any) -> Any:
             return Malformed(request_class.DESCRIPTOR.full_name)
         # Unknown enum numbers and NUL characters, wherever they are, never reach a handler.
         errors = ValidationCollector()
-        convert.check_enums(errors, parsed, "")
+        sanitize(errors, parsed, "")
         if errors.violations:
             return Malformed(request_class.DESCRIPTOR.full_name, errors.violations)
         return parsed
