@@ -18,7 +18,6 @@ from tracking.cli.common import (
     fail,
 )
 
-
 # A listen address on every interface (the server's TRACKING_ADDRESS in the image) names
 # this machine when it is the address to check.
 WILDCARD_HOSTS = ("0.0.0.0", "[::]", "")
