@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 
-.PHONY: install run test node-test lint breaking proto proto-check bench chaos clean
+.PHONY: install run test node-test lint breaking proto proto-check unasync bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -25,7 +25,7 @@ node-test: $(STAMP)
 	cd client/node && npm install --no-audit --no-fund && npm test
 
 lint: $(STAMP) $(BUF)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BUF) lint && scripts/buf_breaking.sh
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
 
 breaking: $(BUF)
 	scripts/buf_breaking.sh
@@ -35,6 +35,10 @@ proto: $(STAMP)
 
 proto-check: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
+
+# The blocking client is written from the asyncio one: edit async_client.py, then this.
+unasync: $(STAMP)
+	$(BIN)/python scripts/gen_sync_client.py
 
 bench: $(STAMP)
 	command -v h2load >/dev/null || (apt-get update -q && apt-get install -y -q nghttp2-client)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from importlib.metadata import version
 
@@ -12,7 +14,9 @@ import pytest
 from tests.conftest import ServerFactory
 from tests.support.cli import cli_env, one_error_line, start_tracking, tracking
 from tests.support.factories import new_token, unique
+from tests.support.process import TRACKING
 from tests.support.server import ServerThread
+from tests.support.terminal import Screen
 from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2
 
@@ -123,7 +127,7 @@ def test_execution_lifecycle(server: ServerThread, client: TrackingClient) -> No
     ("args", "expected"),
     [
         (["deployments", "list", "--bogus"], "error: No such option: --bogus"),
-        (["executions", "get"], "error: Missing argument 'execution_id'."),
+        (["executions", "get"], "error: Missing argument 'EXECUTION_ID'."),
         (["nope"], "error: No such command 'nope'."),
         (
             ["deployments", "create", "x", "--pipeline", "p", "--rule", "daily"],
@@ -233,25 +237,26 @@ def test_logs_print_filter_and_follow(server: ServerThread, client: TrackingClie
             "three",
         ],
     )
+    # A stderr line starts with "E ", and no colour codes reach a pipe.
     assert tracking(server.address, "logs", execution_id).stdout.splitlines() == [
         "one",
-        "two",
+        "E two",
         "three",
     ]
     assert tracking(server.address, "logs", execution_id, "--tail", "2").stdout.splitlines() == [
-        "two",
+        "E two",
         "three",
     ]
     assert tracking(
         server.address, "logs", execution_id, "--stream", "stderr"
-    ).stdout.splitlines() == ["two"]
+    ).stdout.splitlines() == ["E two"]
     assert tracking(server.address, "logs", execution_id, "--since", "1h").stdout.splitlines() == [
         "one",
-        "two",
+        "E two",
         "three",
     ]
     stamped = tracking(server.address, "logs", execution_id, "-t").stdout.splitlines()
-    assert [line.split(" ", 1)[1] for line in stamped] == ["one", "two", "three"]
+    assert [line.split(" ", 1)[1] for line in stamped] == ["one", "E two", "three"]
     assert all(
         re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.split(" ")[0])
         for line in stamped
@@ -273,6 +278,30 @@ def test_logs_print_filter_and_follow(server: ServerThread, client: TrackingClie
     # Read on from the same buffered pipe: communicate() would skip what readline buffered.
     rest = follower.stdout.read()
     assert (follower.wait(timeout=60), rest) == (0, "five\n")
+
+
+def test_logs_on_a_terminal_mark_stderr_lines_in_red(
+    server: ServerThread, client: TrackingClient
+) -> None:
+    execution_id = new_execution(client)
+    client.append_logs(
+        execution_id,
+        ["out", execution_pb2.LogEntry(message="err", stream=execution_pb2.LOG_STREAM_STDERR)],
+    )
+    main, terminal = os.openpty()
+    try:
+        printer = subprocess.Popen(
+            [str(TRACKING), "logs", execution_id],
+            stdout=terminal,
+            stderr=terminal,
+            env=cli_env(server.address),
+        )
+        os.close(terminal)
+        assert printer.wait(60) == 0
+        drawn = Screen(main).read_to_end().decode()
+    finally:
+        os.close(main)
+    assert drawn.splitlines() == ["out", "\x1b[31mE\x1b[0m err"]
 
 
 @pytest.mark.parametrize("group", [[], ["deployments"], ["executions"], ["report"]])

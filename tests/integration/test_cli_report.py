@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import select
 import subprocess
 import sys
 import textwrap
@@ -15,11 +13,12 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from tests.support.chaos import wait_for
 from tests.support.cli import cli_env, one_error_line, start_tracking, tracking
 from tests.support.factories import unique
 from tests.support.process import TRACKING
 from tests.support.server import ServerThread
+from tests.support.terminal import Screen
+from tests.support.waiting import wait_for
 from tracking.client import NoCurrentExecution, NotFound, TrackingClient, current_execution
 from tracking.v1 import execution_pb2, status_pb2
 
@@ -169,31 +168,6 @@ def exists(client: TrackingClient, execution_id: str) -> bool:
     return True
 
 
-class Screen:
-    """What a program drew on the pseudo-terminal whose main side is `fd`."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.drawn = b""
-
-    def read(self) -> bytes:
-        if select.select([self.fd], [], [], 0.1)[0]:
-            with contextlib.suppress(OSError):  # OSError: every writer closed the terminal
-                self.drawn += os.read(self.fd, 65536)
-        return self.drawn
-
-    def read_to_end(self) -> bytes:
-        while select.select([self.fd], [], [], 0.1)[0]:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.drawn += chunk
-        return self.drawn
-
-
 def test_report_outside_a_job_says_how_to_name_one(server: ServerThread) -> None:
     result = tracking(server.address, "report", "progress", "0.5")
     assert result.returncode == 2
@@ -213,7 +187,7 @@ def test_report_progress_outside_0_to_1_is_refused_before_any_call(
         server.address, "report", "progress", "--execution", execution_id, "--", fraction
     )
     assert result.returncode == 2
-    assert "'fraction'" in one_error_line(result)
+    assert "'FRACTION'" in one_error_line(result)
     assert client.get_job_status(execution_id).revision == before.revision
 
 

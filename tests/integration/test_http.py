@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.support.chaos import wait_for
 from tests.support.factories import unique
 from tests.support.http import SERVICE, EventReader, call, events, violations
 from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 

@@ -16,10 +16,10 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from tests.conftest import ServerFactory
-from tests.support.chaos import wait_for
 from tests.support.databases import postgres_database
 from tests.support.factories import act, create_execution, unique, violations
 from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
 from tracking.service.settings import Settings
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import io_pb2

@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import ServerFactory
 from tests.support.factories import create_deployment, create_execution, start, stop
 from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
 from tests.support.watch import Follower, Watcher, channels
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import status_pb2 as spb
@@ -252,11 +253,8 @@ def test_clients_that_go_away_free_their_watchers(make_server: ServerFactory) ->
         assert server.app.hub.watcher_count >= 20
         for call in calls:
             call.cancel()
-    for _ in range(200):
-        if server.app.hub.watcher_count == 0:
-            break
-        server.run(asyncio.sleep(0.05))
-    assert server.app.hub.watcher_count == 0
+    hub = server.app.hub
+    wait_for(lambda: hub.watcher_count == 0, "every cancelled stream to leave the hub")
 
 
 def test_shutdown_ends_streams_with_unavailable(make_server: ServerFactory) -> None:

@@ -44,6 +44,7 @@ def _under_load(
     began = time.monotonic()
     address = free_address()
     server = ServerProcess(database_url, address).start()
+    started = [server]
     try:
         deployment, executions = prepare(address, EXECUTIONS)
         with watchers(
@@ -57,15 +58,14 @@ def _under_load(
             for _ in range(rounds):
                 writer.wait_acknowledged(SCALE.writes_between_kills)
                 server = disturb(server)
+                if server is not started[-1]:
+                    started.append(server)
             writer.wait_acknowledged(SCALE.writes_between_kills)
             writer.finish()
             report = process.result()
         truth = read_truth(address, executions)
     finally:
         server.kill()
-    unexpected = [line for line in server.output if "unexpected error" in line]
-    if unexpected:
-        print("".join(unexpected[:3]), flush=True)
     figures = account(truth, writer.acknowledged, report)
     figures.failed_writes = dict(writer.failed)
     print(
@@ -75,6 +75,8 @@ def _under_load(
     assert figures.errors == []
     assert figures.clean, figures
     assert figures.received_min > 0
+    unexpected = [line for each in started for line in each.output if "unexpected error" in line]
+    assert unexpected == [], "the server logged unexpected errors:\n" + "".join(unexpected[:3])
 
 
 def test_sigkill_and_restart_under_watchers_and_a_writer(backend: str, fresh_database: str) -> None:

@@ -23,10 +23,10 @@ from tests.support.chaos import (
     read_truth,
     rss_kib,
     scrape,
-    wait_for,
     watchers,
 )
 from tests.support.process import ServerProcess
+from tests.support.waiting import wait_for
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub

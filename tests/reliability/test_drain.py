@@ -20,11 +20,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.chaos import free_address, wait_for
+from tests.support.chaos import free_address
 from tests.support.cli import start_tracking
 from tests.support.databases import postgres_database
 from tests.support.factories import unique
 from tests.support.process import ServerProcess
+from tests.support.waiting import wait_for
 from tracking.client import NO_RETRY, RemoteException, TrackingClient, Unavailable
 from tracking.v1 import status_pb2
 

@@ -13,10 +13,10 @@ import grpc
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.support.chaos import wait_for
 from tests.support.cli import start_tracking
 from tests.support.factories import unique
 from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
 from tracking.client import NotFound, TrackingClient
 from tracking.v1 import status_pb2
 from tracking.v1 import tracking_service_pb2 as pb

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from tests.support.process import ServerProcess
+from tests.support.waiting import wait_for
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import status_pb2 as spb
 from tracking.v1 import tracking_service_pb2 as pb
@@ -126,8 +127,7 @@ def test_sigterm_lets_in_flight_writes_finish_and_keeps_every_acknowledged_line(
         writers = [threading.Thread(target=write) for _ in range(4)]
         for writer in writers:
             writer.start()
-        while len(acknowledged) < 4:
-            threading.Event().wait(0.05)
+        wait_for(lambda: len(acknowledged) >= 4, "four acknowledged batches")
         exit_code = server.terminate()
         stop_writing.set()
         for writer in writers:

@@ -17,9 +17,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.chaos import wait_for
 from tests.support.environment import cannot_run
 from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
 from tracking.client import NO_RETRY, TrackingClient, Unavailable
 from tracking.service.settings import Settings
 

@@ -7,7 +7,6 @@ what the server holds for them, not how fast anything is.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import grpc
@@ -15,6 +14,7 @@ import pytest
 
 from tests.support.chaos import rss_kib
 from tests.support.process import ServerProcess
+from tests.support.waiting import wait_for
 from tracking.client import TrackingClient
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -41,14 +41,16 @@ def long_log(fresh_database: str) -> Iterator[tuple[ServerProcess, str]]:
 
 def settled_rss(server: ServerProcess) -> int:
     """The server's RSS once it stopped changing (sends and frees have run their course)."""
-    assert server.process is not None
-    last = rss_kib(server.process.pid)
-    while True:
-        time.sleep(0.5)
-        now = rss_kib(server.process.pid)
-        if abs(now - last) < 256:
-            return now
-        last = now
+    process = server.process
+    assert process is not None
+    samples = [rss_kib(process.pid)]
+
+    def settled() -> bool:
+        samples.append(rss_kib(process.pid))
+        return abs(samples[-1] - samples[-2]) < 256
+
+    wait_for(settled, "the server's RSS to settle", every=0.5)
+    return samples[-1]
 
 
 def test_a_stream_that_never_reads_holds_one_small_batch(

@@ -28,13 +28,13 @@ import grpc
 
 from tests.support.chaos_watchers import channel_options, digest_line
 from tests.support.factories import create_deployment, create_execution, start
+from tests.support.waiting import HANG_GUARD, wait_for
 from tracking.v1 import status_pb2 as spb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("TRACKING_CHAOS", "").lower() == "full"
-HANG_GUARD = 900.0
 
 
 @dataclass(frozen=True)
@@ -73,15 +73,6 @@ def free_address() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{probe.getsockname()[1]}"
-
-
-def wait_for(condition: Any, what: str, guard: float = HANG_GUARD) -> None:
-    """Poll until condition() is true; the guard only stops a hang."""
-    give_up = time.monotonic() + guard
-    while not condition():
-        if time.monotonic() > give_up:
-            raise AssertionError(f"still waiting for {what} after {guard:.0f} s")
-        time.sleep(0.05)
 
 
 def rss_kib(pid: int) -> int:

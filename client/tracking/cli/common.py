@@ -106,7 +106,9 @@ ExecutionIdOption = Annotated[
         "--id", help="choose the execution's id (default: the server's)", show_default=False
     ),
 ]
-JobNameOption = Annotated[str | None, typer.Option(show_default=False)]
+JobNameOption = Annotated[
+    str | None, typer.Option(help="human name of the job", show_default=False)
+]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -18,14 +18,13 @@ from tracking.cli.common import (
     with_client,
 )
 from tracking.cli.executions import quote
+from tracking.cli.help import Command, group
 from tracking.cli.render import DEPLOYMENT_COLUMNS, show_many, show_one
 from tracking.client import TrackingClient
 from tracking.client.requests import DeploymentFields, DeploymentUpdate
 from tracking.v1 import deployment_pb2
 
-deployments = typer.Typer(
-    help="Create, list, show, change and delete deployments.", no_args_is_help=True
-)
+deployments = group(help="Create, list, show, change and delete deployments.", no_args_is_help=True)
 
 NameArgument = Annotated[str, typer.Argument(help="name of the deployment", show_default=False)]
 DescriptionOption = Annotated[str | None, typer.Option(help="free text", show_default=False)]
@@ -36,7 +35,7 @@ ScheduleOption = Annotated[
 ModeOption = Annotated[str | None, typer.Option(help="elastic or low-latency", show_default=False)]
 
 
-@deployments.command("create")
+@deployments.command("create", cls=Command)
 @with_client
 def create(
     client: TrackingClient,
@@ -58,7 +57,7 @@ def create(
     show_one(created, output)
 
 
-@deployments.command("list")
+@deployments.command("list", cls=Command)
 @with_client
 def list_(
     client: TrackingClient,
@@ -74,19 +73,21 @@ def list_(
     show_many(first(found, limit), DEPLOYMENT_COLUMNS, output)
 
 
-@deployments.command("get")
+@deployments.command("get", cls=Command)
 @with_client
 def get(client: TrackingClient, name: NameArgument, output: OutputOption = Output.TABLE) -> None:
     """Show one deployment."""
     show_one(client.get_deployment(name), output)
 
 
-@deployments.command("update")
+@deployments.command("update", cls=Command)
 @with_client
 def update(
     client: TrackingClient,
     name: NameArgument,
-    pipeline: Annotated[str | None, typer.Option(show_default=False)] = None,
+    pipeline: Annotated[
+        str | None, typer.Option(help="pipeline the deployment runs", show_default=False)
+    ] = None,
     schedule: ScheduleOption = None,
     description: DescriptionOption = None,
     mode: ModeOption = None,
@@ -94,7 +95,14 @@ def update(
         list[str] | None,
         typer.Option("--label", "-l", help="key=value; replaces every label", show_default=False),
     ] = None,
-    enabled: Annotated[bool | None, typer.Option("--enable/--disable", show_default=False)] = None,
+    enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--enable/--disable",
+            help="whether new executions may be created in it",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Change the fields given, and only those."""
@@ -112,7 +120,7 @@ def update(
 UNFINISHED = "WAITING, RUNNING, SUSPENDED, CANCEL_REQUESTED, UNKNOWN"
 
 
-@deployments.command("delete")
+@deployments.command("delete", cls=Command)
 @with_client
 def delete(
     client: TrackingClient,

@@ -21,18 +21,17 @@ from tracking.cli.common import (
     parse_pairs,
     with_client,
 )
+from tracking.cli.help import Command, group
 from tracking.cli.render import EXECUTION_COLUMNS, short_enum, show_many, show_one, status_name
 from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
-executions = typer.Typer(
-    help="Create, list, show, cancel and delete executions.", no_args_is_help=True
-)
+executions = group(help="Create, list, show, cancel and delete executions.", no_args_is_help=True)
 
 IdArgument = Annotated[str, typer.Argument(help="id of the execution", show_default=False)]
 
 
-@executions.command("create")
+@executions.command("create", cls=Command)
 @with_client
 def create(
     client: TrackingClient,
@@ -43,8 +42,14 @@ def create(
     job_type: Annotated[
         str | None, typer.Option(help="train, inference or train-inference", show_default=False)
     ] = None,
-    experiment: Annotated[str | None, typer.Option(show_default=False)] = None,
-    model_run_id: Annotated[str | None, typer.Option(show_default=False)] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="experiment (data set and task) the job belongs to", show_default=False),
+    ] = None,
+    model_run_id: Annotated[
+        str | None,
+        typer.Option(help="the model the job trains or uses", show_default=False),
+    ] = None,
     label: LabelsOption = None,
     input: Annotated[
         list[str] | None,
@@ -72,7 +77,7 @@ def create(
     show_one(created, output)
 
 
-@executions.command("list")
+@executions.command("list", cls=Command)
 @with_client
 def list_(
     client: TrackingClient,
@@ -104,7 +109,7 @@ def list_(
     show_many(first(found, limit), EXECUTION_COLUMNS, output)
 
 
-@executions.command("get")
+@executions.command("get", cls=Command)
 @with_client
 def get(
     client: TrackingClient, execution_id: IdArgument, output: OutputOption = Output.TABLE
@@ -113,7 +118,7 @@ def get(
     show_one(client.get_execution(execution_id), output)
 
 
-@executions.command("cancel")
+@executions.command("cancel", cls=Command)
 @with_client
 def cancel(
     client: TrackingClient,
@@ -125,7 +130,7 @@ def cancel(
     typer.echo(f"{execution_id}: {status_name(status)}")
 
 
-@executions.command("delete")
+@executions.command("delete", cls=Command)
 @with_client
 def delete(client: TrackingClient, execution_id: IdArgument) -> None:
     """Delete an execution and its logs."""

@@ -18,6 +18,15 @@ from tracking.cli.common import (
     fail,
 )
 
+# A listen address on every interface (the server's TRACKING_ADDRESS in the image) names
+# this machine when it is the address to check.
+WILDCARD_HOSTS = ("0.0.0.0", "[::]", "")
+
+
+def local_target(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    return f"localhost:{port}" if host in WILDCARD_HOSTS else address
+
 
 def health(
     address: AddressOption = DEFAULT_ADDRESS,
@@ -26,7 +35,11 @@ def health(
     tls_key: TlsKeyOption = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the answer")] = 5.0,
 ) -> None:
-    """Exit 0 if the server answers SERVING, 1 otherwise."""
+    """Exit 0 if the server answers SERVING, 1 otherwise.
+
+    A wildcard host (0.0.0.0:50051, as a server listens) is checked on localhost.
+    """
+    address = local_target(address)
     connection = Connection(address, None, tls_ca, tls_cert, tls_key)
     with connection.channel() as channel:
         try:

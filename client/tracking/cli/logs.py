@@ -23,6 +23,9 @@ from tracking.cli.prefix import ExecutionPrefix, colour_wanted
 from tracking.cli.render import as_json_line
 from tracking.v1 import execution_pb2
 
+# Marks the lines a job wrote on stderr, as pytest marks error lines.
+STDERR_MARK = "E "
+
 
 @with_connection
 def logs(
@@ -78,11 +81,14 @@ def logs(
     """Print the log lines of an execution (or a deployment), oldest first.
 
     Like kubectl logs; with --deployment, every execution's lines, each prefixed with its
-    id. Exit code: 0 once everything was printed; 1 on a refusal; 124 after --timeout.
+    id. Lines the job wrote on stderr start with `E ` (red on a terminal). Exit code: 0
+    once everything was printed; 1 on a refusal; 124 after --timeout.
     """
     if bool(execution_id) == bool(deployment):
         fail("name an execution or a --deployment (one of them)", 2)
-    prefix = ExecutionPrefix(colour_wanted()) if deployment else None
+    colour = colour_wanted()
+    prefix = ExecutionPrefix(colour) if deployment else None
+    stderr_mark = typer.style("E", fg="red") + " " if colour else STDERR_MARK
     with connection.client(patient=follow) as client, timeout_exit(timeout):
         lines = client.follow_logs(
             execution_id or "",
@@ -99,7 +105,11 @@ def logs(
             if output is Output.JSON:
                 typer.echo(as_json_line(entry))
                 continue
-            text = f"{_rfc3339(entry)} {entry.message}" if timestamps else entry.message
+            text = entry.message
+            if entry.stream == execution_pb2.LOG_STREAM_STDERR:
+                text = stderr_mark + text
+            if timestamps:
+                text = f"{_rfc3339(entry)} {text}"
             typer.echo(f"{prefix(entry.execution_id)} {text}" if prefix else text)
 
 

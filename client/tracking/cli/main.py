@@ -12,18 +12,18 @@ import typer
 from tracking.cli.deployments import deployments
 from tracking.cli.executions import executions
 from tracking.cli.health import health
+from tracking.cli.help import Command, group
 from tracking.cli.logs import logs
 from tracking.cli.report import report
 from tracking.cli.run import run
 from tracking.cli.server import serve, tokens
 from tracking.cli.watch import watch
 
-app = typer.Typer(
+app = group(
     name="tracking",
     help="Records deployments and their executions, and tells where each job stands.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
     rich_markup_mode="markdown",
 )
 
@@ -49,14 +49,14 @@ def _options(
     """Records deployments and their executions, and tells where each job stands."""
 
 
-app.command()(serve)
-app.command()(health)
+app.command(cls=Command)(serve)
+app.command(cls=Command)(health)
 app.add_typer(tokens, name="tokens")
 app.add_typer(deployments, name="deployments")
 app.add_typer(executions, name="executions")
-app.command()(watch)
-app.command()(logs)
-app.command(context_settings={"allow_interspersed_args": False})(run)
+app.command(cls=Command)(watch)
+app.command(cls=Command)(logs)
+app.command(cls=Command, context_settings={"allow_interspersed_args": False})(run)
 app.add_typer(report, name="report")
 
 

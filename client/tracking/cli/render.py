@@ -13,6 +13,7 @@ from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from tracking.cli.common import Output
+from tracking.client.enum_names import prefix_of, short_name
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 
 M = TypeVar("M", bound=Message)
@@ -34,9 +35,7 @@ def as_json_line(message: Message) -> str:
 
 def short_enum(enum_type: Any, number: int) -> str:
     """RUNNING_STATUS_RUNNING -> RUNNING: the name people read."""
-    name: str = enum_type.Name(number)
-    prefix = enum_type.DESCRIPTOR.values_by_number[0].name.removesuffix("UNSPECIFIED")
-    return name.removeprefix(prefix) if number else "-"
+    return short_name(enum_type.DESCRIPTOR, number) if number else "-"
 
 
 def _short_names() -> dict[str, str]:
@@ -45,7 +44,7 @@ def _short_names() -> dict[str, str]:
     names: dict[str, str] = {}
     for module in (deployment_pb2, execution_pb2, io_pb2, status_pb2):
         for enum in module.DESCRIPTOR.enum_types_by_name.values():
-            prefix = enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
+            prefix = prefix_of(enum)
             names.update(
                 {v.name: v.name.removeprefix(prefix) if v.number else "-" for v in enum.values}
             )

@@ -14,11 +14,12 @@ from typing import Annotated, Any
 import typer
 
 from tracking.cli.common import fail, json_or_text, parse_enum, parse_pairs, with_client
+from tracking.cli.help import Command, group
 from tracking.client import TrackingClient
 from tracking.client.current import EXECUTION_ID_VARIABLE, CurrentExecution
 from tracking.v1 import status_pb2
 
-report = typer.Typer(
+report = group(
     help="Report a job's progress, outputs, results and steps from inside tracking run.",
     no_args_is_help=True,
 )
@@ -45,7 +46,7 @@ def _current(client: TrackingClient, execution: str | None) -> CurrentExecution:
     return CurrentExecution(client, execution)
 
 
-@report.command("progress")
+@report.command("progress", cls=Command)
 @with_client
 def progress(
     client: TrackingClient,
@@ -64,7 +65,7 @@ def progress(
     _current(client, execution).progress(fraction, phase or "")
 
 
-@report.command("output")
+@report.command("output", cls=Command)
 @with_client
 def output(
     client: TrackingClient,
@@ -82,7 +83,7 @@ def output(
     _current(client, execution).output(name, json_or_text(value), data_type or "")
 
 
-@report.command("result")
+@report.command("result", cls=Command)
 @with_client
 def result(
     client: TrackingClient,
@@ -108,7 +109,7 @@ def result(
     _current(client, execution).result(values)
 
 
-@report.command("step")
+@report.command("step", cls=Command)
 @with_client
 def step(
     client: TrackingClient,
@@ -124,7 +125,7 @@ def step(
     _current(client, execution).step(name, number)
 
 
-@report.command("heartbeat")
+@report.command("heartbeat", cls=Command)
 @with_client
 def heartbeat(client: TrackingClient, execution: ExecutionOption = None) -> None:
     """Tell the server the job is alive (tracking run already does, by itself)."""

@@ -11,7 +11,6 @@ from tracking.cli.common import (
     Connection,
     DeploymentOption,
     ExecutionIdOption,
-    JobNameOption,
     LabelsOption,
     PipelineOption,
     fail,
@@ -31,7 +30,10 @@ def run(
     deployment: DeploymentOption = None,
     pipeline: PipelineOption = None,
     execution_id: ExecutionIdOption = None,
-    job_name: JobNameOption = None,
+    job_name: Annotated[
+        str | None,
+        typer.Option(help="human name of the job (default: the command line)", show_default=False),
+    ] = None,
     label: LabelsOption = None,
     grace_period: Annotated[
         float,

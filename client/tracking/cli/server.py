@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from tracking.cli.common import fail
+from tracking.cli.help import Command, group
 from tracking.cli.render import print_json
 
 
@@ -97,9 +98,7 @@ def serve(
         pass
 
 
-tokens = typer.Typer(
-    help="Bearer tokens, managed straight on the database (run where it is reachable)."
-)
+tokens = group(help="Bearer tokens, managed straight on the database (run where it is reachable).")
 DatabaseOption = Annotated[
     str | None, typer.Option(help="the server's database [env TRACKING_DATABASE_URL]")
 ]
@@ -142,7 +141,7 @@ def _row(row: Any) -> dict[str, Any]:
     }
 
 
-@tokens.command("create")
+@tokens.command("create", cls=Command)
 def create_token(
     role: Annotated[str, typer.Option(help="reader, writer or admin")],
     name: Annotated[str, typer.Option(help="who or what will use it")] = "cli",
@@ -166,7 +165,7 @@ def create_token(
     typer.echo(secret)
 
 
-@tokens.command("list")
+@tokens.command("list", cls=Command)
 def list_tokens(
     include_revoked: Annotated[bool, typer.Option("--all", help="also revoked tokens")] = False,
     database_url: DatabaseOption = None,
@@ -176,8 +175,11 @@ def list_tokens(
     print_json([_row(row) for row in rows])
 
 
-@tokens.command("revoke")
-def revoke_token(token_id: str, database_url: DatabaseOption = None) -> None:
+@tokens.command("revoke", cls=Command)
+def revoke_token(
+    token_id: Annotated[str, typer.Argument(help="id of the token (tok_...)", show_default=False)],
+    database_url: DatabaseOption = None,
+) -> None:
     """Revoke a token: refused at once, its open streams end within a minute."""
     row = asyncio.run(_with_tokens(database_url, lambda t: t.revoke(token_id)))
     print_json(_row(row))

@@ -34,12 +34,19 @@ Item = TypeVar("Item")
 
 
 class AsyncTrackingClient:
-    """TrackingClient for asyncio: the same methods as coroutines, streams as async iterators.
+    """Client of TrackingService. Close it, or use it in a `with` (`async with`).
 
-    Create it inside a running event loop; close it, or use it in an `async with`. Deadlines,
-    retries and errors are as in TrackingClient, and so are the raw streams (`watch_status`,
-    `stream_logs`) and the ones that reconnect by themselves (`watch`, `follow_logs`), whose
-    backoff awaits the RetryPolicy's `async_sleep`.
+    TrackingClient blocks and is thread-safe. AsyncTrackingClient offers the same methods as
+    coroutines and its streams as async iterators; create it inside a running event loop.
+
+    Unary calls have a deadline of `timeout` seconds (None: none), per attempt; reads and
+    create_execution are retried on UNAVAILABLE as `retry` says. Streams have no deadline
+    unless given one. Failures raise a RemoteException subclass.
+
+    `watch_status` and `stream_logs` yield the raw responses of one call; `watch` and
+    `follow_logs` yield events and log lines and reconnect by themselves after UNAVAILABLE
+    or RESOURCE_EXHAUSTED, with the backoff of `retry` (see tracking.client.resume; the
+    asyncio client awaits the RetryPolicy's `async_sleep`).
     """
 
     def __init__(
@@ -471,7 +478,8 @@ class AsyncTrackingClient:
         resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[pb.WatchStatusResponse, None]:
-        """Yield status events and heartbeats as they come; aclose() to stop early."""
+        """Yield status events and heartbeats as they come; close the generator to stop early
+        (aclose() for AsyncTrackingClient)."""
         request = rq.watch_status(
             execution_id=execution_id,
             deployment_name=deployment_name,
@@ -495,7 +503,8 @@ class AsyncTrackingClient:
         resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[pb.StreamLogsResponse, None]:
-        """Yield batches of log lines and heartbeats as they come; aclose() to stop early."""
+        """Yield batches of log lines and heartbeats as they come; close the generator to stop
+        early (aclose() for AsyncTrackingClient)."""
         request = rq.stream_logs(
             execution_id,
             deployment_name=deployment_name,
@@ -519,10 +528,19 @@ class AsyncTrackingClient:
         resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[execution_pb2.ExecutionEvent, None]:
-        """Yield status events, reconnecting by itself; aclose() to stop early.
+        """Yield status events (snapshots first), reconnecting by itself; close the generator
+        (aclose() for AsyncTrackingClient) to stop early.
 
-        As TrackingClient.watch: heartbeats skipped, resumed from the last event yielded
-        after UNAVAILABLE or RESOURCE_EXHAUSTED, no event twice, other errors raised at once.
+        Watches one execution, every execution of a deployment, or (neither given) all of
+        them. Heartbeats are not yielded (watch_status has them). After UNAVAILABLE or
+        RESOURCE_EXHAUSTED it reconnects after a backoff of the client's RetryPolicy, from
+        the revision of the last event yielded (one execution) or its resume_token (many),
+        and gives up, raising the error, after `max_attempts` failures in a row without a
+        message. Other errors are raised at once: NotFound, InvalidArgument,
+        FailedPrecondition (retention removed the events the cursor points to). No event is
+        yielded twice, nor one older than the last yielded for its execution. A watch of one
+        execution ends after its terminal (or DELETED) event; `timeout` bounds the whole
+        iteration, reconnects included.
         """
         watch = rs.StatusWatch(
             execution_id=execution_id,
@@ -547,11 +565,19 @@ class AsyncTrackingClient:
         resume_token: str = "",
         timeout: float | None = None,
     ) -> AsyncGenerator[execution_pb2.LogEntry, None]:
-        """Yield log lines one by one, reconnecting by itself; aclose() to stop early.
+        """Yield log lines one by one, reconnecting by itself; close the generator (aclose()
+        for AsyncTrackingClient) to stop early.
 
-        As TrackingClient.follow_logs: resumed after the seq of the last line yielded, each
-        seq once, `tail` only until a line was yielded; a deployment's lines resumed from
-        the last resume_token.
+        With follow (the default) it ends once the execution has ended and every line was
+        yielded; without, once the stored lines were. Reconnects as watch() does, right
+        after the seq of the last line yielded: `tail` only applies until a line was
+        yielded, `since`, `stream`, `contains` and `pattern` always. Each seq is yielded
+        once, in order; `timeout` bounds the whole iteration.
+
+        With `deployment_name` instead of `execution_id`: the lines of every execution of
+        the deployment, each carrying its execution_id (in order within each execution);
+        with follow it ends only when the deployment is deleted. It resumes from the
+        resume_token of the last response (pass one as `resume_token` to start there).
         """
         logs = rs.LogFollow(
             rq.stream_logs(

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
+from .enum_names import prefix_of
+
 E = TypeVar("E", bound=int)
 
 EnumArg = int | str
 """An enum value: the proto number, or its name, short ("RUNNING") or full, any case."""
-
-
-def _prefix(enum_name: str) -> str:
-    # RunningStatus -> RUNNING_STATUS_, the prefix every value of the enum carries.
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum_name).upper() + "_"
 
 
 def enum_value(enum_type: type[E], value: EnumArg) -> E:
@@ -35,7 +31,7 @@ def enum_value(enum_type: type[E], value: EnumArg) -> E:
             raise ValueError(f"{value} is not a {descriptor.name} value")
         return cast(E, value)
     name = value.strip().upper().replace("-", "_").replace(" ", "_")
-    prefix = _prefix(descriptor.name)
+    prefix = prefix_of(descriptor)
     for candidate in (name, prefix + name):
         found = descriptor.values_by_name.get(candidate)
         if found is not None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tracking.service.api import convert
 from tracking.service.api.context import Context, may_see_endpoint_tokens, principal
+from tracking.service.api.deployment_messages import deployment_fields, deployment_proto
+from tracking.service.api.enum_names import enum_number
+from tracking.service.api.sizing import chunks_that_fit
 from tracking.service.operations.deployments import Deployments
 from tracking.service.store.models import DeploymentRow
 from tracking.service.store.types import utcnow
@@ -21,7 +23,7 @@ class DeploymentsApi:
     ) -> pb.CreateDeploymentResponse:
         fields = _checked_fields(request.deployment)
         row = await self.deployments.create(fields, principal(context))
-        return pb.CreateDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
+        return pb.CreateDeploymentResponse(deployment=deployment_proto(row, utcnow()))
 
     async def GetDeployment(
         self, request: pb.GetDeploymentRequest, context: Context
@@ -37,7 +39,7 @@ class DeploymentsApi:
         )
         now = utcnow()
         # A page stops at about 2 MiB; the token continues after the last deployment sent.
-        shown = next(convert.chunks_that_fit(_shown(row, now) for row in page.rows))
+        shown = next(chunks_that_fit(_shown(row, now) for row in page.rows))
         return pb.ListDeploymentsResponse(
             deployments=shown, next_page_token=page.next_token(len(shown))
         )
@@ -47,12 +49,12 @@ class DeploymentsApi:
     ) -> pb.UpdateDeploymentResponse:
         # A client built before is_enabled had presence never puts a false on the wire: in
         # an update that names is_enabled, an unset value is that false.
-        fields = convert.deployment_fields(request.deployment, enabled_when_unset=False)
+        fields = deployment_fields(request.deployment, enabled_when_unset=False)
         paths = list(dict.fromkeys(request.update_mask.paths))
         row = await self.deployments.update(
             request.deployment.name, fields, paths, principal(context)
         )
-        return pb.UpdateDeploymentResponse(deployment=convert.deployment_proto(row, utcnow()))
+        return pb.UpdateDeploymentResponse(deployment=deployment_proto(row, utcnow()))
 
     async def DeleteDeployment(
         self, request: pb.DeleteDeploymentRequest, context: Context
@@ -60,20 +62,18 @@ class DeploymentsApi:
         row, count = await self.deployments.delete(request.name)
         return pb.DeleteDeploymentResponse(
             name=row.name,
-            execution_rule=convert.enum_number(
-                deployment_pb2.ExecutionRule.DESCRIPTOR, row.execution_rule
-            ),
+            execution_rule=enum_number(deployment_pb2.ExecutionRule.DESCRIPTOR, row.execution_rule),
             deleted_execution_count=count,
         )
 
 
 def _shown(row: DeploymentRow, now: datetime) -> deployment_pb2.Deployment:
     """The deployment as this caller may see it."""
-    deployment = convert.deployment_proto(row, now)
+    deployment = deployment_proto(row, now)
     if not may_see_endpoint_tokens():
         deployment.ClearField("endpoint_token")
     return deployment
 
 
 def _checked_fields(deployment: deployment_pb2.Deployment) -> dict[str, object]:
-    return convert.deployment_fields(deployment)
+    return deployment_fields(deployment)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
+from tracking.service.api.execution_messages import execution_fields, execution_proto
+from tracking.service.api.sizing import chunks_that_fit
+from tracking.service.api.values import from_json, to_json
 from tracking.service.operations.executions import Executions
 from tracking.service.store.types import utcnow
 from tracking.v1 import io_pb2
@@ -22,18 +24,18 @@ class ExecutionsApi:
             request.execution.SerializeToString(deterministic=True)
         ).hexdigest()
         row = await self.executions.create(
-            convert.execution_fields(request.execution),
+            execution_fields(request.execution),
             request.request_id,
             fingerprint,
             principal(context),
         )
-        return pb.CreateExecutionResponse(execution=convert.execution_proto(row, utcnow()))
+        return pb.CreateExecutionResponse(execution=execution_proto(row, utcnow()))
 
     async def GetExecution(
         self, request: pb.GetExecutionRequest, context: Context
     ) -> pb.GetExecutionResponse:
         row = await self.executions.get(request.execution_id)
-        return pb.GetExecutionResponse(execution=convert.execution_proto(row, utcnow()))
+        return pb.GetExecutionResponse(execution=execution_proto(row, utcnow()))
 
     async def ListExecutions(
         self, request: pb.ListExecutionsRequest, context: Context
@@ -44,9 +46,7 @@ class ExecutionsApi:
         now = utcnow()
         # Large executions make a shorter page, so that the response stays well under the
         # message limit; the token continues after the last one sent.
-        shown = next(
-            convert.chunks_that_fit(convert.execution_proto(row, now) for row in page.rows)
-        )
+        shown = next(chunks_that_fit(execution_proto(row, now) for row in page.rows))
         return pb.ListExecutionsResponse(
             executions=shown, next_page_token=page.next_token(len(shown))
         )
@@ -61,34 +61,30 @@ class ExecutionsApi:
         self, request: pb.GetExecutionInputRequest, context: Context
     ) -> pb.GetExecutionInputResponse:
         found = await self.executions.get_input(request.execution_id, request.input_name)
-        return pb.GetExecutionInputResponse(input=convert.from_json(found, io_pb2.ExecutionInput()))
+        return pb.GetExecutionInputResponse(input=from_json(found, io_pb2.ExecutionInput()))
 
     async def GetExecutionOutput(
         self, request: pb.GetExecutionOutputRequest, context: Context
     ) -> pb.GetExecutionOutputResponse:
         found = await self.executions.get_output(request.execution_id, request.output_name)
-        return pb.GetExecutionOutputResponse(
-            output=convert.from_json(found, io_pb2.ExecutionOutput())
-        )
+        return pb.GetExecutionOutputResponse(output=from_json(found, io_pb2.ExecutionOutput()))
 
     async def SetExecutionOutputs(
         self, request: pb.SetExecutionOutputsRequest, context: Context
     ) -> pb.SetExecutionOutputsResponse:
         row = await self.executions.set_outputs(
             request.execution_id,
-            [convert.to_json(o, f"outputs[{i}]") for i, o in enumerate(request.outputs)],
-            convert.to_json(request.result, "result") if request.HasField("result") else None,
+            [to_json(o, f"outputs[{i}]") for i, o in enumerate(request.outputs)],
+            to_json(request.result, "result") if request.HasField("result") else None,
             dict(request.export_paths),
             dict(request.source_views),
         )
-        return pb.SetExecutionOutputsResponse(execution=convert.execution_proto(row, utcnow()))
+        return pb.SetExecutionOutputsResponse(execution=execution_proto(row, utcnow()))
 
     async def UpdateStep(
         self, request: pb.UpdateStepRequest, context: Context
     ) -> pb.UpdateStepResponse:
         step, revision = await self.executions.update_step(
-            request.execution_id, convert.to_json(request.step, "step")
+            request.execution_id, to_json(request.step, "step")
         )
-        return pb.UpdateStepResponse(
-            step=convert.from_json(step, type(request.step)()), revision=revision
-        )
+        return pb.UpdateStepResponse(step=from_json(step, type(request.step)()), revision=revision)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tracking.service.api import convert
 from tracking.service.api.context import Context
+from tracking.service.api.enum_names import enum_name
+from tracking.service.api.execution_messages import job_status_of_row
+from tracking.service.api.values import seconds_or_none, time_or_none, timedelta_or_none
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.executions import StatusAction
 from tracking.service.domain.status import RunningStatus
@@ -23,20 +25,20 @@ class JobStatusApi:
         self, request: pb.GetJobStatusRequest, context: Context
     ) -> pb.GetJobStatusResponse:
         row = await self.executions.job_status(request.execution_id)
-        return pb.GetJobStatusResponse(job_status=convert.job_status_of_row(row, utcnow()))
+        return pb.GetJobStatusResponse(job_status=job_status_of_row(row, utcnow()))
 
     async def UpdateJobStatus(
         self, request: pb.UpdateJobStatusRequest, context: Context
     ) -> pb.UpdateJobStatusResponse:
         expected = request.expected_revision if request.HasField("expected_revision") else None
         row = await self.executions.update_status(request.execution_id, _action(request), expected)
-        return pb.UpdateJobStatusResponse(job_status=convert.job_status_of_row(row, utcnow()))
+        return pb.UpdateJobStatusResponse(job_status=job_status_of_row(row, utcnow()))
 
     async def CancelExecution(
         self, request: pb.CancelExecutionRequest, context: Context
     ) -> pb.CancelExecutionResponse:
         row = await self.executions.cancel(request.execution_id, request.reason)
-        return pb.CancelExecutionResponse(job_status=convert.job_status_of_row(row, utcnow()))
+        return pb.CancelExecutionResponse(job_status=job_status_of_row(row, utcnow()))
 
 
 def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
@@ -53,7 +55,7 @@ def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
             "start",
             phase=request.start.phase,
             heartbeat_timeout_seconds=(
-                convert.seconds_or_none(
+                seconds_or_none(
                     timeout, request.start.HasField("heartbeat_timeout"), "start.heartbeat_timeout"
                 )
             ),
@@ -72,9 +74,7 @@ def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
     if request.stop.cause == status_pb2.RUNNING_STATUS_UNSPECIFIED:
         errors.add("stop.cause", "is required: SUCCESS, ERROR, CANCELED or UNKNOWN")
     errors.raise_if_any()
-    cause = RunningStatus(
-        convert.enum_name(status_pb2.RunningStatus.DESCRIPTOR, request.stop.cause)
-    )
+    cause = RunningStatus(enum_name(status_pb2.RunningStatus.DESCRIPTOR, request.stop.cause))
     return StatusAction("stop", cause=cause, message=request.stop.message)
 
 
@@ -91,9 +91,9 @@ def _times(times: pb.TimesAction) -> StatusAction:
 
     action = StatusAction(
         "times",
-        create_time=parse(convert.time_or_none, "create_time"),
-        start_time=parse(convert.time_or_none, "start_time"),
-        duration=parse(convert.timedelta_or_none, "duration"),
+        create_time=parse(time_or_none, "create_time"),
+        start_time=parse(time_or_none, "start_time"),
+        duration=parse(timedelta_or_none, "duration"),
     )
     errors.raise_if_any()
     return action

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tracking.service.api import convert
 from tracking.service.api.context import Context
+from tracking.service.api.log_messages import log_entries, log_line_fields, stream_filter
+from tracking.service.api.sizing import chunks_that_fit
+from tracking.service.api.values import time_or_none
 from tracking.service.operations.logs import Logs
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -15,7 +17,7 @@ class LogsApi:
         self, request: pb.AppendLogsRequest, context: Context
     ) -> pb.AppendLogsResponse:
         lines = [
-            convert.log_line_fields(entry, f"entries[{index}]")
+            log_line_fields(entry, f"entries[{index}]")
             for index, entry in enumerate(request.entries)
         ]
         return pb.AppendLogsResponse(last_seq=await self.logs.append(request.execution_id, lines))
@@ -25,18 +27,16 @@ class LogsApi:
     ) -> pb.GetExecutionLogsResponse:
         page = await self.logs.read(
             request.execution_id,
-            from_time=convert.time_or_none(
-                request.from_time, request.HasField("from_time"), "from_time"
-            ),
-            to_time=convert.time_or_none(request.to_time, request.HasField("to_time"), "to_time"),
+            from_time=time_or_none(request.from_time, request.HasField("from_time"), "from_time"),
+            to_time=time_or_none(request.to_time, request.HasField("to_time"), "to_time"),
             limit=request.limit,
-            stream=convert.stream_filter(request.stream),
+            stream=stream_filter(request.stream),
             after_seq=request.after_seq,
             contains=request.contains,
             pattern=request.pattern,
         )
         # Oldest first, cut where the response would grow too large: read on with after_seq.
-        entries = next(convert.chunks_that_fit(convert.log_entries(page.lines)))
+        entries = next(chunks_that_fit(log_entries(page.lines)))
         cut = len(entries) < len(page.lines)
         return pb.GetExecutionLogsResponse(
             entries=entries,

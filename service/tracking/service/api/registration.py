@@ -14,7 +14,7 @@ from typing import Any, cast
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from tracking.service.api import convert
+from tracking.service.api.sanitize import sanitize
 from tracking.service.domain.errors import ValidationCollector
 from tracking.service.wrapping import SERVICE_PREFIX, Malformed, Stream, Unary, WrappingInterceptor
 from tracking.v1 import tracking_service_pb2
@@ -30,7 +30,7 @@ def sanitized(parsed: Message) -> Message | Malformed:
     """The request, or Malformed when it holds enum numbers the contract does not define or
     NUL characters, wherever they are: such values never reach a handler."""
     errors = ValidationCollector()
-    convert.check_enums(errors, parsed, "")
+    sanitize(errors, parsed, "")
     if errors.violations:
         return Malformed(parsed.DESCRIPTOR.full_name, errors.violations)
     return parsed

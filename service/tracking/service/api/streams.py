@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from tracking.service.api import convert
 from tracking.service.api.context import Context, watcher_budget
+from tracking.service.api.execution_messages import event_proto, snapshot_proto
+from tracking.service.api.log_messages import log_entries, stream_filter
+from tracking.service.api.sizing import chunks_that_fit
+from tracking.service.api.values import time_or_none
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.log_filters import LineFilter, line_filter
 from tracking.service.operations.streams import StatusItem, Streams
@@ -56,14 +59,14 @@ class StreamsApi:
             # Serialized once; every watcher of this execution sends the same bytes.
             encoded = item.shared.encoded.get("watch")
             if encoded is None:
-                response = pb.WatchStatusResponse(event=convert.event_proto(item.shared.row))
+                response = pb.WatchStatusResponse(event=event_proto(item.shared.row))
                 encoded = item.shared.encoded["watch"] = response.SerializeToString()
             return encoded
         if item.event is not None:
-            return pb.WatchStatusResponse(event=convert.event_proto(item.event, item.resume_token))
+            return pb.WatchStatusResponse(event=event_proto(item.event, item.resume_token))
         if item.snapshot is not None:
             return pb.WatchStatusResponse(
-                event=convert.snapshot_proto(item.snapshot, utcnow(), item.resume_token)
+                event=snapshot_proto(item.snapshot, utcnow(), item.resume_token)
             )
         return pb.WatchStatusResponse(heartbeat=_heartbeat())
 
@@ -85,9 +88,9 @@ class StreamsApi:
         lines = self.streams.follow_logs(
             request.execution_id,
             after_seq=request.after_seq,
-            since=convert.time_or_none(request.since, request.HasField("since"), "since"),
+            since=time_or_none(request.since, request.HasField("since"), "since"),
             tail=request.tail,
-            stream=convert.stream_filter(request.stream),
+            stream=stream_filter(request.stream),
             follow=request.follow,
             keep=keep,
             principal=caller,
@@ -96,7 +99,7 @@ class StreamsApi:
             if rows is None:
                 yield pb.StreamLogsResponse(heartbeat=_heartbeat())
                 continue
-            chunks = list(convert.chunks_that_fit(convert.log_entries(rows)))
+            chunks = list(chunks_that_fit(log_entries(rows)))
             del rows
             while chunks:
                 yield pb.StreamLogsResponse(entries=chunks.pop(0))
@@ -106,9 +109,9 @@ class StreamsApi:
     ) -> AsyncIterator[pb.StreamLogsResponse]:
         batches = self.streams.follow_deployment_logs(
             request.deployment_name,
-            since=convert.time_or_none(request.since, request.HasField("since"), "since"),
+            since=time_or_none(request.since, request.HasField("since"), "since"),
             tail=request.tail,
-            stream=convert.stream_filter(request.stream),
+            stream=stream_filter(request.stream),
             keep=keep,
             follow=request.follow,
             resume_token=request.resume_token,
@@ -119,8 +122,8 @@ class StreamsApi:
                 yield pb.StreamLogsResponse(heartbeat=_heartbeat())
                 continue
             # Each response carries the token that resumes right after its last line.
-            entries = convert.log_entries(batch.lines, with_execution_id=True)
-            for chunk in convert.chunks_that_fit(entries):
+            entries = log_entries(batch.lines, with_execution_id=True)
+            for chunk in chunks_that_fit(entries):
                 yield pb.StreamLogsResponse(
                     entries=chunk, resume_token=batch.resume_token(chunk[-1].seq)
                 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tracking.service.api import convert
 from tracking.service.api.context import Context, principal
+from tracking.service.api.enum_names import enum_name, enum_number
+from tracking.service.api.values import stamp
 from tracking.service.operations.tokens import Tokens
 from tracking.service.store.models import ApiTokenRow
 from tracking.v1 import auth_pb2
@@ -14,10 +15,10 @@ def token_proto(row: ApiTokenRow) -> auth_pb2.ApiToken:
     return auth_pb2.ApiToken(
         token_id=row.token_id,
         name=row.name,
-        role=convert.enum_number(auth_pb2.Role.DESCRIPTOR, row.role),
-        create_time=convert.stamp(row.create_time),
+        role=enum_number(auth_pb2.Role.DESCRIPTOR, row.role),
+        create_time=stamp(row.create_time),
         created_by=row.created_by,
-        revoke_time=convert.stamp(row.revoke_time),
+        revoke_time=stamp(row.revoke_time),
     )
 
 
@@ -27,7 +28,7 @@ class TokensApi:
     async def CreateToken(
         self, request: pb.CreateTokenRequest, context: Context
     ) -> pb.CreateTokenResponse:
-        role = convert.enum_name(auth_pb2.Role.DESCRIPTOR, request.role)
+        role = enum_name(auth_pb2.Role.DESCRIPTOR, request.role)
         row, secret = await self.tokens.create(request.name, role, principal(context))
         return pb.CreateTokenResponse(token=token_proto(row), secret=secret)
 

@@ -44,9 +44,6 @@ WRITER_RPCS = frozenset(
         "AppendLogs",
     }
 )
-ADMIN_RPCS = frozenset(
-    {"DeleteDeployment", "DeleteExecution", "CreateToken", "ListTokens", "RevokeToken"}
-)
 
 
 def required_role(rpc: str) -> Role:

@@ -111,7 +111,7 @@ class Deployments:
         self._check_name(name)
         async with self.db.writing() as session:
             row = await store.get(session, name, for_update=True)
-            executions = await execution_store.ids_of_deployment(session, name)
+            executions = await execution_store.lock_all_of_deployment(session, name)
             events = await record(self.db, session, [(e, ["DELETED"]) for e in executions])
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])

@@ -12,17 +12,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import delete, func
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.status import RunningStatus
 from tracking.service.store import meta
+from tracking.service.store import retention as retention_store
 from tracking.service.store.database import Database
 from tracking.service.store.inline_sqlite import offloaded
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
 from tracking.service.store.types import utcnow
 
 log = logging.getLogger("tracking.retention")
@@ -35,20 +30,6 @@ class SweepResult:
     executions: int
     events: int
     lines: int
-
-
-async def _execute(session: AsyncSession, statement: Any) -> Any:
-    connection = await session.connection()
-    return await connection.execute(statement)
-
-
-async def _delete_events(session: AsyncSession, *where: Any) -> tuple[int, int]:
-    """Delete matching events; (how many, the largest id removed)."""
-    largest = (
-        await _execute(session, select(func.max(ExecutionEventRow.id)).where(*where))
-    ).scalar()
-    result = await _execute(session, delete(ExecutionEventRow).where(*where))
-    return int(result.rowcount or 0), int(largest or 0)
 
 
 class Retention:
@@ -68,44 +49,20 @@ class Retention:
         while True:
             async with self.db.writing() as session:
                 largest_removed = 0
-                query = (
-                    select(ExecutionRow)
-                    .where(
-                        col(ExecutionRow.status).in_(TERMINAL),
-                        col(ExecutionRow.end_time) < cutoff,
-                        # end_time may be a platform's (UpdateJobStatus times, perhaps of
-                        # a job long past): the last change must be old by this clock too.
-                        col(ExecutionRow.update_time) < cutoff,
-                        col(ExecutionRow.pruned_revision) < col(ExecutionRow.revision),
-                    )
-                    .limit(SWEEP_BATCH)
-                    .with_for_update(skip_locked=True)
-                )
-                rows = list((await session.exec(query)).all())
+                rows = await retention_store.lock_expired(session, TERMINAL, cutoff, SWEEP_BATCH)
                 for row in rows:
-                    count, largest = await _delete_events(
-                        session, col(ExecutionEventRow.execution_id) == row.execution_id
+                    count, largest = await retention_store.delete_events_of(
+                        session, row.execution_id
                     )
                     events += count
                     largest_removed = max(largest_removed, largest)
-                    removed = await _execute(
-                        session,
-                        delete(LogLineRow).where(col(LogLineRow.execution_id) == row.execution_id),
-                    )
-                    lines += int(removed.rowcount or 0)
+                    lines += await retention_store.delete_lines_of(session, row.execution_id)
                     row.pruned_revision = row.revision
                     row.pruned_log_seq = row.log_seq
                     session.add(row)
                 executions += len(rows)
                 # Events of deleted executions (their row is gone) age out the same way.
-                orphaned = (
-                    ~select(ExecutionRow.execution_id)
-                    .where(ExecutionRow.execution_id == ExecutionEventRow.execution_id)
-                    .exists()
-                )
-                count, largest = await _delete_events(
-                    session, col(ExecutionEventRow.create_time) < cutoff, orphaned
-                )
+                count, largest = await retention_store.delete_orphaned_events(session, cutoff)
                 events += count
                 largest_removed = max(largest_removed, largest)
                 current = int(await meta.get(session, meta.PRUNED_EVENT_ID) or 0)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cachetools import TTLCache
-from sqlmodel import col, select
 
 from tracking.service.domain import auth
 from tracking.service.domain.errors import InvalidArgument, NotFound, ValidationCollector
+from tracking.service.store import tokens as token_store
 from tracking.service.store.database import Database
 from tracking.service.store.models import ApiTokenRow
 from tracking.service.store.types import utcnow
@@ -59,17 +59,14 @@ class Tokens:
         return row, secret
 
     async def list_all(self, include_revoked: bool) -> list[ApiTokenRow]:
-        query = select(ApiTokenRow).order_by(col(ApiTokenRow.create_time).desc())
-        if not include_revoked:
-            query = query.where(col(ApiTokenRow.revoke_time).is_(None))
         async with self.db.reading() as session:
-            return list((await session.exec(query)).all())
+            return await token_store.listed(session, include_revoked)
 
     async def revoke(self, token_id: str) -> ApiTokenRow:
         if not auth.TOKEN_ID.fullmatch(token_id):
             raise InvalidArgument.of("token_id", "is not a token id (tok_ and 12 hex digits)")
         async with self.db.writing() as session:
-            row = await session.get(ApiTokenRow, token_id, with_for_update=True)
+            row = await token_store.find(session, token_id, lock=True)
             if row is None:
                 raise NotFound("token", token_id)
             if row.revoke_time is None:
@@ -98,7 +95,7 @@ class Tokens:
         if cached is None:
             self.lookups += 1
             async with self.db.reading() as session:
-                row = await session.get(ApiTokenRow, token_id)
+                row = await token_store.find(session, token_id)
             valid = row is not None and row.revoke_time is None
             cached = _Cached(
                 Principal(row.name, auth.Role[row.role], row.token_id) if row and valid else None,

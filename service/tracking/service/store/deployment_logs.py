@@ -37,7 +37,7 @@ async def listed_executions(
         query = query.where(created_after(after))
     query = query.order_by(_TABLE.c.create_time, _TABLE.c.execution_id).limit(limit)
     connection = await session.connection()
-    return [(row[0], row[1]) for row in await connection.execute(query)]
+    return [(row.execution_id, row.create_time) for row in await connection.execute(query)]
 
 
 async def log_states(session: AsyncSession, execution_ids: list[str]) -> dict[str, tuple[str, int]]:
@@ -48,4 +48,6 @@ async def log_states(session: AsyncSession, execution_ids: list[str]) -> dict[st
         _TABLE.c.execution_id.in_(execution_ids)
     )
     connection = await session.connection()
-    return {row[0]: (row[1], int(row[2])) for row in await connection.execute(query)}
+    return {
+        row.execution_id: (row.status, int(row.log_seq)) for row in await connection.execute(query)
+    }

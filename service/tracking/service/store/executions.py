@@ -224,7 +224,7 @@ async def set_log_seq(
 async def lapsed_ids(connection: AsyncConnection, now: datetime, limit: int) -> list[str]:
     """Executions whose lease ran out before `now`, the longest overdue first."""
     rows = await connection.execute(_LAPSED, {"b_now": now, "b_limit": limit})
-    return [str(row[0]) for row in rows]
+    return [str(row.execution_id) for row in rows]
 
 
 async def find(session: AsyncSession, execution_id: str) -> ExecutionRow | None:
@@ -274,7 +274,8 @@ async def list_page(
     return [_execution_view(row) for row in await connection.execute(query.limit(limit))]
 
 
-async def ids_of_deployment(session: AsyncSession, deployment_name: str) -> list[ExecutionRow]:
+async def lock_all_of_deployment(session: AsyncSession, deployment_name: str) -> list[ExecutionRow]:
+    """Every execution of a deployment, locked for a change."""
     query = (
         select(ExecutionRow)
         .where(ExecutionRow.deployment_name == deployment_name)

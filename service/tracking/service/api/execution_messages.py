@@ -1,0 +1,211 @@
+"""Execution, JobStatus and ExecutionEvent messages <-> stored executions and events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from tracking.service.api.enum_names import enum_name, enum_number
+from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
+from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+from tracking.v1 import execution_pb2, io_pb2, status_pb2
+
+
+def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
+    """The fields a creator may set; enums already checked."""
+    return {
+        "execution_id": execution.execution_id,
+        "deployment_name": execution.deployment_name,
+        "pipeline_name": execution.pipeline_name,
+        "job_name": execution.job_name,
+        "job_type": enum_name(execution_pb2.JobType.DESCRIPTOR, execution.job_type),
+        "experiment_name": execution.experiment_name,
+        "model_run_id": execution.model_run_id,
+        "steps": [to_json(s, f"execution.steps[{i}]") for i, s in enumerate(execution.steps)],
+        "inputs": [to_json(x, f"execution.inputs[{i}]") for i, x in enumerate(execution.inputs)],
+        "labels": dict(execution.labels),
+        "command": list(execution.command),
+        "heartbeat_timeout_seconds": seconds_or_none(
+            execution.heartbeat_timeout,
+            execution.HasField("heartbeat_timeout"),
+            "execution.heartbeat_timeout",
+        ),
+    }
+
+
+def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
+    """A JobStatus from the snapshot an event keeps (see store.executions.job_status_snapshot)."""
+
+    def parse(key: str) -> datetime | None:
+        value = snapshot.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    start, end, updated = parse("start_time"), parse("end_time"), parse("update_time")
+    reported = snapshot.get("reported_duration_seconds")
+    status = status_pb2.JobStatus(
+        status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, snapshot["status"]),
+        progress=snapshot["progress"],
+        phase=snapshot["phase"],
+        stop_message=snapshot["stop_message"],
+        cancel_reason=snapshot.get("cancel_reason", ""),
+        create_time=stamp(parse("create_time")),
+        start_time=stamp(start),
+        end_time=stamp(end),
+        update_time=stamp(updated),
+        revision=snapshot["revision"],
+        last_heartbeat_time=stamp(parse("last_heartbeat_time")),
+        lease_expire_time=stamp(parse("lease_expire_time")),
+    )
+    if reported is not None:
+        status.duration.FromTimedelta(timedelta(seconds=reported))
+    elif start is not None:
+        status.duration.FromTimedelta((end or updated or start) - start)
+    return status
+
+
+class JobStatusFields(Protocol):
+    """An execution's JobStatus columns: an ExecutionRow, or a view read without the ORM."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> float: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def stop_message(self) -> str: ...
+    @property
+    def cancel_reason(self) -> str: ...
+    @property
+    def create_time(self) -> datetime: ...
+    @property
+    def start_time(self) -> datetime | None: ...
+    @property
+    def end_time(self) -> datetime | None: ...
+    @property
+    def update_time(self) -> datetime: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def reported_duration_seconds(self) -> float | None: ...
+    @property
+    def reported_create_time(self) -> datetime | None: ...
+    @property
+    def last_heartbeat_time(self) -> datetime | None: ...
+    @property
+    def lease_expire_time(self) -> datetime | None: ...
+
+
+class ExecutionFields(JobStatusFields, Protocol):
+    """What an Execution message shows: an ExecutionRow or store.executions.ExecutionView."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def deployment_name(self) -> str | None: ...
+    @property
+    def pipeline_name(self) -> str: ...
+    @property
+    def job_name(self) -> str: ...
+    @property
+    def job_type(self) -> str: ...
+    @property
+    def experiment_name(self) -> str: ...
+    @property
+    def model_run_id(self) -> str: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def heartbeat_timeout_seconds(self) -> float: ...
+    @property
+    def command(self) -> list[str]: ...
+    @property
+    def steps(self) -> list[dict[str, Any]]: ...
+    @property
+    def inputs(self) -> list[dict[str, Any]]: ...
+    @property
+    def outputs(self) -> list[dict[str, Any]]: ...
+    @property
+    def result(self) -> dict[str, Any]: ...
+    @property
+    def export_paths(self) -> dict[str, str]: ...
+    @property
+    def source_views(self) -> dict[str, str]: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+
+def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStatus:
+    """The JobStatus of a row as it stands now (a running execution's duration grows)."""
+    status = status_pb2.JobStatus(
+        status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, row.status),
+        progress=row.progress,
+        phase=row.phase,
+        stop_message=row.stop_message,
+        cancel_reason=row.cancel_reason,
+        create_time=stamp(row.reported_create_time or row.create_time),
+        start_time=stamp(row.start_time),
+        end_time=stamp(row.end_time),
+        update_time=stamp(row.update_time),
+        revision=row.revision,
+        last_heartbeat_time=stamp(row.last_heartbeat_time),
+        lease_expire_time=stamp(row.lease_expire_time),
+    )
+    if row.reported_duration_seconds is not None:
+        status.duration.FromTimedelta(timedelta(seconds=row.reported_duration_seconds))
+    elif row.start_time is not None:
+        status.duration.FromTimedelta((row.end_time or now) - row.start_time)
+    return status
+
+
+def execution_proto(row: ExecutionFields, now: datetime) -> execution_pb2.Execution:
+    execution = execution_pb2.Execution(
+        execution_id=row.execution_id,
+        deployment_name=row.deployment_name or "",
+        pipeline_name=row.pipeline_name,
+        job_name=row.job_name,
+        job_type=enum_number(execution_pb2.JobType.DESCRIPTOR, row.job_type),
+        experiment_name=row.experiment_name,
+        model_run_id=row.model_run_id,
+        job_status=job_status_of_row(row, now),
+        steps=[from_json(s, execution_pb2.Step()) for s in row.steps],
+        inputs=[from_json(i, io_pb2.ExecutionInput()) for i in row.inputs],
+        outputs=[from_json(o, io_pb2.ExecutionOutput()) for o in row.outputs],
+        export_paths=row.export_paths,
+        source_views=row.source_views,
+        labels=row.labels,
+        created_by=row.created_by,
+        command=row.command,
+    )
+    execution.heartbeat_timeout.FromNanoseconds(round(row.heartbeat_timeout_seconds * 1e9))
+    if row.result:
+        execution.result.update(row.result)
+    return execution
+
+
+def event_proto(event: ExecutionEventRow, resume_token: str = "") -> execution_pb2.ExecutionEvent:
+    return execution_pb2.ExecutionEvent(
+        execution_id=event.execution_id,
+        deployment_name=event.deployment_name or "",
+        revision=event.revision,
+        job_status=job_status_proto(event.job_status),
+        changes=[
+            enum_number(execution_pb2.ChangeKind.DESCRIPTOR, c)
+            for c in event.changes.split(",")
+            if c
+        ],
+        resume_token=resume_token,
+    )
+
+
+def snapshot_proto(
+    row: ExecutionRow, now: datetime, resume_token: str = ""
+) -> execution_pb2.ExecutionEvent:
+    return execution_pb2.ExecutionEvent(
+        execution_id=row.execution_id,
+        deployment_name=row.deployment_name or "",
+        revision=row.revision,
+        job_status=job_status_of_row(row, now),
+        resume_token=resume_token,
+        snapshot=True,
+    )

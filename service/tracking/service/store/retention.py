@@ -1,0 +1,74 @@
+"""The statements of a retention sweep: finished executions past their time, and the
+events and log lines it removes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
+
+
+async def _execute(session: AsyncSession, statement: Any) -> Any:
+    connection = await session.connection()
+    return await connection.execute(statement)
+
+
+async def lock_expired(
+    session: AsyncSession, terminal: Sequence[str], cutoff: datetime, limit: int
+) -> list[ExecutionRow]:
+    """Up to `limit` ended executions whose end and last change are both before `cutoff`
+    and which still hold events or lines to remove; locked, skipping those another
+    replica's sweep holds."""
+    query = (
+        select(ExecutionRow)
+        .where(
+            col(ExecutionRow.status).in_(terminal),
+            col(ExecutionRow.end_time) < cutoff,
+            # end_time may be a platform's (UpdateJobStatus times, perhaps of a job long
+            # past): the last change must be old by this clock too.
+            col(ExecutionRow.update_time) < cutoff,
+            col(ExecutionRow.pruned_revision) < col(ExecutionRow.revision),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.exec(query)).all())
+
+
+async def _delete_events(session: AsyncSession, *where: Any) -> tuple[int, int]:
+    """Delete matching events; (how many, the largest id removed)."""
+    largest = (
+        await _execute(session, select(func.max(ExecutionEventRow.id)).where(*where))
+    ).scalar()
+    result = await _execute(session, delete(ExecutionEventRow).where(*where))
+    return int(result.rowcount or 0), int(largest or 0)
+
+
+async def delete_events_of(session: AsyncSession, execution_id: str) -> tuple[int, int]:
+    """Delete an execution's events; (how many, the largest id removed)."""
+    return await _delete_events(session, col(ExecutionEventRow.execution_id) == execution_id)
+
+
+async def delete_orphaned_events(session: AsyncSession, cutoff: datetime) -> tuple[int, int]:
+    """Delete events older than `cutoff` of executions that were deleted (their row is
+    gone); (how many, the largest id removed)."""
+    orphaned = (
+        ~select(ExecutionRow.execution_id)
+        .where(ExecutionRow.execution_id == ExecutionEventRow.execution_id)
+        .exists()
+    )
+    return await _delete_events(session, col(ExecutionEventRow.create_time) < cutoff, orphaned)
+
+
+async def delete_lines_of(session: AsyncSession, execution_id: str) -> int:
+    """Delete an execution's log lines; how many."""
+    removed = await _execute(
+        session, delete(LogLineRow).where(col(LogLineRow.execution_id) == execution_id)
+    )
+    return int(removed.rowcount or 0)
