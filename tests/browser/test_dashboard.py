@@ -377,3 +377,45 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
     finally:
         page.context.close()
     assert watch.errors == []
+
+
+def test_the_log_tail_pauses_resumes_stays_bounded_and_downloads_every_line(
+    page: Page, server: ServerThread, client: TrackingClient, tmp_path: Path
+) -> None:
+    execution = client.create_execution(pipeline_name="p", job_name="chatty")
+    eid = execution.execution_id
+    client.start(eid)
+    for start in range(0, 6000, 2000):
+        client.append_logs(eid, [f"old {i}" for i in range(start, start + 2000)])
+    page.goto(f"{server.http_url}/#/executions/{eid}")
+    lines = page.locator("ol.log li")
+    # The last 500 lines first.
+    expect(lines).to_have_count(500, timeout=LONG)
+    expect(lines.first).to_have_attribute("data-seq", "5501")
+    expect(page.locator(".logs .notice")).to_contain_text("Showing from line 5501")
+
+    page.get_by_role("button", name="Pause").click()
+    client.append_logs(eid, ["while paused"])
+    expect(page.locator(".logs .notice")).to_contain_text(
+        "Paused: 1 new line waiting", timeout=LONG
+    )
+    expect(lines).to_have_count(500)
+    page.get_by_role("button", name="Resume").click()
+    expect(lines.last.locator(".msg")).to_have_text("while paused")
+
+    # More than the page keeps: the oldest lines go, the newest stay.
+    for start in range(0, 5000, 2500):
+        client.append_logs(eid, [f"new {i}" for i in range(start, start + 2500)])
+    expect(lines.last.locator(".msg")).to_have_text("new 4999", timeout=LONG)
+    expect(lines).to_have_count(5000)
+    expect(lines.first).to_have_attribute("data-seq", str(11001 - 5000 + 1))
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download all lines").click()
+    saved = tmp_path / "all.log"
+    download.value.save_as(saved)
+    assert saved.read_text().splitlines() == [
+        *(f"old {i}" for i in range(6000)),
+        "while paused",
+        *(f"new {i}" for i in range(5000)),
+    ]
