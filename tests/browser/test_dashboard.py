@@ -104,7 +104,7 @@ def test_the_list_shows_a_new_execution_and_its_status_changes_live(
     client.update_progress(second.execution_id, 0.7, phase="epoch 7/10")
     expect(row(page, second.execution_id).locator(".phase")).to_have_text("epoch 7/10")
     assert_not_reloaded(page)
-    screenshot(page, "executions")
+    screenshot(page, "executions-live")
 
     # A bad filter reads as the server's message.
     page.goto(f"{server.http_url}/#/?label=Bad%20Key%3Dx")
@@ -308,6 +308,17 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
         ],
         labels={"team": "ml"},
     )
+    # Earlier runs, in the states a list usually shows.
+    for job, end in (("fit lr=0.1", "success"), ("fit lr=0.3", "error"), ("fit lr=1.0", "")):
+        earlier = client.create_execution(deployment_name=name, job_name=job, job_type="train")
+        client.start(earlier.execution_id)
+        client.update_progress(earlier.execution_id, 0.3, phase="epoch 3/10")
+        if end:
+            client.stop(earlier.execution_id, end, "" if end == "success" else "loss is NaN")
+        else:
+            client.cancel_execution(earlier.execution_id, reason="superseded")
+            client.stop(earlier.execution_id, "canceled", "canceled by the user")
+    client.create_execution(deployment_name=name, job_name="export predictions")
     described = client.get_deployment(name)
     assert described.human_readable_schedule, "the server describes PERIODIC schedules"
     execution = client.create_execution(
@@ -366,7 +377,7 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
             page.goto(f"{server.http_url}/#/?deployment={name}")
             expect(row(page, eid)).to_be_visible(timeout=LONG)
             assert_fits(page, viewport)
-            screenshot(page, f"executions-filtered{suffix}")
+            screenshot(page, f"executions{suffix}")
         finally:
             page.context.close()
     page = open_page(browser, watch)

@@ -105,7 +105,7 @@ export function executionList(criteria, { pageSize = 25, showDeployment = true }
       : h("span", { class: "muted" }, "—");
     return [
       h("td", { "data-label": "Status" }, statusBadge(status, h)),
-      h("td", { "data-label": "Job" }, job, h("span", { class: "id" }, id)),
+      h("td", { "data-label": "Job" }, h("div", {}, job, h("span", { class: "id" }, id))),
       showDeployment && h("td", { "data-label": "Deployment" }, deployment),
       h("td", { "data-label": "Progress" }, progressCell(status)),
       h("td", { "data-label": "Age", class: "age", title: status.createTime || "" }, age(status.createTime)),
