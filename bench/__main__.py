@@ -389,11 +389,7 @@ def replay_storm(target: Process, quick: bool) -> dict[str, Any]:
 
 
 def dashboard(target: Process, http_url: str, quick: bool) -> dict[str, Any]:
-    return {
-        "H2 status change to the dashboard": dashboard_latency(
-            target.address, http_url, quick
-        )
-    }
+    return {"H2 status change to the dashboard": dashboard_latency(target.address, http_url, quick)}
 
 
 TARGETS = {

@@ -14,8 +14,8 @@ import secrets
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
