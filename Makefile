@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 
-.PHONY: install run test node-test lint breaking proto proto-check unasync bench chaos clean
+.PHONY: install run test node-test browser-deps lint breaking proto proto-check unasync bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -18,7 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tracking serve
 
-test: $(STAMP) proto-check
+# The dashboard's tests drive Debian's Chromium (Playwright cannot download its own here).
+browser-deps:
+	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
+
+test: $(STAMP) proto-check browser-deps
 	$(BIN)/pytest && if command -v node >/dev/null; then $(MAKE) node-test; elif [ "$$CI" = "true" ]; then echo "CI=true and node not found: the Node.js client test must run"; exit 1; else echo "node not found: skipping the Node.js client test"; fi
 
 node-test: $(STAMP)
@@ -40,7 +44,7 @@ proto-check: $(STAMP)
 unasync: $(STAMP)
 	$(BIN)/python scripts/gen_sync_client.py
 
-bench: $(STAMP)
+bench: $(STAMP) browser-deps
 	command -v h2load >/dev/null || (apt-get update -q && apt-get install -y -q nghttp2-client)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -85,6 +85,7 @@ def tracking_server(database_url: str, **settings: str) -> Process:
         "TRACKING_WATCHER_QUEUE": "100000",
         "TRACKING_LOG_LEVEL": "INFO",  # "serving on" is logged at INFO; successful calls at DEBUG
         "TRACKING_LOG_FORMAT": "text",
+        "TRACKING_HTTP_ADDRESS": "",  # no HTTP side unless asked: 127.0.0.1:8080 may be taken
         **settings,
     }
     tracking = str(Path(sys.executable).with_name("tracking"))
@@ -161,6 +162,11 @@ def h2load(
     if rate is None or done is None:
         raise RuntimeError(result.stdout)
     return LoadResult(float(rate.group(1)), int(done.group(1)), int(done.group(2)))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def settle(seconds: float = 0.5) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -33,6 +35,17 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run, also from a thread whose event loop is running (Playwright's sync API,
+    which the browser tests use, runs one in the test's thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 def _swap_database(url: str, name: str) -> str:
     base, _, _ = url.rpartition("/")
     return f"{base}/{name}"
@@ -43,13 +56,13 @@ def postgres_database() -> Iterator[str]:
     """A new empty database for this run, dropped afterwards."""
     name = f"tracking_test_{secrets.token_hex(4)}"
     try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        _run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as error:
         cannot_run(f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}")
     try:
         yield _swap_database(POSTGRES_URL, name)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextmanager

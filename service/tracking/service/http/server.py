@@ -151,7 +151,8 @@ def http_app(methods: Sequence[Method], settings: Settings) -> Starlette:
         routes=[
             Mount(CONNECT_PREFIX.rstrip("/"), app=connect),
             Route("/events/{method}", events, methods=["GET"]),
-            Route("/auth/session", session, methods=["GET", "POST", "DELETE"]),
+            # A bound method: Starlette hands it a Request (an instance would be called as ASGI).
+            Route("/auth/session", session.__call__, methods=["GET", "POST", "DELETE"]),
             Mount("/", app=StaticFiles(directory=DASHBOARD, html=True)),
         ],
         middleware=middleware,

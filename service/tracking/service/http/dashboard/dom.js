@@ -1,0 +1,45 @@
+// Builds elements from data without ever parsing it as markup: text goes in as text nodes,
+// attributes through setAttribute. Nothing here (or anywhere in the dashboard) uses innerHTML.
+
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else element.setAttribute(key, value === true ? "" : String(value));
+  }
+  add(element, children);
+  return element;
+}
+
+export function add(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+export function replace(element, ...children) {
+  element.replaceChildren();
+  return add(element, children);
+}
+
+// A definition list of [term, value] pairs; pairs whose value is empty are left out.
+export function facts(pairs) {
+  const list = h("dl", { class: "facts" });
+  for (const [term, value] of pairs) {
+    if (value === undefined || value === null || value === "" || value === false) continue;
+    list.append(h("div", {}, h("dt", {}, term), h("dd", {}, value)));
+  }
+  return list;
+}
+
+export function section(title, ...children) {
+  return h("section", { class: "panel" }, h("h2", {}, title), ...children);
+}
+
+export function link(href, text) {
+  return h("a", { href }, text);
+}
