@@ -24,7 +24,9 @@ PHONE = {"width": 375, "height": 812}
 Screenshot = Callable[[Page, str], Path]
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API runs, this thread has a running event loop, which
+# the asyncio tests of later modules cannot share.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         cannot_run(

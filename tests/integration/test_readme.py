@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from tests.support.cli import start_tracking, tracking
 from tests.support.server import ServerThread
+from tracking.client import TrackingClient
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -90,3 +92,36 @@ def test_readme_reporting_example_runs(server: ServerThread, backend: str, tmp_p
     lines = watched.splitlines()
     assert lines == expected[len(expected) - len(lines) :], watched
     assert len(lines) >= 3
+
+
+def test_readme_curl_lines_run(server: ServerThread) -> None:
+    section = README.read_text().split("## Use it over HTTP", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert block is not None, "README has no HTTP example"
+    script = block.group(1).replace("http://127.0.0.1:8080", server.http_url)
+    shell = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert shell.stdout is not None
+    execution_id = shell.stdout.readline().strip()
+    assert execution_id.startswith("exec-"), shell.stderr.read() if shell.stderr else ""
+    started = json.loads(shell.stdout.readline())
+    assert started["jobStatus"]["status"] == "RUNNING_STATUS_RUNNING"
+    assert json.loads(shell.stdout.readline()) == {"lastSeq": "2"}
+    assert json.loads(shell.stdout.readline())["jobStatus"]["revision"] == "2"
+    followed = [shell.stdout.readline().strip() for _ in range(4)]
+    assert followed[0] == "retry: 1000"
+    assert followed[2] == "id: 2"
+    assert [e["message"] for e in json.loads(followed[3].removeprefix("data: "))["entries"]] == [
+        "hello",
+        "world",
+    ]
+    # The follow ends with the execution.
+    with TrackingClient(server.address) as client:
+        client.stop(execution_id)
+    rest, _ = shell.communicate(timeout=60)
+    assert shell.returncode == 0
+    assert "event: end" in rest

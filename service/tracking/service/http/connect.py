@@ -52,7 +52,8 @@ class JsonCodec:
         return "json"
 
     def encode(self, message: Message | bytes) -> bytes:
-        return json_format.MessageToJson(message, indent=None).encode()  # type: ignore[arg-type]
+        # A final newline, so that curl's output ends its line.
+        return json_format.MessageToJson(message, indent=None).encode() + b"\n"  # type: ignore[arg-type]
 
     def decode(self, data: bytes | bytearray, message_class: type[Message]) -> Message | Malformed:
         message = message_class()
