@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from google.protobuf import struct_pb2
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import PHONE, WIDE, PageWatch, Screenshot, open_page
@@ -327,7 +328,11 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
         job_type="train",
         inputs=[
             io_pb2.ExecutionInput(
-                name="epochs", data_type="number", source=io_pb2.INPUT_SOURCE_CONSTANT
+                name="epochs",
+                data_type="number",
+                source=io_pb2.INPUT_SOURCE_CONSTANT,
+                constant_value="10",
+                value=struct_pb2.Value(number_value=10),
             )
         ],
     )
@@ -376,6 +381,7 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
             screenshot(page, f"execution{suffix}")
             page.goto(f"{server.http_url}/#/?deployment={name}")
             expect(row(page, eid)).to_be_visible(timeout=LONG)
+            expect(page.locator("form.filters input[name=deployment]")).to_have_value(name)
             assert_fits(page, viewport)
             screenshot(page, f"executions{suffix}")
         finally:

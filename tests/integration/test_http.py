@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.support.certs import make_pki
 from tests.support.factories import unique
 from tests.support.http import SERVICE, EventReader, call, events, violations
 from tests.support.server import ServerThread
@@ -539,3 +542,43 @@ def test_base64_get_of_a_binary_request(http: httpx.Client) -> None:
     response = http.get(f"{SERVICE}GetJobStatus?encoding=proto&base64=1&message={message}")
     assert response.status_code == 200
     assert pb.GetJobStatusResponse.FromString(response.content).job_status.revision == 1
+
+
+def test_tls_covers_the_http_side_too(make_server: ServerFactory, tmp_path: Path) -> None:
+    ca, server_pem, client_pem = make_pki(tmp_path)
+    server = make_server(
+        http_address="127.0.0.1:0",
+        tls_cert_file=str(server_pem.cert),
+        tls_key_file=str(server_pem.key),
+        tls_client_ca_file=str(ca.cert),
+        tls_require_client_cert=True,
+    )
+    assert server.http_url.startswith("https://")
+    trusted = ssl.create_default_context(cafile=str(ca.cert))
+    with (
+        httpx.Client(base_url=server.http_url, verify=trusted) as anonymous,
+        pytest.raises(httpx.TransportError),
+    ):
+        anonymous.post(SERVICE + "GetServiceInfo", json={})
+    trusted.load_cert_chain(str(client_pem.cert), str(client_pem.key))
+    with httpx.Client(base_url=server.http_url, verify=trusted) as client:
+        assert call(client, "GetServiceInfo")["maxMessageBytes"] > 0
+    plain = server.http_url.replace("https://", "http://")
+    with pytest.raises(httpx.TransportError):
+        httpx.post(plain + SERVICE + "GetServiceInfo", json={})
+
+
+def test_http_calls_count_in_the_metrics_and_the_rate_limit(make_server: ServerFactory) -> None:
+    server = make_server(
+        http_address="127.0.0.1:0", rate_limit_per_second=0.001, rate_limit_burst=3
+    )
+    assert server.app is not None
+    calls = server.app.metrics.calls
+    with httpx.Client(base_url=server.http_url) as client:
+        codes = [client.post(SERVICE + "GetServiceInfo", json={}).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        refused = client.post(SERVICE + "GetServiceInfo", json={}).json()
+    assert refused["code"] == "resource_exhausted"
+    assert "requests a second" in refused["message"]
+    assert calls.labels("GetServiceInfo", "OK")._value.get() == 3
+    assert calls.labels("GetServiceInfo", "RESOURCE_EXHAUSTED")._value.get() == 2

@@ -39,7 +39,8 @@ class ServerThread:
         """The HTTP side's base URL (the server must have been given an http_address)."""
         assert self.app is not None
         assert self.app.http is not None, "no HTTP side"
-        return f"http://127.0.0.1:{self.app.http.port}"
+        scheme = "https" if self.settings.tls_cert_file else "http"
+        return f"{scheme}://127.0.0.1:{self.app.http.port}"
 
     def run(self, coroutine: Any, timeout: float = 60) -> Any:
         """Run a coroutine on the server's loop and wait for its result."""

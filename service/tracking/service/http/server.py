@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,13 @@ def bind(address: str) -> socket.socket:
     return sock
 
 
+def client_certificates(settings: Settings) -> ssl.VerifyMode:
+    """What the HTTP side asks of client certificates: as the gRPC side does."""
+    if settings.tls_require_client_cert:
+        return ssl.CERT_REQUIRED
+    return ssl.CERT_OPTIONAL if settings.tls_client_ca_file else ssl.CERT_NONE
+
+
 class HttpServer:
     """The HTTP side, started and stopped with the gRPC server."""
 
@@ -198,6 +206,8 @@ class HttpServer:
             timeout_graceful_shutdown=1,
             ssl_certfile=settings.tls_cert_file or None,
             ssl_keyfile=settings.tls_key_file or None,
+            ssl_ca_certs=settings.tls_client_ca_file or None,
+            ssl_cert_reqs=client_certificates(settings),
         )
         self._server = _Server(config)
         # Its start and stop lines repeat the server's own; its errors still show.
