@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 
-.PHONY: install run test node-test browser-deps lint breaking proto proto-check unasync bench chaos clean
+.PHONY: install run test node-test browser-deps lint breaking proto proto-check unasync bench chaos clean go-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -28,16 +28,24 @@ test: $(STAMP) proto-check browser-deps
 node-test: $(STAMP)
 	cd client/node && npm install --no-audit --no-fund && npm test
 
+# The Debian packages of client/go/debian-packages.txt, at their exact versions.
+go-deps:
+	scripts/debian_go.sh
+
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
+	$(MAKE) proto-check
 
 breaking: $(BUF)
 	scripts/buf_breaking.sh
 
-proto: $(STAMP)
+# buf generate (buf.gen.yaml): Python, TypeScript and Go; --check fails when the committed code differs.
+proto: $(STAMP) $(BUF) go-deps
 	$(BIN)/python scripts/gen_protos.py
 
 proto-check: $(STAMP)
+	if command -v npm >/dev/null; then $(MAKE) $(BUF); fi
+	$(MAKE) go-deps
 	$(BIN)/python scripts/gen_protos.py --check
 
 # The blocking client is written from the asyncio one: edit async_client.py, then this.
