@@ -9,7 +9,7 @@ TS_STAMP := $(TS)/node_modules/.installed
 # Under CI=true a missing tool fails the run; elsewhere its part is skipped, saying why.
 NEED = if [ "$$CI" = "true" ]; then echo "CI=true and $(1) not found: $(2) must run"; exit 1; else echo "$(1) not found: skipping $(2)"; fi
 
-.PHONY: install run test node-test ts-test ts-typecheck browser-deps go-deps lint breaking proto proto-check unasync bench chaos clean
+.PHONY: install run test node-test ts-test ts-typecheck browser-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -32,6 +32,7 @@ browser-deps:
 test: $(STAMP) proto-check browser-deps go-deps
 	$(BIN)/pytest
 	if command -v node >/dev/null; then $(MAKE) ts-test; else $(call NEED,node,the TypeScript client's tests); fi
+	if command -v go >/dev/null; then $(MAKE) go-test; else $(call NEED,go,the Go client's tests); fi
 
 # The TypeScript client's tests (node --test), against `tracking serve` processes they start.
 ts-test: $(STAMP) $(TS_STAMP)
@@ -46,10 +47,19 @@ ts-typecheck: $(TS_STAMP)
 go-deps:
 	scripts/debian_go.sh
 
+# The Go client's tests (go test, offline: GOPATH mode over Debian's Go sources).
+go-test: $(STAMP) go-deps
+	TRACKING_BIN=$(CURDIR)/$(BIN)/tracking client/go/gopath.sh test -count=1 -v ./...
+
+go-lint: go-deps
+	test -z "$$(gofmt -l client/go)" || { echo "gofmt would change:"; gofmt -l client/go; exit 1; }
+	client/go/gopath.sh vet ./...
+
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
 	$(MAKE) proto-check
 	if command -v node >/dev/null; then $(MAKE) ts-typecheck; else $(call NEED,node,tsc --noEmit); fi
+	if command -v go >/dev/null; then $(MAKE) go-lint; else $(call NEED,go,gofmt and go vet); fi
 
 breaking: $(BUF)
 	scripts/buf_breaking.sh
