@@ -19,6 +19,7 @@ import {
   TrackingError,
 } from "../src/index.js";
 import { connect, createNodeTransport } from "../src/node.js";
+import { connect as connectWeb } from "../src/web.js";
 import { TRACKING_BIN, TrackingServer, waitFor, within } from "./server.js";
 
 const PATIENT = { maxAttempts: 60, initialBackoffMs: 50, maxBackoffMs: 500, multiplier: 2 };
@@ -40,7 +41,7 @@ async function rejection(promise: Promise<unknown>): Promise<TrackingError> {
 }
 
 describe("TrackingClient against a live server, auth on", () => {
-  const server = new TrackingServer({ TRACKING_AUTH: "on" });
+  const server = new TrackingServer({ TRACKING_AUTH: "on" }, { http: true });
   let token = "";
   let client: TrackingClient;
 
@@ -252,6 +253,31 @@ describe("TrackingClient against a live server, auth on", () => {
     assert.deepEqual(unary.fieldViolations, []);
     const stream = await rejection(collect(client.watch({ executionId: "no-such-execution" })));
     assert.equal(stream.code, Code.NotFound);
+  });
+
+  it("speaks Connect to the HTTP port, from Node.js and with the browser's transport", async () => {
+    for (const connectClient of [
+      connect(server.httpUrl, { protocol: "connect", token, timeoutMs: 20_000 }),
+      connectWeb(server.httpUrl, { token, timeoutMs: 20_000 }),
+      connectWeb(server.httpUrl, { token, json: true, timeoutMs: 20_000 }),
+    ]) {
+      const info = await connectClient.getServiceInfo({});
+      assert.ok(info.version);
+      const { execution } = await connectClient.createExecution({ execution: { pipelineName: "pipe" } });
+      const executionId = execution?.executionId ?? "";
+      await connectClient.updateJobStatus({ executionId, action: { case: "start", value: {} } });
+      const error = await rejection(
+        connectClient.updateJobStatus({
+          executionId,
+          action: { case: "progress", value: { progress: 1.5 } },
+        }),
+      );
+      assert.equal(error.code, Code.InvalidArgument);
+      assert.deepEqual(
+        error.fieldViolations.map((v) => v.field),
+        ["progress.progress"],
+      );
+    }
   });
 
   it("rejects a call without a token with UNAUTHENTICATED", async () => {

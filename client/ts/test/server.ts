@@ -17,14 +17,20 @@ export const TRACKING_BIN =
   process.env["TRACKING_BIN"] ?? path.join(REPOSITORY, ".venv", "bin", "tracking");
 
 const SERVING = /serving on (\S+):(\d+)/;
+const HTTP_SERVING = /HTTP and dashboard on (https?:\/\/[^/\s]+)\//;
 
 export class TrackingServer {
   readonly directory = fs.mkdtempSync(path.join(os.tmpdir(), "tracking-ts-"));
   address = "";
+  /** The HTTP side's base URL (Connect), when started with `http: true`. */
+  httpUrl = "";
   private child: ChildProcess | undefined;
   private output = "";
 
-  constructor(private readonly env: Record<string, string> = {}) {}
+  constructor(
+    private readonly env: Record<string, string> = {},
+    private readonly options: { http?: boolean } = {},
+  ) {}
 
   get databaseUrl(): string {
     return `sqlite:///${this.directory}/tracking.db`;
@@ -33,9 +39,10 @@ export class TrackingServer {
   /** Starts the server (on the port it had, after a restart); resolves once it serves. */
   async start(): Promise<this> {
     const requested = this.address || "127.0.0.1:0";
+    const http = this.options.http ? ["--http-address", "127.0.0.1:0"] : [];
     const child = spawn(
       TRACKING_BIN,
-      ["serve", "--address", requested, "--database-url", this.databaseUrl],
+      ["serve", "--address", requested, "--database-url", this.databaseUrl, ...http],
       {
         env: {
           ...process.env,
@@ -62,7 +69,9 @@ export class TrackingServer {
       child.stderr?.on("data", (chunk: string) => {
         this.output += chunk;
         const match = SERVING.exec(this.output);
-        if (match) {
+        const httpMatch = HTTP_SERVING.exec(this.output);
+        if (httpMatch) this.httpUrl = httpMatch[1] ?? "";
+        if (match && (!this.options.http || httpMatch)) {
           clearTimeout(timer);
           child.off("exit", onExit);
           resolve(`${match[1]}:${match[2]}`);
