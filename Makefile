@@ -4,14 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
+TS := client/ts
+TS_STAMP := $(TS)/node_modules/.installed
+# Under CI=true a missing tool fails the run; elsewhere its part is skipped, saying why.
+NEED = if [ "$$CI" = "true" ]; then echo "CI=true and $(1) not found: $(2) must run"; exit 1; else echo "$(1) not found: skipping $(2)"; fi
 
-.PHONY: install run test node-test browser-deps lint breaking proto proto-check unasync bench chaos clean
+.PHONY: install run test node-test ts-test ts-typecheck browser-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
 
 $(BUF): tools/package.json tools/package-lock.json
 	cd tools && npm install --no-audit --no-fund && touch node_modules/.bin/buf
+
+$(TS_STAMP): $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm install --no-audit --no-fund && touch node_modules/.installed
 
 install: $(STAMP)
 
@@ -22,22 +29,48 @@ run: $(STAMP)
 browser-deps:
 	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
-test: $(STAMP) proto-check browser-deps
-	$(BIN)/pytest && if command -v node >/dev/null; then $(MAKE) node-test; elif [ "$$CI" = "true" ]; then echo "CI=true and node not found: the Node.js client test must run"; exit 1; else echo "node not found: skipping the Node.js client test"; fi
+test: $(STAMP) proto-check browser-deps go-deps
+	$(BIN)/pytest
+	if command -v node >/dev/null; then $(MAKE) ts-test; else $(call NEED,node,the TypeScript client's tests); fi
+	if command -v go >/dev/null; then $(MAKE) go-test; else $(call NEED,go,the Go client's tests); fi
 
-node-test: $(STAMP)
-	cd client/node && npm install --no-audit --no-fund && npm test
+# The TypeScript client's tests (node --test), against `tracking serve` processes they start.
+ts-test: $(STAMP) $(TS_STAMP)
+	cd $(TS) && TRACKING_BIN=$(CURDIR)/$(BIN)/tracking npm test
+
+node-test: ts-test
+
+ts-typecheck: $(TS_STAMP)
+	cd $(TS) && npm run typecheck
+
+# The Debian packages of client/go/debian-packages.txt, at their exact versions.
+go-deps:
+	scripts/debian_go.sh
+
+# The Go client's tests (go test, offline: GOPATH mode over Debian's Go sources).
+go-test: $(STAMP) go-deps
+	TRACKING_BIN=$(CURDIR)/$(BIN)/tracking client/go/gopath.sh test -count=1 -v ./...
+
+go-lint: go-deps
+	test -z "$$(gofmt -l client/go)" || { echo "gofmt would change:"; gofmt -l client/go; exit 1; }
+	client/go/gopath.sh vet ./...
 
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
+	$(MAKE) proto-check
+	if command -v node >/dev/null; then $(MAKE) ts-typecheck; else $(call NEED,node,tsc --noEmit); fi
+	if command -v go >/dev/null; then $(MAKE) go-lint; else $(call NEED,go,gofmt and go vet); fi
 
 breaking: $(BUF)
 	scripts/buf_breaking.sh
 
-proto: $(STAMP)
+# buf generate (buf.gen.yaml): Python, TypeScript and Go; --check fails when the committed code differs.
+proto: $(STAMP) $(BUF) go-deps
 	$(BIN)/python scripts/gen_protos.py
 
 proto-check: $(STAMP)
+	if command -v npm >/dev/null; then $(MAKE) $(BUF); fi
+	$(MAKE) go-deps
 	$(BIN)/python scripts/gen_protos.py --check
 
 # The blocking client is written from the asyncio one: edit async_client.py, then this.
@@ -54,4 +87,4 @@ chaos: $(STAMP)
 	TRACKING_CHAOS=full $(BIN)/pytest tests/reliability -s -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/node_modules $(TS)/node_modules $(TS)/dist .pytest_cache .mypy_cache .ruff_cache

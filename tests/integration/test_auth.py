@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import grpc
 import pytest
 from google.protobuf.message import Message
@@ -92,9 +94,9 @@ def call(channel: grpc.Channel, rpc: str, token: str | None) -> grpc.StatusCode:
     path = f"{SERVICE_PREFIX}{rpc}"
     try:
         if method.server_streaming:
-            stream = channel.unary_stream(path, type(request).SerializeToString, None)(
-                request, metadata=metadata, timeout=10
-            )
+            stream: Iterable[bytes] = channel.unary_stream(
+                path, type(request).SerializeToString, None
+            )(request, metadata=metadata, timeout=10)
             for _ in stream:
                 break
         else:

@@ -49,7 +49,9 @@ def test_values_no_database_can_hold_are_invalid_arguments(
     execution_id = create_execution(stub).execution_id
     nan = struct_pb2.Struct()
     nan.update({"loss": float("nan")})
-    raw = channel.unary_unary("/tracking.v1.TrackingService/AppendLogs", None, None)
+    raw: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        "/tracking.v1.TrackingService/AppendLogs", None, None
+    )
     cases = {
         "request": lambda: raw(b"\x0b", timeout=10),
         "reason": lambda: stub.CancelExecution(

@@ -148,6 +148,7 @@ async def _slow_and_fast(
         pb.WatchStatusRequest(execution_id=execution_id), timeout=300
     )
     snapshot = await slow_call.read()
+    assert isinstance(snapshot, pb.WatchStatusResponse)
     assert snapshot.event.snapshot
     await fast.snapshot_seen.wait()
     writer = TrackingServiceStub(fast_channel)
@@ -171,7 +172,7 @@ async def _slow_and_fast(
     slow_revisions: list[int] = []
     code_and_details = ""
     try:
-        while (response := await slow_call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+        while isinstance(response := await slow_call.read(), pb.WatchStatusResponse):
             if response.HasField("event"):
                 slow_revisions.append(response.event.revision)
     except grpc.aio.AioRpcError as error:
@@ -238,21 +239,23 @@ def test_clients_that_go_away_free_their_watchers(make_server: ServerFactory) ->
     with grpc.insecure_channel(server.address) as channel:
         stub = TrackingServiceStub(channel)
         execution_id = create_execution(stub).execution_id
-        calls = [
+        watches = [
             stub.WatchStatus(pb.WatchStatusRequest(execution_id=execution_id), timeout=30)
             for _ in range(20)
         ]
-        calls += [
+        follows = [
             stub.StreamLogs(
                 pb.StreamLogsRequest(execution_id=execution_id, follow=True), timeout=30
             )
             for _ in range(5)
         ]
-        for call in calls[:20]:
-            next(call)
+        for watch in watches:
+            next(watch)
         assert server.app.hub.watcher_count >= 20
-        for call in calls:
-            call.cancel()
+        for watch in watches:
+            watch.cancel()
+        for follow in follows:
+            follow.cancel()
     hub = server.app.hub
     wait_for(lambda: hub.watcher_count == 0, "every cancelled stream to leave the hub")
 

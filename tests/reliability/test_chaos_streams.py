@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -30,6 +31,9 @@ from tests.support.waiting import wait_for
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
+
+if TYPE_CHECKING:  # in the type stubs only: TrackingServiceStub of a grpc.aio channel
+    from tracking.v1.tracking_service_pb2_grpc import TrackingServiceAsyncStub
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(3600 if FULL else 300)]
 if FULL:
@@ -121,9 +125,9 @@ async def _cycles(address: str, deployment: str, execution_id: str, count: int) 
     stubs = [TrackingServiceStub(channel) for channel in pool]
     left = iter(range(count))
 
-    async def run(stub: TrackingServiceStub) -> None:
+    async def run(stub: TrackingServiceAsyncStub) -> None:
         for n in left:
-            call: grpc.aio.UnaryStreamCall[object, object]
+            call: grpc.aio.UnaryStreamCall[Any, Any]
             if n % 3 == 0:
                 call = stub.WatchStatus(pb.WatchStatusRequest(execution_id=execution_id))
             elif n % 3 == 1:

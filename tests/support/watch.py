@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 
 from tracking.v1 import tracking_service_pb2 as pb
-from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
+
+if TYPE_CHECKING:  # in the type stubs only: TrackingServiceStub of a grpc.aio channel
+    from tracking.v1.tracking_service_pb2_grpc import TrackingServiceAsyncStub
 
 
 @dataclass
@@ -20,7 +23,7 @@ class Watcher:
     error: grpc.StatusCode | None = None
     details: str = ""
 
-    async def run(self, stub: TrackingServiceStub, request: pb.WatchStatusRequest) -> None:
+    async def run(self, stub: TrackingServiceAsyncStub, request: pb.WatchStatusRequest) -> None:
         try:
             async for response in stub.WatchStatus(request, timeout=300):
                 if not response.HasField("event"):
@@ -43,7 +46,7 @@ class Follower:
     seqs: list[int] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def run(self, stub: TrackingServiceStub, request: pb.StreamLogsRequest) -> None:
+    async def run(self, stub: TrackingServiceAsyncStub, request: pb.StreamLogsRequest) -> None:
         call = stub.StreamLogs(request, timeout=300)
         self.started.set()
         async for response in call:

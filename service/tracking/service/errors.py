@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import any_pb2
@@ -49,7 +49,7 @@ def to_status(error: errors.DomainError) -> grpc.Status:
             )
         )
         status.details.append(detail)
-    return rpc_status.to_status(status)
+    return cast(grpc.Status, rpc_status.to_status(status))  # grpc_status has no stubs
 
 
 class ErrorInterceptor(WrappingInterceptor):
@@ -64,7 +64,7 @@ async def _abort(
     context: grpc.aio.ServicerContext[Any, Any], error: Exception, method: str
 ) -> None:
     if isinstance(error, errors.DomainError):
-        await context.abort_with_status(to_status(error))  # type: ignore[attr-defined]
+        await context.abort_with_status(to_status(error))
     if connection_lost(error):
         # Not a fault of the call: the database is restarting or out of reach. A read can be
         # sent again, and a stream resumed from its cursor, once it is back.

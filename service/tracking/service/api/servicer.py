@@ -18,7 +18,8 @@ from tracking.service.operations.tokens import Tokens
 from tracking.v1 import tracking_service_pb2_grpc
 
 
-class TrackingServicer(
+# WatchStatus also yields pre-serialized responses (bytes), which the typed base does not allow.
+class TrackingServicer(  # type: ignore[misc]
     DeploymentsApi,
     ExecutionsApi,
     JobStatusApi,
@@ -26,7 +27,7 @@ class TrackingServicer(
     ServiceInfoApi,
     StreamsApi,
     TokensApi,
-    tracking_service_pb2_grpc.TrackingServiceServicer,  # type: ignore[misc]  # untyped generated base
+    tracking_service_pb2_grpc.TrackingServiceServicer,
 ):
     def __init__(
         self,
