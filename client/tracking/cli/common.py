@@ -19,6 +19,7 @@ import grpc
 import typer
 
 from tracking.client import (
+    DEFAULT_ADDRESS,
     AsyncTrackingClient,
     DeadlineExceeded,
     RemoteException,
@@ -53,7 +54,6 @@ TlsKeyOption = Annotated[
         "--tls-key", envvar="TRACKING_TLS_KEY", help="client private key (PEM), for mutual TLS"
     ),
 ]
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 TIMEOUT_EXIT_CODE = 124  # as timeout(1)
 TimeoutOption = Annotated[
     float | None,

@@ -9,7 +9,6 @@ import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tracking.cli.common import (
-    DEFAULT_ADDRESS,
     AddressOption,
     Connection,
     TlsCaOption,
@@ -17,6 +16,7 @@ from tracking.cli.common import (
     TlsKeyOption,
     fail,
 )
+from tracking.client import DEFAULT_ADDRESS
 
 # A listen address on every interface (the server's TRACKING_ADDRESS in the image) names
 # this machine when it is the address to check.

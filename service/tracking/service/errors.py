@@ -34,8 +34,17 @@ _CODES: dict[type[errors.DomainError], int] = {
 }
 
 
+def code_of(error: errors.DomainError) -> int:
+    """The status code of the nearest class of `error` that has one: a subclass of NotFound
+    is NOT_FOUND without a line here; a bare DomainError is INTERNAL."""
+    for kind in type(error).__mro__:
+        if kind in _CODES:
+            return _CODES[kind]
+    return int(code_pb2.INTERNAL)
+
+
 def to_status(error: errors.DomainError) -> grpc.Status:
-    status = status_pb2.Status(code=_CODES[type(error)], message=error.message)
+    status = status_pb2.Status(code=code_of(error), message=error.message)
     if isinstance(error, errors.InvalidArgument):
         detail = any_pb2.Any()
         detail.Pack(

@@ -8,13 +8,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tracking.client.methods import DEFAULT_ADDRESS
 from tracking.service.domain.limits import Limits
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKING_", extra="ignore")
 
-    address: str = Field("127.0.0.1:50051", description="host:port to listen on (port 0 picks one)")
+    address: str = Field(DEFAULT_ADDRESS, description="host:port to listen on (port 0 picks one)")
     http_address: str = Field(
         "127.0.0.1:8080",
         description="host:port of the HTTP side: Connect JSON, server-sent events and the"

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
-
-import grpc
-
 from tracking.service.auth import current_principal, peer_host
 from tracking.service.domain.auth import Role
+from tracking.service.wrapping import Context
 
-Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+__all__ = ["Context", "caller_name", "may_see_endpoint_tokens", "watcher_budget"]
 
 
-def principal(context: Context) -> str:
-    """The caller's name (the token's name; "anonymous" when auth is off)."""
+def caller_name() -> str:
+    """The caller's name (the token's name; "anonymous" when auth is off), as the auth
+    interceptor admitted it."""
     return current_principal.get().name
 
 

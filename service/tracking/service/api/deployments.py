@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tracking.service.api.context import Context, may_see_endpoint_tokens, principal
+from tracking.service.api.context import Context, caller_name, may_see_endpoint_tokens
 from tracking.service.api.deployment_messages import deployment_fields, deployment_proto
 from tracking.service.api.enum_names import enum_number
 from tracking.service.api.sizing import chunks_that_fit
@@ -22,7 +22,7 @@ class DeploymentsApi:
         self, request: pb.CreateDeploymentRequest, context: Context
     ) -> pb.CreateDeploymentResponse:
         fields = _checked_fields(request.deployment)
-        row = await self.deployments.create(fields, principal(context))
+        row = await self.deployments.create(fields, caller_name())
         return pb.CreateDeploymentResponse(deployment=deployment_proto(row, utcnow()))
 
     async def GetDeployment(
@@ -51,9 +51,7 @@ class DeploymentsApi:
         # an update that names is_enabled, an unset value is that false.
         fields = deployment_fields(request.deployment, enabled_when_unset=False)
         paths = list(dict.fromkeys(request.update_mask.paths))
-        row = await self.deployments.update(
-            request.deployment.name, fields, paths, principal(context)
-        )
+        row = await self.deployments.update(request.deployment.name, fields, paths, caller_name())
         return pb.UpdateDeploymentResponse(deployment=deployment_proto(row, utcnow()))
 
     async def DeleteDeployment(

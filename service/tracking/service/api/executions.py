@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tracking.service.api.context import Context, principal
+from tracking.service.api.context import Context, caller_name
 from tracking.service.api.execution_messages import execution_fields, execution_proto
 from tracking.service.api.sizing import chunks_that_fit
 from tracking.service.api.values import from_json, to_json
@@ -27,7 +27,7 @@ class ExecutionsApi:
             execution_fields(request.execution),
             request.request_id,
             fingerprint,
-            principal(context),
+            caller_name(),
         )
         return pb.CreateExecutionResponse(execution=execution_proto(row, utcnow()))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracking.service.api.context import Context, principal
+from tracking.service.api.context import Context, caller_name
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import stamp
 from tracking.service.operations.tokens import Tokens
@@ -29,7 +29,7 @@ class TokensApi:
         self, request: pb.CreateTokenRequest, context: Context
     ) -> pb.CreateTokenResponse:
         role = enum_name(auth_pb2.Role.DESCRIPTOR, request.role)
-        row, secret = await self.tokens.create(request.name, role, principal(context))
+        row, secret = await self.tokens.create(request.name, role, caller_name())
         return pb.CreateTokenResponse(token=token_proto(row), secret=secret)
 
     async def ListTokens(

@@ -23,6 +23,8 @@ class RunningStatus(StrEnum):
 
 
 TERMINAL = frozenset({RunningStatus.SUCCESS, RunningStatus.ERROR, RunningStatus.CANCELED})
+# The same, as stored (the status column holds the values).
+TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 STOP_CAUSES = frozenset(TERMINAL | {RunningStatus.UNKNOWN})
 
 S = RunningStatus

@@ -19,7 +19,7 @@ from tracking.service.domain.deployment_log_cursor import DeploymentLogCursor
 from tracking.service.domain.errors import FailedPrecondition
 from tracking.service.domain.log_filters import LineFilter
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
-from tracking.service.domain.status import RunningStatus
+from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.events.hub import Topic
 from tracking.service.operations.log_reads import LINE_BATCH, READ_BATCH, tail_start
 from tracking.service.store import deployment_logs as store
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 # Executions listed at a time: each is followed until it ended and its lines were sent.
 LIST_BATCH = 100
-TERMINAL = frozenset(s.value for s in RunningStatus if s.is_terminal)
 
 
 @dataclass(frozen=True)
@@ -168,7 +167,7 @@ class DeploymentLogStream:
                 seq = cursor.seqs[execution_id]
                 if log_seq <= seq:
                     # The status was read with the last seq: lines are refused once it ended.
-                    if status in TERMINAL:
+                    if status in TERMINAL_VALUES:
                         del cursor.seqs[execution_id]
                     continue
                 lines = await self.streams.lines.batch(
@@ -181,7 +180,7 @@ class DeploymentLogStream:
                 if len(lines) == LINE_BATCH:
                     full_batch = True
                     cursor.seqs[execution_id] = lines[-1].seq
-                elif status in TERMINAL:
+                elif status in TERMINAL_VALUES:
                     del cursor.seqs[execution_id]  # ended before this read: nothing follows
                 else:
                     # Every line up to log_seq was committed before this read, and none

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tracking.service.domain.status import RunningStatus
+from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.store import meta
 from tracking.service.store import retention as retention_store
 from tracking.service.store.database import Database
@@ -21,7 +21,6 @@ from tracking.service.store.inline_sqlite import offloaded
 from tracking.service.store.types import utcnow
 
 log = logging.getLogger("tracking.retention")
-TERMINAL = [s.value for s in RunningStatus if s.is_terminal]
 SWEEP_BATCH = 200
 
 
@@ -49,7 +48,9 @@ class Retention:
         while True:
             async with self.db.writing() as session:
                 largest_removed = 0
-                rows = await retention_store.lock_expired(session, TERMINAL, cutoff, SWEEP_BATCH)
+                rows = await retention_store.lock_expired(
+                    session, sorted(TERMINAL_VALUES), cutoff, SWEEP_BATCH
+                )
                 for row in rows:
                     count, largest = await retention_store.delete_events_of(
                         session, row.execution_id

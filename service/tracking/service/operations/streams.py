@@ -26,7 +26,7 @@ from tracking.service.domain.limits import Limits
 from tracking.service.domain.log_filters import NO_FILTER, LineFilter
 from tracking.service.domain.names import check_deployment_name, check_execution_id
 from tracking.service.domain.page_tokens import PageTokenCodec
-from tracking.service.domain.status import RunningStatus
+from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.events.hub import (
     IDLE,
     EventHub,
@@ -47,7 +47,6 @@ from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
 
 READ_BATCH = 500
-TERMINAL = frozenset(s.value for s in RunningStatus if s.is_terminal)
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,9 @@ HEARTBEAT = StatusItem()
 
 
 def ends_watch(event: ExecutionEventRow) -> bool:
-    return event.job_status.get("status") in TERMINAL or "DELETED" in event.changes.split(",")
+    return event.job_status.get("status") in TERMINAL_VALUES or "DELETED" in event.changes.split(
+        ","
+    )
 
 
 def retention_gone(what: str, through: int, resume: str) -> FailedPrecondition:
@@ -139,9 +140,9 @@ class Streams:
                 if after_revision == 0:
                     yield StatusItem(snapshot=row)
                     cursor = row.revision
-                    if row.status in TERMINAL:
+                    if row.status in TERMINAL_VALUES:
                         return
-                elif after_revision == row.revision and row.status in TERMINAL:
+                elif after_revision == row.revision and row.status in TERMINAL_VALUES:
                     return
                 elif after_revision < row.pruned_revision:
                     raise retention_gone(
@@ -222,7 +223,7 @@ class Streams:
             # resumes right after it (a watch cut off among them gets the rest).
             while snapshotting:
                 rows_left = await self.db.read(
-                    execution_store.unfinished, scope, TERMINAL, snapshot_after, READ_BATCH
+                    execution_store.unfinished, scope, TERMINAL_VALUES, snapshot_after, READ_BATCH
                 )
                 for row in rows_left:
                     seen[row.execution_id] = row.revision
@@ -297,7 +298,7 @@ class Streams:
                 # Read the status first: every line committed before a terminal status is
                 # visible to the reads that follow.
                 current = await self.db.read(execution_store.find, execution_id)
-                ended = current is None or current.status in TERMINAL
+                ended = current is None or current.status in TERMINAL_VALUES
                 del current
                 while True:
                     batch = await self.lines.batch(
