@@ -41,6 +41,22 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
 
 
+def test_workers_drain_when_their_parent_is_killed() -> None:
+    with postgres_database() as url:
+        server = ServerProcess(url, serve_args=("--workers", "2")).start()
+        try:
+            wait_for(lambda: PIDS.search("".join(server.output)), "the workers' pids")
+            pids = PIDS.search("".join(server.output))
+            assert pids is not None
+            server.kill()
+            wait_for(
+                lambda: not any(alive(int(pid)) for pid in pids.groups()),
+                "the workers of a killed parent to stop",
+            )
+        finally:
+            server.kill()
+
+
 def test_more_than_one_worker_is_refused_on_sqlite(tmp_path: Path) -> None:
     result = subprocess.run(
         [

@@ -13,6 +13,7 @@ dies, the parent stops the others and exits non-zero, for its supervisor to rest
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -30,6 +31,7 @@ from tracking.service.settings import Settings
 log = logging.getLogger("tracking")
 # How long a worker may take to migrate, connect and bind before the parent gives up.
 START_SECONDS = 60.0
+PR_SET_PDEATHSIG = 1
 
 
 def refusal(settings: Settings, workers: int) -> str | None:
@@ -67,11 +69,21 @@ def reserved(address: str) -> Iterator[str]:
         yield f"{host}:{sock.getsockname()[1]}"
 
 
-def _worker(settings: Settings, ready: Event) -> None:
+def _drain_when_orphaned(parent: int) -> None:
+    """SIGTERM this worker when its parent dies (even by SIGKILL), so no worker keeps
+    serving the port without a parent to stop it (Linux's PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(settings: Settings, ready: Event, parent: int) -> None:
     from tracking.service.app import serve
 
     # The parent passes SIGTERM on; a Ctrl-C reaches the whole process group at once.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _drain_when_orphaned(parent)
     asyncio.run(serve(settings, reuse_port=True, on_ready=ready.set))
 
 
@@ -91,7 +103,9 @@ def _supervise(settings: Settings, workers: int) -> int:
     context = multiprocessing.get_context("fork")
     readies = [context.Event() for _ in range(workers)]
     processes = [
-        context.Process(target=_worker, args=(settings, ready), name=f"tracking-worker-{i}")
+        context.Process(
+            target=_worker, args=(settings, ready, os.getpid()), name=f"tracking-worker-{i}"
+        )
         for i, ready in enumerate(readies)
     ]
     stopping = False
