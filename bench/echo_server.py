@@ -126,7 +126,13 @@ async def main(port: int) -> None:
     from tracking.service.api.registration import compose, register
 
     server = grpc.aio.server(
-        options=[("grpc.so_reuseport", 0), ("grpc.max_concurrent_streams", 100000)]
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_concurrent_streams", 100000),
+            # As the real server's: a burst of stream opens waits instead of being refused.
+            ("grpc.server.max_pending_requests", 1000000),
+            ("grpc.server.max_pending_requests_hard_limit", 2000000),
+        ]
     )
     register(compose(Echo()), server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")

@@ -9,16 +9,23 @@ prints one JSON line: for `watch`, {revision: [receipt times]} summarized as
 {revision: [count, last receipt]}; for `follow`, {seq: receipt time}; for `replay`
 (COUNT streams each reading the whole log from the start, again and again),
 {"replays": how many whole logs were read}.
+
+`watch` never waits without a bound: its ready line is one JSON object, {"opened": N,
+"failed": {status code: streams}}, printed once every stream has opened or failed, or
+after open_seconds() (streams still opening are then counted as "DEADLINE_EXCEEDED"). Its
+last line adds "ended": {code: streams that failed after they opened}.
 Times are time.time() (the same clock as the process that writes).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from typing import Any
 
 import grpc
 
@@ -31,6 +38,11 @@ async def _stdin_closed() -> None:
     await loop.run_in_executor(None, sys.stdin.read)
 
 
+def open_seconds(count: int) -> float:
+    """How long `count` streams get to open: generous, but never forever."""
+    return 30.0 + count / 100
+
+
 async def watch(address: str, execution_id: str, count: int, channel_count: int) -> None:
     channels = [
         grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
@@ -39,27 +51,41 @@ async def watch(address: str, execution_id: str, count: int, channel_count: int)
     stubs = [TrackingServiceStub(channel) for channel in channels]
     arrivals: dict[int, list[float]] = defaultdict(list)
     opened = 0
-    all_open = asyncio.Event()
+    failed: Counter[str] = Counter()  # before the stream opened
+    ended: Counter[str] = Counter()  # after it opened
+    settled = asyncio.Event()
+
+    def check() -> None:
+        if opened + sum(failed.values()) >= count:
+            settled.set()
 
     async def one(stub: TrackingServiceStub) -> None:
         nonlocal opened
-        call = stub.WatchStatus(pb.WatchStatusRequest(execution_id=execution_id))
         first = True
-        async for response in call:
-            if first:
-                first = False
-                opened += 1
-                if opened == count:
-                    all_open.set()
-            if response.HasField("event") and not response.event.snapshot:
-                arrivals[response.event.revision].append(time.time())
+        try:
+            call = stub.WatchStatus(pb.WatchStatusRequest(execution_id=execution_id))
+            async for response in call:
+                if first:
+                    first = False
+                    opened += 1
+                    check()
+                if response.HasField("event") and not response.event.snapshot:
+                    arrivals[response.event.revision].append(time.time())
+            code = "ended"  # the server closed it with OK: not expected either
+        except grpc.aio.AioRpcError as error:
+            code = error.code().name
+        (failed if first else ended)[code] += 1
+        check()
 
     tasks = [asyncio.create_task(one(stubs[i % channel_count])) for i in range(count)]
-    await all_open.wait()
-    print("ready", flush=True)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(settled.wait(), open_seconds(count))
+    if not settled.is_set():
+        failed["DEADLINE_EXCEEDED"] += count - opened - sum(failed.values())
+    print(json.dumps({"opened": opened, "failed": failed}), flush=True)
     await _stdin_closed()
-    summary = {str(r): [len(times), max(times)] for r, times in arrivals.items()}
-    print(json.dumps(summary), flush=True)
+    summary: dict[str, Any] = {str(r): [len(times), max(times)] for r, times in arrivals.items()}
+    print(json.dumps({"revisions": summary, "ended": ended}), flush=True)
     for task in tasks:
         task.cancel()
     for channel in channels:

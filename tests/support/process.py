@@ -21,10 +21,12 @@ class ServerProcess:
         database_url: str,
         address: str = "127.0.0.1:0",
         http_address: str = "",
+        serve_args: tuple[str, ...] = (),
         **env: str,
     ) -> None:
         """`http_address` ("127.0.0.1:0" picks a port) opens the HTTP side; `http_url` then
-        names it once started."""
+        names it once started. `serve_args` go to `tracking serve` as they are."""
+        self.serve_args = serve_args
         self.database_url = database_url
         self.requested_address = address
         self.requested_http_address = http_address
@@ -45,6 +47,7 @@ class ServerProcess:
                 self.database_url,
                 "--http-address",
                 self.requested_http_address,
+                *self.serve_args,
             ],
             stderr=subprocess.PIPE,
             text=True,

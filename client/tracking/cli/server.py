@@ -73,6 +73,12 @@ def serve(
             " it off [default 127.0.0.1:8080, env TRACKING_HTTP_ADDRESS]"
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="server processes sharing the ports (SO_REUSEPORT); above 1 needs PostgreSQL"
+        ),
+    ] = 1,
 ) -> None:
     """Run the server until SIGTERM or SIGINT, then drain. Other settings: TRACKING_* variables."""
     server_app = _server_modules()
@@ -89,8 +95,15 @@ def serve(
         metrics_address=metrics_address,
         http_address=http_address,
     )
+    from tracking.service import workers as server_workers
+
+    refused = server_workers.refusal(settings, workers)
+    if refused is not None:
+        fail(refused, 2)
     configure_logging(settings.log_level, settings.log_format)
     try:
+        if workers > 1:
+            raise typer.Exit(server_workers.run(settings, workers))
         asyncio.run(server_app.serve(settings))
     except OSError as error:
         fail(str(error))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -87,7 +89,7 @@ class TrackingApp:
                 await task
 
 
-def server_options(settings: Settings) -> list[tuple[str, int]]:
+def server_options(settings: Settings, reuse_port: bool = False) -> list[tuple[str, int]]:
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -103,7 +105,8 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
             "grpc.http2.min_ping_interval_without_data_ms",
             int(settings.keepalive_seconds * 1000 / 2),
         ),
-        ("grpc.so_reuseport", 0),
+        # Only `serve --workers` shares its port; otherwise a second server on it is an error.
+        ("grpc.so_reuseport", int(reuse_port)),
         # A connection that never sends its HTTP/2 preface holds a file descriptor: close it.
         ("grpc.server_handshake_timeout_ms", int(settings.handshake_timeout_seconds * 1000)),
         ("grpc.max_allowed_incoming_connections", connection_cap(settings.max_connections)),
@@ -159,8 +162,9 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
-    """Migrate the database, build the server, bind and start it; returns (app, bound port)."""
+async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[TrackingApp, int]:
+    """Migrate the database, build the server, bind and start it; returns (app, bound port).
+    With `reuse_port`, its ports are shared with the other workers (workers.py)."""
     credentials = server_credentials(settings)
     database = Database(settings.database_url)
     await database.start()
@@ -184,7 +188,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     metrics = Metrics()
     metrics.watch(hub, logs)
     metrics.time_statements(database.read_engine, database.write_engine)
-    server = grpc.aio.server(options=server_options(settings))
+    server = grpc.aio.server(options=server_options(settings, reuse_port))
     # Outermost first; applied to each method once, at registration (see wrapping.py).
     drain = DrainInterceptor()
     interceptors = [
@@ -219,7 +223,7 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         await database.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from None
     try:
-        http = HttpServer(methods, settings) if settings.http_address else None
+        http = HttpServer(methods, settings, reuse_port) if settings.http_address else None
     except OSError:
         await server.stop(None)
         await database.close()
@@ -260,23 +264,30 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
     return app, port
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then drain and return."""
+async def serve(
+    settings: Settings, reuse_port: bool = False, on_ready: Callable[[], None] | None = None
+) -> None:
+    """Run until SIGTERM or SIGINT, then drain and return. A worker of `serve --workers`
+    shares its ports and calls `on_ready` once it serves (the parent says where)."""
     raise_descriptor_limit()
-    app, port = await create_server(settings)
+    app, port = await create_server(settings, reuse_port)
     host = settings.address.rsplit(":", 1)[0]
-    if app.http is not None:
+    if on_ready is not None:
+        log.info("worker %d ready (database: %s)", os.getpid(), app.database.dialect)
+        on_ready()
+    elif app.http is not None:
         http_host = settings.http_address.rsplit(":", 1)[0]
         scheme = "https" if settings.tls_cert_file else "http"
         log.info("HTTP and dashboard on %s://%s:%d/", scheme, http_host, app.http.port)
-    log.info(
-        "tracking serving on %s:%d (database: %s, %s, auth %s)",
-        host,
-        port,
-        app.database.dialect,
-        "TLS" if settings.tls_cert_file else "plaintext",
-        "on" if settings.auth_required else "off",
-    )
+    if on_ready is None:
+        log.info(
+            "tracking serving on %s:%d (database: %s, %s, auth %s)",
+            host,
+            port,
+            app.database.dialect,
+            "TLS" if settings.tls_cert_file else "plaintext",
+            "on" if settings.auth_required else "off",
+        )
     if not settings.auth_required and not settings.loopback_only:
         log.warning(
             "auth is OFF on %s: anyone who can reach this address can read and write",

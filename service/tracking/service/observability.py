@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import itertools
 import logging
+import os
 import secrets
 import sys
 import time
@@ -36,6 +37,15 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 # read the system's random source on every call).
 _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count(1)
+
+
+def _new_id_prefix() -> None:
+    """A forked worker (serve --workers) makes ids of its own, not copies of its parent's."""
+    global _ID_PREFIX
+    _ID_PREFIX = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
 log = logging.getLogger("tracking.calls")
 
 

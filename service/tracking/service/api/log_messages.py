@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import stamp, time_or_none
+from tracking.service.domain.log_batch import LogBatch
 from tracking.service.store.models import LogLineRow
 from tracking.v1 import execution_pb2
 
+# Wire number -> stored name; an unset stream is STDOUT. Requests holding numbers the
+# contract does not define never reach a handler (api/registration.py).
+_STREAM_NAMES = {
+    value.number: "STDOUT"
+    if value.number == 0
+    else enum_name(execution_pb2.LogStream.DESCRIPTOR, value.number)
+    for value in execution_pb2.LogStream.DESCRIPTOR.values
+}
 
-def log_line_fields(entry: execution_pb2.LogEntry, field: str) -> dict[str, Any]:
-    stream = enum_name(execution_pb2.LogStream.DESCRIPTOR, entry.stream)
-    return {
-        "timestamp": time_or_none(
-            entry.timestamp, entry.HasField("timestamp"), f"{field}.timestamp"
-        ),
-        "stream": "STDOUT" if stream == "UNSPECIFIED" else stream,
-        "message": entry.message,
-        "step_name": entry.step_name,
-    }
+
+def log_batch(entries: Sequence[execution_pb2.LogEntry]) -> LogBatch:
+    """The entries of an AppendLogs as columns: one pass per field, no object per line."""
+    names = _STREAM_NAMES
+    timestamps: list[datetime | None] | None = None
+    stamped = [index for index, entry in enumerate(entries) if entry.HasField("timestamp")]
+    if stamped:
+        timestamps = [None] * len(entries)
+        for index in stamped:
+            timestamps[index] = time_or_none(
+                entries[index].timestamp, True, f"entries[{index}].timestamp"
+            )
+    return LogBatch(
+        messages=[entry.message for entry in entries],
+        streams=[names[entry.stream] for entry in entries],
+        step_names=[entry.step_name for entry in entries],
+        timestamps=timestamps,
+    )
 
 
 def log_entry_proto(row: LogLineRow, with_execution_id: bool = False) -> execution_pb2.LogEntry:

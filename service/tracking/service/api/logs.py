@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tracking.service.api.context import Context
-from tracking.service.api.log_messages import log_entries, log_line_fields, stream_filter
+from tracking.service.api.log_messages import log_batch, log_entries, stream_filter
 from tracking.service.api.sizing import chunks_that_fit
 from tracking.service.api.values import time_or_none
 from tracking.service.operations.logs import Logs
@@ -16,11 +16,8 @@ class LogsApi:
     async def AppendLogs(
         self, request: pb.AppendLogsRequest, context: Context
     ) -> pb.AppendLogsResponse:
-        lines = [
-            log_line_fields(entry, f"entries[{index}]")
-            for index, entry in enumerate(request.entries)
-        ]
-        return pb.AppendLogsResponse(last_seq=await self.logs.append(request.execution_id, lines))
+        batch = log_batch(request.entries)
+        return pb.AppendLogsResponse(last_seq=await self.logs.append(request.execution_id, batch))
 
     async def GetExecutionLogs(
         self, request: pb.GetExecutionLogsRequest, context: Context

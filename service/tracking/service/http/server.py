@@ -169,12 +169,15 @@ class _Server(uvicorn.Server):
         yield
 
 
-def bind(address: str) -> socket.socket:
+def bind(address: str, reuse_port: bool = False) -> socket.socket:
+    """The listening socket; with `reuse_port`, one of several workers' (workers.py)."""
     host, _, port = address.rpartition(":")
     host = host.strip("[]") or "0.0.0.0"
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, int(port)))
     except OSError as error:
@@ -194,8 +197,10 @@ def client_certificates(settings: Settings) -> ssl.VerifyMode:
 class HttpServer:
     """The HTTP side, started and stopped with the gRPC server."""
 
-    def __init__(self, methods: Sequence[Method], settings: Settings) -> None:
-        self.socket = bind(settings.http_address)
+    def __init__(
+        self, methods: Sequence[Method], settings: Settings, reuse_port: bool = False
+    ) -> None:
+        self.socket = bind(settings.http_address, reuse_port)
         self.port: int = self.socket.getsockname()[1]
         config = uvicorn.Config(
             http_app(methods, settings),

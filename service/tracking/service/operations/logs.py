@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.limits import Limits
+from tracking.service.domain.log_batch import LogBatch
 from tracking.service.domain.log_filters import line_filter
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
@@ -47,7 +47,7 @@ class Logs:
         self.limits = limits
         self.lines_written = 0
 
-    async def append(self, execution_id: str, lines: list[dict[str, Any]]) -> int:
+    async def append(self, execution_id: str, lines: LogBatch) -> int:
         """Number the lines after the execution's last seq and store them in one transaction."""
         check_id(execution_id)
         errors = ValidationCollector()
@@ -57,12 +57,14 @@ class Logs:
             errors.add(
                 "entries", f"at most {self.limits.max_log_batch} lines per batch, got {len(lines)}"
             )
-        for index, line in enumerate(lines):
-            if len(line["message"]) > self.limits.max_log_line:
-                errors.add(
-                    f"entries[{index}].message",
-                    f"at most {self.limits.max_log_line} characters, got {len(line['message'])}",
-                )
+        longest = self.limits.max_log_line
+        if lines and max(map(len, lines.messages)) > longest:
+            for index, message in enumerate(lines.messages):
+                if len(message) > longest:
+                    errors.add(
+                        f"entries[{index}].message",
+                        f"at most {longest} characters, got {len(message)}",
+                    )
         errors.raise_if_any()
         now = utcnow()
         event = None
@@ -83,13 +85,9 @@ class Logs:
             elif status in LEASED:
                 renewed = leases.renewed_columns(now, state.heartbeat_timeout_seconds)
             first = log_seq + 1
-            for offset, line in enumerate(lines):
-                line["execution_id"] = execution_id
-                line["seq"] = first + offset
-                line["timestamp"] = line.get("timestamp") or now
             log_seq += len(lines)
             await execution_store.set_log_seq(session, execution_id, log_seq, **renewed)
-            await store.insert_many(session, lines)
+            await store.insert_batch(session, execution_id, first, lines, now)
             await self.db.announce(session, "logs", execution_id, state.deployment_name)
         self.lines_written += len(lines)
         if event is not None:

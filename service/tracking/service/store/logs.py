@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import insert
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.log_batch import LogBatch
 from tracking.service.store.models import LogLineRow
 
 _TABLE: Any = LogLineRow.__table__  # type: ignore[attr-defined]
@@ -29,32 +31,48 @@ def _insert_for(dialect: Dialect) -> tuple[str, Callable[[Any], Any] | None]:
     return compiled.string, time_type.bind_processor(dialect)
 
 
-async def insert_many(session: AsyncSession, lines: list[dict[str, Any]]) -> None:
-    """One executemany for the whole batch, straight to the driver: SQLAlchemy's per-row
-    parameter processing cost more than SQLite's insert. Lines usually share one time,
-    so each distinct time is converted once."""
+async def insert_batch(
+    session: AsyncSession, execution_id: str, first_seq: int, lines: LogBatch, now: datetime
+) -> None:
+    """Store the lines as seqs first_seq, first_seq + 1, ..., straight from the batch's
+    columns: PostgreSQL takes them by COPY (about twice the rate of a prepared executemany
+    here), SQLite by one executemany. Lines without a time of their own get `now`; each
+    distinct time is converted once."""
     if not lines:
         return
     connection = await session.connection()
     sql, bind_time = _insert_for(connection.dialect)
-    times: dict[Any, Any] = {}
-    rows = []
-    for line in lines:
-        time = line["timestamp"]
-        bound = times.get(time)
-        if bound is None:
-            bound = times[time] = bind_time(time) if bind_time is not None else time
-        rows.append(
-            (
-                line["execution_id"],
-                line["seq"],
-                bound,
-                line["stream"],
-                line["message"],
-                line["step_name"],
-            )
+
+    def bound(time: datetime) -> Any:
+        return bind_time(time) if bind_time is not None else time
+
+    count = len(lines)
+    times: Iterable[Any]
+    if lines.timestamps is None:
+        times = repeat(bound(now), count)
+    else:
+        converted: dict[datetime, Any] = {}
+        times = [
+            converted.get(t) or converted.setdefault(t, bound(t))
+            for t in (t or now for t in lines.timestamps)
+        ]
+    rows = list(
+        zip(
+            repeat(execution_id, count),
+            range(first_seq, first_seq + count),
+            times,
+            lines.streams,
+            lines.messages,
+            lines.step_names,
+            strict=False,
         )
-    await connection.exec_driver_sql(sql, rows)
+    )
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table(_TABLE.name, records=rows, columns=_COLUMNS)
+    else:
+        await connection.exec_driver_sql(sql, rows)
 
 
 async def query(
