@@ -37,6 +37,7 @@ from tracking.service.operations.tokens import Tokens
 from tracking.service.settings import Settings
 from tracking.service.storage_watch import StorageWatch
 from tracking.service.store.database import Database
+from tracking.service.store.statement_timing import time_statements
 from tracking.v1 import tracking_service_pb2
 
 log = logging.getLogger("tracking")
@@ -186,8 +187,8 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         limits=limits,
     )
     metrics = Metrics()
-    metrics.watch(hub, logs)
-    metrics.time_statements(database.read_engine, database.write_engine)
+    metrics.watch(hub, lambda: logs.lines_written)
+    time_statements([database.read_engine, database.write_engine], metrics.db_latency.observe)
     server = grpc.aio.server(options=server_options(settings, reuse_port))
     # Outermost first; applied to each method once, at registration (see wrapping.py).
     drain = DrainInterceptor()

@@ -16,17 +16,27 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from cachetools import TTLCache
 
 from tracking.service.domain import auth
-from tracking.service.operations.tokens import Principal, Tokens
-from tracking.service.store.database import connection_lost
+from tracking.service.domain.auth import Principal
+from tracking.service.domain.errors import Unavailable
 from tracking.service.wrapping import SERVICE_PREFIX, Context, Stream, Unary, WrappingInterceptor
 
 ANONYMOUS = Principal("anonymous", auth.Role.ADMIN, "")
+
+
+class TokenChecker(Protocol):
+    """What the interceptor asks of the tokens (operations/tokens.py answers)."""
+
+    def verified_recently(self, secret: str) -> Principal | None: ...
+
+    async def verify(self, secret: str) -> Principal | None: ...
+
+
 current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar(
     "current_principal", default=ANONYMOUS
 )
@@ -103,7 +113,7 @@ class Refusal:
 class AuthInterceptor(WrappingInterceptor):
     def __init__(
         self,
-        tokens: Tokens,
+        tokens: TokenChecker,
         *,
         required: bool,
         limiter: RateLimiter,
@@ -176,12 +186,9 @@ class AuthInterceptor(WrappingInterceptor):
             )
         try:
             found = await self.tokens.verify(bearer_secret(headers[0]))
-        except Exception as error:
-            if connection_lost(error):
-                return Refusal(
-                    grpc.StatusCode.UNAVAILABLE,
-                    "cannot check the token: the database is unreachable",
-                )
+        except Unavailable as error:
+            return Refusal(grpc.StatusCode.UNAVAILABLE, error.message)
+        except Exception:
             log.exception("checking a token failed")
             return Refusal(
                 grpc.StatusCode.INTERNAL, "internal error; the server logged the details"
@@ -232,7 +239,5 @@ class AuthInterceptor(WrappingInterceptor):
         (header,) = authorization_headers(metadata)  # admitted with exactly one
         try:
             return await self.tokens.verify(bearer_secret(header)) is not None
-        except Exception as error:
-            if connection_lost(error):
-                return True  # checked again at the next recheck; the stream goes on meanwhile
-            raise
+        except Unavailable:
+            return True  # checked again at the next recheck; the stream goes on meanwhile

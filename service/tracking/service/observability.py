@@ -16,7 +16,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +25,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tracking.service.events.hub import EventHub
-from tracking.service.operations.logs import Logs
 from tracking.service.wrapping import Context, Stream, Unary, WrappingInterceptor
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -71,25 +68,9 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, hub: EventHub, logs: Logs) -> None:
-        self.registry.register(_ServiceCollector(hub, logs))
-
-    def time_statements(self, *engines: AsyncEngine) -> None:
-        for engine in set(engines):
-            sync = engine.sync_engine
-
-            @event.listens_for(sync, "before_cursor_execute")
-            def before(
-                conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any
-            ) -> None:
-                conn.info.setdefault("tracking_started", []).append(time.perf_counter())
-
-            @event.listens_for(sync, "after_cursor_execute")
-            def after(
-                conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any
-            ) -> None:
-                started = conn.info["tracking_started"].pop()
-                self.db_latency.observe(time.perf_counter() - started)
+    def watch(self, hub: EventHub, lines_written: Callable[[], int]) -> None:
+        """Report the hub's watchers and queues, and the log lines stored so far."""
+        self.registry.register(_ServiceCollector(hub, lines_written))
 
     def serve(self, address: str) -> int:
         """Serve /metrics over HTTP; returns the bound port."""
@@ -105,13 +86,13 @@ class Metrics:
 
 
 class _ServiceCollector(Collector):
-    def __init__(self, hub: EventHub, logs: Logs) -> None:
+    def __init__(self, hub: EventHub, lines_written: Callable[[], int]) -> None:
         self.hub = hub
-        self.logs = logs
+        self.lines_written = lines_written
 
     def collect(self) -> Iterator[Any]:
         yield CounterMetricFamily(
-            "tracking_log_lines_written", "Log lines stored", value=self.logs.lines_written
+            "tracking_log_lines_written", "Log lines stored", value=self.lines_written()
         )
         yield GaugeMetricFamily(
             "tracking_open_watchers",

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -44,6 +45,15 @@ WRITER_RPCS = frozenset(
         "AppendLogs",
     }
 )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's name and role."""
+
+    name: str
+    role: Role
+    token_id: str
 
 
 def required_role(rpc: str) -> Role:

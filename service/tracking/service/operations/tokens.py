@@ -7,21 +7,17 @@ from dataclasses import dataclass
 from cachetools import TTLCache
 
 from tracking.service.domain import auth
-from tracking.service.domain.errors import InvalidArgument, NotFound, ValidationCollector
+from tracking.service.domain.auth import Principal
+from tracking.service.domain.errors import (
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    ValidationCollector,
+)
 from tracking.service.store import tokens as token_store
-from tracking.service.store.database import Database
+from tracking.service.store.database import Database, connection_lost
 from tracking.service.store.models import ApiTokenRow
 from tracking.service.store.types import utcnow
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the token's name and role."""
-
-    name: str
-    role: auth.Role
-    token_id: str
-
 
 # Token ids remembered at once, unknown ones included; more push the oldest out.
 CACHE_ENTRIES = 10_000
@@ -84,6 +80,7 @@ class Tokens:
 
     async def verify(self, secret: str) -> Principal | None:
         """The principal of a valid secret; None if malformed, unknown or revoked.
+        Unavailable when the database cannot be asked.
 
         Lookups are cached for cache_seconds, so a revocation made on another
         replica takes effect here within that time.
@@ -94,8 +91,15 @@ class Tokens:
         cached = self._cache.get(token_id)
         if cached is None:
             self.lookups += 1
-            async with self.db.reading() as session:
-                row = await token_store.find(session, token_id)
+            try:
+                async with self.db.reading() as session:
+                    row = await token_store.find(session, token_id)
+            except Exception as error:
+                if connection_lost(error):
+                    raise Unavailable(
+                        "cannot check the token: the database is unreachable"
+                    ) from None
+                raise
             valid = row is not None and row.revoke_time is None
             cached = _Cached(
                 Principal(row.name, auth.Role[row.role], row.token_id) if row and valid else None,
