@@ -100,8 +100,10 @@ class DeploymentLogStream:
                     continue
                 if not self.follow:
                     return
-                while await self.streams.next_item(subscription, "the last resume_token") is False:
-                    yield None
+                async for heartbeat in self.streams.heartbeats_until_change(
+                    subscription, "the last resume_token"
+                ):
+                    yield heartbeat
 
     async def _take_events(self, cursor: DeploymentLogCursor) -> None:
         """Follow the executions created since the cursor's events; drop the deleted ones."""

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from enum import Enum
 
 from tracking.service.domain.errors import (
     FailedPrecondition,
@@ -62,6 +62,13 @@ class StatusItem:
 HEARTBEAT = StatusItem()
 
 
+class Nudge(Enum):
+    """What the hub hands a watcher when it is not an event."""
+
+    IDLE = "idle"  # nothing for a heartbeat interval: send a heartbeat
+    LOOK = "look"  # a change the hub did not hand over (or a shutdown): read the table
+
+
 def ends_watch(event: ExecutionEventRow) -> bool:
     return event.job_status.get("status") in TERMINAL_VALUES or "DELETED" in event.changes.split(
         ","
@@ -93,10 +100,10 @@ class Streams:
         with subscription:
             yield subscription
 
-    async def next_item(
-        self, subscription: Subscription, cursor: str
-    ) -> SharedEvent | Literal[False] | None:
-        """The hub's next item; False on an idle interval (time for a heartbeat)."""
+    async def next_item(self, subscription: Subscription, cursor: str) -> SharedEvent | Nudge:
+        """The hub's next event, or a Nudge: IDLE (time for a heartbeat) or LOOK (read the
+        table: a change came that the hub did not hand over). `cursor` names where a
+        watcher that is closed resumes."""
         try:
             item = await subscription.next()
         except WatcherOverflow:
@@ -106,9 +113,18 @@ class Streams:
         except HubClosed:
             raise Unavailable(f"the server is shutting down: resume from {cursor}") from None
         if item is IDLE:
-            return False
-        assert item is None or isinstance(item, SharedEvent)
+            return Nudge.IDLE
+        if item is None:
+            return Nudge.LOOK
+        assert isinstance(item, SharedEvent)
         return item
+
+    async def heartbeats_until_change(
+        self, subscription: Subscription, cursor: str
+    ) -> AsyncIterator[None]:
+        """One None per idle interval, until anything happens (then the table is read)."""
+        while await self.next_item(subscription, cursor) is Nudge.IDLE:
+            yield None
 
     async def watch_execution(
         self, execution_id: str, after_revision: int, principal: str = ""
@@ -167,10 +183,10 @@ class Streams:
                 # Follow the hub until it hands over something that is not next in line.
                 while True:
                     item = await self.next_item(subscription, f"after_revision={cursor}")
-                    if item is False:
+                    if item is Nudge.IDLE:
                         yield HEARTBEAT
                         continue
-                    if item is None:
+                    if item is Nudge.LOOK:
                         break
                     if item.row.revision <= cursor:
                         continue
@@ -248,7 +264,9 @@ class Streams:
                 if len(rows) == READ_BATCH:
                     continue
                 rows = []
-                while await self.next_item(subscription, "the last event's resume_token") is False:
+                async for _ in self.heartbeats_until_change(
+                    subscription, "the last event's resume_token"
+                ):
                     yield HEARTBEAT
 
     async def follow_logs(
@@ -317,8 +335,10 @@ class Streams:
                         yield kept
                 if not follow or ended:
                     return
-                while await self.next_item(subscription, f"after_seq={cursor}") is False:
-                    yield None
+                async for heartbeat in self.heartbeats_until_change(
+                    subscription, f"after_seq={cursor}"
+                ):
+                    yield heartbeat
 
     def follow_deployment_logs(
         self,
