@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
+from tracking.service.store.executions import (
+    ExecutionView,
+    JobStatusView,
+    job_status_of_snapshot,
+)
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
@@ -33,109 +38,18 @@ def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
     }
 
 
+# What a JobStatus and an Execution are built from: an ORM row, or a view read without it.
+JobStatusSource = ExecutionRow | JobStatusView
+ExecutionSource = ExecutionRow | ExecutionView
+
+
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
-    """A JobStatus from the snapshot an event keeps (see store.executions.job_status_snapshot)."""
-
-    def parse(key: str) -> datetime | None:
-        value = snapshot.get(key)
-        return datetime.fromisoformat(value) if value else None
-
-    start, end, updated = parse("start_time"), parse("end_time"), parse("update_time")
-    reported = snapshot.get("reported_duration_seconds")
-    status = status_pb2.JobStatus(
-        status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, snapshot["status"]),
-        progress=snapshot["progress"],
-        phase=snapshot["phase"],
-        stop_message=snapshot["stop_message"],
-        cancel_reason=snapshot.get("cancel_reason", ""),
-        create_time=stamp(parse("create_time")),
-        start_time=stamp(start),
-        end_time=stamp(end),
-        update_time=stamp(updated),
-        revision=snapshot["revision"],
-        last_heartbeat_time=stamp(parse("last_heartbeat_time")),
-        lease_expire_time=stamp(parse("lease_expire_time")),
-    )
-    if reported is not None:
-        status.duration.FromTimedelta(timedelta(seconds=reported))
-    elif start is not None:
-        status.duration.FromTimedelta((end or updated or start) - start)
-    return status
+    """A JobStatus from the snapshot an event keeps: as the row stood at its update_time."""
+    view = job_status_of_snapshot(snapshot)
+    return job_status_of_row(view, view.update_time)
 
 
-class JobStatusFields(Protocol):
-    """An execution's JobStatus columns: an ExecutionRow, or a view read without the ORM."""
-
-    @property
-    def status(self) -> str: ...
-    @property
-    def progress(self) -> float: ...
-    @property
-    def phase(self) -> str: ...
-    @property
-    def stop_message(self) -> str: ...
-    @property
-    def cancel_reason(self) -> str: ...
-    @property
-    def create_time(self) -> datetime: ...
-    @property
-    def start_time(self) -> datetime | None: ...
-    @property
-    def end_time(self) -> datetime | None: ...
-    @property
-    def update_time(self) -> datetime: ...
-    @property
-    def revision(self) -> int: ...
-    @property
-    def reported_duration_seconds(self) -> float | None: ...
-    @property
-    def reported_create_time(self) -> datetime | None: ...
-    @property
-    def last_heartbeat_time(self) -> datetime | None: ...
-    @property
-    def lease_expire_time(self) -> datetime | None: ...
-
-
-class ExecutionFields(JobStatusFields, Protocol):
-    """What an Execution message shows: an ExecutionRow or store.executions.ExecutionView."""
-
-    @property
-    def execution_id(self) -> str: ...
-    @property
-    def deployment_name(self) -> str | None: ...
-    @property
-    def pipeline_name(self) -> str: ...
-    @property
-    def job_name(self) -> str: ...
-    @property
-    def job_type(self) -> str: ...
-    @property
-    def experiment_name(self) -> str: ...
-    @property
-    def model_run_id(self) -> str: ...
-    @property
-    def created_by(self) -> str: ...
-    @property
-    def heartbeat_timeout_seconds(self) -> float: ...
-    @property
-    def command(self) -> list[str]: ...
-    @property
-    def steps(self) -> list[dict[str, Any]]: ...
-    @property
-    def inputs(self) -> list[dict[str, Any]]: ...
-    @property
-    def outputs(self) -> list[dict[str, Any]]: ...
-    @property
-    def result(self) -> dict[str, Any]: ...
-    @property
-    def export_paths(self) -> dict[str, str]: ...
-    @property
-    def source_views(self) -> dict[str, str]: ...
-    @property
-    def labels(self) -> dict[str, str]: ...
-
-
-def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStatus:
+def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStatus:
     """The JobStatus of a row as it stands now (a running execution's duration grows)."""
     status = status_pb2.JobStatus(
         status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, row.status),
@@ -158,7 +72,7 @@ def job_status_of_row(row: JobStatusFields, now: datetime) -> status_pb2.JobStat
     return status
 
 
-def execution_proto(row: ExecutionFields, now: datetime) -> execution_pb2.Execution:
+def execution_proto(row: ExecutionSource, now: datetime) -> execution_pb2.Execution:
     execution = execution_pb2.Execution(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name or "",

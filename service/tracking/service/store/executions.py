@@ -305,27 +305,39 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
         await session.exec(delete(table).where(col(column).in_(execution_ids)))
 
 
+# The JobStatus fields that hold times; events keep them as ISO 8601 text.
+_STATUS_TIMES = frozenset(
+    name
+    for name, field in JobStatusView.__dataclass_fields__.items()
+    if "datetime" in str(field.type)
+)
+
+
 def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
-    """The JobStatus fields of a row, as kept in its events (times as ISO 8601)."""
+    """The JobStatus fields of a row, as its events keep them (times as ISO 8601)."""
+    snapshot: dict[str, Any] = {}
+    for name in JobStatusView.__dataclass_fields__:
+        value = getattr(row, name)
+        snapshot[name] = value.isoformat() if name in _STATUS_TIMES and value else value
+    return snapshot
 
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
 
-    return {
-        "status": row.status,
-        "progress": row.progress,
-        "phase": row.phase,
-        "stop_message": row.stop_message,
-        "cancel_reason": row.cancel_reason,
-        "create_time": iso(row.reported_create_time or row.create_time),
-        "start_time": iso(row.start_time),
-        "end_time": iso(row.end_time),
-        "update_time": iso(row.update_time),
-        "revision": row.revision,
-        "reported_duration_seconds": row.reported_duration_seconds,
-        "last_heartbeat_time": iso(row.last_heartbeat_time),
-        "lease_expire_time": iso(row.lease_expire_time),
+def job_status_of_snapshot(snapshot: dict[str, Any]) -> JobStatusView:
+    """What job_status_snapshot kept. Events written before a field existed lack it: it reads
+    as not set (their create_time already is the reported one)."""
+    values: dict[str, Any] = {
+        "progress": 0.0,
+        "phase": "",
+        "stop_message": "",
+        "cancel_reason": "",
+        "reported_duration_seconds": None,
     }
+    for name in JobStatusView.__dataclass_fields__:
+        value = snapshot.get(name, values.get(name))
+        if name in _STATUS_TIMES:
+            value = datetime.fromisoformat(value) if value else None
+        values[name] = value
+    return JobStatusView(**values)
 
 
 def bump(row: ExecutionRow, changes: list[str], now: datetime | None = None) -> ExecutionEventRow:
