@@ -1,6 +1,6 @@
 # The tracking server image.
 #   docker build -t tracking .
-#   docker run -p 50051:50051 -v tracking-data:/data tracking
+#   docker run -p 50051:50051 -p 8080:8080 -v tracking-data:/data tracking
 # Auth is on (the server listens on 0.0.0.0): create a token first with
 #   docker run --rm -v tracking-data:/data tracking tokens create --role admin --name me --create-database
 # With a bind mount instead of a volume, the directory must be writable by the user the
@@ -27,6 +27,7 @@ ENV PATH=/opt/tracking/bin:$PATH \
     HOME=/data \
     PYTHONUNBUFFERED=1 \
     TRACKING_ADDRESS=0.0.0.0:50051 \
+    TRACKING_HTTP_ADDRESS=0.0.0.0:8080 \
     TRACKING_DATABASE_URL=sqlite:////data/tracking.db \
     TRACKING_METRICS_ADDRESS=0.0.0.0:9464 \
     TRACKING_GRACE_SECONDS=8
@@ -36,7 +37,7 @@ STOPSIGNAL SIGTERM
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
-EXPOSE 50051 9464
+EXPOSE 50051 8080 9464
 # tracking health reads TRACKING_ADDRESS (a wildcard host means this machine) and the
 # TRACKING_TLS_* client settings, so it follows the server's address and TLS.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
