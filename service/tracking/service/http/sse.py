@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -35,6 +36,7 @@ from tracking.service.http.responses import error_body, error_response
 from tracking.service.wrapping import Malformed
 from tracking.v1 import tracking_service_pb2 as pb
 
+log = logging.getLogger(__name__)
 # How long EventSource waits before reconnecting.
 RETRY_MS = 1000
 # A stream that fails this soon answers with an HTTP status (EventSource then gives up);
@@ -106,6 +108,25 @@ class _Done:
         self.error = error
 
 
+class _EventStream(StreamingResponse):
+    """The stream's response; however it ends (done, failed, the reader gone before a byte
+    was sent), the task running the behavior ends with it and lets go of its watcher."""
+
+    def __init__(
+        self, body: AsyncIterator[bytes], pump: asyncio.Task[None], headers: dict[str, str]
+    ) -> None:
+        super().__init__(body, headers=headers, media_type="text/event-stream")
+        self.pump = pump
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.pump
+
+
 class SseEndpoint:
     """One streaming method as server-sent events."""
 
@@ -148,11 +169,7 @@ class SseEndpoint:
             if not (error.code in RETRYABLE and wants_stream):
                 return error_response(error, headers)
         headers |= {"cache-control": "no-store", "x-accel-buffering": "no"}
-        return StreamingResponse(
-            self._body(request, first, responses, pump),
-            headers=headers,
-            media_type="text/event-stream",
-        )
+        return _EventStream(self._body(request, first, responses), pump, headers)
 
     async def _pump(self, request: Any, context: HttpCallContext, out: asyncio.Queue[Any]) -> None:
         try:
@@ -162,28 +179,30 @@ class SseEndpoint:
                 await out.put(response)
         except HttpAbort as abort:
             await out.put(_Done(abort))
+        except Exception:
+            # The error interceptor turns every failure into a status: this is a defect here.
+            log.exception("event stream of %s failed", self.method.name)
+            internal = HttpAbort(
+                grpc.StatusCode.INTERNAL, "internal error; see the server log", None
+            )
+            await out.put(_Done(internal))
         else:
             await out.put(_Done())
 
     async def _body(
-        self, request: Any, first: Any, responses: asyncio.Queue[Any], pump: asyncio.Task[None]
+        self, request: Any, first: Any, responses: asyncio.Queue[Any]
     ) -> AsyncIterator[bytes]:
-        try:
-            yield f"retry: {RETRY_MS}\n\n".encode()
-            item = first if first is not None else await responses.get()
-            while True:
-                if isinstance(item, _Done):
-                    if item.error is None:
-                        yield _event(b"{}", kind="end")
-                    else:
-                        yield _event(error_body(item.error), kind="error")
-                    return
-                yield self._encode(request, item)
-                item = await responses.get()
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        item = first if first is not None else await responses.get()
+        while True:
+            if isinstance(item, _Done):
+                if item.error is None:
+                    yield _event(b"{}", kind="end")
+                else:
+                    yield _event(error_body(item.error), kind="error")
+                return
+            yield self._encode(request, item)
+            item = await responses.get()
 
     def _encode(self, request: Any, response: Any) -> bytes:
         if self._is_heartbeat(response):
