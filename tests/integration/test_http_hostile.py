@@ -3,12 +3,14 @@ with a Connect error (never a 500), and cheap tricks must not hold the server's 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.factories import unique
+from tests.conftest import ServerFactory
+from tests.support.factories import new_token, unique
 from tests.support.http import call, violations
 from tests.support.server import ServerThread
 
@@ -39,3 +41,29 @@ def test_a_last_event_id_that_is_no_cursor_is_invalid_argument(
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_argument"
     assert "Last-Event-ID" in violations(response)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b"],
+)
+def test_a_sign_in_a_cross_site_form_could_send_is_refused_before_the_token_is_checked(
+    make_server: ServerFactory, content_type: str | None
+) -> None:
+    # A form on another site may POST these types without a preflight, and a top-level
+    # navigation may set a SameSite=Strict cookie: it would sign the browser in as the
+    # form's author.
+    server = make_server(auth="on", http_address="127.0.0.1:0")
+    _, secret = new_token(server, "WRITER")
+    body = json.dumps({"token": secret, "padding": "="}).encode()
+    headers = {"content-type": content_type} if content_type else {}
+    with httpx.Client(base_url=server.http_url, timeout=30) as client:
+        refused = client.post("/auth/session", content=body, headers=headers)
+        assert refused.status_code == 415, refused.text
+        assert refused.json()["code"] == "invalid_argument"
+        assert "set-cookie" not in refused.headers
+        signed_in = client.post(
+            "/auth/session", content=body, headers={"content-type": "application/json"}
+        )
+        assert signed_in.status_code == 200
+        assert "set-cookie" in signed_in.headers
