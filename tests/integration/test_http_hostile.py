@@ -67,3 +67,23 @@ def test_a_sign_in_a_cross_site_form_could_send_is_refused_before_the_token_is_c
         )
         assert signed_in.status_code == 200
         assert "set-cookie" in signed_in.headers
+
+
+def test_a_forwarded_for_header_does_not_give_a_token_guesser_new_addresses(
+    make_server: ServerFactory,
+) -> None:
+    # The failed-authentication limit counts per address, as the gRPC side sees it: the
+    # connection's peer. A header the client writes must not stand for it.
+    server = make_server(
+        auth="on", http_address="127.0.0.1:0", auth_failure_burst=3, auth_failures_per_second=0.001
+    )
+    codes = []
+    with httpx.Client(base_url=server.http_url, timeout=30) as client:
+        for guess in range(6):
+            response = client.post(
+                "/auth/session",
+                json={"token": f"tok_{guess:012d}." + "A" * 43},
+                headers={"x-forwarded-for": f"203.0.113.{guess}", "forwarded": "for=192.0.2.1"},
+            )
+            codes.append(response.json()["code"])
+    assert codes == ["unauthenticated"] * 3 + ["resource_exhausted"] * 3

@@ -203,6 +203,10 @@ class HttpServer:
             access_log=False,
             log_config=None,
             server_header=False,
+            # The caller's address is the connection's peer, as on the gRPC side: rate and
+            # failed-authentication limits count per address, and X-Forwarded-For is the
+            # client's to write (uvicorn trusts it from loopback or FORWARDED_ALLOW_IPS).
+            proxy_headers=False,
             timeout_graceful_shutdown=1,
             ssl_certfile=settings.tls_cert_file or None,
             ssl_keyfile=settings.tls_key_file or None,
