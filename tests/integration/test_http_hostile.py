@@ -4,15 +4,20 @@ with a Connect error (never a 500), and cheap tricks must not hold the server's 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
+from itertools import islice
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.conftest import ServerFactory
 from tests.support.factories import new_token, unique
-from tests.support.http import call, violations
+from tests.support.http import SERVICE, call, violations
 from tests.support.server import ServerThread
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -29,7 +34,15 @@ def new_execution(http: httpx.Client) -> str:
 @pytest.mark.parametrize("stream", ["WatchStatus", "StreamLogs"])
 @pytest.mark.parametrize(
     "cursor",
-    [b"99999999999999999999999", b"9223372036854775808", b"9" * 5000, b"\xb2", b"\xd9\xa3", b"+3", b"0x3"],
+    [
+        b"99999999999999999999999",
+        b"9223372036854775808",
+        b"9" * 5000,
+        b"\xb2",
+        b"\xd9\xa3",
+        b"+3",
+        b"0x3",
+    ],
 )
 def test_a_last_event_id_that_is_no_cursor_is_invalid_argument(
     http: httpx.Client, stream: str, cursor: bytes
@@ -87,3 +100,97 @@ def test_a_forwarded_for_header_does_not_give_a_token_guesser_new_addresses(
             )
             codes.append(response.json()["code"])
     assert codes == ["unauthenticated"] * 3 + ["resource_exhausted"] * 3
+
+
+# Only a guard against a hang: the server's own timeouts decide when a socket closes.
+GUARD_SECONDS = 30
+
+
+def connection(server: ServerThread, sends: bytes = b"") -> socket.socket:
+    parts = urlsplit(server.http_url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=GUARD_SECONDS)
+    if sends:
+        sock.sendall(sends)
+    return sock
+
+
+def answer_before_close(sock: socket.socket) -> bytes:
+    """What the server sends until it closes the connection (TimeoutError if it does not)."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+HEAD = b"POST /tracking.v1.TrackingService/ListExecutions HTTP/1.1\r\nHost: t\r\n"
+
+
+def test_a_request_that_never_finishes_arriving_is_closed(make_server: ServerFactory) -> None:
+    server = make_server(http_address="127.0.0.1:0", http_request_timeout_seconds=0.5)
+    with httpx.Client(base_url=server.http_url, timeout=GUARD_SECONDS) as client:
+        with client.stream("GET", "/events/WatchStatus") as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 1000"
+            with ExitStack() as stack:
+                idle = stack.enter_context(connection(server))
+                headers = stack.enter_context(connection(server, HEAD + b"X-Slow: "))
+                body = stack.enter_context(
+                    connection(
+                        server,
+                        HEAD + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+                    )
+                )
+                assert answer_before_close(idle).startswith(b"HTTP/1.1 408 ")
+                assert answer_before_close(headers).startswith(b"HTTP/1.1 408 ")
+                assert answer_before_close(body) == b""
+            # A stream that outlives the timeout is an answer, not a request: it goes on.
+            heartbeats = (line for line in lines if line.startswith(": heartbeat"))
+            assert len(list(islice(heartbeats, 2))) == 2
+        call(client, "ListExecutions")
+
+
+def test_connections_beyond_the_cap_are_refused_and_the_rest_stay_served(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(
+        http_address="127.0.0.1:0", max_connections=8, http_request_timeout_seconds=GUARD_SECONDS
+    )
+    request = HEAD + b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    with ExitStack() as stack:
+        held = [stack.enter_context(connection(server)) for _ in range(8)]
+        extra = stack.enter_context(connection(server))
+        assert answer_before_close(extra).startswith(b"HTTP/1.1 503 ")
+        for sock in held:
+            sock.sendall(request)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    # Once those are gone, a client gets in (its first tries may still find the cap reached).
+    with httpx.Client(base_url=server.http_url, timeout=GUARD_SECONDS) as client:
+        wait_for(
+            lambda: client.post(SERVICE + "ListExecutions", json={}).status_code == 200,
+            "the held connections to be let go",
+        )
+
+
+def sends_a_gigabyte(sock: socket.socket) -> bool:
+    """Whether the server takes a gigabyte on this connection without closing it."""
+    chunk = b"a" * (1 << 20)
+    try:
+        for _ in range(1024):
+            sock.sendall(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+    return True
+
+
+def test_a_request_head_over_the_limit_is_refused_as_it_arrives(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(http_address="127.0.0.1:0", max_metadata_bytes=4096)
+    # Over the limit (4096 + room for the request line), and small enough to be sent whole.
+    with connection(server, HEAD + b"X-Big: " + b"a" * 60_000) as sock:
+        assert answer_before_close(sock).startswith(b"HTTP/1.1 431 ")
+    # A header that never ends is not kept: the server closes before a gigabyte is sent.
+    with connection(server, HEAD + b"X-Big: ") as sock:
+        assert not sends_a_gigabyte(sock)
+    with httpx.Client(base_url=server.http_url, timeout=GUARD_SECONDS) as client:
+        call(client, "ListExecutions")

@@ -219,7 +219,11 @@ async def create_server(settings: Settings) -> tuple[TrackingApp, int]:
         await database.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from None
     try:
-        http = HttpServer(methods, settings) if settings.http_address else None
+        http = (
+            HttpServer(methods, settings, max_connections=connection_cap(settings.max_connections))
+            if settings.http_address
+            else None
+        )
     except OSError:
         await server.stop(None)
         await database.close()
