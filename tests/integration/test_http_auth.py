@@ -92,7 +92,9 @@ def test_sign_in_sets_a_cookie_that_authorizes_calls_and_streams(
     refused = http.post("/auth/session", json={"token": "tok_0123456789ab." + "A" * 43})
     assert (refused.status_code, refused.json()["code"]) == (401, "unauthenticated")
     assert "set-cookie" not in refused.headers
-    empty = http.post("/auth/session", content=b"not json")
+    empty = http.post(
+        "/auth/session", content=b"not json", headers={"content-type": "application/json"}
+    )
     assert (empty.status_code, empty.json()["code"]) == (400, "invalid_argument")
 
     signed_in = http.post("/auth/session", json={"token": reader})

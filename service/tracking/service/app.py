@@ -224,7 +224,16 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         await database.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from None
     try:
-        http = HttpServer(methods, settings, reuse_port) if settings.http_address else None
+        http = (
+            HttpServer(
+                methods,
+                settings,
+                reuse_port=reuse_port,
+                max_connections=connection_cap(settings.max_connections),
+            )
+            if settings.http_address
+            else None
+        )
     except OSError:
         await server.stop(None)
         await database.close()

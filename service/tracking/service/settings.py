@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         description="open connections the server accepts; more are closed at once (kept below"
         " the file descriptor limit, which the server raises to its hard limit)",
     )
+    http_request_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="close an HTTP connection whose request (line, headers and body) has not"
+        " all arrived this long after its first byte (after the connection opened, for its"
+        " first request)",
+    )
     max_connection_age_seconds: float = Field(
         0, ge=0, description="close connections older than this, so clients rebalance (0: never)"
     )

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracking.service.api.registration import SERVICE, Method
 from tracking.service.http.connect import CONNECT_PREFIX, connect_app
+from tracking.service.http.protocol import guarded_protocol
 from tracking.service.http.responses import plain_error
 from tracking.service.http.session import Session
 from tracking.service.http.sse import SseEndpoint
@@ -47,6 +48,9 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
+# Room for the request line (a GET of a read carries its request in the query) on top of
+# the headers' TRACKING_MAX_METADATA_BYTES; a longer head is refused as it arrives.
+REQUEST_LINE_BYTES = 32768
 CONNECT_TYPES = ("application/json", "application/proto", "application/connect+")
 
 
@@ -198,16 +202,33 @@ class HttpServer:
     """The HTTP side, started and stopped with the gRPC server."""
 
     def __init__(
-        self, methods: Sequence[Method], settings: Settings, reuse_port: bool = False
+        self,
+        methods: Sequence[Method],
+        settings: Settings,
+        *,
+        max_connections: int,
+        reuse_port: bool = False,
     ) -> None:
         self.socket = bind(settings.http_address, reuse_port)
         self.port: int = self.socket.getsockname()[1]
         config = uvicorn.Config(
             http_app(methods, settings),
+            http=guarded_protocol(
+                max_connections=max_connections,
+                request_timeout=settings.http_request_timeout_seconds,
+                max_head_bytes=settings.max_metadata_bytes + REQUEST_LINE_BYTES,
+            ),
+            # asyncio accepts up to `backlog` connections at a time before any is refused
+            # for the cap: fewer than the descriptors kept in reserve beyond it.
+            backlog=128,
             lifespan="off",
             access_log=False,
             log_config=None,
             server_header=False,
+            # The caller's address is the connection's peer, as on the gRPC side: rate and
+            # failed-authentication limits count per address, and X-Forwarded-For is the
+            # client's to write (uvicorn trusts it from loopback or FORWARDED_ALLOW_IPS).
+            proxy_headers=False,
             timeout_graceful_shutdown=1,
             ssl_certfile=settings.tls_cert_file or None,
             ssl_keyfile=settings.tls_key_file or None,

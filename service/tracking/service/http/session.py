@@ -21,7 +21,7 @@ from tracking.service.http.context import (
     call_metadata,
     peer_of,
 )
-from tracking.service.http.responses import error_response
+from tracking.service.http.responses import error_response, plain_error
 from tracking.v1 import tracking_service_pb2 as pb
 
 
@@ -37,6 +37,17 @@ class Session:
             response.delete_cookie(SESSION_COOKIE, path="/", samesite="strict", httponly=True)
             return response
         if http.method == "POST":
+            # Only a JSON body: the types a cross-site form sends without a preflight
+            # (text/plain and the form encodings) could sign the browser in as the form's
+            # author, since a top-level navigation may set even a SameSite=Strict cookie.
+            content_type = http.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                return plain_error(
+                    415,
+                    "invalid_argument",
+                    f"content-type {content_type or '(none)'!r} is not served here: send"
+                    ' application/json {"token": "<token>"}',
+                )
             token = _token_of(await http.body())
             if token is None:
                 return JSONResponse(

@@ -54,11 +54,24 @@ class StreamShape:
     cursor: Callable[[Any, Any], str]  # (request, response) -> the event id ("" for none)
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _number(last: str) -> int | None:
+    """The cursor as a revision or seq: ASCII digits within int64 (str.isdigit also takes
+    "²" and other scripts' digits, and int() of those, or of a number of thousands of
+    digits, fails)."""
+    if not (last.isascii() and last.isdigit()) or len(last) > 19 or int(last) > INT64_MAX:
+        return None
+    return int(last)
+
+
 def _resume_watch(request: pb.WatchStatusRequest, last: str) -> str | None:
     if request.execution_id:
-        if not last.isdigit():
+        revision = _number(last)
+        if revision is None:
             return "must be the revision of an event of this stream"
-        request.after_revision = int(last)
+        request.after_revision = revision
     else:
         request.resume_token = last
     return None
@@ -78,9 +91,10 @@ def _resume_logs(request: pb.StreamLogsRequest, last: str) -> str | None:
     if request.deployment_name:
         request.resume_token = last
         return None
-    if not last.isdigit():
+    seq = _number(last)
+    if seq is None:
         return "must be the seq of a line of this stream"
-    request.after_seq = int(last)
+    request.after_seq = seq
     return None
 
 
