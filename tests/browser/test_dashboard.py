@@ -436,3 +436,10 @@ def test_the_log_tail_pauses_resumes_stays_bounded_and_downloads_every_line(
         "while paused",
         *(f"new {i}" for i in range(5000)),
     ]
+
+
+def test_a_malformed_address_shows_not_found(page: Page, server: ServerThread) -> None:
+    page.goto(f"{server.http_url}/#/%E0")
+    expect(page.locator("h1")).to_have_text("Not found", timeout=LONG)
+    page.get_by_role("link", name="Executions").first.click()
+    expect(page.locator("h1")).to_have_text("Executions", timeout=LONG)

@@ -582,3 +582,66 @@ def test_http_calls_count_in_the_metrics_and_the_rate_limit(make_server: ServerF
     assert "requests a second" in refused["message"]
     assert calls.labels("GetServiceInfo", "OK")._value.get() == 3
     assert calls.labels("GetServiceInfo", "RESOURCE_EXHAUSTED")._value.get() == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "words"),
+    [
+        ("POST", SERVICE + "GetServiceInfo", {"content-type": "application/jsonx"}, "not"),
+        (
+            "POST",
+            SERVICE + "GetServiceInfo",
+            {"content-type": "application/json, text/plain"},
+            "not",
+        ),
+        ("POST", SERVICE + "GetServiceInfo", {"content-type": "application/connect+json"}, "not"),
+        ("POST", SERVICE + "WatchStatus", {"content-type": "application/json"}, "connect+json"),
+        ("GET", SERVICE + "GetServiceInfo?message=%7B%7D", {}, "encoding=json"),
+        ("GET", SERVICE + "GetServiceInfo?encoding=xml&message=%7B%7D", {}, "encoding=json"),
+    ],
+)
+def test_every_refused_encoding_says_why(
+    http: httpx.Client, method: str, path: str, headers: dict[str, str], words: str
+) -> None:
+    response = http.request(
+        method, path, content=b"{}" if method == "POST" else None, headers=headers
+    )
+    assert response.status_code == 415
+    assert response.json()["code"] == "invalid_argument"
+    assert words in response.json()["message"]
+
+
+def test_two_content_types_are_refused(http: httpx.Client) -> None:
+    response = http.post(
+        SERVICE + "GetServiceInfo",
+        content=b"{}",
+        headers=[("content-type", "application/json"), ("content-type", "application/proto")],
+    )
+    assert (response.status_code, response.json()["code"]) == (415, "invalid_argument")
+
+
+def test_a_key_given_twice_is_refused_naming_it(http: httpx.Client) -> None:
+    response = http.post(
+        SERVICE + "CreateExecution",
+        content=b'{"execution": {"job_name": "a", "job_name": "b"}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert violations(response) == {"job_name": "is given more than once"}
+
+
+def test_an_event_stream_over_the_watcher_limit_is_refused_with_a_status(
+    make_server: ServerFactory,
+) -> None:
+    # EventSource gives up on an HTTP error status; an `event: error` would make it retry
+    # for ever.
+    server = make_server(http_address="127.0.0.1:0", max_watchers_per_principal=1)
+    with httpx.Client(base_url=server.http_url, timeout=30) as client:
+        execution_id = new_execution(client)
+        url = f"/events/WatchStatus?execution_id={execution_id}"
+        accept = {"accept": "text/event-stream"}
+        with client.stream("GET", url, headers=accept) as first:
+            reader = EventReader(first)
+            assert reader.take(1)[0].id == "1"
+            second = client.get(url, headers=accept)
+            assert (second.status_code, second.json()["code"]) == (429, "resource_exhausted")

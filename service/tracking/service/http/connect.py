@@ -45,6 +45,23 @@ def _violation(message_type: str, error: json_format.ParseError) -> Violation:
     return Violation("request", f"is not valid JSON for {message_type}: {text}")
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (else the last would silently win)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
 class JsonCodec:
     """Proto-JSON; unknown fields are refused (a misspelt field must not be dropped)."""
 
@@ -59,7 +76,9 @@ class JsonCodec:
         message = message_class()
         name = message.DESCRIPTOR.full_name
         try:
-            document = json.loads(bytes(data) or b"{}")
+            document = json.loads(bytes(data) or b"{}", object_pairs_hook=_unique_keys)
+        except _DuplicateKey as duplicate:
+            return Malformed(name, [Violation(duplicate.key, "is given more than once")])
         except (ValueError, RecursionError) as error:
             return Malformed(name, [Violation("request", f"is not valid JSON: {error}")])
         if not isinstance(document, dict):

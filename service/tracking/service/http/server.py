@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from google.protobuf.descriptor_pb2 import MethodOptions
@@ -51,7 +52,9 @@ SECURITY_HEADERS = [
 # Room for the request line (a GET of a read carries its request in the query) on top of
 # the headers' TRACKING_MAX_METADATA_BYTES; a longer head is refused as it arrives.
 REQUEST_LINE_BYTES = 32768
-CONNECT_TYPES = ("application/json", "application/proto", "application/connect+")
+UNARY_TYPES = frozenset({"application/json", "application/proto"})
+# The Connect streaming form; the event streams are under /events/.
+STREAM_TYPES = frozenset({"application/connect+json", "application/connect+proto"})
 
 
 class ConnectGate:
@@ -64,21 +67,12 @@ class ConnectGate:
             m.name: m.GetOptions().idempotency_level == MethodOptions.NO_SIDE_EFFECTS
             for m in SERVICE.methods
         }
+        self.streams = {m.name for m in SERVICE.methods if m.server_streaming}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path"].removeprefix(CONNECT_PREFIX)
         if name not in self.reads:
             response = plain_error(404, "unimplemented", f"no method {name!r} in this service")
-            return await response(scope, receive, send)
-        headers = dict(scope["headers"])
-        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        if scope["method"] == "POST" and not content_type.startswith(CONNECT_TYPES):
-            response = plain_error(
-                415,
-                "invalid_argument",
-                f"content-type {content_type or '(none)'!r} is not served here: send"
-                " application/json or application/proto",
-            )
             return await response(scope, receive, send)
         if scope["method"] != "POST" and not (scope["method"] == "GET" and self.reads[name]):
             allowed = "POST or GET" if self.reads[name] else "POST"
@@ -86,7 +80,24 @@ class ConnectGate:
                 405, "invalid_argument", f"{name} takes {allowed}, not {scope['method']}"
             )
             return await response(scope, receive, send)
+        refusal = self._encoding_refused(scope, name)
+        if refusal:
+            return await plain_error(415, "invalid_argument", refusal)(scope, receive, send)
         await self.app(scope, receive, send)
+
+    def _encoding_refused(self, scope: Scope, name: str) -> str:
+        """Why the request's encoding is not one this method takes ("" when it is)."""
+        if scope["method"] == "GET":
+            encoding = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("encoding")
+            if encoding in (["json"], ["proto"]):
+                return ""
+            return "a GET needs encoding=json or encoding=proto, and message=<the request>"
+        kinds = STREAM_TYPES if name in self.streams else UNARY_TYPES
+        given = [v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"]
+        if len(given) == 1 and given[0].split(";")[0].strip().lower() in kinds:
+            return ""
+        shown = ", ".join(repr(g) for g in given) or "none"
+        return f"{name} takes content-type {' or '.join(sorted(kinds))}, not {shown}"
 
 
 class SecurityHeaders:

@@ -42,8 +42,9 @@ RETRY_MS = 1000
 # A stream that fails this soon answers with an HTTP status (EventSource then gives up);
 # later failures are `event: error` in the stream.
 START_SECONDS = 1.0
-# Codes a reconnect may cure: the server is draining, or the reader fell behind.
-RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
+# A stream refused as it opens answers an HTTP status, so that EventSource gives up, unless
+# the server is draining: then `event: error` makes it retry (elsewhere, or once restarted).
+RETRY_AT_OPEN = grpc.StatusCode.UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ class SseEndpoint:
         if isinstance(first, _Done) and first.error is not None:
             error = first.error
             wants_stream = "text/event-stream" in http.headers.get("accept", "")
-            if not (error.code in RETRYABLE and wants_stream):
+            if not (error.code is RETRY_AT_OPEN and wants_stream):
                 return error_response(error, headers)
         headers |= {"cache-control": "no-store", "x-accel-buffering": "no"}
         return _EventStream(self._body(request, first, responses), pump, headers)

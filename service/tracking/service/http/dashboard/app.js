@@ -50,7 +50,12 @@ function render() {
     return;
   }
   const [raw, search = ""] = (location.hash.slice(1) || "/").split("?");
-  const path = decodeURIComponent(raw);
+  let path;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    path = raw; // a malformed escape: no route matches, the page says so
+  }
   const query = new URLSearchParams(search);
   for (const [pattern, sectionName, view] of routes) {
     const match = path.match(pattern);
