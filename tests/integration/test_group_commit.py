@@ -14,6 +14,9 @@ from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.support.factories import create_deployment, create_execution, start, stop
 from tests.support.server import ServerThread
@@ -398,3 +401,42 @@ def _utc(year: int) -> datetime:
 
 def _lines(*messages: str) -> LogBatch:
     return LogBatch(list(messages), ["STDOUT"] * len(messages), [""] * len(messages))
+
+
+def test_a_write_without_savepoint_that_fails_after_changing_starts_the_batch_over(
+    storage: tuple[Database, Executions, Logs, EventHub],
+) -> None:
+    database, executions, _, _ = storage
+    loop = asyncio.get_event_loop()
+
+    async def prepare() -> str:
+        execution_id = (await executions.create(_fields(), "", "", "test")).execution_id
+        await executions.update_status(execution_id, StatusAction(kind="start"), None)
+        return execution_id
+
+    a = loop.run_until_complete(prepare())
+
+    async def broken(session: AsyncSession) -> None:
+        # A change, then a statement the database refuses: not a domain error.
+        connection = await session.connection()
+        await connection.execute(
+            text("UPDATE executions SET phase = 'half' WHERE execution_id = :id"), {"id": a}
+        )
+        await connection.execute(text("SELECT * FROM no_such_table"))
+
+    async def write_together() -> list[Any]:
+        before = database.group.batches
+        outcomes = await _outcomes(
+            executions.update_status(a, StatusAction(kind="progress", progress=0.1), None),
+            database.write(broken, key=f"1:{a}", savepoint=False),
+            executions.update_status(a, StatusAction(kind="progress", progress=0.2), None),
+        )
+        # The first batch was rolled back; the two good writes committed in the next one.
+        assert database.group.batches == before + 1
+        return outcomes
+
+    first, failed, last = loop.run_until_complete(write_together())
+    assert isinstance(failed, DBAPIError)
+    assert (first.revision, last.revision) == (3, 4)
+    row = loop.run_until_complete(executions.get(a))
+    assert (row.revision, row.progress, row.phase) == (4, 0.2, "")

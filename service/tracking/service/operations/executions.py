@@ -396,7 +396,7 @@ class Executions:
         marked: list[str] = []
 
         def apply(row: ExecutionRow, _now: datetime) -> list[str]:
-            marked.extend(leases.lapse(row, now))
+            marked[:] = leases.lapse(row, now)
             return marked
 
         await self._change(execution_id, apply)
@@ -415,4 +415,5 @@ class Executions:
                 self.db.after_commit(session, lambda: self.hub.publish([event]))
             return row
 
-        return await self.db.write(change, key=f"1:{execution_id}")
+        # `apply` raises before `change` writes anything: no savepoint needed.
+        return await self.db.write(change, key=f"1:{execution_id}", savepoint=False)

@@ -102,7 +102,8 @@ class Logs:
             self.db.after_commit(session, published)
             return log_seq
 
-        return await self.db.write(append, key=f"1:{execution_id}")
+        # Its one refusal comes before its first change: no savepoint needed.
+        return await self.db.write(append, key=f"1:{execution_id}", savepoint=False)
 
     async def read(
         self,

@@ -335,11 +335,14 @@ class Database:
             raise
         self.write_problem = None
 
-    async def write(self, work: Callable[[AsyncSession], Awaitable[T]], key: str) -> T:
+    async def write(
+        self, work: Callable[[AsyncSession], Awaitable[T]], key: str, *, savepoint: bool = True
+    ) -> T:
         """Run `work(session)` in the next group commit (store/group.py) and return what it
         returned once that transaction committed, or raise its own error. `key` (the
-        execution id) orders the writes of a batch on PostgreSQL."""
-        return await self.group.write(work, key)
+        execution id) orders the writes of a batch on PostgreSQL. `savepoint=False` is for
+        work that raises a DomainError only before its first change."""
+        return await self.group.write(work, key, savepoint)
 
     def broken(self, error: BaseException) -> bool:
         """Whether `error` ends the transaction it happened in, not just one write of it."""

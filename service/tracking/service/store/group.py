@@ -4,7 +4,10 @@ A write joins the group with `Database.write(work, key)`: `work(session)` is que
 one task per Database (the committer) takes every write waiting, opens one transaction,
 runs each write in a SAVEPOINT of its own, then commits once. A write that fails (a
 domain error, a constraint) rolls back its savepoint and gets its own error; the others
-go on. Nothing is answered before the commit: results and errors are handed out after it,
+go on. A write that checks before it changes anything (the status changes and log
+appends) may run without a savepoint: its domain errors come before its first change, so
+there is nothing to roll back, and any other error of it starts the batch over without
+it (the others have not been answered yet and run again in the next transaction). Nothing is answered before the commit: results and errors are handed out after it,
 in the order the writes ran, and a commit that fails is every successful write's error.
 
 There is no timer. While a batch commits, new writes queue; the next batch is whatever
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import asyncpg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracking.service.domain.errors import Unavailable
+from tracking.service.domain.errors import DomainError, Unavailable
 from tracking.service.store import executions as execution_store
 from tracking.service.store.models import ExecutionEventRow
 
@@ -72,6 +75,7 @@ class _Write(Generic[T]):
     work: Callable[[AsyncSession], Awaitable[T]]
     key: str
     future: asyncio.Future[T]
+    savepoint: bool
     tries: int = 0
     outcome: tuple[bool, Any] | None = None  # (succeeded, result or error)
 
@@ -93,6 +97,10 @@ def _lost_deadlock(error: BaseException) -> bool:
     return False
 
 
+class _StartOver(Exception):
+    """A write without a savepoint failed after it may have changed something."""
+
+
 class GroupCommit:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -104,11 +112,13 @@ class GroupCommit:
         self.batches = 0
         self.writes = 0
 
-    async def write(self, work: Callable[[AsyncSession], Awaitable[T]], key: str) -> T:
+    async def write(
+        self, work: Callable[[AsyncSession], Awaitable[T]], key: str, savepoint: bool
+    ) -> T:
         if self._closed:
             raise Unavailable("the server is stopping")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Write(work, key, future))
+        self._queue.append(_Write(work, key, future, savepoint))
         if self._task is None:
             self._task = asyncio.create_task(self._commit_forever(), name="tracking-group-commit")
         elif self._wakeup is not None and not self._wakeup.done():
@@ -141,11 +151,20 @@ class GroupCommit:
                 for write in writes:
                     mark = batch.mark()
                     try:
-                        async with session.begin_nested():
+                        if write.savepoint:
+                            async with session.begin_nested():
+                                result = await write.work(session)
+                        else:
                             result = await write.work(session)
                     except Exception as error:
                         if self.db.broken(error):
                             raise  # the transaction is gone: every write of it fails
+                        if not write.savepoint and not isinstance(error, DomainError):
+                            if _lost_deadlock(error) and write.tries < DEADLOCK_RETRIES:
+                                write.tries += 1  # runs again with the others
+                            else:
+                                write.outcome = (False, error)
+                            raise _StartOver from error
                         batch.undo_to(mark)
                         if _lost_deadlock(error) and write.tries < DEADLOCK_RETRIES:
                             write.tries += 1
@@ -156,12 +175,19 @@ class GroupCommit:
                         write.outcome = (True, result)
                 await self._finish(session, batch)
         except Exception as error:
-            # Not committed: a write that succeeded inside the batch gets the batch's error;
-            # one that failed on its own keeps its own (it changed nothing either way).
-            for write in writes:
-                if write.outcome is None or write.outcome[0]:
-                    write.outcome = (False, error)
+            # Not committed. A write that failed on its own keeps its error (it changed
+            # nothing either way); the others get the batch's error, or run again when a
+            # write without a savepoint made the batch start over.
+            start_over = isinstance(error, _StartOver)
+            retried = set(map(id, again))
             again = []
+            for write in writes:
+                if id(write) in retried or write.outcome is None or write.outcome[0]:
+                    if start_over:
+                        write.outcome = None
+                        again.append(write)
+                    else:
+                        write.outcome = (False, error)
         else:
             self.batches += 1
             self.writes += len(writes) - len(again)
