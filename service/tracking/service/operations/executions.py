@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import executions as rules
 from tracking.service.domain import filters, status, times
@@ -36,7 +37,7 @@ from tracking.service.operations.recording import record, save_change
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+from tracking.service.store.models import ExecutionRow
 from tracking.service.store.types import utcnow
 
 
@@ -103,7 +104,7 @@ class Executions:
             if earlier is not None:
                 return self._same_request(earlier, request_id, fingerprint)
         try:
-            row, event = await self._insert(fields, request_id, fingerprint, principal)
+            return await self._insert(fields, request_id, fingerprint, principal)
         except IntegrityError:
             # A concurrent twin won the race for the request_id or the execution_id.
             async with self.db.reading() as session:
@@ -111,8 +112,6 @@ class Executions:
             if earlier is not None:
                 return self._same_request(earlier, request_id, fingerprint)
             raise AlreadyExists(f"execution {fields['execution_id']!r} already exists") from None
-        self.hub.publish([event])
-        return row
 
     @staticmethod
     def _same_request(earlier: ExecutionRow, request_id: str, fingerprint: str) -> ExecutionRow:
@@ -125,22 +124,29 @@ class Executions:
 
     async def _insert(
         self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
-    ) -> tuple[ExecutionRow, ExecutionEventRow]:
-        now = utcnow()
+    ) -> ExecutionRow:
         deployment_name = fields["deployment_name"] or None
-        async with self.db.writing() as session:
+
+        async def insert(session: AsyncSession) -> ExecutionRow:
+            now = utcnow()
+            pipeline_name = fields["pipeline_name"]
             if deployment_name:
                 deployment = await deployment_store.get(session, deployment_name, for_update=True)
                 if not deployment.is_enabled:
                     raise FailedPrecondition(
                         f"deployment {deployment_name!r} is disabled: enable it to create executions"
                     )
-                fields["pipeline_name"] = fields["pipeline_name"] or deployment.pipeline_name
+                pipeline_name = pipeline_name or deployment.pipeline_name
             execution_id = fields["execution_id"] or new_execution_id(deployment_name or "")
             if fields["execution_id"] and await store.find(session, execution_id) is not None:
                 raise AlreadyExists(f"execution {execution_id!r} already exists")
             row = ExecutionRow(
-                **{**fields, "execution_id": execution_id, "deployment_name": deployment_name},
+                **{
+                    **fields,
+                    "execution_id": execution_id,
+                    "deployment_name": deployment_name,
+                    "pipeline_name": pipeline_name,
+                },
                 status=RunningStatus.WAITING.value,
                 create_time=now,
                 update_time=now,
@@ -154,8 +160,12 @@ class Executions:
             if deployment_name:
                 deployment.last_execution_id = execution_id
                 session.add(deployment)
-            (event,) = await record(self.db, session, [(row, ["CREATED"])], now)
-        return row, event
+            events = await record(self.db, session, [(row, ["CREATED"])], now)
+            self.db.after_commit(session, lambda: self.hub.publish(events))
+            return row
+
+        # Creations in one deployment lock its row: they come first in a batch (PostgreSQL).
+        return await self.db.write(insert, key=f"0:{deployment_name or ''}")
 
     async def get(self, execution_id: str) -> ExecutionRow:
         check_id(execution_id)
@@ -386,20 +396,24 @@ class Executions:
         marked: list[str] = []
 
         def apply(row: ExecutionRow, _now: datetime) -> list[str]:
-            marked.extend(leases.lapse(row, now))
+            marked[:] = leases.lapse(row, now)
             return marked
 
         await self._change(execution_id, apply)
         return bool(marked)
 
     async def _change(self, execution_id: str, apply: Any) -> ExecutionRow:
-        """Lock the row, apply the change, bump the revision and record the event, in one
-        transaction. A change that reports no kind (a renewed lease) is saved without an
-        event and keeps its revision."""
-        now = utcnow()
-        async with self.db.writing() as session:
+        """Lock the row, apply the change, bump the revision and record the event, in the
+        next group commit. A change that reports no kind (a renewed lease) is saved without
+        an event and keeps its revision."""
+
+        async def change(session: AsyncSession) -> ExecutionRow:
+            now = utcnow()
             row, before = await store.lock(session, execution_id)
             event = await save_change(self.db, session, row, before, apply(row, now), now)
-        if event is not None:
-            self.hub.publish([event])
-        return row
+            if event is not None:
+                self.db.after_commit(session, lambda: self.hub.publish([event]))
+            return row
+
+        # `apply` raises before `change` writes anything: no savepoint needed.
+        return await self.db.write(change, key=f"1:{execution_id}", savepoint=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.limits import Limits
@@ -66,9 +68,9 @@ class Logs:
                         f"at most {longest} characters, got {len(message)}",
                     )
         errors.raise_if_any()
-        now = utcnow()
-        event = None
-        async with self.db.writing() as session:
+
+        async def append(session: AsyncSession) -> int:
+            now = utcnow()
             state = await execution_store.lock_log_seq(session, execution_id)
             status, log_seq = RunningStatus(state.status), state.log_seq
             if status.is_terminal:
@@ -77,6 +79,7 @@ class Logs:
                 )
             # The lines are a report of the worker: they renew its lease.
             renewed: dict[str, datetime | None] = {}
+            event = None
             if state.lapsed_from and status is RunningStatus.UNKNOWN:
                 row, before = await execution_store.lock(session, execution_id)
                 event = await save_change(
@@ -89,11 +92,18 @@ class Logs:
             await execution_store.set_log_seq(session, execution_id, log_seq, **renewed)
             await store.insert_batch(session, execution_id, first, lines, now)
             await self.db.announce(session, "logs", execution_id, state.deployment_name)
-        self.lines_written += len(lines)
-        if event is not None:
-            self.hub.publish([event])
-        self.hub.publish_logs(execution_id, state.deployment_name)
-        return log_seq
+
+            def published() -> None:
+                self.lines_written += len(lines)
+                if event is not None:
+                    self.hub.publish([event])
+                self.hub.publish_logs(execution_id, state.deployment_name)
+
+            self.db.after_commit(session, published)
+            return log_seq
+
+        # Its one refusal comes before its first change: no savepoint needed.
+        return await self.db.write(append, key=f"1:{execution_id}", savepoint=False)
 
     async def read(
         self,

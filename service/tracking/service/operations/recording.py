@@ -1,4 +1,5 @@
-"""Recording a change: revision, event row and the announcement to other replicas, in one transaction."""
+"""Recording a change: revision, event row and the announcement to other replicas, in one
+transaction (in a group commit, the event row and the announcement go in at its end)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ async def record(
     now: datetime | None = None,
 ) -> list[ExecutionEventRow]:
     """Bump each row's revision and add its event; the caller commits, then publishes."""
-    await db.lock_event_order(session)
     events = [store.bump(row, kinds, now) for row, kinds in changes]
     session.add_all(row for row, _ in changes)
-    session.add_all(events)
+    await session.flush()
+    await db.add_events(session, events)
     for event in events:
         await db.announce(session, "event", event.execution_id, event.deployment_name)
     return events
@@ -40,10 +41,9 @@ async def save_change(
     event (Core statements: the hot write path). The caller commits, then publishes."""
     event = None
     if changes:
-        await db.lock_event_order(session)
         event = store.bump(row, changes, now)
     await store.save(session, row, before)
     if event is not None:
-        await store.insert_event(session, event)
+        await db.add_events(session, [event])
         await db.announce(session, "event", event.execution_id, event.deployment_name)
     return event

@@ -21,8 +21,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import Unavailable
+from tracking.service.store import executions as execution_store
 from tracking.service.store import inline_sqlite, migrations
-from tracking.service.store.models import ServiceMetaRow
+from tracking.service.store.group import GroupCommit, batch_of
+from tracking.service.store.models import ExecutionEventRow, ServiceMetaRow
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -220,6 +222,7 @@ class Database:
             else None
         )
         self._file_identity: tuple[int, int] | None = None
+        self.group = GroupCommit(self)
 
     async def start(self) -> None:
         """Bring the schema to the newest version and load the service's own values."""
@@ -332,6 +335,38 @@ class Database:
             raise
         self.write_problem = None
 
+    async def write(
+        self, work: Callable[[AsyncSession], Awaitable[T]], key: str, *, savepoint: bool = True
+    ) -> T:
+        """Run `work(session)` in the next group commit (store/group.py) and return what it
+        returned once that transaction committed, or raise its own error. `key` (the
+        execution id) orders the writes of a batch on PostgreSQL. `savepoint=False` is for
+        work that raises a DomainError only before its first change."""
+        return await self.group.write(work, key, savepoint)
+
+    def broken(self, error: BaseException) -> bool:
+        """Whether `error` ends the transaction it happened in, not just one write of it."""
+        return connection_lost(error) or storage_refused(error) is not None
+
+    def after_commit(self, session: AsyncSession, action: Callable[[], None]) -> None:
+        """Run `action` once the write's group commit committed (never if it did not)."""
+        batch = batch_of(session)
+        if batch is None:
+            raise RuntimeError("after_commit needs a write joined with Database.write")
+        batch.after_commit.append(action)
+
+    async def add_events(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
+        """Insert events (their ids set once inserted). In a group commit they are inserted
+        at its end, with every other write's, after the event-order lock."""
+        batch = batch_of(session)
+        if batch is not None:
+            batch.events.extend(events)
+            return
+        if not events:
+            return
+        await self.lock_event_order(session)
+        await execution_store.insert_events(session, events)
+
     async def probe_write(self) -> bool:
         """Whether the storage takes writes again, by a write that changes nothing (and, on
         SQLite, room for a large request: a tiny write may fit where a batch does not)."""
@@ -366,13 +401,24 @@ class Database:
             payload = encode_announcement(
                 Announcement(self.replica_id, kind, execution_id, deployment_name)
             )
-            connection = await session.connection()
-            await connection.execute(
-                text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": CHANNEL, "payload": payload},
-            )
+            batch = batch_of(session)
+            if batch is not None:
+                batch.announcements.append(payload)  # sent once, at the batch's end
+            else:
+                await self.notify(session, [payload])
+
+    async def notify(self, session: AsyncSession, payloads: list[str]) -> None:
+        """NOTIFY every payload, in one statement, delivered when the transaction commits."""
+        connection = await session.connection()
+        await connection.execute(
+            text(
+                "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+            ),
+            {"channel": CHANNEL, "payloads": payloads},
+        )
 
     async def close(self) -> None:
+        await self.group.close()
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()

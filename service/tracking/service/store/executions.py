@@ -148,6 +148,8 @@ _LAPSED = (
 # The SET clause is made of the columns a call's parameters name (compiled once per set).
 _UPDATE = update(_TABLE).where(_BY_ID)
 _INSERT_EVENT = insert(_EVENTS)
+# Many at once (a group commit), ids returned in the order of the rows.
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 
 
 async def lock(session: AsyncSession, execution_id: str) -> tuple[ExecutionRow, dict[str, Any]]:
@@ -174,11 +176,10 @@ async def save(session: AsyncSession, row: ExecutionRow, before: dict[str, Any])
         await connection.execute(_UPDATE, {"b_execution_id": row.execution_id, **changed})
 
 
-async def insert_event(session: AsyncSession, event: ExecutionEventRow) -> None:
-    """Insert an event row (Core) and set its id."""
+async def insert_events(session: AsyncSession, events: list[ExecutionEventRow]) -> None:
+    """Insert event rows (Core), in order, and set their ids."""
     connection = await session.connection()
-    result = await connection.execute(
-        _INSERT_EVENT,
+    rows = [
         {
             "execution_id": event.execution_id,
             "deployment_name": event.deployment_name,
@@ -186,11 +187,17 @@ async def insert_event(session: AsyncSession, event: ExecutionEventRow) -> None:
             "changes": event.changes,
             "job_status": event.job_status,
             "create_time": event.create_time,
-        },
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    event.id = int(key[0])
+        }
+        for event in events
+    ]
+    if len(rows) == 1:
+        key = (await connection.execute(_INSERT_EVENT, rows[0])).inserted_primary_key
+        assert key is not None
+        events[0].id = int(key[0])
+        return
+    ids = (await connection.execute(_INSERT_EVENTS, rows)).scalars().all()
+    for event, event_id in zip(events, ids, strict=True):
+        event.id = int(event_id)
 
 
 @dataclass(slots=True)
