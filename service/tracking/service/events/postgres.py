@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from tracking.service.events.announcement import CHANNEL, decode_announcement
 from tracking.service.events.hub import EventHub
-from tracking.service.store.database import CHANNEL, decode_announcement
 
 log = logging.getLogger("tracking.events.postgres")
 

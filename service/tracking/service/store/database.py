@@ -8,7 +8,6 @@ import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -21,6 +20,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import Unavailable
+from tracking.service.events.announcement import CHANNEL, Announcement, encode_announcement
 from tracking.service.store import executions as execution_store
 from tracking.service.store import inline_sqlite, migrations
 from tracking.service.store.group import GroupCommit, batch_of
@@ -32,40 +32,6 @@ P = ParamSpec("P")
 # Any constant works: it names the lock that serialises event ids (and migrations).
 EVENT_LOCK_ID = 0x7472_6163
 MIGRATION_LOCK_ID = 0x7472_6164
-# PostgreSQL NOTIFY channel on which replicas announce their commits.
-CHANNEL = "tracking_changes"
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """What a replica tells the others it committed: kind is "event", "logs" or
-    "deployment_deleted" (execution_id then empty)."""
-
-    replica_id: str
-    kind: str
-    execution_id: str
-    deployment_name: str | None
-
-
-def encode_announcement(announcement: Announcement) -> str:
-    return "|".join(
-        (
-            announcement.replica_id,
-            announcement.kind,
-            announcement.execution_id,
-            announcement.deployment_name or "",
-        )
-    )
-
-
-def decode_announcement(payload: str) -> Announcement | None:
-    parts = payload.split("|")
-    if len(parts) != 4:
-        return None
-    replica_id, kind, execution_id, deployment_name = parts
-    return Announcement(replica_id, kind, execution_id, deployment_name or None)
-
-
 _CONNECTION_LOST = (
     ConnectionError,  # refused, reset, aborted
     TimeoutError,  # a connect that did not finish
