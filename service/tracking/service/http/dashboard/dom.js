@@ -43,3 +43,17 @@ export function section(title, ...children) {
 export function link(href, text) {
   return h("a", { href }, text);
 }
+
+// A table of rows of cells; at phone width each cell shows its heading (data-label).
+export function table(headings, rows) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "list" },
+      h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c, i) => h("td", { "data-label": headings[i] }, h("div", {}, c)))))),
+    ),
+  );
+}

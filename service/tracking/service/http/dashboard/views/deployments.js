@@ -1,7 +1,7 @@
 // Deployments: the list, and one deployment with its mappings and its last executions (live).
 
 import { call } from "../api.js";
-import { facts, h, replace, section } from "../dom.js";
+import { facts, h, replace, section, table } from "../dom.js";
 import { enumName, when, words } from "../format.js";
 import { executionList } from "./executions.js";
 
@@ -25,19 +25,6 @@ function nextRun(d) {
   return d.nextRunTime ? h("time", { datetime: d.nextRunTime, title: d.nextRunTime }, when(d.nextRunTime)) : "—";
 }
 
-function list(headings, rows) {
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "list" },
-      h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c, i) => h("td", { "data-label": headings[i] }, h("div", {}, c)))))),
-    ),
-  );
-}
-
 export function deploymentsView(root) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const pager = h("div", { class: "pager" });
@@ -54,7 +41,7 @@ export function deploymentsView(root) {
       } else {
         replace(
           body,
-          list(
+          table(
             ["Name", "Pipeline", "Rule", "Schedule", "Next run", "Mode", "Status", "Last execution"],
             deployments.map((d) => [
               h("a", { href: `#/deployments/${encodeURIComponent(d.name)}` }, d.name),
@@ -145,7 +132,7 @@ export function deploymentView(root, name) {
         section(
           "Inputs mapping",
           inputsMapping.length
-            ? list(
+            ? table(
                 ["Input", "Type", "From", "Required", "Default", "Description"],
                 inputsMapping.map((m) => [
                   m.pipelineInputName, m.dataType || "—", source(m), m.isRequired ? "yes" : "no",
@@ -157,7 +144,7 @@ export function deploymentView(root, name) {
         section(
           "Outputs mapping",
           outputsMapping.length
-            ? list(
+            ? table(
                 ["Output", "Type", "To", "Description"],
                 outputsMapping.map((m) => [m.pipelineOutputName, m.dataType || "—", destination(m), m.description || ""]),
               )

@@ -2,7 +2,7 @@
 // results, its logs, and a cancel button.
 
 import { call, stream } from "../api.js";
-import { facts, h, replace, section } from "../dom.js";
+import { facts, h, replace, section, table } from "../dom.js";
 import {
   durationOf, enumName, isTerminal, json, seconds, shortDuration, statusBadge, statusOf, when, words,
 } from "../format.js";
@@ -15,19 +15,6 @@ const RELOAD = new Set(["CHANGE_KIND_STEP", "CHANGE_KIND_OUTPUTS", "CHANGE_KIND_
 function value(v) {
   if (v === undefined) return h("span", { class: "muted" }, "—");
   return h("pre", { class: "json" }, json(v));
-}
-
-function table(headings, rows) {
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "list" },
-      h("thead", {}, h("tr", {}, headings.map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c, i) => h("td", { "data-label": headings[i] }, h("div", {}, c)))))),
-    ),
-  );
 }
 
 function whereFrom(item, kind) {
