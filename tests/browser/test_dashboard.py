@@ -89,6 +89,16 @@ def test_the_list_shows_a_new_execution_and_its_status_changes_live(
     expect(listed.locator(".badge")).to_have_text("Success", timeout=LONG)
     assert_not_reloaded(page)
 
+    # A change that commits while the page fetches a new row is not lost to that fetch.
+    started = [
+        client.create_execution(deployment_name=deployment, job_name=f"burst {i}").execution_id
+        for i in range(8)
+    ]
+    for execution_id in started:
+        client.start(execution_id)
+    for execution_id in started:
+        expect(row(page, execution_id).locator(".badge")).to_have_text("Running", timeout=LONG)
+
     # Filtered by deployment and label: the same live behaviour on its own stream.
     page.goto(f"{server.http_url}/#/?deployment={deployment}&label=team%3Dvision")
     expect(row(page, execution.execution_id)).to_be_visible(timeout=LONG)

@@ -64,6 +64,8 @@ export function executionList(criteria, { pageSize = 25, showDeployment = true }
   const filter = filterOf(criteria);
   const rows = new Map(); // execution id -> { execution, row }
   const fetching = new Set();
+  // The newest event of each execution being fetched: applied once it is shown.
+  const pending = new Map();
   const tokens = [""]; // page tokens: tokens[i] lists page i
   let page = 0;
   let nextToken = "";
@@ -172,10 +174,14 @@ export function executionList(criteria, { pageSize = 25, showDeployment = true }
     try {
       const { execution } = await call("GetExecution", { executionId: id });
       if (!rows.has(id) && page === 0 && matches(execution, criteria)) put(execution, { atItsPlace: true });
+      // A change that came while the execution was fetched may be newer than what was read.
+      const later = pending.get(id);
+      if (later && rows.has(id)) onEvent(later);
     } catch (error) {
       if (!(error instanceof ApiError && error.code === "not_found")) message.textContent = error.message;
     } finally {
       fetching.delete(id);
+      pending.delete(id);
     }
   }
 
@@ -192,6 +198,11 @@ export function executionList(criteria, { pageSize = 25, showDeployment = true }
       if (Number(event.revision || 0) < known) return;
       entry.execution.jobStatus = event.jobStatus;
       draw(entry);
+      return;
+    }
+    if (fetching.has(event.executionId)) {
+      const held = pending.get(event.executionId);
+      if (!held || Number(event.revision || 0) > Number(held.revision || 0)) pending.set(event.executionId, event);
       return;
     }
     if (page !== 0 || loading) return;
