@@ -25,7 +25,7 @@ from google.rpc import error_details_pb2
 
 from tracking.service.api.registration import Method, sanitized
 from tracking.service.domain.errors import Violation
-from tracking.service.http.context import HttpAbort, HttpCallContext, call_metadata
+from tracking.service.http.context import HttpAbort, HttpCallContext, call_context, client_of
 from tracking.service.http.generated import error_details_pb
 from tracking.service.wrapping import Malformed
 from tracking.v1 import tracking_service_connect
@@ -123,14 +123,7 @@ def _snake(name: str) -> str:
 
 def _context(ctx: RequestContext[Any, Any]) -> HttpCallContext:
     headers = ctx.request_headers
-    cookies: dict[str, str] = {}
-    for part in headers.get("cookie", "").split(";"):
-        key, _, value = part.strip().partition("=")
-        cookies.setdefault(key, value)
-    client = ctx.client_address
-    host, _, port = (client or "").rpartition(":")
-    peer = f"ipv4:{host}:{port}" if client else "unknown"
-    return HttpCallContext(call_metadata(headers.items(), cookies), peer)
+    return call_context(headers.items(), headers.get("cookie", ""), client_of(ctx.client_address))
 
 
 def _pass_headers(context: HttpCallContext, ctx: RequestContext[Any, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 from google.rpc import status_pb2
+from starlette.requests import cookie_parser
 
 # The dashboard's sign-in cookie: the token, HttpOnly (no script reads it), SameSite=Strict.
 SESSION_COOKIE = "tracking_token"
@@ -85,3 +86,18 @@ def peer_of(client: tuple[str, int] | None) -> str:
         return "unknown"
     host, port = client
     return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
+
+
+def client_of(address: str | None) -> tuple[str, int] | None:
+    """("10.0.0.7", 51234) from "10.0.0.7:51234" (or "[::1]:51234")."""
+    if not address:
+        return None
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def call_context(
+    headers: Iterable[tuple[str, str]], cookie_header: str, client: tuple[str, int] | None
+) -> HttpCallContext:
+    """The context of a call that came with these headers from this client."""
+    return HttpCallContext(call_metadata(headers, cookie_parser(cookie_header)), peer_of(client))

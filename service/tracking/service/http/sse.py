@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +31,7 @@ from starlette.responses import Response, StreamingResponse
 
 from tracking.service.api.registration import Method
 from tracking.service.domain.errors import Violation
-from tracking.service.http.context import HttpAbort, HttpCallContext, call_metadata, peer_of
+from tracking.service.http.context import HttpAbort, HttpCallContext, call_context
 from tracking.service.http.query import request_from_query
 from tracking.service.http.responses import error_body, error_response
 from tracking.service.wrapping import Malformed
@@ -116,6 +117,18 @@ def _event(data: bytes, *, cursor: str = "", kind: str = "") -> bytes:
     return head.encode() + b"data: " + data + b"\n\n"
 
 
+def _json(message: Message) -> bytes:
+    return json.dumps(json_format.MessageToDict(message), separators=(",", ":")).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_watch_event(data: bytes) -> bytes:
+    """The event of a change WatchStatus fans out to every watcher of an execution as the
+    same bytes: encoded once for all of them, its id the revision."""
+    response = pb.WatchStatusResponse.FromString(data)
+    return _event(_json(response), cursor=str(response.event.revision))
+
+
 class _Done:
     """The behavior ended (error None) or failed."""
 
@@ -164,9 +177,11 @@ class SseEndpoint:
 
     async def __call__(self, http: Request) -> Response:
         request = self._request(http)
-        context = HttpCallContext(
-            call_metadata(http.headers.items(), dict(http.cookies)),
-            peer_of(http.client and (http.client.host, http.client.port)),
+        client = http.client
+        context = call_context(
+            http.headers.items(),
+            http.headers.get("cookie", ""),
+            (client.host, client.port) if client else None,
         )
         responses: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
         pump = asyncio.create_task(self._pump(request, context, responses))
@@ -189,8 +204,6 @@ class SseEndpoint:
     async def _pump(self, request: Any, context: HttpCallContext, out: asyncio.Queue[Any]) -> None:
         try:
             async for response in self.method.stream(request, cast(Any, context)):
-                if isinstance(response, bytes):
-                    response = self.method.response_class.FromString(response)
                 await out.put(response)
         except HttpAbort as abort:
             await out.put(_Done(abort))
@@ -220,10 +233,11 @@ class SseEndpoint:
             item = await responses.get()
 
     def _encode(self, request: Any, response: Any) -> bytes:
+        if isinstance(response, bytes):
+            return _shared_watch_event(response)
         if self._is_heartbeat(response):
             return f": heartbeat {response.heartbeat.time.ToJsonString()}\n\n".encode()
-        data = json.dumps(json_format.MessageToDict(response), separators=(",", ":"))
-        return _event(data.encode(), cursor=self.shape.cursor(request, response))
+        return _event(_json(response), cursor=self.shape.cursor(request, response))
 
     @staticmethod
     def _is_heartbeat(response: Any) -> bool:
