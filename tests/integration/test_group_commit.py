@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tests.support.factories import create_deployment, create_execution, start, stop
 from tests.support.server import ServerThread
 from tracking.service.api.execution_messages import execution_fields
+from tracking.service.api.stored_executions import stored_form
 from tracking.service.domain.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from tracking.service.domain.executions import StatusAction
 from tracking.service.domain.log_batch import LogBatch
@@ -28,6 +29,7 @@ from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub, SharedEvent, Topic
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
+from tracking.service.operations.recording import Recorder
 from tracking.service.settings import Settings
 from tracking.service.store.database import Database
 from tracking.v1 import execution_pb2, status_pb2
@@ -295,9 +297,15 @@ def storage(fresh_database: str) -> Iterator[tuple[Database, Executions, Logs, E
     loop.run_until_complete(database.start())
     hub = EventHub(queue_capacity=1000, max_watchers_per_principal=1000, heartbeat_seconds=60)
     limits = settings.limits()
+    recorder = Recorder(database, stored_form)
     asyncio.set_event_loop(loop)
     try:
-        yield database, Executions(database, hub, limits), Logs(database, hub, limits), hub
+        yield (
+            database,
+            Executions(database, hub, limits, recorder),
+            Logs(database, hub, limits, recorder),
+            hub,
+        )
     finally:
         loop.run_until_complete(database.close())
         asyncio.set_event_loop(None)

@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
+from tracking.service.api.stored_executions import stored_form
 from tracking.service.auth import AuthInterceptor, RateLimiter
 from tracking.service.drain import DrainInterceptor
 from tracking.service.errors import ErrorInterceptor
@@ -31,6 +32,7 @@ from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.leases import LeaseSweeper
 from tracking.service.operations.logs import Logs
+from tracking.service.operations.recording import Recorder
 from tracking.service.operations.retention import Retention
 from tracking.service.operations.streams import Streams
 from tracking.service.operations.tokens import Tokens
@@ -175,11 +177,12 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         heartbeat_seconds=settings.heartbeat_seconds,
     )
     limits = settings.limits()
-    logs = Logs(database, hub, limits)
+    recorder = Recorder(database, stored_form)
+    logs = Logs(database, hub, limits, recorder)
     tokens = Tokens(database, cache_seconds=settings.token_cache_seconds)
-    executions = Executions(database, hub, limits)
+    executions = Executions(database, hub, limits, recorder)
     servicer = TrackingServicer(
-        deployments=Deployments(database, hub, limits),
+        deployments=Deployments(database, hub, limits, recorder),
         executions=executions,
         logs=logs,
         streams=Streams(database, hub, limits),

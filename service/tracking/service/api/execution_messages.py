@@ -7,11 +7,7 @@ from typing import Any
 
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
-from tracking.service.store.executions import (
-    ExecutionView,
-    JobStatusView,
-    job_status_of_snapshot,
-)
+from tracking.service.store.executions import JobStatusView, job_status_of_snapshot
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
@@ -38,9 +34,8 @@ def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
     }
 
 
-# What a JobStatus and an Execution are built from: an ORM row, or a view read without it.
+# What a JobStatus is built from: an ORM row, or the columns read without it.
 JobStatusSource = ExecutionRow | JobStatusView
-ExecutionSource = ExecutionRow | ExecutionView
 
 
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
@@ -72,7 +67,7 @@ def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStat
     return status
 
 
-def execution_proto(row: ExecutionSource, now: datetime) -> execution_pb2.Execution:
+def execution_proto(row: ExecutionRow, now: datetime) -> execution_pb2.Execution:
     execution = execution_pb2.Execution(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name or "",

@@ -6,7 +6,7 @@ import hashlib
 
 from tracking.service.api.context import Context, caller_name
 from tracking.service.api.execution_messages import execution_fields, execution_proto
-from tracking.service.api.sizing import chunks_that_fit
+from tracking.service.api.stored_executions import add_page, execution_of
 from tracking.service.api.values import from_json, to_json
 from tracking.service.operations.executions import Executions
 from tracking.service.store.types import utcnow
@@ -34,8 +34,8 @@ class ExecutionsApi:
     async def GetExecution(
         self, request: pb.GetExecutionRequest, context: Context
     ) -> pb.GetExecutionResponse:
-        row = await self.executions.get(request.execution_id)
-        return pb.GetExecutionResponse(execution=execution_proto(row, utcnow()))
+        stored = await self.executions.get_stored(request.execution_id)
+        return pb.GetExecutionResponse(execution=execution_of(stored, utcnow()))
 
     async def ListExecutions(
         self, request: pb.ListExecutionsRequest, context: Context
@@ -43,13 +43,12 @@ class ExecutionsApi:
         page = await self.executions.list_page(
             request.filter, request.page_size, request.page_token
         )
-        now = utcnow()
         # Large executions make a shorter page, so that the response stays well under the
         # message limit; the token continues after the last one sent.
-        shown = next(chunks_that_fit(execution_proto(row, now) for row in page.rows))
-        return pb.ListExecutionsResponse(
-            executions=shown, next_page_token=page.next_token(len(shown))
-        )
+        response = pb.ListExecutionsResponse()
+        shown = add_page(response.executions, page.rows, utcnow())
+        response.next_page_token = page.next_token(shown)
+        return response
 
     async def DeleteExecution(
         self, request: pb.DeleteExecutionRequest, context: Context

@@ -14,7 +14,7 @@ from tracking.service.domain.names import check_deployment_name
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.events.hub import EventHub
 from tracking.service.operations.paging import Page, page_size
-from tracking.service.operations.recording import record
+from tracking.service.operations.recording import Recorder
 from tracking.service.store import deployments as store
 from tracking.service.store import executions as execution_store
 from tracking.service.store.database import Database
@@ -23,10 +23,11 @@ from tracking.service.store.types import utcnow
 
 
 class Deployments:
-    def __init__(self, db: Database, hub: EventHub, limits: Limits) -> None:
+    def __init__(self, db: Database, hub: EventHub, limits: Limits, recorder: Recorder) -> None:
         self.db = db
         self.hub = hub
         self.limits = limits
+        self.recorder = recorder
 
     async def create(self, fields: dict[str, Any], principal: str) -> DeploymentRow:
         errors = ValidationCollector()
@@ -112,7 +113,7 @@ class Deployments:
         async with self.db.writing() as session:
             row = await store.get(session, name, for_update=True)
             executions = await execution_store.lock_all_of_deployment(session, name)
-            events = await record(self.db, session, [(e, ["DELETED"]) for e in executions])
+            events = await self.recorder.record(session, [(e, ["DELETED"]) for e in executions])
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])
             await store.delete_row(session, row)

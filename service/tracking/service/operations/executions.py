@@ -33,7 +33,7 @@ from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations import leases
 from tracking.service.operations.paging import Page, page_size
-from tracking.service.operations.recording import record, save_change
+from tracking.service.operations.recording import Recorder
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
@@ -81,10 +81,11 @@ def _apply_times(row: ExecutionRow, action: StatusAction, now: datetime) -> bool
 
 
 class Executions:
-    def __init__(self, db: Database, hub: EventHub, limits: Limits) -> None:
+    def __init__(self, db: Database, hub: EventHub, limits: Limits, recorder: Recorder) -> None:
         self.db = db
         self.hub = hub
         self.limits = limits
+        self.recorder = recorder
 
     async def create(
         self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
@@ -160,7 +161,7 @@ class Executions:
             if deployment_name:
                 deployment.last_execution_id = execution_id
                 session.add(deployment)
-            events = await record(self.db, session, [(row, ["CREATED"])], now)
+            events = await self.recorder.record(session, [(row, ["CREATED"])], now)
             self.db.after_commit(session, lambda: self.hub.publish(events))
             return row
 
@@ -172,6 +173,36 @@ class Executions:
         async with self.db.reading() as session:
             return await store.get(session, execution_id)
 
+    async def get_stored(self, execution_id: str) -> store.StoredExecution:
+        check_id(execution_id)
+        async with self.db.connected() as connection:
+            found = await store.stored(connection, execution_id)
+        shown = await self._with_messages([found])
+        if not shown:
+            raise NotFound("execution", execution_id)
+        return shown[0]
+
+    async def _with_messages(
+        self, page: list[store.StoredExecution]
+    ) -> list[store.StoredExecution]:
+        """The page with a message for every row: a row whose message does not show its
+        revision (written by an older version) is read whole and encoded; one deleted
+        since is left out."""
+        missing = [stored.execution_id for stored in page if stored.message is None]
+        if not missing:
+            return page
+        async with self.db.reading() as session:
+            rows = await store.rows_by_id(session, missing)
+        encoded = {
+            row.execution_id: store.StoredExecution.of_row(row, self.recorder.encode(row))
+            for row in rows
+        }
+        return [
+            stored if stored.message is not None else encoded[stored.execution_id]
+            for stored in page
+            if stored.message is not None or stored.execution_id in encoded
+        ]
+
     async def job_status(self, execution_id: str) -> store.JobStatusView:
         check_id(execution_id)
         async with self.db.connected() as connection:
@@ -179,7 +210,7 @@ class Executions:
 
     async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
-    ) -> Page[store.ExecutionView]:
+    ) -> Page[store.StoredExecution]:
         size = page_size(requested_size, self.limits)
         conditions = filters.parse(filter_text, rules.FILTER_FIELDS)
         query = query_fingerprint("executions", filters.canonical(conditions))
@@ -194,18 +225,20 @@ class Executions:
                     "page_token", "is not a token this service issued"
                 ) from None
         async with self.db.connected() as connection:
-            rows = await store.list_page(connection, conditions, after, size + 1)
+            rows = await store.stored_page(connection, conditions, after, size + 1)
+        more = len(rows) > size
+        shown = await self._with_messages(rows[:size])
 
-        def token_after(last: store.ExecutionView) -> str:
+        def token_after(last: store.StoredExecution) -> str:
             return codec.encode(query, {"t": last.create_time.isoformat(), "id": last.execution_id})
 
-        return Page(rows[:size], len(rows) > size, token_after)
+        return Page(shown, more, token_after)
 
     async def delete(self, execution_id: str) -> None:
         check_id(execution_id)
         async with self.db.writing() as session:
             row = await store.get(session, execution_id, for_update=True)
-            (event,) = await record(self.db, session, [(row, ["DELETED"])])
+            (event,) = await self.recorder.record(session, [(row, ["DELETED"])])
             await session.flush()
             await store.delete_rows(session, [execution_id])
         self.hub.publish([event])
@@ -410,7 +443,7 @@ class Executions:
         async def change(session: AsyncSession) -> ExecutionRow:
             now = utcnow()
             row, before = await store.lock(session, execution_id)
-            event = await save_change(self.db, session, row, before, apply(row, now), now)
+            event = await self.recorder.save_change(session, row, before, apply(row, now), now)
             if event is not None:
                 self.db.after_commit(session, lambda: self.hub.publish([event]))
             return row

@@ -16,7 +16,7 @@ from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations import leases
 from tracking.service.operations.executions import check_id
-from tracking.service.operations.recording import save_change
+from tracking.service.operations.recording import Recorder
 from tracking.service.store import executions as execution_store
 from tracking.service.store import logs as store
 from tracking.service.store.database import Database
@@ -43,10 +43,11 @@ class LogPage:
 
 
 class Logs:
-    def __init__(self, db: Database, hub: EventHub, limits: Limits) -> None:
+    def __init__(self, db: Database, hub: EventHub, limits: Limits, recorder: Recorder) -> None:
         self.db = db
         self.hub = hub
         self.limits = limits
+        self.recorder = recorder
         self.lines_written = 0
 
     async def append(self, execution_id: str, lines: LogBatch) -> int:
@@ -82,8 +83,8 @@ class Logs:
             event = None
             if state.lapsed_from and status is RunningStatus.UNKNOWN:
                 row, before = await execution_store.lock(session, execution_id)
-                event = await save_change(
-                    self.db, session, row, before, leases.renew(row, now), now
+                event = await self.recorder.save_change(
+                    session, row, before, leases.renew(row, now), now
                 )
             elif status in LEASED:
                 renewed = leases.renewed_columns(now, state.heartbeat_timeout_seconds)

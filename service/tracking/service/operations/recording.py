@@ -1,49 +1,76 @@
-"""Recording a change: revision, event row and the announcement to other replicas, in one
-transaction (in a group commit, the event row and the announcement go in at its end)."""
+"""Recording a change of an execution: revision, stored message, event row and the
+announcement to other replicas, in one transaction (in a group commit, the event row and
+the announcement go in at its end)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.live_parts import changes_shown
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 
-
-async def record(
-    db: Database,
-    session: AsyncSession,
-    changes: list[tuple[ExecutionRow, list[str]]],
-    now: datetime | None = None,
-) -> list[ExecutionEventRow]:
-    """Bump each row's revision and add its event; the caller commits, then publishes."""
-    events = [store.bump(row, kinds, now) for row, kinds in changes]
-    session.add_all(row for row, _ in changes)
-    await session.flush()
-    await db.add_events(session, events)
-    for event in events:
-        await db.announce(session, "event", event.execution_id, event.deployment_name)
-    return events
+# A row's Execution message without its live parts, serialized (api/stored_executions.py).
+EncodeExecution = Callable[[ExecutionRow], bytes]
 
 
-async def save_change(
-    db: Database,
-    session: AsyncSession,
-    row: ExecutionRow,
-    before: dict[str, Any],
-    changes: list[str],
-    now: datetime,
-) -> ExecutionEventRow | None:
-    """Write a row locked with store.lock; with change kinds, bump its revision and add its
-    event (Core statements: the hot write path). The caller commits, then publishes."""
-    event = None
-    if changes:
-        event = store.bump(row, changes, now)
-    await store.save(session, row, before)
-    if event is not None:
-        await db.add_events(session, [event])
-        await db.announce(session, "event", event.execution_id, event.deployment_name)
-    return event
+class Recorder:
+    """The one path by which a change of an execution is written. The caller owns the
+    transaction: it commits, then publishes the events returned."""
+
+    def __init__(self, db: Database, encode: EncodeExecution) -> None:
+        self.db = db
+        self.encode = encode
+
+    def store_message(self, row: ExecutionRow) -> None:
+        row.message = self.encode(row)
+        row.message_revision = row.revision
+
+    async def record(
+        self,
+        session: AsyncSession,
+        changes: list[tuple[ExecutionRow, list[str]]],
+        now: datetime | None = None,
+    ) -> list[ExecutionEventRow]:
+        """Bump each row's revision, store its message and add its event (ORM rows)."""
+        events = [store.bump(row, kinds, now) for row, kinds in changes]
+        for row, kinds in changes:
+            if "DELETED" not in kinds:
+                self.store_message(row)
+        session.add_all(row for row, _ in changes)
+        await session.flush()
+        await self._add(session, events)
+        return events
+
+    async def save_change(
+        self,
+        session: AsyncSession,
+        row: ExecutionRow,
+        before: dict[str, Any],
+        changes: list[str],
+        now: datetime,
+    ) -> ExecutionEventRow | None:
+        """Write a row locked with store.lock; with change kinds, bump its revision and add
+        its event (Core statements: the hot write path). A change with no kind (a renewed
+        lease) keeps its revision, and its message unless it changed what one shows."""
+        event = store.bump(row, changes, now) if changes else None
+        if event is not None or changes_shown(row.status, self._changed(row, before)):
+            self.store_message(row)
+        await store.save(session, row, before)
+        if event is not None:
+            await self._add(session, [event])
+        return event
+
+    @staticmethod
+    def _changed(row: ExecutionRow, before: dict[str, Any]) -> set[str]:
+        return {name for name, old in before.items() if getattr(row, name) != old}
+
+    async def _add(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
+        await self.db.add_events(session, events)
+        for event in events:
+            await self.db.announce(session, "event", event.execution_id, event.deployment_name)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, delete, insert, or_, type_coerce, update
+from sqlalchemy import bindparam, case, delete, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -15,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.filters import Condition
+from tracking.service.domain.leases import LEASED
+from tracking.service.domain.live_parts import duration_is_live, lease_is_live
 from tracking.service.store.models import (
     ExecutionEventRow,
     ExecutionLabelRow,
@@ -58,59 +59,40 @@ class JobStatusView:
 
 
 @dataclass(slots=True)
-class ExecutionView(JobStatusView):
-    """What an Execution message shows of a row, read without the ORM."""
+class StoredExecution:
+    """An execution as reads show it: its stored message (api/stored_executions.py), and
+    the columns of the parts that change without a new revision."""
 
     execution_id: str
-    deployment_name: str | None
-    pipeline_name: str
-    job_name: str
-    job_type: str
-    experiment_name: str
-    model_run_id: str
-    created_by: str
-    heartbeat_timeout_seconds: float
-    command: list[str]
-    steps: list[dict[str, Any]]
-    inputs: list[dict[str, Any]]
-    outputs: list[dict[str, Any]]
-    result: dict[str, Any]
-    export_paths: dict[str, str]
-    source_views: dict[str, str]
-    labels: dict[str, str]
+    create_time: datetime
+    # None when the row's revision moved on without it (written by an older version).
+    message: bytes | None
+    status: str
+    # Read only where they are live (domain/live_parts.py), None elsewhere: the start of a
+    # duration that grows, and a lease's times.
+    growing_since: datetime | None
+    last_heartbeat_time: datetime | None
+    lease_expire_time: datetime | None
+
+    @classmethod
+    def of_row(cls, row: ExecutionRow, message: bytes) -> StoredExecution:
+        leased = lease_is_live(row.status)
+        grows = duration_is_live(row.start_time, row.end_time, row.reported_duration_seconds)
+        return cls(
+            execution_id=row.execution_id,
+            create_time=row.create_time,
+            message=message,
+            status=row.status,
+            growing_since=row.start_time if grows else None,
+            last_heartbeat_time=row.last_heartbeat_time if leased else None,
+            lease_expire_time=row.lease_expire_time if leased else None,
+        )
 
 
 _STATUS_COLUMNS = tuple(
     getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
     for name in JobStatusView.__dataclass_fields__
 )
-# The last fields of an ExecutionView, from `command` on, are JSON documents.
-_VIEW_FIELDS = list(ExecutionView.__dataclass_fields__)
-_DOCUMENTS = len(_VIEW_FIELDS) - _VIEW_FIELDS.index("command")
-_PLAIN_COLUMNS = tuple(
-    getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
-    for name in _VIEW_FIELDS[len(_STATUS_COLUMNS) : -_DOCUMENTS]
-)
-# JSON documents come back as text: most are "[]" or "{}", which need no parser.
-_DOCUMENT_COLUMNS = tuple(
-    type_coerce(getattr(ExecutionRow.__table__.c, name), Text)  # type: ignore[attr-defined]
-    for name in _VIEW_FIELDS[-_DOCUMENTS:]
-)
-_EMPTY_DOCUMENTS: dict[str, Any] = {"[]": list, "{}": dict, "": dict}
-
-
-def _document(text: Any) -> Any:
-    if text is None:
-        return {}
-    if not isinstance(text, str):  # a driver that decodes JSON itself
-        return text
-    empty = _EMPTY_DOCUMENTS.get(text)
-    return empty() if empty is not None else json.loads(text)
-
-
-def _execution_view(row: Any) -> ExecutionView:
-    documents = [_document(value) for value in row[-_DOCUMENTS:]]
-    return ExecutionView(*row[:-_DOCUMENTS], *documents)
 
 
 async def job_status(connection: AsyncConnection, execution_id: str) -> JobStatusView:
@@ -127,6 +109,21 @@ _EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
 # form instead of building and hashing a new statement on every call.
 _BY_ID = _TABLE.c.execution_id == bindparam("b_execution_id")
 _JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
+# The columns of a StoredExecution, in its fields' order. A message is read only while it
+# shows the row's revision; times only where they are live (most rows convert no time).
+_LEASED = _TABLE.c.status.in_(sorted(status.value for status in LEASED))
+_GROWS = _TABLE.c.end_time.is_(None) & _TABLE.c.reported_duration_seconds.is_(None)
+_STORED_COLUMNS = (
+    _TABLE.c.execution_id,
+    _TABLE.c.create_time,
+    case((_TABLE.c.message_revision == _TABLE.c.revision, _TABLE.c.message)).label("message"),
+    _TABLE.c.status,
+    case((_GROWS, _TABLE.c.start_time)).label("growing_since"),
+    case((_LEASED, _TABLE.c.last_heartbeat_time)).label("last_heartbeat_time"),
+    case((_LEASED, _TABLE.c.lease_expire_time)).label("lease_expire_time"),
+)
+assert [c.name for c in _STORED_COLUMNS] == list(StoredExecution.__dataclass_fields__)
+_STORED = core_select(*_STORED_COLUMNS).where(_BY_ID)
 _LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
 _LOCK_LOG_SEQ = (
     core_select(
@@ -252,17 +249,21 @@ def created_after(key: tuple[datetime, str]) -> Any:
     )
 
 
-async def list_page(
+async def stored(connection: AsyncConnection, execution_id: str) -> StoredExecution:
+    row = (await connection.execute(_STORED, {"b_execution_id": execution_id})).first()
+    if row is None:
+        raise NotFound("execution", execution_id)
+    return StoredExecution(*row)
+
+
+async def stored_page(
     connection: AsyncConnection,
     conditions: list[Condition],
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[ExecutionView]:
-    """Newest first; `after` is the (create_time, execution_id) of the previous page's last row.
-
-    A Core select of the columns an Execution message shows, not ORM objects.
-    """
-    query: Any = core_select(*_STATUS_COLUMNS, *_PLAIN_COLUMNS, *_DOCUMENT_COLUMNS)
+) -> list[StoredExecution]:
+    """Newest first; `after` is the (create_time, execution_id) of the previous page's last row."""
+    query: Any = core_select(*_STORED_COLUMNS)
     query = apply_conditions(
         query, ExecutionRow, ExecutionLabelRow, "execution_id", "execution_id", conditions
     )
@@ -278,7 +279,12 @@ async def list_page(
     query = query.order_by(
         col(ExecutionRow.create_time).desc(), col(ExecutionRow.execution_id).desc()
     )
-    return [_execution_view(row) for row in await connection.execute(query.limit(limit))]
+    return [StoredExecution(*row) for row in await connection.execute(query.limit(limit))]
+
+
+async def rows_by_id(session: AsyncSession, execution_ids: list[str]) -> list[ExecutionRow]:
+    query = select(ExecutionRow).where(col(ExecutionRow.execution_id).in_(execution_ids))
+    return list((await session.exec(query)).all())
 
 
 async def lock_all_of_deployment(session: AsyncSession, deployment_name: str) -> list[ExecutionRow]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from tracking.service.store.types import JsonDocument, UtcDateTime
@@ -104,6 +104,11 @@ class ExecutionRow(SQLModel, table=True):
     lapsed_from: str = Field(default="", max_length=24)
     request_id: str | None = Field(default=None, unique=True, max_length=128)
     request_fingerprint: str = ""
+    # The Execution message as of revision `message_revision`, serialized
+    # (api/stored_executions.py): reads answer from it without converting the columns. A row
+    # whose revision moved on without it (written by an older version) is converted instead.
+    message: bytes | None = Field(default=None, sa_type=LargeBinary)
+    message_revision: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class ExecutionLabelRow(SQLModel, table=True):
