@@ -18,7 +18,7 @@ from tracking.service.domain.errors import (
     NotFound,
     ValidationCollector,
 )
-from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.executions import NewExecution, StatusAction
 from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
@@ -87,31 +87,28 @@ class Executions:
         self.limits = limits
 
     async def create(
-        self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
+        self, new: NewExecution, request_id: str, fingerprint: str, principal: str
     ) -> ExecutionRow:
         """Create in WAITING; a repeated request_id with the same content returns the first."""
         errors = ValidationCollector()
-        rules.check(errors, fields)
+        rules.check(errors, new)
         check_request_id(errors, "request_id", request_id)
         errors.raise_if_any()
-        if fields["heartbeat_timeout_seconds"] is None:
-            fields["heartbeat_timeout_seconds"] = self.limits.default_heartbeat_timeout_seconds
-        documents = {name: fields.get(name) or [] for name in rules.DOCUMENT_FIELDS}
-        rules.check_documents_fit(documents, self.limits.max_execution_documents)
+        rules.check_documents_fit(new.documents(), self.limits.max_execution_documents)
         if request_id:
             async with self.db.reading() as session:
                 earlier = await store.by_request_id(session, request_id)
             if earlier is not None:
                 return self._same_request(earlier, request_id, fingerprint)
         try:
-            return await self._insert(fields, request_id, fingerprint, principal)
+            return await self._insert(new, request_id, fingerprint, principal)
         except IntegrityError:
             # A concurrent twin won the race for the request_id or the execution_id.
             async with self.db.reading() as session:
                 earlier = await store.by_request_id(session, request_id) if request_id else None
             if earlier is not None:
                 return self._same_request(earlier, request_id, fingerprint)
-            raise AlreadyExists(f"execution {fields['execution_id']!r} already exists") from None
+            raise AlreadyExists(f"execution {new.execution_id!r} already exists") from None
 
     @staticmethod
     def _same_request(earlier: ExecutionRow, request_id: str, fingerprint: str) -> ExecutionRow:
@@ -123,13 +120,16 @@ class Executions:
         return earlier
 
     async def _insert(
-        self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
+        self, new: NewExecution, request_id: str, fingerprint: str, principal: str
     ) -> ExecutionRow:
-        deployment_name = fields["deployment_name"] or None
+        deployment_name = new.deployment_name or None
+        heartbeat_timeout_seconds = new.heartbeat_timeout_seconds
+        if heartbeat_timeout_seconds is None:
+            heartbeat_timeout_seconds = self.limits.default_heartbeat_timeout_seconds
 
         async def insert(session: AsyncSession) -> ExecutionRow:
             now = utcnow()
-            pipeline_name = fields["pipeline_name"]
+            pipeline_name = new.pipeline_name
             if deployment_name:
                 deployment = await deployment_store.get(session, deployment_name, for_update=True)
                 if not deployment.is_enabled:
@@ -137,16 +137,22 @@ class Executions:
                         f"deployment {deployment_name!r} is disabled: enable it to create executions"
                     )
                 pipeline_name = pipeline_name or deployment.pipeline_name
-            execution_id = fields["execution_id"] or new_execution_id(deployment_name or "")
-            if fields["execution_id"] and await store.find(session, execution_id) is not None:
+            execution_id = new.execution_id or new_execution_id(deployment_name or "")
+            if new.execution_id and await store.find(session, execution_id) is not None:
                 raise AlreadyExists(f"execution {execution_id!r} already exists")
             row = ExecutionRow(
-                **{
-                    **fields,
-                    "execution_id": execution_id,
-                    "deployment_name": deployment_name,
-                    "pipeline_name": pipeline_name,
-                },
+                execution_id=execution_id,
+                deployment_name=deployment_name,
+                pipeline_name=pipeline_name,
+                job_name=new.job_name,
+                job_type=new.job_type,
+                experiment_name=new.experiment_name,
+                model_run_id=new.model_run_id,
+                steps=new.steps,
+                inputs=new.inputs,
+                labels=new.labels,
+                command=new.command,
+                heartbeat_timeout_seconds=heartbeat_timeout_seconds,
                 status=RunningStatus.WAITING.value,
                 create_time=now,
                 update_time=now,
