@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import executions as rules
-from tracking.service.domain import filters, status, times
+from tracking.service.domain import filters, job_actions
 from tracking.service.domain.errors import (
     Aborted,
     AlreadyExists,
@@ -29,7 +29,7 @@ from tracking.service.domain.names import (
     new_execution_id,
 )
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
-from tracking.service.domain.status import RunningStatus
+from tracking.service.domain.status import TERMINAL_VALUES, RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations import leases
 from tracking.service.operations.paging import Page, page_size
@@ -45,39 +45,6 @@ def check_id(execution_id: str, field: str = "execution_id") -> None:
     errors = ValidationCollector()
     check_execution_id(errors, field, execution_id)
     errors.raise_if_any()
-
-
-def _times_of(row: ExecutionRow) -> times.JobTimes:
-    seconds = row.reported_duration_seconds
-    duration = None if seconds is None else timedelta(seconds=seconds)
-    created = row.reported_create_time or row.create_time
-    return times.JobTimes(created, row.start_time, row.end_time, duration)
-
-
-def _end_time(row: ExecutionRow, now: datetime) -> datetime:
-    return times.end_time(row.start_time, _times_of(row).duration, now)
-
-
-def _apply_times(row: ExecutionRow, action: StatusAction, now: datetime) -> bool:
-    """Set the times a platform measured; whether any changed."""
-    after = times.reported(
-        _times_of(row), action.create_time, action.start_time, action.duration, now
-    )
-    shown = (row.reported_create_time, row.start_time, row.end_time, row.reported_duration_seconds)
-    # The creation time the platform reports is shown; the one the server recorded stays
-    # the key lists are ordered and paged by (a cursor never sees an execution move).
-    if action.create_time is not None:
-        row.reported_create_time = after.create_time
-    row.start_time = after.start_time
-    row.end_time = after.end_time
-    if action.duration is not None:
-        row.reported_duration_seconds = action.duration.total_seconds()
-    return shown != (
-        row.reported_create_time,
-        row.start_time,
-        row.end_time,
-        row.reported_duration_seconds,
-    )
 
 
 class Executions:
@@ -271,48 +238,13 @@ class Executions:
             # Every action but a stop is a report of the worker: it brings an execution whose
             # lease ran out back to where it was, before the action applies.
             restored = leases.renew(row, now) if action.kind != "stop" else []
-            if action.kind == "times":
-                return [*restored, "TIMES"] if _apply_times(row, action, now) else restored
-            if action.kind in ("progress", "heartbeat"):
-                status.progress(RunningStatus(row.status), action.kind)
-                if action.kind == "heartbeat":
-                    return restored
-                row.progress = action.progress
-                row.phase = action.phase or row.phase
-                return [*restored, "PROGRESS"]
-            current = RunningStatus(row.status)
+            if action.kind in job_actions.REPORTS:
+                return [*restored, *job_actions.report(row, action, now)]
             if action.kind == "start" and restored:
-                # A worker that comes back and starts again: it runs on, as it was.
-                row.phase = action.phase or row.phase
-                if action.heartbeat_timeout_seconds is not None:
-                    row.heartbeat_timeout_seconds = action.heartbeat_timeout_seconds
-                    leases.renew(row, now)
+                job_actions.rejoin(row, action)
+                leases.renew(row, now)  # under the heartbeat timeout the start may have set
                 return restored
-            if action.kind == "start":
-                target = status.start(current)
-                row.start_time = row.start_time or now
-                row.phase = action.phase or row.phase
-                row.stop_message = ""
-                if action.heartbeat_timeout_seconds is not None:
-                    row.heartbeat_timeout_seconds = action.heartbeat_timeout_seconds
-            elif action.kind == "suspend":
-                target = status.suspend(current)
-                row.phase = action.phase or row.phase
-            elif action.kind == "resume":
-                target = status.resume(current)
-            else:
-                assert action.cause is not None
-                target = status.stop(current, action.cause)
-                row.stop_message = action.message
-                if target.is_terminal:
-                    row.end_time = _end_time(row, now)
-                if target is RunningStatus.SUCCESS:
-                    # A success has no stop message: what the worker said becomes the phase.
-                    row.progress = 1.0
-                    row.phase = action.message or row.phase
-                    row.stop_message = ""
-            row.status = target.value
-            if target is RunningStatus.RUNNING:
+            if job_actions.transition(row, action, now) is RunningStatus.RUNNING:
                 leases.renew(row, now)
             else:
                 leases.release(row)
@@ -327,19 +259,10 @@ class Executions:
         errors.raise_if_any()
 
         def apply(row: ExecutionRow, now: datetime) -> list[str]:
-            current = RunningStatus(row.status)
-            # Nobody is left to stop a job whose worker went silent: it ends at once.
-            target = RunningStatus.CANCELED if row.lapsed_from else status.cancel(current)
-            if target is current:
-                return []
-            row.cancel_reason = reason
-            row.status = target.value
-            row.lapsed_from = ""
-            if target.is_terminal:
-                row.end_time = _end_time(row, now)
-                row.stop_message = reason or "canceled"
+            changes = job_actions.cancel(row, reason, now)
+            if row.status in TERMINAL_VALUES:
                 leases.release(row)
-            return ["STATUS", "CANCEL_REQUEST"]
+            return changes
 
         return await self._change(execution_id, apply)
 
