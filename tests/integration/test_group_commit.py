@@ -20,10 +20,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.support.factories import create_deployment, create_execution, start, stop
 from tests.support.server import ServerThread
-from tracking.service.api.execution_messages import execution_fields
+from tracking.service.api.execution_messages import new_execution
 from tracking.service.api.stored_executions import stored_form
 from tracking.service.domain.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.executions import NewExecution, StatusAction
 from tracking.service.domain.log_batch import LogBatch
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub, SharedEvent, Topic
@@ -312,8 +312,8 @@ def storage(fresh_database: str) -> Iterator[tuple[Database, Executions, Logs, E
         loop.close()
 
 
-def _fields() -> dict[str, Any]:
-    return execution_fields(execution_pb2.Execution(pipeline_name="pipe"))
+def _fields() -> NewExecution:
+    return new_execution(execution_pb2.Execution(pipeline_name="pipe"))
 
 
 async def _outcomes(*calls: Any) -> list[Any]:

@@ -10,7 +10,8 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def test_a_renewed_lease_of_a_leased_execution_is_added_as_read() -> None:
-    assert lease_is_live("RUNNING") and lease_is_live("CANCEL_REQUESTED")
+    assert lease_is_live("RUNNING")
+    assert lease_is_live("CANCEL_REQUESTED")
     assert not changes_shown("RUNNING", {"last_heartbeat_time", "lease_expire_time"})
     assert not changes_shown("RUNNING", {"lapsed_from", "log_seq"})
 

@@ -21,8 +21,7 @@ class DeploymentsApi:
     async def CreateDeployment(
         self, request: pb.CreateDeploymentRequest, context: Context
     ) -> pb.CreateDeploymentResponse:
-        fields = _checked_fields(request.deployment)
-        row = await self.deployments.create(fields, caller_name())
+        row = await self.deployments.create(deployment_fields(request.deployment), caller_name())
         return pb.CreateDeploymentResponse(deployment=deployment_proto(row, utcnow()))
 
     async def GetDeployment(
@@ -71,7 +70,3 @@ def _shown(row: DeploymentRow, now: datetime) -> deployment_pb2.Deployment:
     if not may_see_endpoint_tokens():
         deployment.ClearField("endpoint_token")
     return deployment
-
-
-def _checked_fields(deployment: deployment_pb2.Deployment) -> dict[str, object]:
-    return deployment_fields(deployment)

@@ -7,31 +7,32 @@ from typing import Any
 
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
+from tracking.service.domain.executions import NewExecution
 from tracking.service.store.executions import JobStatusView, job_status_of_snapshot
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
 
-def execution_fields(execution: execution_pb2.Execution) -> dict[str, Any]:
+def new_execution(execution: execution_pb2.Execution) -> NewExecution:
     """The fields a creator may set; enums already checked."""
-    return {
-        "execution_id": execution.execution_id,
-        "deployment_name": execution.deployment_name,
-        "pipeline_name": execution.pipeline_name,
-        "job_name": execution.job_name,
-        "job_type": enum_name(execution_pb2.JobType.DESCRIPTOR, execution.job_type),
-        "experiment_name": execution.experiment_name,
-        "model_run_id": execution.model_run_id,
-        "steps": [to_json(s, f"execution.steps[{i}]") for i, s in enumerate(execution.steps)],
-        "inputs": [to_json(x, f"execution.inputs[{i}]") for i, x in enumerate(execution.inputs)],
-        "labels": dict(execution.labels),
-        "command": list(execution.command),
-        "heartbeat_timeout_seconds": seconds_or_none(
+    return NewExecution(
+        execution_id=execution.execution_id,
+        deployment_name=execution.deployment_name,
+        pipeline_name=execution.pipeline_name,
+        job_name=execution.job_name,
+        job_type=enum_name(execution_pb2.JobType.DESCRIPTOR, execution.job_type),
+        experiment_name=execution.experiment_name,
+        model_run_id=execution.model_run_id,
+        steps=[to_json(s, f"execution.steps[{i}]") for i, s in enumerate(execution.steps)],
+        inputs=[to_json(x, f"execution.inputs[{i}]") for i, x in enumerate(execution.inputs)],
+        labels=dict(execution.labels),
+        command=list(execution.command),
+        heartbeat_timeout_seconds=seconds_or_none(
             execution.heartbeat_timeout,
             execution.HasField("heartbeat_timeout"),
             "execution.heartbeat_timeout",
         ),
-    }
+    )
 
 
 # What a JobStatus is built from: an ORM row, or the columns read without it.

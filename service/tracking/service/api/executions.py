@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from tracking.service.api.context import Context, caller_name
-from tracking.service.api.execution_messages import execution_fields, execution_proto
+from tracking.service.api.execution_messages import execution_proto, new_execution
 from tracking.service.api.stored_executions import add_page, execution_of
 from tracking.service.api.values import from_json, to_json
 from tracking.service.operations.executions import Executions
@@ -24,7 +24,7 @@ class ExecutionsApi:
             request.execution.SerializeToString(deterministic=True)
         ).hexdigest()
         row = await self.executions.create(
-            execution_fields(request.execution),
+            new_execution(request.execution),
             request.request_id,
             fingerprint,
             caller_name(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from tracking.service.domain import schedule
@@ -14,6 +15,26 @@ from tracking.service.domain.names import (
     check_text,
     check_unique_names,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentFields:
+    """What a creator or an update sets on a deployment (defaults applied)."""
+
+    name: str
+    pipeline_name: str
+    description: str
+    execution_rule: str
+    mode: str
+    schedule: str
+    inputs_mapping: list[dict[str, Any]]
+    outputs_mapping: list[dict[str, Any]]
+    status: str
+    is_enabled: bool
+    pods: list[dict[str, Any]]
+    labels: dict[str, str]
+    endpoint_token: str
+
 
 MUTABLE_FIELDS = frozenset(
     {
@@ -67,10 +88,12 @@ DOCUMENT_FIELDS = (
 MAX_ENDPOINT_TOKEN = 4096
 
 
-def check_documents_fit(fields: dict[str, Any], limit: int) -> None:
+def check_documents_fit(fields: DeploymentFields, limit: int) -> None:
     """Refuse a deployment larger than `limit` bytes of JSON: every response that carries it
     (GetDeployment, a page of ListDeployments) must stay far below the message limit."""
-    size = sum(len(json.dumps(fields.get(name), separators=(",", ":"))) for name in DOCUMENT_FIELDS)
+    size = sum(
+        len(json.dumps(getattr(fields, name), separators=(",", ":"))) for name in DOCUMENT_FIELDS
+    )
     if size > limit:
         raise ResourceExhausted(
             f"the deployment would take {size} bytes, more than the {limit} a deployment may"
@@ -78,17 +101,19 @@ def check_documents_fit(fields: dict[str, Any], limit: int) -> None:
         )
 
 
-def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "deployment") -> None:
+def check(
+    errors: ValidationCollector, fields: DeploymentFields, prefix: str = "deployment"
+) -> None:
     """Every rule over a complete set of deployment fields."""
-    check_deployment_name(errors, f"{prefix}.name", fields["name"])
-    if not fields["pipeline_name"]:
+    check_deployment_name(errors, f"{prefix}.name", fields.name)
+    if not fields.pipeline_name:
         errors.add(f"{prefix}.pipeline_name", "is required")
-    check_text(errors, f"{prefix}.pipeline_name", fields["pipeline_name"], 256)
-    check_text(errors, f"{prefix}.description", fields["description"])
-    check_text(errors, f"{prefix}.schedule", fields["schedule"], 256)
-    check_text(errors, f"{prefix}.endpoint_token", fields["endpoint_token"], MAX_ENDPOINT_TOKEN)
-    rule = fields["execution_rule"]
-    cron = fields["schedule"]
+    check_text(errors, f"{prefix}.pipeline_name", fields.pipeline_name, 256)
+    check_text(errors, f"{prefix}.description", fields.description)
+    check_text(errors, f"{prefix}.schedule", fields.schedule, 256)
+    check_text(errors, f"{prefix}.endpoint_token", fields.endpoint_token, MAX_ENDPOINT_TOKEN)
+    rule = fields.execution_rule
+    cron = fields.schedule
     if rule == "UNSPECIFIED":
         errors.add(f"{prefix}.execution_rule", "is required: ENDPOINT or PERIODIC")
     elif rule == "PERIODIC":
@@ -101,14 +126,14 @@ def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "de
             )
     elif rule == "ENDPOINT" and cron:
         errors.add(f"{prefix}.schedule", "must be empty for an ENDPOINT deployment")
-    check_labels(errors, f"{prefix}.labels", fields["labels"])
+    check_labels(errors, f"{prefix}.labels", fields.labels)
     check_unique_names(
         errors,
         f"{prefix}.inputs_mapping",
-        [m.get("pipeline_input_name", "") for m in fields["inputs_mapping"]],
+        [m.get("pipeline_input_name", "") for m in fields.inputs_mapping],
     )
     check_unique_names(
         errors,
         f"{prefix}.outputs_mapping",
-        [m.get("pipeline_output_name", "") for m in fields["outputs_mapping"]],
+        [m.get("pipeline_output_name", "") for m in fields.outputs_mapping],
     )

@@ -33,6 +33,35 @@ FILTER_FIELDS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class NewExecution:
+    """What a creator sets on an execution (CreateExecution)."""
+
+    execution_id: str  # empty: the server names it
+    deployment_name: str  # empty: none
+    pipeline_name: str  # empty: the deployment's
+    job_name: str
+    job_type: str
+    experiment_name: str
+    model_run_id: str
+    steps: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    labels: dict[str, str]
+    command: list[str]
+    heartbeat_timeout_seconds: float | None  # None: the server's default
+
+    def documents(self) -> dict[str, Any]:
+        """Its documents, as check_documents_fit weighs them: nothing is output yet."""
+        return {
+            "steps": self.steps,
+            "inputs": self.inputs,
+            "outputs": [],
+            "result": {},
+            "export_paths": {},
+            "source_views": {},
+        }
+
+
 @dataclass(frozen=True)
 class StatusAction:
     """One worker action of UpdateJobStatus."""
@@ -50,21 +79,26 @@ class StatusAction:
     duration: timedelta | None = None
 
 
-def check(errors: ValidationCollector, fields: dict[str, Any], prefix: str = "execution") -> None:
-    if fields["execution_id"]:
-        check_execution_id(errors, f"{prefix}.execution_id", fields["execution_id"])
-    if fields["deployment_name"]:
-        check_deployment_name(errors, f"{prefix}.deployment_name", fields["deployment_name"])
-    for name in ("pipeline_name", "job_name", "experiment_name", "model_run_id"):
-        check_text(errors, f"{prefix}.{name}", fields[name], 256)
-    check_labels(errors, f"{prefix}.labels", fields["labels"])
-    check_unique_names(errors, f"{prefix}.inputs", [i.get("name", "") for i in fields["inputs"]])
-    check_unique_names(errors, f"{prefix}.steps", [s.get("name", "") for s in fields["steps"]])
-    if fields["heartbeat_timeout_seconds"] is not None:
+def check(errors: ValidationCollector, new: NewExecution, prefix: str = "execution") -> None:
+    if new.execution_id:
+        check_execution_id(errors, f"{prefix}.execution_id", new.execution_id)
+    if new.deployment_name:
+        check_deployment_name(errors, f"{prefix}.deployment_name", new.deployment_name)
+    for name, value in (
+        ("pipeline_name", new.pipeline_name),
+        ("job_name", new.job_name),
+        ("experiment_name", new.experiment_name),
+        ("model_run_id", new.model_run_id),
+    ):
+        check_text(errors, f"{prefix}.{name}", value, 256)
+    check_labels(errors, f"{prefix}.labels", new.labels)
+    check_unique_names(errors, f"{prefix}.inputs", [i.get("name", "") for i in new.inputs])
+    check_unique_names(errors, f"{prefix}.steps", [s.get("name", "") for s in new.steps])
+    if new.heartbeat_timeout_seconds is not None:
         check_heartbeat_timeout(
-            errors, f"{prefix}.heartbeat_timeout", fields["heartbeat_timeout_seconds"]
+            errors, f"{prefix}.heartbeat_timeout", new.heartbeat_timeout_seconds
         )
-    check_command(errors, f"{prefix}.command", fields["command"])
+    check_command(errors, f"{prefix}.command", new.command)
 
 
 MAX_COMMAND_CHARACTERS = 65536

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 from sqlalchemy.exc import IntegrityError
 
@@ -29,14 +29,18 @@ class Deployments:
         self.limits = limits
         self.recorder = recorder
 
-    async def create(self, fields: dict[str, Any], principal: str) -> DeploymentRow:
+    async def create(self, fields: rules.DeploymentFields, principal: str) -> DeploymentRow:
         errors = ValidationCollector()
         rules.check(errors, fields)
         errors.raise_if_any()
         rules.check_documents_fit(fields, self.limits.max_deployment_documents)
         now = utcnow()
         row = DeploymentRow(
-            **fields, create_time=now, update_time=now, created_by=principal, updated_by=principal
+            **dataclasses.asdict(fields),
+            create_time=now,
+            update_time=now,
+            created_by=principal,
+            updated_by=principal,
         )
         try:
             async with self.db.writing() as session:
@@ -73,7 +77,7 @@ class Deployments:
         return Page(rows[:size], len(rows) > size, token_after)
 
     async def update(
-        self, name: str, fields: dict[str, Any], paths: list[str], principal: str
+        self, name: str, fields: rules.DeploymentFields, paths: list[str], principal: str
     ) -> DeploymentRow:
         self._check_name(name, "deployment.name")
         errors = ValidationCollector()
@@ -89,17 +93,14 @@ class Deployments:
         errors.raise_if_any()
         async with self.db.writing() as session:
             row = await store.get(session, name, for_update=True)
-            merged = {key: getattr(row, key) for key in fields}
-            merged.update({path: fields[path] for path in paths})
+            changed = {path: getattr(fields, path) for path in paths}
+            merged = dataclasses.replace(_stored_fields(row), **changed)
             rules.check(errors, merged)
             errors.raise_if_any()
             # Before anything is written: a refused change leaves the row as it was.
-            rules.check_documents_fit(
-                {**{k: getattr(row, k) for k in rules.DOCUMENT_FIELDS}, **merged},
-                self.limits.max_deployment_documents,
-            )
-            for path in paths:
-                setattr(row, path, fields[path])
+            rules.check_documents_fit(merged, self.limits.max_deployment_documents)
+            for path, value in changed.items():
+                setattr(row, path, value)
             row.update_time = utcnow()
             row.updated_by = principal
             session.add(row)
@@ -127,3 +128,8 @@ class Deployments:
         errors = ValidationCollector()
         check_deployment_name(errors, field, name)
         errors.raise_if_any()
+
+
+def _stored_fields(row: DeploymentRow) -> rules.DeploymentFields:
+    names = (field.name for field in dataclasses.fields(rules.DeploymentFields))
+    return rules.DeploymentFields(**{name: getattr(row, name) for name in names})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import executions as rules
-from tracking.service.domain import filters, status, times
+from tracking.service.domain import filters, job_actions
 from tracking.service.domain.errors import (
     Aborted,
     AlreadyExists,
@@ -18,7 +18,7 @@ from tracking.service.domain.errors import (
     NotFound,
     ValidationCollector,
 )
-from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.executions import NewExecution, StatusAction
 from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
@@ -29,7 +29,7 @@ from tracking.service.domain.names import (
     new_execution_id,
 )
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
-from tracking.service.domain.status import RunningStatus
+from tracking.service.domain.status import TERMINAL_VALUES, RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations import leases
 from tracking.service.operations.paging import Page, page_size
@@ -47,39 +47,6 @@ def check_id(execution_id: str, field: str = "execution_id") -> None:
     errors.raise_if_any()
 
 
-def _times_of(row: ExecutionRow) -> times.JobTimes:
-    seconds = row.reported_duration_seconds
-    duration = None if seconds is None else timedelta(seconds=seconds)
-    created = row.reported_create_time or row.create_time
-    return times.JobTimes(created, row.start_time, row.end_time, duration)
-
-
-def _end_time(row: ExecutionRow, now: datetime) -> datetime:
-    return times.end_time(row.start_time, _times_of(row).duration, now)
-
-
-def _apply_times(row: ExecutionRow, action: StatusAction, now: datetime) -> bool:
-    """Set the times a platform measured; whether any changed."""
-    after = times.reported(
-        _times_of(row), action.create_time, action.start_time, action.duration, now
-    )
-    shown = (row.reported_create_time, row.start_time, row.end_time, row.reported_duration_seconds)
-    # The creation time the platform reports is shown; the one the server recorded stays
-    # the key lists are ordered and paged by (a cursor never sees an execution move).
-    if action.create_time is not None:
-        row.reported_create_time = after.create_time
-    row.start_time = after.start_time
-    row.end_time = after.end_time
-    if action.duration is not None:
-        row.reported_duration_seconds = action.duration.total_seconds()
-    return shown != (
-        row.reported_create_time,
-        row.start_time,
-        row.end_time,
-        row.reported_duration_seconds,
-    )
-
-
 class Executions:
     def __init__(self, db: Database, hub: EventHub, limits: Limits, recorder: Recorder) -> None:
         self.db = db
@@ -88,31 +55,28 @@ class Executions:
         self.recorder = recorder
 
     async def create(
-        self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
+        self, new: NewExecution, request_id: str, fingerprint: str, principal: str
     ) -> ExecutionRow:
         """Create in WAITING; a repeated request_id with the same content returns the first."""
         errors = ValidationCollector()
-        rules.check(errors, fields)
+        rules.check(errors, new)
         check_request_id(errors, "request_id", request_id)
         errors.raise_if_any()
-        if fields["heartbeat_timeout_seconds"] is None:
-            fields["heartbeat_timeout_seconds"] = self.limits.default_heartbeat_timeout_seconds
-        documents = {name: fields.get(name) or [] for name in rules.DOCUMENT_FIELDS}
-        rules.check_documents_fit(documents, self.limits.max_execution_documents)
+        rules.check_documents_fit(new.documents(), self.limits.max_execution_documents)
         if request_id:
             async with self.db.reading() as session:
                 earlier = await store.by_request_id(session, request_id)
             if earlier is not None:
                 return self._same_request(earlier, request_id, fingerprint)
         try:
-            return await self._insert(fields, request_id, fingerprint, principal)
+            return await self._insert(new, request_id, fingerprint, principal)
         except IntegrityError:
             # A concurrent twin won the race for the request_id or the execution_id.
             async with self.db.reading() as session:
                 earlier = await store.by_request_id(session, request_id) if request_id else None
             if earlier is not None:
                 return self._same_request(earlier, request_id, fingerprint)
-            raise AlreadyExists(f"execution {fields['execution_id']!r} already exists") from None
+            raise AlreadyExists(f"execution {new.execution_id!r} already exists") from None
 
     @staticmethod
     def _same_request(earlier: ExecutionRow, request_id: str, fingerprint: str) -> ExecutionRow:
@@ -124,13 +88,16 @@ class Executions:
         return earlier
 
     async def _insert(
-        self, fields: dict[str, Any], request_id: str, fingerprint: str, principal: str
+        self, new: NewExecution, request_id: str, fingerprint: str, principal: str
     ) -> ExecutionRow:
-        deployment_name = fields["deployment_name"] or None
+        deployment_name = new.deployment_name or None
+        heartbeat_timeout_seconds = new.heartbeat_timeout_seconds
+        if heartbeat_timeout_seconds is None:
+            heartbeat_timeout_seconds = self.limits.default_heartbeat_timeout_seconds
 
         async def insert(session: AsyncSession) -> ExecutionRow:
             now = utcnow()
-            pipeline_name = fields["pipeline_name"]
+            pipeline_name = new.pipeline_name
             if deployment_name:
                 deployment = await deployment_store.get(session, deployment_name, for_update=True)
                 if not deployment.is_enabled:
@@ -138,16 +105,22 @@ class Executions:
                         f"deployment {deployment_name!r} is disabled: enable it to create executions"
                     )
                 pipeline_name = pipeline_name or deployment.pipeline_name
-            execution_id = fields["execution_id"] or new_execution_id(deployment_name or "")
-            if fields["execution_id"] and await store.find(session, execution_id) is not None:
+            execution_id = new.execution_id or new_execution_id(deployment_name or "")
+            if new.execution_id and await store.find(session, execution_id) is not None:
                 raise AlreadyExists(f"execution {execution_id!r} already exists")
             row = ExecutionRow(
-                **{
-                    **fields,
-                    "execution_id": execution_id,
-                    "deployment_name": deployment_name,
-                    "pipeline_name": pipeline_name,
-                },
+                execution_id=execution_id,
+                deployment_name=deployment_name,
+                pipeline_name=pipeline_name,
+                job_name=new.job_name,
+                job_type=new.job_type,
+                experiment_name=new.experiment_name,
+                model_run_id=new.model_run_id,
+                steps=new.steps,
+                inputs=new.inputs,
+                labels=new.labels,
+                command=new.command,
+                heartbeat_timeout_seconds=heartbeat_timeout_seconds,
                 status=RunningStatus.WAITING.value,
                 create_time=now,
                 update_time=now,
@@ -298,48 +271,13 @@ class Executions:
             # Every action but a stop is a report of the worker: it brings an execution whose
             # lease ran out back to where it was, before the action applies.
             restored = leases.renew(row, now) if action.kind != "stop" else []
-            if action.kind == "times":
-                return [*restored, "TIMES"] if _apply_times(row, action, now) else restored
-            if action.kind in ("progress", "heartbeat"):
-                status.progress(RunningStatus(row.status), action.kind)
-                if action.kind == "heartbeat":
-                    return restored
-                row.progress = action.progress
-                row.phase = action.phase or row.phase
-                return [*restored, "PROGRESS"]
-            current = RunningStatus(row.status)
+            if action.kind in job_actions.REPORTS:
+                return [*restored, *job_actions.report(row, action, now)]
             if action.kind == "start" and restored:
-                # A worker that comes back and starts again: it runs on, as it was.
-                row.phase = action.phase or row.phase
-                if action.heartbeat_timeout_seconds is not None:
-                    row.heartbeat_timeout_seconds = action.heartbeat_timeout_seconds
-                    leases.renew(row, now)
+                job_actions.rejoin(row, action)
+                leases.renew(row, now)  # under the heartbeat timeout the start may have set
                 return restored
-            if action.kind == "start":
-                target = status.start(current)
-                row.start_time = row.start_time or now
-                row.phase = action.phase or row.phase
-                row.stop_message = ""
-                if action.heartbeat_timeout_seconds is not None:
-                    row.heartbeat_timeout_seconds = action.heartbeat_timeout_seconds
-            elif action.kind == "suspend":
-                target = status.suspend(current)
-                row.phase = action.phase or row.phase
-            elif action.kind == "resume":
-                target = status.resume(current)
-            else:
-                assert action.cause is not None
-                target = status.stop(current, action.cause)
-                row.stop_message = action.message
-                if target.is_terminal:
-                    row.end_time = _end_time(row, now)
-                if target is RunningStatus.SUCCESS:
-                    # A success has no stop message: what the worker said becomes the phase.
-                    row.progress = 1.0
-                    row.phase = action.message or row.phase
-                    row.stop_message = ""
-            row.status = target.value
-            if target is RunningStatus.RUNNING:
+            if job_actions.transition(row, action, now) is RunningStatus.RUNNING:
                 leases.renew(row, now)
             else:
                 leases.release(row)
@@ -354,19 +292,10 @@ class Executions:
         errors.raise_if_any()
 
         def apply(row: ExecutionRow, now: datetime) -> list[str]:
-            current = RunningStatus(row.status)
-            # Nobody is left to stop a job whose worker went silent: it ends at once.
-            target = RunningStatus.CANCELED if row.lapsed_from else status.cancel(current)
-            if target is current:
-                return []
-            row.cancel_reason = reason
-            row.status = target.value
-            row.lapsed_from = ""
-            if target.is_terminal:
-                row.end_time = _end_time(row, now)
-                row.stop_message = reason or "canceled"
+            changes = job_actions.cancel(row, reason, now)
+            if row.status in TERMINAL_VALUES:
                 leases.release(row)
-            return ["STATUS", "CANCEL_REQUEST"]
+            return changes
 
         return await self._change(execution_id, apply)
 
