@@ -101,38 +101,49 @@ def delete_deployment(name: str) -> pb.DeleteDeploymentRequest:
     return pb.DeleteDeploymentRequest(name=name)
 
 
-def create_execution(
-    *,
-    deployment_name: str = "",
-    execution_id: str = "",
-    pipeline_name: str = "",
-    job_name: str = "",
-    job_type: EnumArg = execution_pb2.JOB_TYPE_UNSPECIFIED,
-    experiment_name: str = "",
-    model_run_id: str = "",
-    inputs: Iterable[io_pb2.ExecutionInput] = (),
-    labels: Mapping[str, str] | None = None,
-    steps: Iterable[execution_pb2.Step] = (),
-    request_id: str | None = None,
-    heartbeat_timeout: float | None = None,
-    command: Iterable[str] = (),
-) -> pb.CreateExecutionRequest:
-    """CreateExecution; a request_id is generated when none is given, so a retry is safe.
-    `heartbeat_timeout` in seconds (None: the server's default, 0: no lease)."""
+class ExecutionFields(TypedDict, total=False):
+    """The fields a creator may set on an execution, as keyword arguments.
+
+    `request_id`: a retry with the same one returns the first execution (one is generated
+    when none is given, so a retry is safe). `heartbeat_timeout` in seconds (None: the
+    server's default, 0: no lease).
+    """
+
+    deployment_name: str
+    execution_id: str
+    pipeline_name: str
+    job_name: str
+    job_type: EnumArg
+    experiment_name: str
+    model_run_id: str
+    inputs: Iterable[io_pb2.ExecutionInput]
+    labels: Mapping[str, str] | None
+    steps: Iterable[execution_pb2.Step]
+    request_id: str | None
+    heartbeat_timeout: float | None
+    command: Iterable[str]
+
+
+def create_execution(**fields: Unpack[ExecutionFields]) -> pb.CreateExecutionRequest:
+    """CreateExecution (see ExecutionFields)."""
+    _check_keys(fields, ExecutionFields.__optional_keys__)
+    request_id = fields.get("request_id")
     return pb.CreateExecutionRequest(
         execution=execution_pb2.Execution(
-            heartbeat_timeout=optional_duration(heartbeat_timeout),
-            command=command,
-            execution_id=execution_id,
-            deployment_name=deployment_name,
-            pipeline_name=pipeline_name,
-            job_name=job_name,
-            job_type=enum_value(execution_pb2.JobType, job_type),
-            experiment_name=experiment_name,
-            model_run_id=model_run_id,
-            inputs=inputs,
-            labels=labels,
-            steps=steps,
+            heartbeat_timeout=optional_duration(fields.get("heartbeat_timeout")),
+            command=fields.get("command", ()),
+            execution_id=fields.get("execution_id", ""),
+            deployment_name=fields.get("deployment_name", ""),
+            pipeline_name=fields.get("pipeline_name", ""),
+            job_name=fields.get("job_name", ""),
+            job_type=enum_value(
+                execution_pb2.JobType, fields.get("job_type", execution_pb2.JOB_TYPE_UNSPECIFIED)
+            ),
+            experiment_name=fields.get("experiment_name", ""),
+            model_run_id=fields.get("model_run_id", ""),
+            inputs=fields.get("inputs", ()),
+            labels=fields.get("labels"),
+            steps=fields.get("steps", ()),
         ),
         request_id=request_id if request_id is not None else uuid.uuid4().hex,
     )

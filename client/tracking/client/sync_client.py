@@ -206,39 +206,10 @@ class TrackingClient:
 
     # Executions
 
-    def create_execution(
-        self,
-        *,
-        deployment_name: str = "",
-        execution_id: str = "",
-        pipeline_name: str = "",
-        job_name: str = "",
-        job_type: EnumArg = execution_pb2.JOB_TYPE_UNSPECIFIED,
-        experiment_name: str = "",
-        model_run_id: str = "",
-        inputs: Iterable[io_pb2.ExecutionInput] = (),
-        labels: Mapping[str, str] | None = None,
-        steps: Iterable[execution_pb2.Step] = (),
-        request_id: str | None = None,
-        heartbeat_timeout: float | None = None,
-        command: Iterable[str] = (),
-    ) -> execution_pb2.Execution:
-        """Create an execution in WAITING; safe to retry thanks to `request_id`."""
-        request = rq.create_execution(
-            deployment_name=deployment_name,
-            execution_id=execution_id,
-            pipeline_name=pipeline_name,
-            job_name=job_name,
-            job_type=job_type,
-            experiment_name=experiment_name,
-            model_run_id=model_run_id,
-            inputs=inputs,
-            labels=labels,
-            steps=steps,
-            request_id=request_id,
-            heartbeat_timeout=heartbeat_timeout,
-            command=command,
-        )
+    def create_execution(self, **fields: Unpack[rq.ExecutionFields]) -> execution_pb2.Execution:
+        """Create an execution in WAITING; safe to retry thanks to `request_id`
+        (the fields: requests.ExecutionFields)."""
+        request = rq.create_execution(**fields)
         return self._unary(m.CREATE_EXECUTION, request).execution
 
     def get_execution(self, execution_id: str) -> execution_pb2.Execution:

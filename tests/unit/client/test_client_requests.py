@@ -82,6 +82,11 @@ def test_create_execution_fields() -> None:
     )
 
 
+def test_create_execution_rejects_unknown_fields() -> None:
+    with pytest.raises(TypeError, match="job_nam"):
+        rq.create_execution(job_nam="typo")  # type: ignore[call-arg]
+
+
 def test_job_status_actions() -> None:
     assert rq.start("e", phase="load").WhichOneof("action") == "start"
     assert not rq.start("e").HasField("expected_revision")
