@@ -26,11 +26,12 @@ def _serialize(response: Message | bytes) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
-def sanitized(parsed: Message) -> Message | Malformed:
+def sanitized(parsed: Message, may_hold_nul: bool = True) -> Message | Malformed:
     """The request, or Malformed when it holds enum numbers the contract does not define or
-    NUL characters, wherever they are: such values never reach a handler."""
+    NUL characters, wherever they are: such values never reach a handler. A request parsed
+    from a protobuf encoding without a zero byte holds no NUL (`may_hold_nul=False`)."""
     errors = ValidationCollector()
-    sanitize(errors, parsed, "")
+    sanitize(errors, parsed, "", strings=may_hold_nul)
     if errors.violations:
         return Malformed(parsed.DESCRIPTOR.full_name, errors.violations)
     return parsed
@@ -42,7 +43,7 @@ def _deserializer(request_class: Any) -> Any:
             parsed: Message = request_class.FromString(data)
         except DecodeError:
             return Malformed(request_class.DESCRIPTOR.full_name)
-        return sanitized(parsed)
+        return sanitized(parsed, may_hold_nul=b"\x00" in data)
 
     return parse
 

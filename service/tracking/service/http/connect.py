@@ -100,11 +100,12 @@ class BinaryCodec:
         return message if isinstance(message, bytes) else message.SerializeToString()
 
     def decode(self, data: bytes | bytearray, message_class: type[Message]) -> Message | Malformed:
+        body = bytes(data)
         try:
-            message = message_class.FromString(bytes(data))
+            message = message_class.FromString(body)
         except DecodeError:
             return Malformed(message_class.DESCRIPTOR.full_name)
-        return sanitized(message)
+        return sanitized(message, may_hold_nul=b"\x00" in body)
 
 
 def connect_error(abort: HttpAbort) -> ConnectError:
