@@ -25,7 +25,7 @@ async def record(
     await session.flush()
     await db.add_events(session, events)
     for event in events:
-        await db.announce(session, "event", event.execution_id, event.deployment_name)
+        await db.announce(session, "event", event.execution_id, event.deployment_name, event)
     return events
 
 
@@ -45,5 +45,5 @@ async def save_change(
     await store.save(session, row, before)
     if event is not None:
         await db.add_events(session, [event])
-        await db.announce(session, "event", event.execution_id, event.deployment_name)
+        await db.announce(session, "event", event.execution_id, event.deployment_name, event)
     return event
