@@ -175,7 +175,8 @@ class EventHub:
             subscription.wake()
 
     def publish(self, events: Iterable[ExecutionEventRow]) -> None:
-        """Hand events committed by this process to their watchers (after the commit)."""
+        """Hand committed events to their watchers: this process's (after the commit) and
+        those another replica's announcement carried."""
         for row in events:
             shared = SharedEvent(row)
             for subscription in self._subscribers.get(Topic("execution", row.execution_id), ()):
@@ -186,7 +187,8 @@ class EventHub:
                 self._wake(Topic("deployment_logs", row.deployment_name))
 
     def changed_elsewhere(self, execution_id: str, deployment_name: str | None) -> None:
-        """An event was committed by another replica: its watchers here read the table."""
+        """Another replica committed an event its announcement did not carry: the watchers
+        here read the table."""
         self._wake(Topic("execution", execution_id))
         self._wake_followers(execution_id, deployment_name)
         # The announcement does not say what changed: the deployment's log followers look.

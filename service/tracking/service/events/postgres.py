@@ -1,10 +1,13 @@
-"""Wakes this replica's hub when another replica commits (PostgreSQL LISTEN/NOTIFY).
+"""Tells this replica's hub what another replica committed (PostgreSQL LISTEN/NOTIFY).
 
-Writers send NOTIFY inside their transaction (Database.announce), so a wake-up
-goes out exactly when the change commits. Notifications only wake watchers; the
-data is always read from the tables. If the listening connection drops, it is
-opened again and every watcher re-reads the table, so nothing committed while
-it was down is missed.
+Writers send NOTIFY inside their transaction (Database.announce), so an
+announcement goes out exactly when the change commits. One that carries its
+event hands it to the hub as a commit of this process would (the execution's
+watchers send it without a query; the others are woken and read the tables);
+any other wakes the watchers it concerns, which read the tables. A watcher
+handed an event that does not follow what it sent reads the gap from the table.
+If the listening connection drops, it is opened again and every watcher re-reads
+the table, so nothing committed while it was down is missed.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class PostgresBridge:
             self.hub.publish_logs(announcement.execution_id, announcement.deployment_name)
         elif announcement.kind == "deployment_deleted" and announcement.deployment_name:
             self.hub.deployment_deleted(announcement.deployment_name)
+        elif announcement.event is not None:
+            self.hub.publish([announcement.event])
         else:
             self.hub.changed_elsewhere(announcement.execution_id, announcement.deployment_name)
 

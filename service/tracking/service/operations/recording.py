@@ -73,4 +73,6 @@ class Recorder:
     async def _add(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
         await self.db.add_events(session, events)
         for event in events:
-            await self.db.announce(session, "event", event.execution_id, event.deployment_name)
+            await self.db.announce(
+                session, "event", event.execution_id, event.deployment_name, event
+            )

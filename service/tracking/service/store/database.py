@@ -361,17 +361,18 @@ class Database:
         kind: str,
         execution_id: str,
         deployment_name: str | None = None,
+        event: ExecutionEventRow | None = None,
     ) -> None:
-        """Tell the other replicas, when this transaction commits, that something changed."""
+        """Tell the other replicas, when this transaction commits, that something changed;
+        an "event" announcement carries `event` (added with add_events before)."""
         if self.dialect == "postgresql":
-            payload = encode_announcement(
-                Announcement(self.replica_id, kind, execution_id, deployment_name)
-            )
+            announcement = Announcement(self.replica_id, kind, execution_id, deployment_name, event)
             batch = batch_of(session)
             if batch is not None:
-                batch.announcements.append(payload)  # sent once, at the batch's end
+                # Sent once, at the batch's end, when its events have their ids.
+                batch.announcements.append(announcement)
             else:
-                await self.notify(session, [payload])
+                await self.notify(session, [encode_announcement(announcement)])
 
     async def notify(self, session: AsyncSession, payloads: list[str]) -> None:
         """NOTIFY every payload, in one statement, delivered when the transaction commits."""

@@ -16,8 +16,9 @@ queued meanwhile, so a lone writer commits at once and batches grow with the loa
 What a transaction does once, however many writes it holds, is done at the end, in
 `_finish`: the events of every write are inserted after the event-order lock (PostgreSQL),
 so a batch takes no row lock while it holds that lock; the announcements to other
-replicas go out as one statement; and the after-commit actions (publishing to this
-process's hub) run in order once the commit returned. On PostgreSQL the writes of a batch
+replicas, which carry those events with their ids, go out as one statement; and the
+after-commit actions (publishing to this process's hub) run in order once the commit
+returned. On PostgreSQL the writes of a batch
 run in the order of their keys (execution ids), so that two processes' batches lock rows
 in the same order and cannot deadlock; a write that loses a deadlock anyway is tried
 again in the next batch.
@@ -35,6 +36,7 @@ import asyncpg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import DomainError, Unavailable
+from tracking.service.events.announcement import Announcement, encode_announcement
 from tracking.service.store import executions as execution_store
 from tracking.service.store.models import ExecutionEventRow
 
@@ -57,7 +59,7 @@ class Batch:
     """What the writes of one transaction leave for its end."""
 
     events: list[ExecutionEventRow] = field(default_factory=list)
-    announcements: list[str] = field(default_factory=list)
+    announcements: list[Announcement] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def mark(self) -> tuple[int, int, int]:
@@ -211,7 +213,8 @@ class GroupCommit:
             await self.db.lock_event_order(session)
             await execution_store.insert_events(session, batch.events)
         if batch.announcements:
-            await self.db.notify(session, list(dict.fromkeys(batch.announcements)))
+            payloads = dict.fromkeys(map(encode_announcement, batch.announcements))
+            await self.db.notify(session, list(payloads))
 
     async def close(self) -> None:
         """Let the batch that runs end; refuse what still waits."""
