@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, exc, insert, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -198,7 +198,9 @@ class Database:
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
             await connection.run_sync(migrations.upgrade)
-        self.page_token_secret = bytes.fromhex(await self._service_secret("page_token_secret"))
+            # Under the migration lock: replicas that start together agree on one secret.
+            secret = await self._service_secret(connection, "page_token_secret")
+        self.page_token_secret = bytes.fromhex(secret)
         self._file_identity = self._identity()
 
     def _identity(self) -> tuple[int, int] | None:
@@ -222,15 +224,17 @@ class Database:
             )
         return self.file_lost
 
-    async def _service_secret(self, key: str) -> str:
-        async with self.writing() as session:
-            row = (
-                await session.exec(select(ServiceMetaRow).where(ServiceMetaRow.key == key))
-            ).first()
-            if row is None:
-                row = ServiceMetaRow(key=key, value=secrets.token_hex(32))
-                session.add(row)
-            return row.value
+    @staticmethod
+    async def _service_secret(connection: AsyncConnection, key: str) -> str:
+        """The secret kept under `key`, made on first use."""
+        found = await connection.scalar(
+            select(ServiceMetaRow.value).where(ServiceMetaRow.key == key)
+        )
+        if found is not None:
+            return str(found)
+        value = secrets.token_hex(32)
+        await connection.execute(insert(ServiceMetaRow).values(key=key, value=value))
+        return value
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
