@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,9 +23,23 @@ from cachetools import TTLCache
 from tracking.service.domain import auth
 from tracking.service.domain.auth import Principal
 from tracking.service.domain.errors import Unavailable
-from tracking.service.wrapping import SERVICE_PREFIX, Context, Stream, Unary, WrappingInterceptor
+from tracking.service.wrapping import (
+    SERVICE_PREFIX,
+    Context,
+    StreamStage,
+    Unary,
+    WrappingInterceptor,
+)
 
 ANONYMOUS = Principal("anonymous", auth.Role.ADMIN, "")
+
+
+@dataclass(slots=True)
+class _StreamAuth:
+    """What a stream's re-checks need: its metadata and when its token was last checked."""
+
+    metadata: Any
+    checked: float
 
 
 class TokenChecker(Protocol):
@@ -215,25 +228,23 @@ class AuthInterceptor(WrappingInterceptor):
 
         return unary
 
-    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
-        async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+    def stream_stage(self, method: str) -> StreamStage:
+        async def open_stream(request: Any, context: Context) -> _StreamAuth:
             metadata = context.invocation_metadata()
             admitted = await self._admit(method, metadata, context.peer())
             if isinstance(admitted, Refusal):
                 await context.abort(admitted.code, admitted.message)
             assert isinstance(admitted, Principal)
             current_principal.set(admitted)
-            checked = time.monotonic()
-            async for response in behavior(request, context):
-                yield response
-                if self.required and time.monotonic() - checked > self.recheck_seconds:
-                    checked = time.monotonic()
-                    if not await self._still_valid(metadata):
-                        await context.abort(
-                            grpc.StatusCode.UNAUTHENTICATED, "the token was revoked"
-                        )
+            return _StreamAuth(metadata, time.monotonic())
 
-        return stream
+        async def recheck(state: _StreamAuth, context: Context) -> None:
+            if time.monotonic() - state.checked > self.recheck_seconds:
+                state.checked = time.monotonic()
+                if not await self._still_valid(state.metadata):
+                    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the token was revoked")
+
+        return StreamStage(open_stream, after_response=recheck if self.required else None)
 
     async def _still_valid(self, metadata: Any) -> bool:
         (header,) = authorization_headers(metadata)  # admitted with exactly one

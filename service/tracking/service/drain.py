@@ -11,12 +11,11 @@ have ended (or the grace period has passed).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
-from tracking.service.wrapping import Context, Stream, Unary, WrappingInterceptor
+from tracking.service.wrapping import Context, StreamStage, Unary, WrappingInterceptor
 
 REFUSAL = "the server is shutting down: retry (another replica will answer, if there is one)"
 # Calls gRPC has taken in but not yet handed to a handler are cancelled by `server.stop`:
@@ -80,14 +79,12 @@ class DrainInterceptor(WrappingInterceptor):
 
         return unary
 
-    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
+    def stream_stage(self, method: str) -> StreamStage:
         # Streams are not waited for: the hub ends them with UNAVAILABLE, and their clients
         # resume from their cursor.
-        async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+        async def open_stream(request: Any, context: Context) -> None:
             self._arrived()
             if self.draining:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, REFUSAL)
-            async for response in behavior(request, context):
-                yield response
 
-        return stream
+        return StreamStage(open_stream)

@@ -9,7 +9,6 @@ database (restart, connection cut), which is UNAVAILABLE: try again, resume the 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import grpc
@@ -19,7 +18,7 @@ from grpc_status import rpc_status
 
 from tracking.service.domain import errors
 from tracking.service.store.database import connection_lost, storage_refused
-from tracking.service.wrapping import Malformed, Stream, Unary, WrappingInterceptor
+from tracking.service.wrapping import Context, Malformed, StreamStage, Unary, WrappingInterceptor
 
 log = logging.getLogger("tracking.errors")
 
@@ -65,8 +64,15 @@ class ErrorInterceptor(WrappingInterceptor):
     def wrap_unary(self, behavior: Unary, method: str) -> Unary:
         return _guard_unary(behavior, method)
 
-    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
-        return _guard_stream(behavior, method)
+    def stream_stage(self, method: str) -> StreamStage:
+        async def open_stream(request: Any, context: Context) -> None:
+            _refuse_malformed(request)
+
+        async def fail(_state: None, context: Context, error: BaseException) -> None:
+            if isinstance(error, Exception) and not isinstance(error, grpc.aio.AbortError):
+                await _abort(context, error, method)
+
+        return StreamStage(open_stream, fail=fail)
 
 
 async def _abort(
@@ -102,22 +108,6 @@ def _guard_unary(behavior: Unary, method: str) -> Unary:
         try:
             _refuse_malformed(request)
             return await behavior(request, context)
-        except grpc.aio.AbortError:
-            raise
-        except Exception as error:
-            await _abort(context, error, method)
-
-    return guarded
-
-
-def _guard_stream(behavior: Stream, method: str) -> Stream:
-    async def guarded(
-        request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Any]:
-        try:
-            _refuse_malformed(request)
-            async for response in behavior(request, context):
-                yield response
         except grpc.aio.AbortError:
             raise
         except Exception as error:

@@ -16,7 +16,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
 
 from tracking.service.events.hub import EventHub
-from tracking.service.wrapping import Context, Stream, Unary, WrappingInterceptor
+from tracking.service.wrapping import Context, StreamStage, Unary, WrappingInterceptor
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 # Made request ids: 32 hex characters, a random prefix per process and a counter (uuid4
@@ -140,7 +140,7 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Call:
     method: str
     request_id: str
@@ -192,24 +192,24 @@ class ObservabilityInterceptor(WrappingInterceptor):
 
         return unary
 
-    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
-        async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+    def stream_stage(self, method: str) -> StreamStage:
+        async def open_stream(request: Any, context: Context) -> _Call:
             call = self._begin(method, context)
             await context.send_initial_metadata((("x-request-id", call.request_id),))
-            code = grpc.StatusCode.OK
-            try:
-                async for response in behavior(request, context):
-                    yield response
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except BaseException:
-                code = _code_of(context)
-                raise
-            finally:
-                self._end(call, code)
+            return call
 
-        return stream
+        def close(call: _Call | None, context: Context, error: BaseException | None) -> None:
+            if call is None:
+                return  # the client left before the stream began
+            if error is None:
+                code = grpc.StatusCode.OK
+            elif isinstance(error, asyncio.CancelledError):
+                code = grpc.StatusCode.CANCELLED
+            else:
+                code = _code_of(context)
+            self._end(call, code)
+
+        return StreamStage(open_stream, close=close)
 
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}

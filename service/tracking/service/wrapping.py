@@ -1,16 +1,19 @@
-"""The one way the three interceptors wrap TrackingService handlers.
+"""The one way the interceptors wrap TrackingService handlers.
 
-An interceptor subclasses WrappingInterceptor and says how it wraps a unary
-behavior and a server-streaming one. The wrapping is done once per method, when
-the service is registered (api/registration.py), not by gRPC's interceptor
-pipeline on every call: each call then runs the composed handler directly and
-reads its metadata from its context. Handlers of other services (health,
-reflection) follow conventions of their own and are not wrapped.
+An interceptor subclasses WrappingInterceptor and says how it wraps a unary behavior,
+and what it does around a server-streaming one (a StreamStage). The wrapping is done once
+per method, when the service is registered (api/registration.py), not by gRPC's
+interceptor pipeline on every call: each call then runs the composed handler directly and
+reads its metadata from its context. The stages of a stream run in one handler frame
+(fuse_stream), since an idle watcher keeps every frame of its stream alive for as long as
+it waits. Handlers of other services (health, reflection) follow conventions of their own
+and are not wrapped.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -35,11 +38,67 @@ class Malformed:
         ]
 
 
+@dataclass(frozen=True)
+class StreamStage:
+    """What one interceptor does around a server-streaming call.
+
+    - `open(request, context)` runs before the first response and returns the stage's
+      state (it may refuse the call by aborting);
+    - `after_response(state, context)` runs after each response is sent;
+    - `fail(state, context, error)` sees an error raised inside the stage (its own open,
+      the inner stages', the behavior's) and may raise another in its place;
+    - `close(state, context, error)` runs last, with the error the call ends with (None
+      when it ended normally), for every stage that began to open.
+    """
+
+    open: Callable[[Any, Context], Awaitable[Any]]
+    after_response: Callable[[Any, Context], Awaitable[None]] | None = None
+    fail: Callable[[Any, Context, BaseException], Awaitable[None]] | None = None
+    close: Callable[[Any, Context, BaseException | None], None] | None = None
+
+
 class WrappingInterceptor:
     """Wraps the behavior of one TrackingService method (`method` is its full path)."""
 
     def wrap_unary(self, behavior: Unary, method: str) -> Unary:
         return behavior
 
-    def wrap_stream(self, behavior: Stream, method: str) -> Stream:
+    def stream_stage(self, method: str) -> StreamStage | None:
+        return None
+
+
+def fuse_stream(stages: Sequence[StreamStage], behavior: Stream) -> Stream:
+    """One handler running `stages` (outermost first) around a streaming behavior, as if
+    each stage wrapped the next, in a single frame."""
+    if not stages:
         return behavior
+    after_each = [(index, s.after_response) for index, s in enumerate(stages) if s.after_response]
+
+    async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+        states: list[Any] = []
+        failure: BaseException | None = None
+        try:
+            for stage in stages:
+                states.append(None)  # a stage's own open is inside it
+                states[-1] = await stage.open(request, context)
+            async for response in behavior(request, context):
+                yield response
+                for index, after in after_each:
+                    await after(states[index], context)
+        except BaseException as raised:
+            failure = raised
+            for stage, state in reversed(list(zip(stages, states, strict=False))):
+                if stage.fail is not None:
+                    try:
+                        await stage.fail(state, context, failure)
+                    except BaseException as replaced:
+                        failure = replaced
+            if failure is raised:
+                raise
+            raise failure from raised
+        finally:
+            for stage, state in reversed(list(zip(stages, states, strict=False))):
+                if stage.close is not None:
+                    stage.close(state, context, failure)
+
+    return stream

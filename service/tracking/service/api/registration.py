@@ -16,7 +16,14 @@ from google.protobuf.message import DecodeError, Message
 
 from tracking.service.api.sanitize import sanitize
 from tracking.service.domain.errors import ValidationCollector
-from tracking.service.wrapping import SERVICE_PREFIX, Malformed, Stream, Unary, WrappingInterceptor
+from tracking.service.wrapping import (
+    SERVICE_PREFIX,
+    Malformed,
+    Stream,
+    Unary,
+    WrappingInterceptor,
+    fuse_stream,
+)
 from tracking.v1 import tracking_service_pb2
 
 SERVICE = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"]
@@ -76,12 +83,12 @@ def compose(servicer: Any, interceptors: Sequence[WrappingInterceptor] = ()) -> 
     for method in SERVICE.methods:
         behavior = getattr(servicer, method.name)
         path = SERVICE_PREFIX + method.name
-        for interceptor in reversed(interceptors):
-            behavior = (
-                interceptor.wrap_stream(behavior, path)
-                if method.server_streaming
-                else interceptor.wrap_unary(behavior, path)
-            )
+        if method.server_streaming:
+            stages = [interceptor.stream_stage(path) for interceptor in interceptors]
+            behavior = fuse_stream([stage for stage in stages if stage is not None], behavior)
+        else:
+            for interceptor in reversed(interceptors):
+                behavior = interceptor.wrap_unary(behavior, path)
         methods.append(
             Method(
                 method.name,
