@@ -20,6 +20,7 @@ import argparse
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -297,6 +298,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="keep the callgrind dumps in this directory")
     args = parser.parse_args()
+    # SIGTERM (a timeout, make interrupted) unwinds like an error, so the server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing: make callgrind installs it (Debian's valgrind)")
