@@ -9,7 +9,7 @@ TS_STAMP := $(TS)/node_modules/.installed
 # Under CI=true a missing tool fails the run; elsewhere its part is skipped, saying why.
 NEED = if [ "$$CI" = "true" ]; then echo "CI=true and $(1) not found: $(2) must run"; exit 1; else echo "$(1) not found: skipping $(2)"; fi
 
-.PHONY: install run test node-test ts-test ts-typecheck browser-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench chaos clean
+.PHONY: install run test node-test ts-test ts-typecheck browser-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench callgrind chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -80,6 +80,11 @@ unasync: $(STAMP)
 bench: $(STAMP) browser-deps
 	command -v h2load >/dev/null || (apt-get update -q && apt-get install -y -q nghttp2-client)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Instructions per call in the server, counted by valgrind (docs/benchmarks.md).
+callgrind: $(STAMP)
+	command -v valgrind >/dev/null || (apt-get update -q && apt-get install -y -q valgrind)
+	$(BIN)/python -m bench.callgrind $(CALLGRIND_ARGS)
 
 # Full size: 500 watchers, 5 SIGKILLs, a PostgreSQL restart (as root, pg_ctlcluster),
 # 10,000 stream open/cancel cycles; SQLite and PostgreSQL. make test runs a short version.

@@ -45,7 +45,7 @@ class Process:
     def http_address(self) -> str:
         return self.env.get("TRACKING_HTTP_ADDRESS", "")
 
-    def start(self) -> Process:
+    def start(self, seconds: float = 60) -> Process:
         self.popen = subprocess.Popen(
             self.args,
             stderr=subprocess.STDOUT,
@@ -67,7 +67,7 @@ class Process:
                     ready.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(60):
+        if not ready.wait(seconds):
             self.stop()
             raise RuntimeError("did not start:\n" + "".join(self.lines[-20:]))
         return self
