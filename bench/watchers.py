@@ -25,12 +25,15 @@ import json
 import sys
 import time
 from collections import Counter, defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
+
+if TYPE_CHECKING:  # in the type stubs only: TrackingServiceStub of a grpc.aio channel
+    from tracking.v1.tracking_service_pb2_grpc import TrackingServiceAsyncStub
 
 
 async def _stdin_closed() -> None:
@@ -59,7 +62,7 @@ async def watch(address: str, execution_id: str, count: int, channel_count: int)
         if opened + sum(failed.values()) >= count:
             settled.set()
 
-    async def one(stub: TrackingServiceStub) -> None:
+    async def one(stub: TrackingServiceAsyncStub) -> None:
         nonlocal opened
         first = True
         try:
@@ -123,7 +126,7 @@ async def replay(address: str, execution_id: str, count: int) -> None:
     ]
     done = 0
 
-    async def one(stub: TrackingServiceStub) -> None:
+    async def one(stub: TrackingServiceAsyncStub) -> None:
         nonlocal done
         while True:
             async for _ in stub.StreamLogs(pb.StreamLogsRequest(execution_id=execution_id)):
