@@ -11,10 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from google.protobuf.struct_pb2 import Struct
 from sqlalchemy import text
 
 from tests.support.server import ServerThread
+from tracking.service.store import executions as execution_store
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -202,3 +204,43 @@ def test_a_message_behind_its_revision_is_not_shown(
     shown = _shown(stub, execution_id, experiment)
     assert shown.job_status.phase == "changed by an older version"
     assert shown.job_status.revision == 2
+
+
+def test_a_page_whose_rows_were_all_deleted_while_read_goes_on(
+    server: ServerThread, stub: TrackingServiceStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows without a current message are read again whole; one deleted in between is left
+    out. When that leaves nothing of a page, the list goes on after the rows it read."""
+    experiment = f"stored-{uuid.uuid4().hex[:8]}"
+    created = [
+        stub.CreateExecution(
+            pb.CreateExecutionRequest(execution=execution_pb2.Execution(experiment_name=experiment))
+        ).execution.execution_id
+        for _ in range(2)
+    ]
+    for execution_id in created:  # as an older version leaves them
+        _sql(
+            server, "UPDATE executions SET message = NULL WHERE execution_id = :id", id=execution_id
+        )
+    newest = created[-1]
+    read_whole = execution_store.rows_by_id
+
+    async def deleted_meanwhile(session: Any, execution_ids: list[str]) -> Any:
+        if newest in execution_ids:
+            assert server.app is not None
+            async with server.app.database.write_engine.begin() as connection:
+                await connection.execute(
+                    text("DELETE FROM executions WHERE execution_id = :id"), {"id": newest}
+                )
+        return await read_whole(session, execution_ids)
+
+    monkeypatch.setattr(execution_store, "rows_by_id", deleted_meanwhile)
+    request = pb.ListExecutionsRequest(filter=f'experiment_name = "{experiment}"', page_size=1)
+    listed: list[str] = []
+    for _ in range(4):
+        page = stub.ListExecutions(request)
+        listed += [execution.execution_id for execution in page.executions]
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
+    assert listed == created[:1]

@@ -197,10 +197,15 @@ class Executions:
                 raise InvalidArgument.of(
                     "page_token", "is not a token this service issued"
                 ) from None
-        async with self.db.connected() as connection:
-            rows = await store.stored_page(connection, conditions, after, size + 1)
-        more = len(rows) > size
-        shown = await self._with_messages(rows[:size])
+        while True:
+            async with self.db.connected() as connection:
+                rows = await store.stored_page(connection, conditions, after, size + 1)
+            more = len(rows) > size
+            shown = await self._with_messages(rows[:size])
+            if shown or not more:
+                break
+            # Every row read was deleted before its message could be made: read on after them.
+            after = (rows[size - 1].create_time, rows[size - 1].execution_id)
 
         def token_after(last: store.StoredExecution) -> str:
             return codec.encode(query, {"t": last.create_time.isoformat(), "id": last.execution_id})
