@@ -107,6 +107,8 @@ class ExecutionRow(SQLModel, table=True):
     # The Execution message as of revision `message_revision`, serialized
     # (api/stored_executions.py): reads answer from it without converting the columns. A row
     # whose revision moved on without it (written by an older version) is converted instead.
+    # A change to what the message shows must clear this column in its migration, so that
+    # finished executions, which never change again, are converted anew.
     message: bytes | None = Field(default=None, sa_type=LargeBinary)
     message_revision: int | None = Field(default=None, sa_type=BigInteger)
 
