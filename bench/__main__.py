@@ -647,15 +647,15 @@ class Column:
 
 
 Stage = Callable[[Process, Baseline, Path, bool], dict[str, Any]]
-# name -> (what it runs, which columns run it). "all"; "one process": not on `serve
+# name -> (what it runs, which columns run it). "all"; "quick: SQLite": not on `serve
 # --workers` (speed across processes is what that column is for; memory and latency of
-# one process are the other columns'); "quick: SQLite": every column of a full run, SQLite
-# only under --quick (keeps --quick under two minutes).
+# one process are the other columns'), and SQLite only under --quick (keeps --quick under
+# two minutes; a full run measures both databases).
 STAGES: dict[str, tuple[Stage, str]] = {
     "unary calls": (lambda t, b, w, q: unary(t, b, w, q), "all"),
     "log ingest": (lambda t, b, w, q: log_ingest(t, b, w, q), "all"),
     "fan-out": (lambda t, b, w, q: fan_out(t, b, q), "all"),
-    "memory": (lambda t, b, w, q: memory_per_watcher(t, q), "one process"),
+    "memory": (lambda t, b, w, q: memory_per_watcher(t, q), "quick: SQLite"),
     "log follow": (lambda t, b, w, q: follow(t, b, q), "quick: SQLite"),
     "replay storm": (lambda t, b, w, q: replay_storm(t, q), "quick: SQLite"),
     "dashboard": (lambda t, b, w, q: dashboard(t, q), "quick: SQLite"),
