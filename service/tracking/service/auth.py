@@ -216,27 +216,26 @@ class AuthInterceptor(WrappingInterceptor):
             )
         return found
 
+    async def _let_in(self, method: str, context: Context) -> Any:
+        """Admit the call (or abort it) and make its principal current; its metadata."""
+        metadata = context.invocation_metadata()
+        admitted = await self._admit(method, metadata, context.peer())
+        if isinstance(admitted, Refusal):
+            await context.abort(admitted.code, admitted.message)
+        assert isinstance(admitted, Principal)
+        current_principal.set(admitted)
+        return metadata
+
     def wrap_unary(self, behavior: Unary, method: str) -> Unary:
         async def unary(request: Any, context: Context) -> Any:
-            metadata = context.invocation_metadata()
-            admitted = await self._admit(method, metadata, context.peer())
-            if isinstance(admitted, Refusal):
-                await context.abort(admitted.code, admitted.message)
-            assert isinstance(admitted, Principal)
-            current_principal.set(admitted)
+            await self._let_in(method, context)
             return await behavior(request, context)
 
         return unary
 
     def stream_stage(self, method: str) -> StreamStage:
         async def open_stream(request: Any, context: Context) -> _StreamAuth:
-            metadata = context.invocation_metadata()
-            admitted = await self._admit(method, metadata, context.peer())
-            if isinstance(admitted, Refusal):
-                await context.abort(admitted.code, admitted.message)
-            assert isinstance(admitted, Principal)
-            current_principal.set(admitted)
-            return _StreamAuth(metadata, time.monotonic())
+            return _StreamAuth(await self._let_in(method, context), time.monotonic())
 
         async def recheck(state: _StreamAuth, context: Context) -> None:
             if time.monotonic() - state.checked > self.recheck_seconds:

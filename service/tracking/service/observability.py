@@ -178,17 +178,14 @@ class ObservabilityInterceptor(WrappingInterceptor):
         async def unary(request: Any, context: Context) -> Any:
             call = self._begin(method, context)
             await context.send_initial_metadata((("x-request-id", call.request_id),))
-            code = grpc.StatusCode.OK
+            error: BaseException | None = None
             try:
                 return await behavior(request, context)
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED  # the client went away; leave its context alone
-                raise
-            except BaseException:
-                code = _code_of(context)
+            except BaseException as raised:
+                error = raised
                 raise
             finally:
-                self._end(call, code)
+                self._end(call, _ended_with(error, context))
 
         return unary
 
@@ -199,20 +196,22 @@ class ObservabilityInterceptor(WrappingInterceptor):
             return call
 
         def close(call: _Call | None, context: Context, error: BaseException | None) -> None:
-            if call is None:
-                return  # the client left before the stream began
-            if error is None:
-                code = grpc.StatusCode.OK
-            elif isinstance(error, asyncio.CancelledError):
-                code = grpc.StatusCode.CANCELLED
-            else:
-                code = _code_of(context)
-            self._end(call, code)
+            if call is not None:  # None: the client left before the stream began
+                self._end(call, _ended_with(error, context))
 
         return StreamStage(open_stream, close=close)
 
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _ended_with(error: BaseException | None, context: Context) -> grpc.StatusCode:
+    """The status a call ended with, given the error it raised (None: it returned)."""
+    if error is None:
+        return grpc.StatusCode.OK
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED  # the client went away; leave its context alone
+    return _code_of(context)
 
 
 def _code_of(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
