@@ -59,16 +59,14 @@ class Recorder:
         its event (Core statements: the hot write path). A change with no kind (a renewed
         lease) keeps its revision, and its message unless it changed what one shows."""
         event = store.bump(row, changes, now) if changes else None
-        if event is not None or changes_shown(row.status, self._changed(row, before)):
+        changed = store.changed_columns(row, before)
+        if event is not None or changes_shown(row.status, set(changed)):
             self.store_message(row)
-        await store.save(session, row, before)
+            changed.update(message=row.message, message_revision=row.message_revision)
+        await store.save(session, row.execution_id, changed)
         if event is not None:
             await self._add(session, [event])
         return event
-
-    @staticmethod
-    def _changed(row: ExecutionRow, before: dict[str, Any]) -> set[str]:
-        return {name for name, old in before.items() if getattr(row, name) != old}
 
     async def _add(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
         await self.db.add_events(session, events)

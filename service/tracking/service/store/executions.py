@@ -162,15 +162,17 @@ async def lock(session: AsyncSession, execution_id: str) -> tuple[ExecutionRow, 
     return ExecutionRow(**values), values
 
 
-async def save(session: AsyncSession, row: ExecutionRow, before: dict[str, Any]) -> None:
-    """Write the columns of a locked row that differ from what was read (values are
-    replaced by the callers, never changed in place)."""
-    changed = {
-        name: getattr(row, name) for name, old in before.items() if getattr(row, name) != old
-    }
+def changed_columns(row: ExecutionRow, before: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a locked row that differ from what was read (values are replaced by
+    the callers, never changed in place), with their new values."""
+    return {name: getattr(row, name) for name, old in before.items() if getattr(row, name) != old}
+
+
+async def save(session: AsyncSession, execution_id: str, changed: dict[str, Any]) -> None:
+    """Write changed columns of a row locked with `lock`."""
     if changed:
         connection = await session.connection()
-        await connection.execute(_UPDATE, {"b_execution_id": row.execution_id, **changed})
+        await connection.execute(_UPDATE, {"b_execution_id": execution_id, **changed})
 
 
 async def insert_events(session: AsyncSession, events: list[ExecutionEventRow]) -> None:
