@@ -12,19 +12,18 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
-from sqlalchemy import event, exc, insert, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import Unavailable
 from tracking.service.events.announcement import CHANNEL, Announcement, encode_announcement
 from tracking.service.store import executions as execution_store
-from tracking.service.store import inline_sqlite, migrations
+from tracking.service.store import inline_sqlite, meta, migrations
 from tracking.service.store.group import GroupCommit, batch_of
-from tracking.service.store.models import ExecutionEventRow, ServiceMetaRow
+from tracking.service.store.models import ExecutionEventRow
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -199,7 +198,7 @@ class Database:
                 )
             await connection.run_sync(migrations.upgrade)
             # Under the migration lock: replicas that start together agree on one secret.
-            secret = await self._service_secret(connection, "page_token_secret")
+            secret = await meta.secret(connection, meta.PAGE_TOKEN_SECRET)
         self.page_token_secret = bytes.fromhex(secret)
         self._file_identity = self._identity()
 
@@ -223,18 +222,6 @@ class Database:
                 " restart the server (it keeps writing to the old file until then)"
             )
         return self.file_lost
-
-    @staticmethod
-    async def _service_secret(connection: AsyncConnection, key: str) -> str:
-        """The secret kept under `key`, made on first use."""
-        found = await connection.scalar(
-            select(ServiceMetaRow.value).where(ServiceMetaRow.key == key)
-        )
-        if found is not None:
-            return str(found)
-        value = secrets.token_hex(32)
-        await connection.execute(insert(ServiceMetaRow).values(key=key, value=value))
-        return value
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

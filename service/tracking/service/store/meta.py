@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.store.models import ServiceMetaRow
 
 PRUNED_EVENT_ID = "pruned_event_id"
+PAGE_TOKEN_SECRET = "page_token_secret"
 
 
 async def get(session: AsyncSession, key: str) -> str | None:
@@ -22,3 +27,13 @@ async def put(session: AsyncSession, key: str, value: str) -> None:
     else:
         row.value = value
         session.add(row)
+
+
+async def secret(connection: AsyncConnection, key: str) -> str:
+    """The secret (hex) kept under `key`, made on first use."""
+    found = await connection.scalar(select(ServiceMetaRow.value).where(ServiceMetaRow.key == key))
+    if found is not None:
+        return str(found)
+    value = secrets.token_hex(32)
+    await connection.execute(insert(ServiceMetaRow).values(key=key, value=value))
+    return value
