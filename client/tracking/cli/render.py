@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -112,6 +113,7 @@ DEPLOYMENT_COLUMNS: Sequence[Column[deployment_pb2.Deployment]] = (
 
 EXECUTION_COLUMNS: Sequence[Column[execution_pb2.Execution]] = (
     ("ID", lambda e: e.execution_id),
+    ("JOB", lambda e: e.job_name or "-"),
     ("DEPLOYMENT", lambda e: e.deployment_name or "-"),
     ("PIPELINE", lambda e: e.pipeline_name or "-"),
     ("STATUS", lambda e: status_name(e.job_status)),
@@ -150,5 +152,7 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, An
     for key, value in values.items():
         if isinstance(value, dict) and value and key not in ("labels", "result"):
             yield from _flatten(value, f"{prefix}{key}.")
+        elif key == "command" and value:
+            yield prefix + key, shlex.join(value)  # the exact argv, as a shell takes it
         elif value not in ({}, [], ""):
             yield prefix + key, json.dumps(value) if isinstance(value, dict | list) else value
