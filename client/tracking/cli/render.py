@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import typer
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from tracking.cli.common import Output
+from tracking.client.convert import message_to_dict
 from tracking.client.enum_names import prefix_of, short_name
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 
@@ -25,7 +26,7 @@ def print_json(value: Any) -> None:
 
 
 def as_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
+    return message_to_dict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
 

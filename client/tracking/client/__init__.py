@@ -15,7 +15,7 @@ it runs as (progress, outputs, result, steps, log lines).
 """
 
 from .async_client import AsyncTrackingClient
-from .convert import EnumArg, enum_value, to_struct, to_timestamp
+from .convert import EnumArg, enum_value, from_struct, from_value, to_struct, to_timestamp
 from .current import CurrentExecution, NoCurrentExecution, current_execution
 from .errors import (
     Aborted,
@@ -68,6 +68,8 @@ __all__ = [
     "current_execution",
     "enum_value",
     "from_rpc_error",
+    "from_struct",
+    "from_value",
     "to_struct",
     "to_timestamp",
 ]
