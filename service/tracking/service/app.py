@@ -208,6 +208,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
             failure_limiter=RateLimiter(
                 settings.auth_failures_per_second, settings.auth_failure_burst
             ),
+            trusted_proxies=settings.trusted_proxy_networks,
             recheck_seconds=settings.stream_recheck_seconds,
             max_metadata_bytes=settings.max_metadata_bytes,
         ),

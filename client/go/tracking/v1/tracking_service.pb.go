@@ -1931,15 +1931,18 @@ type TimesAction struct {
 	unknownFields protoimpl.UnknownFields
 
 	// When the job was created on the platform; not after its end, nor more
-	// than an hour ahead of the server's clock. JobStatus.create_time shows it;
+	// than a minute ahead of the server's clock. JobStatus.create_time shows it;
 	// ListExecutions keeps ordering, paging and filtering by the time the
 	// server recorded the execution.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	// When the platform started it; not before create_time, nor more than an
-	// hour ahead of the server's clock.
+	// When the platform started it; not before create_time, nor more than a
+	// minute ahead of the server's clock. A start reported by a start action
+	// takes the server's clock, or create_time when that is a little ahead.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// How long it ran, as the platform measured it; not negative, and
-	// start_time + duration must be a time.
+	// start_time + duration (the end) must be a time at most a minute ahead of
+	// the server's clock. Without a duration, a stop ends the job at the
+	// server's clock, or at start_time when that is a little ahead.
 	Duration *durationpb.Duration `protobuf:"bytes,3,opt,name=duration,proto3" json:"duration,omitempty"`
 }
 

@@ -924,7 +924,7 @@ export const HeartbeatActionSchema: GenMessage<HeartbeatAction> = /*@__PURE__*/
 export type TimesAction = Message<"tracking.v1.TimesAction"> & {
   /**
    * When the job was created on the platform; not after its end, nor more
-   * than an hour ahead of the server's clock. JobStatus.create_time shows it;
+   * than a minute ahead of the server's clock. JobStatus.create_time shows it;
    * ListExecutions keeps ordering, paging and filtering by the time the
    * server recorded the execution.
    *
@@ -933,8 +933,9 @@ export type TimesAction = Message<"tracking.v1.TimesAction"> & {
   createTime?: Timestamp | undefined;
 
   /**
-   * When the platform started it; not before create_time, nor more than an
-   * hour ahead of the server's clock.
+   * When the platform started it; not before create_time, nor more than a
+   * minute ahead of the server's clock. A start reported by a start action
+   * takes the server's clock, or create_time when that is a little ahead.
    *
    * @generated from field: google.protobuf.Timestamp start_time = 2;
    */
@@ -942,7 +943,9 @@ export type TimesAction = Message<"tracking.v1.TimesAction"> & {
 
   /**
    * How long it ran, as the platform measured it; not negative, and
-   * start_time + duration must be a time.
+   * start_time + duration (the end) must be a time at most a minute ahead of
+   * the server's clock. Without a duration, a stop ends the job at the
+   * server's clock, or at start_time when that is a little ahead.
    *
    * @generated from field: google.protobuf.Duration duration = 3;
    */
