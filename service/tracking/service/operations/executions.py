@@ -148,8 +148,7 @@ class Executions:
 
     async def get_stored(self, execution_id: str) -> store.StoredExecution:
         check_id(execution_id)
-        async with self.db.connected() as connection:
-            found = await store.stored(connection, execution_id)
+        found = await store.stored(self.db.driver, execution_id)
         shown = await self._with_messages([found])
         if not shown:
             raise NotFound("execution", execution_id)
@@ -178,8 +177,7 @@ class Executions:
 
     async def job_status(self, execution_id: str) -> store.JobStatusView:
         check_id(execution_id)
-        async with self.db.connected() as connection:
-            return await store.job_status(connection, execution_id)
+        return await store.job_status(self.db.driver, execution_id)
 
     async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
@@ -198,8 +196,7 @@ class Executions:
                     "page_token", "is not a token this service issued"
                 ) from None
         while True:
-            async with self.db.connected() as connection:
-                rows = await store.stored_page(connection, conditions, after, size + 1)
+            rows = await store.stored_page(self.db.driver, conditions, after, size + 1)
             more = len(rows) > size
             shown = await self._with_messages(rows[:size])
             if shown or not more:

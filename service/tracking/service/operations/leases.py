@@ -85,8 +85,7 @@ class LeaseSweeper:
         now = now or utcnow()
         marked = 0
         while True:
-            async with self.db.connected() as connection:
-                due = await store.lapsed_ids(connection, now, SWEEP_BATCH)
+            due = await store.lapsed_ids(self.db.driver, now, SWEEP_BATCH)
             for execution_id in due:
                 with contextlib.suppress(NotFound):  # deleted since
                     marked += await self.mark_lapsed(execution_id, now)

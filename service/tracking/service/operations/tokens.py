@@ -15,7 +15,8 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.store import tokens as token_store
-from tracking.service.store.database import Database, connection_lost
+from tracking.service.store.database import Database
+from tracking.service.store.faults import connection_lost
 from tracking.service.store.models import ApiTokenRow
 from tracking.service.store.types import utcnow
 

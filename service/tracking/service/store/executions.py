@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, insert, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +16,7 @@ from tracking.service.domain.errors import NotFound
 from tracking.service.domain.filters import Condition
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.live_parts import duration_is_live, lease_is_live
+from tracking.service.store.driver import Driver, Hot, param
 from tracking.service.store.models import (
     ExecutionEventRow,
     ExecutionLabelRow,
@@ -95,20 +96,14 @@ _STATUS_COLUMNS = tuple(
 )
 
 
-async def job_status(connection: AsyncConnection, execution_id: str) -> JobStatusView:
-    """The JobStatus columns of one execution (a Core select: no ORM object is built)."""
-    row = (await connection.execute(_JOB_STATUS, {"b_execution_id": execution_id})).first()
-    if row is None:
-        raise NotFound("execution", execution_id)
-    return JobStatusView(*row)
-
-
 _TABLE: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
 _EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
 # Hot-path statements are built once: SQLAlchemy then reuses their cache key and compiled
 # form instead of building and hashing a new statement on every call.
 _BY_ID = _TABLE.c.execution_id == bindparam("b_execution_id")
-_JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
+# The hot reads run on the driver (store/driver.py).
+_BY_ID_PARAM = _TABLE.c.execution_id == param("b_execution_id")
+_JOB_STATUS = Hot(core_select(*_STATUS_COLUMNS).where(_BY_ID_PARAM))
 # The columns of a StoredExecution, in its fields' order. A message is read only while it
 # shows the row's revision; times only where they are live (most rows convert no time).
 _LEASED = _TABLE.c.status.in_(sorted(status.value for status in LEASED))
@@ -123,7 +118,7 @@ _STORED_COLUMNS = (
     case((_LEASED, _TABLE.c.lease_expire_time)).label("lease_expire_time"),
 )
 assert [c.name for c in _STORED_COLUMNS] == list(StoredExecution.__dataclass_fields__)
-_STORED = core_select(*_STORED_COLUMNS).where(_BY_ID)
+_STORED = Hot(core_select(*_STORED_COLUMNS).where(_BY_ID_PARAM))
 _LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
 _LOCK_LOG_SEQ = (
     core_select(
@@ -136,11 +131,11 @@ _LOCK_LOG_SEQ = (
     .where(_BY_ID)
     .with_for_update()
 )
-_LAPSED = (
+_LAPSED = Hot(
     core_select(_TABLE.c.execution_id)
-    .where(_TABLE.c.lease_expire_time < bindparam("b_now"))
+    .where(_TABLE.c.lease_expire_time < param("b_now"))
     .order_by(_TABLE.c.lease_expire_time)
-    .limit(bindparam("b_limit"))
+    .limit(param("b_limit"))
 )
 # The SET clause is made of the columns a call's parameters name (compiled once per set).
 _UPDATE = update(_TABLE).where(_BY_ID)
@@ -227,10 +222,17 @@ async def set_log_seq(
     await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq, **lease})
 
 
-async def lapsed_ids(connection: AsyncConnection, now: datetime, limit: int) -> list[str]:
+async def job_status(driver: Driver, execution_id: str) -> JobStatusView:
+    """The JobStatus columns of one execution."""
+    row = await driver.row(_JOB_STATUS, b_execution_id=execution_id)
+    if row is None:
+        raise NotFound("execution", execution_id)
+    return JobStatusView(*row)
+
+
+async def lapsed_ids(driver: Driver, now: datetime, limit: int) -> list[str]:
     """Executions whose lease ran out before `now`, the longest overdue first."""
-    rows = await connection.execute(_LAPSED, {"b_now": now, "b_limit": limit})
-    return [str(row.execution_id) for row in rows]
+    return [str(row[0]) for row in await driver.rows(_LAPSED, b_now=now, b_limit=limit)]
 
 
 async def find(session: AsyncSession, execution_id: str) -> ExecutionRow | None:
@@ -251,37 +253,58 @@ def created_after(key: tuple[datetime, str]) -> Any:
     )
 
 
-async def stored(connection: AsyncConnection, execution_id: str) -> StoredExecution:
-    row = (await connection.execute(_STORED, {"b_execution_id": execution_id})).first()
+async def stored(driver: Driver, execution_id: str) -> StoredExecution:
+    row = await driver.row(_STORED, b_execution_id=execution_id)
     if row is None:
         raise NotFound("execution", execution_id)
     return StoredExecution(*row)
 
 
+# A page's statement for each filter (its values kept as constants), the most recent kept.
+_PAGES: OrderedDict[tuple[str, bool], Hot] = OrderedDict()
+_PAGES_KEPT = 256
+
+
+def _page_statement(conditions: list[Condition], after: bool) -> Hot:
+    key = (repr(conditions), after)
+    found = _PAGES.get(key)
+    if found is not None:
+        _PAGES.move_to_end(key)
+        return found
+    query: Any = core_select(*_STORED_COLUMNS)
+    query = apply_conditions(
+        query, ExecutionRow, ExecutionLabelRow, "execution_id", "execution_id", conditions
+    )
+    if after:
+        time, execution_id = param("b_after_time"), param("b_after_id")
+        query = query.where(
+            or_(
+                _TABLE.c.create_time < time,
+                (_TABLE.c.create_time == time) & (_TABLE.c.execution_id < execution_id),
+            )
+        )
+    query = query.order_by(_TABLE.c.create_time.desc(), _TABLE.c.execution_id.desc())
+    found = _PAGES[key] = Hot(query.limit(param("b_limit")))
+    if len(_PAGES) > _PAGES_KEPT:
+        _PAGES.popitem(last=False)
+    return found
+
+
 async def stored_page(
-    connection: AsyncConnection,
+    driver: Driver,
     conditions: list[Condition],
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[StoredExecution]:
     """Newest first; `after` is the (create_time, execution_id) of the previous page's last row."""
-    query: Any = core_select(*_STORED_COLUMNS)
-    query = apply_conditions(
-        query, ExecutionRow, ExecutionLabelRow, "execution_id", "execution_id", conditions
-    )
-    if after is not None:
-        time, execution_id = after
-        query = query.where(
-            or_(
-                col(ExecutionRow.create_time) < time,
-                (col(ExecutionRow.create_time) == time)
-                & (col(ExecutionRow.execution_id) < execution_id),
-            )
+    statement = _page_statement(conditions, after is not None)
+    if after is None:
+        rows = await driver.rows(statement, b_limit=limit)
+    else:
+        rows = await driver.rows(
+            statement, b_limit=limit, b_after_time=after[0], b_after_id=after[1]
         )
-    query = query.order_by(
-        col(ExecutionRow.create_time).desc(), col(ExecutionRow.execution_id).desc()
-    )
-    return [StoredExecution(*row) for row in await connection.execute(query.limit(limit))]
+    return [StoredExecution(*row) for row in rows]
 
 
 async def rows_by_id(session: AsyncSession, execution_ids: list[str]) -> list[ExecutionRow]:
