@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from tracking.service.domain import leases
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.status import RunningStatus
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionRow
-from tracking.service.store.types import utcnow
 
 log = logging.getLogger("tracking.leases")
 SWEEP_BATCH = 500

@@ -12,8 +12,11 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain import job_status
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.filters import Condition
+from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.live_parts import duration_is_live, lease_is_live
 from tracking.service.store.driver import Driver, Hot, param
@@ -23,7 +26,6 @@ from tracking.service.store.models import (
     ExecutionRow,
     LogLineRow,
 )
-from tracking.service.store.types import utcnow
 from tracking.service.store.where import apply_conditions
 
 
@@ -37,26 +39,6 @@ async def get(
     if row is None:
         raise NotFound("execution", execution_id)
     return row
-
-
-@dataclass(slots=True)
-class JobStatusView:
-    """The JobStatus columns of an execution, read without the ORM."""
-
-    status: str
-    progress: float
-    phase: str
-    stop_message: str
-    cancel_reason: str
-    create_time: datetime
-    start_time: datetime | None
-    end_time: datetime | None
-    update_time: datetime
-    revision: int
-    reported_duration_seconds: float | None
-    reported_create_time: datetime | None
-    last_heartbeat_time: datetime | None
-    lease_expire_time: datetime | None
 
 
 @dataclass(slots=True)
@@ -92,7 +74,7 @@ class StoredExecution:
 
 _STATUS_COLUMNS = tuple(
     getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
-    for name in JobStatusView.__dataclass_fields__
+    for name in job_status.FIELDS
 )
 
 
@@ -222,12 +204,12 @@ async def set_log_seq(
     await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq, **lease})
 
 
-async def job_status(driver: Driver, execution_id: str) -> JobStatusView:
-    """The JobStatus columns of one execution."""
+async def read_job_status(driver: Driver, execution_id: str) -> JobStatus:
+    """The JobStatus of one execution."""
     row = await driver.row(_JOB_STATUS, b_execution_id=execution_id)
     if row is None:
         raise NotFound("execution", execution_id)
-    return JobStatusView(*row)
+    return JobStatus(*row)
 
 
 async def lapsed_ids(driver: Driver, now: datetime, limit: int) -> list[str]:
@@ -343,41 +325,6 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
         await session.exec(delete(table).where(col(column).in_(execution_ids)))
 
 
-# The JobStatus fields that hold times; events keep them as ISO 8601 text.
-_STATUS_TIMES = frozenset(
-    name
-    for name, field in JobStatusView.__dataclass_fields__.items()
-    if "datetime" in str(field.type)
-)
-
-
-def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
-    """The JobStatus fields of a row, as its events keep them (times as ISO 8601)."""
-    snapshot: dict[str, Any] = {}
-    for name in JobStatusView.__dataclass_fields__:
-        value = getattr(row, name)
-        snapshot[name] = value.isoformat() if name in _STATUS_TIMES and value else value
-    return snapshot
-
-
-def job_status_of_snapshot(snapshot: dict[str, Any]) -> JobStatusView:
-    """What job_status_snapshot kept. Events written before a field existed lack it: it reads
-    as not set (their create_time already is the reported one)."""
-    values: dict[str, Any] = {
-        "progress": 0.0,
-        "phase": "",
-        "stop_message": "",
-        "cancel_reason": "",
-        "reported_duration_seconds": None,
-    }
-    for name in JobStatusView.__dataclass_fields__:
-        value = snapshot.get(name, values.get(name))
-        if name in _STATUS_TIMES:
-            value = datetime.fromisoformat(value) if value else None
-        values[name] = value
-    return JobStatusView(**values)
-
-
 def bump(row: ExecutionRow, changes: list[str], now: datetime | None = None) -> ExecutionEventRow:
     """Advance the row's revision and build the event that records the change.
 
@@ -390,7 +337,7 @@ def bump(row: ExecutionRow, changes: list[str], now: datetime | None = None) -> 
         deployment_name=row.deployment_name,
         revision=row.revision,
         changes=",".join(changes),
-        job_status=job_status_snapshot(row),
+        job_status=job_status.snapshot_of(row),
         create_time=row.update_time,
     )
 
