@@ -25,6 +25,7 @@ from tracking.service.store.models import (
     ExecutionLabelRow,
     ExecutionRow,
     LogLineRow,
+    MetricPointRow,
 )
 from tracking.service.store.where import apply_conditions
 
@@ -314,11 +315,13 @@ async def replace_labels(session: AsyncSession, execution_id: str, labels: dict[
 
 
 async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
-    """Delete executions with their labels and log lines (their events stay, for watchers)."""
+    """Delete executions with their labels, log lines and metric points (their events stay,
+    for watchers)."""
     if not execution_ids:
         return
     for table, column in (
         (LogLineRow, LogLineRow.execution_id),
+        (MetricPointRow, MetricPointRow.execution_id),
         (ExecutionLabelRow, ExecutionLabelRow.execution_id),
         (ExecutionRow, ExecutionRow.execution_id),
     ):
