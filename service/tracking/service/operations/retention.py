@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.store import meta
 from tracking.service.store import retention as retention_store
 from tracking.service.store.database import Database
 from tracking.service.store.inline_sqlite import offloaded
-from tracking.service.store.types import utcnow
 
 log = logging.getLogger("tracking.retention")
 SWEEP_BATCH = 200
