@@ -8,12 +8,14 @@ from tracking.service.api.job_status import JobStatusApi
 from tracking.service.api.logs import LogsApi
 from tracking.service.api.service_info import ServiceInfoApi
 from tracking.service.api.streams import StreamsApi
+from tracking.service.api.subscriptions import SubscriptionsApi
 from tracking.service.api.tokens import TokensApi
 from tracking.service.domain.limits import Limits
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
 from tracking.service.operations.streams import Streams
+from tracking.service.operations.subscriptions import Subscriptions
 from tracking.service.operations.tokens import Tokens
 from tracking.v1 import tracking_service_pb2_grpc
 
@@ -26,6 +28,7 @@ class TrackingServicer(  # type: ignore[misc]
     LogsApi,
     ServiceInfoApi,
     StreamsApi,
+    SubscriptionsApi,
     TokensApi,
     tracking_service_pb2_grpc.TrackingServiceServicer,
 ):
@@ -36,6 +39,7 @@ class TrackingServicer(  # type: ignore[misc]
         logs: Logs,
         streams: Streams,
         tokens: Tokens,
+        subscriptions: Subscriptions,
         limits: Limits,
     ) -> None:
         self.deployments = deployments
@@ -43,4 +47,5 @@ class TrackingServicer(  # type: ignore[misc]
         self.logs = logs
         self.streams = streams
         self.tokens = tokens
+        self.subscriptions = subscriptions
         self.limits = limits
