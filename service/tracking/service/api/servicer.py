@@ -6,6 +6,7 @@ from tracking.service.api.deployments import DeploymentsApi
 from tracking.service.api.executions import ExecutionsApi
 from tracking.service.api.job_status import JobStatusApi
 from tracking.service.api.logs import LogsApi
+from tracking.service.api.metrics import MetricsApi
 from tracking.service.api.service_info import ServiceInfoApi
 from tracking.service.api.streams import StreamsApi
 from tracking.service.api.subscriptions import SubscriptionsApi
@@ -14,6 +15,7 @@ from tracking.service.domain.limits import Limits
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
+from tracking.service.operations.metrics import Metrics
 from tracking.service.operations.streams import Streams
 from tracking.service.operations.subscriptions import Subscriptions
 from tracking.service.operations.tokens import Tokens
@@ -26,6 +28,7 @@ class TrackingServicer(  # type: ignore[misc]
     ExecutionsApi,
     JobStatusApi,
     LogsApi,
+    MetricsApi,
     ServiceInfoApi,
     StreamsApi,
     SubscriptionsApi,
@@ -37,6 +40,7 @@ class TrackingServicer(  # type: ignore[misc]
         deployments: Deployments,
         executions: Executions,
         logs: Logs,
+        metrics: Metrics,
         streams: Streams,
         tokens: Tokens,
         subscriptions: Subscriptions,
@@ -45,6 +49,7 @@ class TrackingServicer(  # type: ignore[misc]
         self.deployments = deployments
         self.executions = executions
         self.logs = logs
+        self.metrics = metrics
         self.streams = streams
         self.tokens = tokens
         self.subscriptions = subscriptions

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.subscriptions import State
 from tracking.service.store import outbox as outbox_store
 from tracking.service.store import subscriptions as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import DeliveryRow, SubscriptionRow
 from tracking.service.store.outbox import OutboxEvent
-from tracking.service.store.types import utcnow
 
 # Delivery attempts kept per subscription.
 DELIVERIES_KEPT = 1000

@@ -8,6 +8,7 @@ import socket
 from typing import Protocol
 
 from tracking.service.domain import subscriptions as rules
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     InvalidArgument,
     NotFound,
@@ -28,7 +29,6 @@ from tracking.service.store import outbox as outbox_store
 from tracking.service.store import subscriptions as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import DeliveryRow, SubscriptionRow
-from tracking.service.store.types import utcnow
 
 MAX_DELIVERIES_LISTED = 1000
 DEFAULT_DELIVERIES_LISTED = 50

@@ -9,9 +9,9 @@ from cloudevents.core.bindings.http import to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.subscriptions import TEST_EVENT_TYPE, cloud_event_type, kind_of
 from tracking.service.operations.outbox import OutboxEvent
-from tracking.service.store.types import utcnow
 
 CONTENT_TYPE = JSONFormat.CONTENT_TYPE
 _FORMAT = JSONFormat()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.subscriptions import (
     Filter,
     RetrySchedule,
@@ -26,7 +27,6 @@ from tracking.service.outbound.attempts import Outcome
 from tracking.service.outbound.nats_publisher import NatsPublisher
 from tracking.service.outbound.webhook import WebhookSender
 from tracking.service.store.models import DeliveryRow, SubscriptionRow
-from tracking.service.store.types import utcnow
 
 log = logging.getLogger("tracking.outbound")
 # Events read after a cursor at once.

@@ -8,11 +8,11 @@ import time
 
 import httpx
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.subscriptions import parse_retry_after, signature
 from tracking.service.outbound.attempts import Outcome
 from tracking.service.outbound.cloud_events import CONTENT_TYPE
 from tracking.service.outbound.guard import GuardedTransport
-from tracking.service.store.types import utcnow
 
 # What is read of a receiver's answer (for the delivery log); the rest is never read.
 MAX_ANSWER_BYTES = 4096

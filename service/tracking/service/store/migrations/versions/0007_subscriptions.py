@@ -1,7 +1,7 @@
 """subscriptions to the events (webhooks, NATS) and their delivery attempts
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 06:00:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 from tracking.service.store.types import JsonDocument, UtcDateTime
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
