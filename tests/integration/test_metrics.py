@@ -223,7 +223,7 @@ def test_metrics_of_a_missing_execution_are_not_found(stub: TrackingServiceStub)
 
 async def _stored_points(server: ServerThread, execution_id: str) -> int:
     assert server.app is not None
-    async with server.app.database.connected() as connection:
+    async with server.app.database.read_engine.connect() as connection:
         query = text("SELECT count(*) FROM metric_points WHERE execution_id = :e")
         return int((await connection.execute(query, {"e": execution_id})).scalar_one())
 

@@ -12,8 +12,8 @@ from tracking.service.api.metric_messages import (
     series_proto,
 )
 from tracking.service.api.sizing import chunks_that_fit
+from tracking.service.domain.clock import utcnow
 from tracking.service.operations.metrics import Metrics
-from tracking.service.store.types import utcnow
 from tracking.v1 import tracking_service_pb2 as pb
 
 

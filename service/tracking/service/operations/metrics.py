@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -35,7 +36,6 @@ from tracking.service.store import executions as execution_store
 from tracking.service.store import metrics as store
 from tracking.service.store.database import Database
 from tracking.service.store.metrics import SeriesSummary, StoredBucket, StoredPoint
-from tracking.service.store.types import utcnow
 
 # Points a stream reads at a time.
 POINT_BATCH = 1000
