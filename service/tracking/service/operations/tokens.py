@@ -10,6 +10,7 @@ from cachetools import TTLCache
 
 from tracking.service.domain import auth
 from tracking.service.domain.auth import Principal
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     InvalidArgument,
     NotFound,
@@ -17,9 +18,9 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.store import tokens as token_store
-from tracking.service.store.database import Database, connection_lost
+from tracking.service.store.database import Database
+from tracking.service.store.faults import connection_lost
 from tracking.service.store.models import ApiTokenRow
-from tracking.service.store.types import utcnow
 
 # Token ids remembered at once, unknown ones included; more push the oldest out.
 CACHE_ENTRIES = 10_000
