@@ -6,7 +6,8 @@ import asyncio
 
 import grpc
 
-from tracking.service.auth import AuthInterceptor, RateLimiter, Refusal, metadata_size, peer_host
+from tracking.service.auth import AuthInterceptor, RateLimiter, Refusal, metadata_size
+from tracking.service.failed_auth import peer_host
 from tracking.service.operations.tokens import Tokens
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +22,13 @@ import grpc
 
 from tracking.service.domain import auth
 from tracking.service.domain.auth import Principal
+from tracking.service.domain.client_address import Network
 from tracking.service.domain.errors import Unavailable
+from tracking.service.failed_auth import (
+    FailedAuthGuard,
+    authorization_headers,
+    bearer_secret,
+)
 from tracking.service.wrapping import (
     SERVICE_PREFIX,
     CallFacts,
@@ -45,6 +52,8 @@ class TokenChecker(Protocol):
     """What the interceptor asks of the tokens (operations/tokens.py answers)."""
 
     def verified_recently(self, secret: str) -> Principal | None: ...
+
+    async def may_be_issued(self, token_id: str) -> bool: ...
 
     async def verify(self, secret: str) -> Principal | None: ...
 
@@ -110,24 +119,6 @@ class RateLimiter:
             del self._buckets[next(iter(self._buckets))]
 
 
-def peer_host(peer: str) -> str:
-    """The address of a peer without its port ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7")."""
-    if peer.startswith("ipv6:"):
-        return peer.rsplit(":", 1)[0] if "]" in peer else peer
-    if peer.startswith("ipv4:"):
-        return peer.rsplit(":", 1)[0]
-    return peer
-
-
-def authorization_headers(metadata: Any) -> list[str]:
-    return [value for key, value in metadata or () if key == "authorization"]
-
-
-def bearer_secret(header: str) -> str:
-    """The secret of `Bearer <secret>` (whatever the scheme: the caller checks it)."""
-    return header.partition(" ")[2].strip()
-
-
 def metadata_size(metadata: Any) -> int:
     """Bytes of the call's metadata, as HTTP/2 counts a header list (32 per entry)."""
     return sum(len(key) + len(value) + 32 for key, value in metadata or ())
@@ -150,15 +141,16 @@ class AuthInterceptor(WrappingInterceptor):
         required: bool,
         limiter: RateLimiter,
         failure_limiter: RateLimiter | None = None,
+        trusted_proxies: Sequence[Network] = (),
         recheck_seconds: float = 15.0,
         max_metadata_bytes: int = 16384,
     ) -> None:
         self.tokens = tokens
         self.required = required
         self.limiter = limiter
-        # Failed authentications a second one peer address may make before it is refused
-        # without a lookup: a caller guessing tokens costs a dictionary read, no statement.
-        self.failures = failure_limiter or RateLimiter(5, 20)
+        self.failures = FailedAuthGuard(
+            tokens, failure_limiter or RateLimiter(5, 20), trusted_proxies
+        )
         self.recheck_seconds = recheck_seconds
         self.max_metadata_bytes = max_metadata_bytes
 
@@ -171,9 +163,9 @@ class AuthInterceptor(WrappingInterceptor):
                 " this server accepts",
             )
         principal = ANONYMOUS
-        host = peer_host(peer)
+        host = self.failures.caller(peer, metadata)
         if self.required:
-            if self.failures.exhausted(host) and not self._known(metadata):
+            if await self.failures.refuses(host, metadata):
                 return Refusal(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     "too many failed authentications from this address: wait, then send a"
@@ -182,7 +174,7 @@ class AuthInterceptor(WrappingInterceptor):
             refusal = await self._authenticate(rpc, metadata)
             if isinstance(refusal, Refusal):
                 if refusal.code is grpc.StatusCode.UNAUTHENTICATED:
-                    self.failures.allow(host)
+                    self.failures.failed(host)
                 return refusal
             principal = refusal
         key = principal.token_id or host
@@ -192,14 +184,6 @@ class AuthInterceptor(WrappingInterceptor):
                 f"more than {self.limiter.rate:g} requests a second from this caller: slow down",
             )
         return principal
-
-    def _known(self, metadata: Any) -> bool:
-        """Whether the call carries a token checked recently (a cache read, no statement):
-        callers sharing an address with a token guesser keep being served."""
-        headers = authorization_headers(metadata)
-        if len(headers) != 1:
-            return False
-        return self.tokens.verified_recently(bearer_secret(headers[0])) is not None
 
     async def _authenticate(self, rpc: str, metadata: Any) -> Principal | Refusal:
         headers = authorization_headers(metadata)

@@ -17,7 +17,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from tracking.service.domain import errors
-from tracking.service.store.database import connection_lost, storage_refused
+from tracking.service.store.faults import connection_lost, storage_refused
 from tracking.service.wrapping import (
     CallFacts,
     Context,
