@@ -3534,7 +3534,8 @@ type GetExecutionLogsRequest struct {
 	Contains string `protobuf:"bytes,7,opt,name=contains,proto3" json:"contains,omitempty"`
 	// Only lines whose message matches this regular expression somewhere
 	// (RE2 syntax: no backreferences, time linear in the line's length; at
-	// most 1024 characters).
+	// most 1024 characters, compiling to at most 2000 instructions: counted
+	// repetition such as (?:.{0,100}a){10} multiplies them).
 	Pattern string `protobuf:"bytes,8,opt,name=pattern,proto3" json:"pattern,omitempty"`
 }
 
@@ -3637,11 +3638,13 @@ type GetExecutionLogsResponse struct {
 	// True when more lines match than were returned although `limit` was not
 	// reached: the response stopped at about 2 MiB or at the server's limit
 	// of lines per read, or a filtered read stopped after examining 100,000
-	// lines. Read on with after_seq set to the last seq received, or to
-	// scanned_to_seq when that is set.
+	// lines, 16 MiB of them, or half a second of matching. Read on with
+	// after_seq set to the last seq received, or to scanned_to_seq when that
+	// is set.
 	Truncated bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
-	// Set when a filtered read stopped after examining 100,000 lines: the seq
-	// of the last line it examined (beyond every entry returned).
+	// Set when a filtered read stopped after examining 100,000 lines, 16 MiB
+	// of them or half a second of matching: the seq of the last line it
+	// examined (beyond every entry returned).
 	ScannedToSeq int64 `protobuf:"varint,3,opt,name=scanned_to_seq,json=scannedToSeq,proto3" json:"scanned_to_seq,omitempty"`
 }
 

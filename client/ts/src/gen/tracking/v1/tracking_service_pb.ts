@@ -1706,7 +1706,8 @@ export type GetExecutionLogsRequest = Message<"tracking.v1.GetExecutionLogsReque
   /**
    * Only lines whose message matches this regular expression somewhere
    * (RE2 syntax: no backreferences, time linear in the line's length; at
-   * most 1024 characters).
+   * most 1024 characters, compiling to at most 2000 instructions: counted
+   * repetition such as (?:.{0,100}a){10} multiplies them).
    *
    * @generated from field: string pattern = 8;
    */
@@ -1737,16 +1738,18 @@ export type GetExecutionLogsResponse = Message<"tracking.v1.GetExecutionLogsResp
    * True when more lines match than were returned although `limit` was not
    * reached: the response stopped at about 2 MiB or at the server's limit
    * of lines per read, or a filtered read stopped after examining 100,000
-   * lines. Read on with after_seq set to the last seq received, or to
-   * scanned_to_seq when that is set.
+   * lines, 16 MiB of them, or half a second of matching. Read on with
+   * after_seq set to the last seq received, or to scanned_to_seq when that
+   * is set.
    *
    * @generated from field: bool truncated = 2;
    */
   truncated: boolean;
 
   /**
-   * Set when a filtered read stopped after examining 100,000 lines: the seq
-   * of the last line it examined (beyond every entry returned).
+   * Set when a filtered read stopped after examining 100,000 lines, 16 MiB
+   * of them or half a second of matching: the seq of the last line it
+   * examined (beyond every entry returned).
    *
    * @generated from field: int64 scanned_to_seq = 3;
    */
