@@ -56,7 +56,7 @@ go-lint: go-deps
 	client/go/gopath.sh vet ./...
 
 lint: $(STAMP) $(BUF)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests bench && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests bench && $(BIN)/lint-imports --no-cache && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
 	$(MAKE) proto-check
 	if command -v node >/dev/null; then $(MAKE) ts-typecheck; else $(call NEED,node,tsc --noEmit); fi
 	if command -v go >/dev/null; then $(MAKE) go-lint; else $(call NEED,go,gofmt and go vet); fi

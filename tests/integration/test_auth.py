@@ -14,6 +14,7 @@ from tests.support.server import ServerThread
 from tracking.service.wrapping import SERVICE_PREFIX
 from tracking.v1 import auth_pb2
 from tracking.v1 import execution_pb2 as epb
+from tracking.v1 import metric_pb2 as mpb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
@@ -45,10 +46,26 @@ REQUESTS: dict[str, Message] = {
     "GetExecutionLogs": pb.GetExecutionLogsRequest(execution_id=MISSING),
     "WatchStatus": pb.WatchStatusRequest(execution_id=MISSING),
     "StreamLogs": pb.StreamLogsRequest(execution_id=MISSING),
+    "LogMetrics": pb.LogMetricsRequest(
+        execution_id=MISSING, points=[mpb.MetricPoint(name="loss", value=1.0)]
+    ),
+    "ListMetrics": pb.ListMetricsRequest(execution_id=MISSING),
+    "GetMetricHistory": pb.GetMetricHistoryRequest(
+        execution_ids=[MISSING], name="loss", max_points=10
+    ),
+    "StreamMetrics": pb.StreamMetricsRequest(execution_id=MISSING),
     "GetServiceInfo": pb.GetServiceInfoRequest(),
     "CreateToken": pb.CreateTokenRequest(),
     "ListTokens": pb.ListTokensRequest(),
     "RevokeToken": pb.RevokeTokenRequest(token_id="tok_000000000000"),
+    "CreateSubscription": pb.CreateSubscriptionRequest(),
+    "GetSubscription": pb.GetSubscriptionRequest(subscription_id="sub_000000000000"),
+    "ListSubscriptions": pb.ListSubscriptionsRequest(),
+    "DeleteSubscription": pb.DeleteSubscriptionRequest(subscription_id="sub_000000000000"),
+    "PauseSubscription": pb.PauseSubscriptionRequest(subscription_id="sub_000000000000"),
+    "ResumeSubscription": pb.ResumeSubscriptionRequest(subscription_id="sub_000000000000"),
+    "ListDeliveries": pb.ListDeliveriesRequest(subscription_id="sub_000000000000"),
+    "TestSubscription": pb.TestSubscriptionRequest(subscription_id="sub_000000000000"),
 }
 ROLE_OF = {
     **dict.fromkeys(
@@ -63,6 +80,9 @@ ROLE_OF = {
             "GetExecutionLogs",
             "WatchStatus",
             "StreamLogs",
+            "ListMetrics",
+            "GetMetricHistory",
+            "StreamMetrics",
             "GetServiceInfo",
         ],
         "READER",
@@ -77,11 +97,27 @@ ROLE_OF = {
             "SetExecutionOutputs",
             "UpdateStep",
             "AppendLogs",
+            "LogMetrics",
         ],
         "WRITER",
     ),
     **dict.fromkeys(
-        ["DeleteDeployment", "DeleteExecution", "CreateToken", "ListTokens", "RevokeToken"], "ADMIN"
+        [
+            "DeleteDeployment",
+            "DeleteExecution",
+            "CreateToken",
+            "ListTokens",
+            "RevokeToken",
+            "CreateSubscription",
+            "GetSubscription",
+            "ListSubscriptions",
+            "DeleteSubscription",
+            "PauseSubscription",
+            "ResumeSubscription",
+            "ListDeliveries",
+            "TestSubscription",
+        ],
+        "ADMIN",
     ),
 }
 RANK = {"READER": 1, "WRITER": 2, "ADMIN": 3}

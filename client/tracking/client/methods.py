@@ -82,6 +82,12 @@ APPEND_LOGS = Method("AppendLogs", pb.AppendLogsRequest, pb.AppendLogsResponse, 
 GET_EXECUTION_LOGS = Method(
     "GetExecutionLogs", pb.GetExecutionLogsRequest, pb.GetExecutionLogsResponse, retryable=True
 )
+# Not retried: a batch repeated after an unknown outcome would be stored twice.
+LOG_METRICS = Method("LogMetrics", pb.LogMetricsRequest, pb.LogMetricsResponse, retryable=False)
+LIST_METRICS = Method("ListMetrics", pb.ListMetricsRequest, pb.ListMetricsResponse, retryable=True)
+GET_METRIC_HISTORY = Method(
+    "GetMetricHistory", pb.GetMetricHistoryRequest, pb.GetMetricHistoryResponse, retryable=True
+)
 GET_SERVICE_INFO = Method(
     "GetServiceInfo", pb.GetServiceInfoRequest, pb.GetServiceInfoResponse, retryable=True
 )
@@ -93,8 +99,47 @@ REVOKE_TOKEN = Method("RevokeToken", pb.RevokeTokenRequest, pb.RevokeTokenRespon
 # Server-streaming; not retried as calls: resuming needs the stream's last cursor (see resume).
 WATCH_STATUS = Method("WatchStatus", pb.WatchStatusRequest, pb.WatchStatusResponse, retryable=False)
 STREAM_LOGS = Method("StreamLogs", pb.StreamLogsRequest, pb.StreamLogsResponse, retryable=False)
+STREAM_METRICS = Method(
+    "StreamMetrics", pb.StreamMetricsRequest, pb.StreamMetricsResponse, retryable=False
+)
 
 
 def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
     """Call metadata carrying the bearer token, if any."""
     return (("authorization", f"Bearer {token}"),) if token else None
+
+
+# Subscriptions (admin). Gets and lists are reads; the writes are not retried.
+CREATE_SUBSCRIPTION = Method(
+    "CreateSubscription",
+    pb.CreateSubscriptionRequest,
+    pb.CreateSubscriptionResponse,
+    retryable=False,
+)
+GET_SUBSCRIPTION = Method(
+    "GetSubscription", pb.GetSubscriptionRequest, pb.GetSubscriptionResponse, retryable=True
+)
+LIST_SUBSCRIPTIONS = Method(
+    "ListSubscriptions", pb.ListSubscriptionsRequest, pb.ListSubscriptionsResponse, retryable=True
+)
+DELETE_SUBSCRIPTION = Method(
+    "DeleteSubscription",
+    pb.DeleteSubscriptionRequest,
+    pb.DeleteSubscriptionResponse,
+    retryable=False,
+)
+PAUSE_SUBSCRIPTION = Method(
+    "PauseSubscription", pb.PauseSubscriptionRequest, pb.PauseSubscriptionResponse, retryable=False
+)
+RESUME_SUBSCRIPTION = Method(
+    "ResumeSubscription",
+    pb.ResumeSubscriptionRequest,
+    pb.ResumeSubscriptionResponse,
+    retryable=False,
+)
+LIST_DELIVERIES = Method(
+    "ListDeliveries", pb.ListDeliveriesRequest, pb.ListDeliveriesResponse, retryable=True
+)
+TEST_SUBSCRIPTION = Method(
+    "TestSubscription", pb.TestSubscriptionRequest, pb.TestSubscriptionResponse, retryable=False
+)

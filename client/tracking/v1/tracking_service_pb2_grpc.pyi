@@ -178,6 +178,40 @@ class TrackingServiceStub:
     NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
     shutting down: resume from the last seq or resume_token).
     """
+    LogMetrics: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.LogMetricsRequest, _tracking_service_pb2.LogMetricsResponse]
+    """Appends a batch of metric points to an execution, numbered from its last
+    point seq + 1 in the order given, in one transaction: stored whole or not
+    at all. Renews the execution's lease.
+    Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+    max_metric_batch_points, a bad name or a negative step, each naming
+    points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+    ended).
+    """
+    ListMetrics: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ListMetricsRequest, _tracking_service_pb2.ListMetricsResponse]
+    """Lists the metric series of an execution, in name order, each summarized.
+    Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+    """
+    GetMetricHistory: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.GetMetricHistoryRequest, _tracking_service_pb2.GetMetricHistoryResponse]
+    """Returns the history of one series in one or more executions: the points
+    of the step range when there are at most max_points of them, else that
+    range in at most max_points buckets (min, max, last value and count
+    each, computed by the database), so a spike stays visible at any zoom.
+    With exact, the points themselves a page at a time.
+    Errors: INVALID_ARGUMENT (no execution or more than
+    max_metric_history_executions, an id repeated, a bad name, max_points
+    outside 1..10000 or over 20000 in all, a negative start_step, end_step
+    before start_step, a page_token without exact, altered or of another
+    query), NOT_FOUND (an execution).
+    """
+    StreamMetrics: _grpc.UnaryStreamMultiCallable[_tracking_service_pb2.StreamMetricsRequest, _tracking_service_pb2.StreamMetricsResponse]
+    """Streams the metric points of one execution: the stored points after
+    after_seq first, then, with follow, new points as they commit, until the
+    execution has ended and every point committed before its end was sent.
+    Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+    the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+    (the points after after_seq were removed by retention), UNAVAILABLE
+    (server shutting down: resume from the last seq).
+    """
     GetServiceInfo: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.GetServiceInfoRequest, _tracking_service_pb2.GetServiceInfoResponse]
     """Returns what this server accepts: its version and limits, and the lease
     it gives executions by default. Needs no role beyond reader.
@@ -193,6 +227,43 @@ class TrackingServiceStub:
     """Revokes a token: calls with it are refused at once, and its open streams
     end within a minute. Admin only.
     Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+    """
+    CreateSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.CreateSubscriptionRequest, _tracking_service_pb2.CreateSubscriptionResponse]
+    """Creates a subscription: the service delivers every event after this
+    moment that matches its filter (docs/events.md). A webhook's response
+    carries its signing secret, shown only this once. Admin only.
+    Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+    credentials, is too long or names a refused address range; a subject that
+    is not a valid NATS subject; an unspecified kind or status; bad name),
+    NOT_FOUND (a deployment of the filter does not exist).
+    """
+    GetSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.GetSubscriptionRequest, _tracking_service_pb2.GetSubscriptionResponse]
+    """Returns one subscription (never its secret). Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ListSubscriptionsRequest, _tracking_service_pb2.ListSubscriptionsResponse]
+    """Lists subscriptions, newest first. Admin only."""
+    DeleteSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.DeleteSubscriptionRequest, _tracking_service_pb2.DeleteSubscriptionResponse]
+    """Deletes a subscription: its deliveries stop and the events it held are
+    left to retention. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    PauseSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.PauseSubscriptionRequest, _tracking_service_pb2.PauseSubscriptionResponse]
+    """Pauses delivery; events keep accumulating after the cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ResumeSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ResumeSubscriptionRequest, _tracking_service_pb2.ResumeSubscriptionResponse]
+    """Resumes a paused or failing subscription from its cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListDeliveries: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ListDeliveriesRequest, _tracking_service_pb2.ListDeliveriesResponse]
+    """Lists the last delivery attempts of a subscription, newest first. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    TestSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.TestSubscriptionRequest, _tracking_service_pb2.TestSubscriptionResponse]
+    """Sends one test event (type dev.tracking.test.v1) to the subscription's
+    target now, once, and says how it went; the cursor does not move. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
     """
 
 @_typing.type_check_only
@@ -345,6 +416,40 @@ class TrackingServiceAsyncStub(TrackingServiceStub):
     NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
     shutting down: resume from the last seq or resume_token).
     """
+    LogMetrics: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.LogMetricsRequest, _tracking_service_pb2.LogMetricsResponse]  # type: ignore[assignment]
+    """Appends a batch of metric points to an execution, numbered from its last
+    point seq + 1 in the order given, in one transaction: stored whole or not
+    at all. Renews the execution's lease.
+    Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+    max_metric_batch_points, a bad name or a negative step, each naming
+    points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+    ended).
+    """
+    ListMetrics: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ListMetricsRequest, _tracking_service_pb2.ListMetricsResponse]  # type: ignore[assignment]
+    """Lists the metric series of an execution, in name order, each summarized.
+    Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+    """
+    GetMetricHistory: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.GetMetricHistoryRequest, _tracking_service_pb2.GetMetricHistoryResponse]  # type: ignore[assignment]
+    """Returns the history of one series in one or more executions: the points
+    of the step range when there are at most max_points of them, else that
+    range in at most max_points buckets (min, max, last value and count
+    each, computed by the database), so a spike stays visible at any zoom.
+    With exact, the points themselves a page at a time.
+    Errors: INVALID_ARGUMENT (no execution or more than
+    max_metric_history_executions, an id repeated, a bad name, max_points
+    outside 1..10000 or over 20000 in all, a negative start_step, end_step
+    before start_step, a page_token without exact, altered or of another
+    query), NOT_FOUND (an execution).
+    """
+    StreamMetrics: _aio.UnaryStreamMultiCallable[_tracking_service_pb2.StreamMetricsRequest, _tracking_service_pb2.StreamMetricsResponse]  # type: ignore[assignment]
+    """Streams the metric points of one execution: the stored points after
+    after_seq first, then, with follow, new points as they commit, until the
+    execution has ended and every point committed before its end was sent.
+    Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+    the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+    (the points after after_seq were removed by retention), UNAVAILABLE
+    (server shutting down: resume from the last seq).
+    """
     GetServiceInfo: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.GetServiceInfoRequest, _tracking_service_pb2.GetServiceInfoResponse]  # type: ignore[assignment]
     """Returns what this server accepts: its version and limits, and the lease
     it gives executions by default. Needs no role beyond reader.
@@ -360,6 +465,43 @@ class TrackingServiceAsyncStub(TrackingServiceStub):
     """Revokes a token: calls with it are refused at once, and its open streams
     end within a minute. Admin only.
     Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+    """
+    CreateSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.CreateSubscriptionRequest, _tracking_service_pb2.CreateSubscriptionResponse]  # type: ignore[assignment]
+    """Creates a subscription: the service delivers every event after this
+    moment that matches its filter (docs/events.md). A webhook's response
+    carries its signing secret, shown only this once. Admin only.
+    Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+    credentials, is too long or names a refused address range; a subject that
+    is not a valid NATS subject; an unspecified kind or status; bad name),
+    NOT_FOUND (a deployment of the filter does not exist).
+    """
+    GetSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.GetSubscriptionRequest, _tracking_service_pb2.GetSubscriptionResponse]  # type: ignore[assignment]
+    """Returns one subscription (never its secret). Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListSubscriptions: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ListSubscriptionsRequest, _tracking_service_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
+    """Lists subscriptions, newest first. Admin only."""
+    DeleteSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.DeleteSubscriptionRequest, _tracking_service_pb2.DeleteSubscriptionResponse]  # type: ignore[assignment]
+    """Deletes a subscription: its deliveries stop and the events it held are
+    left to retention. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    PauseSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.PauseSubscriptionRequest, _tracking_service_pb2.PauseSubscriptionResponse]  # type: ignore[assignment]
+    """Pauses delivery; events keep accumulating after the cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ResumeSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ResumeSubscriptionRequest, _tracking_service_pb2.ResumeSubscriptionResponse]  # type: ignore[assignment]
+    """Resumes a paused or failing subscription from its cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListDeliveries: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ListDeliveriesRequest, _tracking_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
+    """Lists the last delivery attempts of a subscription, newest first. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    TestSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.TestSubscriptionRequest, _tracking_service_pb2.TestSubscriptionResponse]  # type: ignore[assignment]
+    """Sends one test event (type dev.tracking.test.v1) to the subscription's
+    target now, once, and says how it went; the cursor does not move. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
     """
 
 class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -631,6 +773,64 @@ class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def LogMetrics(
+        self,
+        request: _tracking_service_pb2.LogMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.LogMetricsResponse, _abc.Awaitable[_tracking_service_pb2.LogMetricsResponse]]:
+        """Appends a batch of metric points to an execution, numbered from its last
+        point seq + 1 in the order given, in one transaction: stored whole or not
+        at all. Renews the execution's lease.
+        Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+        max_metric_batch_points, a bad name or a negative step, each naming
+        points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+        ended).
+        """
+
+    @_abc_1.abstractmethod
+    def ListMetrics(
+        self,
+        request: _tracking_service_pb2.ListMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ListMetricsResponse, _abc.Awaitable[_tracking_service_pb2.ListMetricsResponse]]:
+        """Lists the metric series of an execution, in name order, each summarized.
+        Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMetricHistory(
+        self,
+        request: _tracking_service_pb2.GetMetricHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.GetMetricHistoryResponse, _abc.Awaitable[_tracking_service_pb2.GetMetricHistoryResponse]]:
+        """Returns the history of one series in one or more executions: the points
+        of the step range when there are at most max_points of them, else that
+        range in at most max_points buckets (min, max, last value and count
+        each, computed by the database), so a spike stays visible at any zoom.
+        With exact, the points themselves a page at a time.
+        Errors: INVALID_ARGUMENT (no execution or more than
+        max_metric_history_executions, an id repeated, a bad name, max_points
+        outside 1..10000 or over 20000 in all, a negative start_step, end_step
+        before start_step, a page_token without exact, altered or of another
+        query), NOT_FOUND (an execution).
+        """
+
+    @_abc_1.abstractmethod
+    def StreamMetrics(
+        self,
+        request: _tracking_service_pb2.StreamMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_tracking_service_pb2.StreamMetricsResponse], _abc.AsyncIterator[_tracking_service_pb2.StreamMetricsResponse]]:
+        """Streams the metric points of one execution: the stored points after
+        after_seq first, then, with follow, new points as they commit, until the
+        execution has ended and every point committed before its end was sent.
+        Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+        the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+        (the points after after_seq were removed by retention), UNAVAILABLE
+        (server shutting down: resume from the last seq).
+        """
+
+    @_abc_1.abstractmethod
     def GetServiceInfo(
         self,
         request: _tracking_service_pb2.GetServiceInfoRequest,
@@ -668,6 +868,91 @@ class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Revokes a token: calls with it are refused at once, and its open streams
         end within a minute. Admin only.
         Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateSubscription(
+        self,
+        request: _tracking_service_pb2.CreateSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.CreateSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.CreateSubscriptionResponse]]:
+        """Creates a subscription: the service delivers every event after this
+        moment that matches its filter (docs/events.md). A webhook's response
+        carries its signing secret, shown only this once. Admin only.
+        Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+        credentials, is too long or names a refused address range; a subject that
+        is not a valid NATS subject; an unspecified kind or status; bad name),
+        NOT_FOUND (a deployment of the filter does not exist).
+        """
+
+    @_abc_1.abstractmethod
+    def GetSubscription(
+        self,
+        request: _tracking_service_pb2.GetSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.GetSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.GetSubscriptionResponse]]:
+        """Returns one subscription (never its secret). Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSubscriptions(
+        self,
+        request: _tracking_service_pb2.ListSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ListSubscriptionsResponse, _abc.Awaitable[_tracking_service_pb2.ListSubscriptionsResponse]]:
+        """Lists subscriptions, newest first. Admin only."""
+
+    @_abc_1.abstractmethod
+    def DeleteSubscription(
+        self,
+        request: _tracking_service_pb2.DeleteSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.DeleteSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.DeleteSubscriptionResponse]]:
+        """Deletes a subscription: its deliveries stop and the events it held are
+        left to retention. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def PauseSubscription(
+        self,
+        request: _tracking_service_pb2.PauseSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.PauseSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.PauseSubscriptionResponse]]:
+        """Pauses delivery; events keep accumulating after the cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeSubscription(
+        self,
+        request: _tracking_service_pb2.ResumeSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ResumeSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.ResumeSubscriptionResponse]]:
+        """Resumes a paused or failing subscription from its cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDeliveries(
+        self,
+        request: _tracking_service_pb2.ListDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_tracking_service_pb2.ListDeliveriesResponse]]:
+        """Lists the last delivery attempts of a subscription, newest first. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def TestSubscription(
+        self,
+        request: _tracking_service_pb2.TestSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.TestSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.TestSubscriptionResponse]]:
+        """Sends one test event (type dev.tracking.test.v1) to the subscription's
+        target now, once, and says how it went; the cursor does not move. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
         """
 
 def add_TrackingServiceServicer_to_server(servicer: TrackingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -5,10 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracking.client.methods import DEFAULT_ADDRESS
+from tracking.service.domain.client_address import Network, networks
 from tracking.service.domain.limits import Limits
 
 
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
     auth_failure_burst: float = Field(
         20.0, ge=1, description="failed authentications one address may make at once"
     )
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or networks (CIDR) of reverse proxies whose"
+        " Forwarded or X-Forwarded-For header names the client that rate and failed-"
+        "authentication limits count (empty: none; the peer is the client)",
+    )
     max_metadata_bytes: int = Field(
         16384, gt=0, description="largest metadata (headers) a call may carry, in bytes"
     )
@@ -151,11 +158,55 @@ class Settings(BaseSettings):
     metrics_address: str = Field(
         "", description="host:port of the Prometheus /metrics endpoint (empty: off)"
     )
-    log_format: Literal["json", "text"] = Field(
-        "json", description="json (one object a line) or text"
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="auto (text on a terminal, else json), json (one object a line) or text",
     )
     reflection: bool = Field(True, description="serve gRPC server reflection")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    outbound_allow_private_addresses: bool = Field(
+        False,
+        description="let webhooks reach loopback, private, link-local and metadata addresses"
+        " (refused by default, at creation and at every connection)",
+    )
+    outbound_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="time a webhook receiver gets to accept the connection"
+    )
+    outbound_timeout_seconds: float = Field(
+        10.0, gt=0, description="time a webhook receiver gets to answer, in all"
+    )
+    outbound_max_age_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="time deliveries of a subscription may fail before it is marked failing",
+    )
+    outbound_retry_base_seconds: float = Field(
+        0.5, gt=0, description="wait before the first retry (it doubles at each retry)"
+    )
+    outbound_retry_max_seconds: float = Field(
+        60.0, gt=0, description="longest wait between retries (Retry-After included)"
+    )
+    outbound_parallelism: int = Field(
+        32, gt=0, description="executions whose events one subscription sends at once"
+    )
+    outbound_lease_seconds: float = Field(
+        5.0, gt=0, description="how long a replica holds a subscription without renewing it"
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="the NATS server that NATS subscriptions publish to"
+    )
+    nats_create_streams: bool = Field(
+        True, description="create a JetStream stream for a subject prefix that none holds"
+    )
+    events_source: str = Field(
+        "/tracking", description="the CloudEvents `source` of the events this service sends"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        networks(value)
+        return value
 
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:
@@ -175,6 +226,10 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.http_cors_origins.split(",") if o.strip()]
+
+    @property
+    def trusted_proxy_networks(self) -> list[Network]:
+        return networks(self.trusted_proxies)
 
     @property
     def auth_required(self) -> bool:

@@ -126,6 +126,36 @@ type TrackingServiceClient interface {
 	// NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
 	// shutting down: resume from the last seq or resume_token).
 	StreamLogs(ctx context.Context, in *StreamLogsRequest, opts ...grpc.CallOption) (TrackingService_StreamLogsClient, error)
+	// Appends a batch of metric points to an execution, numbered from its last
+	// point seq + 1 in the order given, in one transaction: stored whole or not
+	// at all. Renews the execution's lease.
+	// Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+	// max_metric_batch_points, a bad name or a negative step, each naming
+	// points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+	// ended).
+	LogMetrics(ctx context.Context, in *LogMetricsRequest, opts ...grpc.CallOption) (*LogMetricsResponse, error)
+	// Lists the metric series of an execution, in name order, each summarized.
+	// Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+	ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error)
+	// Returns the history of one series in one or more executions: the points
+	// of the step range when there are at most max_points of them, else that
+	// range in at most max_points buckets (min, max, last value and count
+	// each, computed by the database), so a spike stays visible at any zoom.
+	// With exact, the points themselves a page at a time.
+	// Errors: INVALID_ARGUMENT (no execution or more than
+	// max_metric_history_executions, an id repeated, a bad name, max_points
+	// outside 1..10000 or over 20000 in all, a negative start_step, end_step
+	// before start_step, a page_token without exact, altered or of another
+	// query), NOT_FOUND (an execution).
+	GetMetricHistory(ctx context.Context, in *GetMetricHistoryRequest, opts ...grpc.CallOption) (*GetMetricHistoryResponse, error)
+	// Streams the metric points of one execution: the stored points after
+	// after_seq first, then, with follow, new points as they commit, until the
+	// execution has ended and every point committed before its end was sent.
+	// Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+	// the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+	// (the points after after_seq were removed by retention), UNAVAILABLE
+	// (server shutting down: resume from the last seq).
+	StreamMetrics(ctx context.Context, in *StreamMetricsRequest, opts ...grpc.CallOption) (TrackingService_StreamMetricsClient, error)
 	// Returns what this server accepts: its version and limits, and the lease
 	// it gives executions by default. Needs no role beyond reader.
 	GetServiceInfo(ctx context.Context, in *GetServiceInfoRequest, opts ...grpc.CallOption) (*GetServiceInfoResponse, error)
@@ -139,6 +169,36 @@ type TrackingServiceClient interface {
 	// end within a minute. Admin only.
 	// Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// Creates a subscription: the service delivers every event after this
+	// moment that matches its filter (docs/events.md). A webhook's response
+	// carries its signing secret, shown only this once. Admin only.
+	// Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+	// credentials, is too long or names a refused address range; a subject that
+	// is not a valid NATS subject; an unspecified kind or status; bad name),
+	// NOT_FOUND (a deployment of the filter does not exist).
+	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error)
+	// Returns one subscription (never its secret). Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*GetSubscriptionResponse, error)
+	// Lists subscriptions, newest first. Admin only.
+	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
+	// Deletes a subscription: its deliveries stop and the events it held are
+	// left to retention. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error)
+	// Pauses delivery; events keep accumulating after the cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	PauseSubscription(ctx context.Context, in *PauseSubscriptionRequest, opts ...grpc.CallOption) (*PauseSubscriptionResponse, error)
+	// Resumes a paused or failing subscription from its cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error)
+	// Lists the last delivery attempts of a subscription, newest first. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	// Sends one test event (type dev.tracking.test.v1) to the subscription's
+	// target now, once, and says how it went; the cursor does not move. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	TestSubscription(ctx context.Context, in *TestSubscriptionRequest, opts ...grpc.CallOption) (*TestSubscriptionResponse, error)
 }
 
 type trackingServiceClient struct {
@@ -375,6 +435,65 @@ func (x *trackingServiceStreamLogsClient) Recv() (*StreamLogsResponse, error) {
 	return m, nil
 }
 
+func (c *trackingServiceClient) LogMetrics(ctx context.Context, in *LogMetricsRequest, opts ...grpc.CallOption) (*LogMetricsResponse, error) {
+	out := new(LogMetricsResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/LogMetrics", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error) {
+	out := new(ListMetricsResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ListMetrics", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) GetMetricHistory(ctx context.Context, in *GetMetricHistoryRequest, opts ...grpc.CallOption) (*GetMetricHistoryResponse, error) {
+	out := new(GetMetricHistoryResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/GetMetricHistory", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) StreamMetrics(ctx context.Context, in *StreamMetricsRequest, opts ...grpc.CallOption) (TrackingService_StreamMetricsClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_TrackingService_serviceDesc.Streams[2], "/tracking.v1.TrackingService/StreamMetrics", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &trackingServiceStreamMetricsClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type TrackingService_StreamMetricsClient interface {
+	Recv() (*StreamMetricsResponse, error)
+	grpc.ClientStream
+}
+
+type trackingServiceStreamMetricsClient struct {
+	grpc.ClientStream
+}
+
+func (x *trackingServiceStreamMetricsClient) Recv() (*StreamMetricsResponse, error) {
+	m := new(StreamMetricsResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func (c *trackingServiceClient) GetServiceInfo(ctx context.Context, in *GetServiceInfoRequest, opts ...grpc.CallOption) (*GetServiceInfoResponse, error) {
 	out := new(GetServiceInfoResponse)
 	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/GetServiceInfo", in, out, opts...)
@@ -405,6 +524,78 @@ func (c *trackingServiceClient) ListTokens(ctx context.Context, in *ListTokensRe
 func (c *trackingServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
 	out := new(RevokeTokenResponse)
 	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/RevokeToken", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error) {
+	out := new(CreateSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/CreateSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*GetSubscriptionResponse, error) {
+	out := new(GetSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/GetSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error) {
+	out := new(ListSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ListSubscriptions", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error) {
+	out := new(DeleteSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/DeleteSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) PauseSubscription(ctx context.Context, in *PauseSubscriptionRequest, opts ...grpc.CallOption) (*PauseSubscriptionResponse, error) {
+	out := new(PauseSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/PauseSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error) {
+	out := new(ResumeSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ResumeSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+	out := new(ListDeliveriesResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ListDeliveries", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) TestSubscription(ctx context.Context, in *TestSubscriptionRequest, opts ...grpc.CallOption) (*TestSubscriptionResponse, error) {
+	out := new(TestSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/TestSubscription", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -524,6 +715,36 @@ type TrackingServiceServer interface {
 	// NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
 	// shutting down: resume from the last seq or resume_token).
 	StreamLogs(*StreamLogsRequest, TrackingService_StreamLogsServer) error
+	// Appends a batch of metric points to an execution, numbered from its last
+	// point seq + 1 in the order given, in one transaction: stored whole or not
+	// at all. Renews the execution's lease.
+	// Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+	// max_metric_batch_points, a bad name or a negative step, each naming
+	// points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+	// ended).
+	LogMetrics(context.Context, *LogMetricsRequest) (*LogMetricsResponse, error)
+	// Lists the metric series of an execution, in name order, each summarized.
+	// Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+	ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error)
+	// Returns the history of one series in one or more executions: the points
+	// of the step range when there are at most max_points of them, else that
+	// range in at most max_points buckets (min, max, last value and count
+	// each, computed by the database), so a spike stays visible at any zoom.
+	// With exact, the points themselves a page at a time.
+	// Errors: INVALID_ARGUMENT (no execution or more than
+	// max_metric_history_executions, an id repeated, a bad name, max_points
+	// outside 1..10000 or over 20000 in all, a negative start_step, end_step
+	// before start_step, a page_token without exact, altered or of another
+	// query), NOT_FOUND (an execution).
+	GetMetricHistory(context.Context, *GetMetricHistoryRequest) (*GetMetricHistoryResponse, error)
+	// Streams the metric points of one execution: the stored points after
+	// after_seq first, then, with follow, new points as they commit, until the
+	// execution has ended and every point committed before its end was sent.
+	// Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+	// the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+	// (the points after after_seq were removed by retention), UNAVAILABLE
+	// (server shutting down: resume from the last seq).
+	StreamMetrics(*StreamMetricsRequest, TrackingService_StreamMetricsServer) error
 	// Returns what this server accepts: its version and limits, and the lease
 	// it gives executions by default. Needs no role beyond reader.
 	GetServiceInfo(context.Context, *GetServiceInfoRequest) (*GetServiceInfoResponse, error)
@@ -537,6 +758,36 @@ type TrackingServiceServer interface {
 	// end within a minute. Admin only.
 	// Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// Creates a subscription: the service delivers every event after this
+	// moment that matches its filter (docs/events.md). A webhook's response
+	// carries its signing secret, shown only this once. Admin only.
+	// Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+	// credentials, is too long or names a refused address range; a subject that
+	// is not a valid NATS subject; an unspecified kind or status; bad name),
+	// NOT_FOUND (a deployment of the filter does not exist).
+	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error)
+	// Returns one subscription (never its secret). Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	GetSubscription(context.Context, *GetSubscriptionRequest) (*GetSubscriptionResponse, error)
+	// Lists subscriptions, newest first. Admin only.
+	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
+	// Deletes a subscription: its deliveries stop and the events it held are
+	// left to retention. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error)
+	// Pauses delivery; events keep accumulating after the cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	PauseSubscription(context.Context, *PauseSubscriptionRequest) (*PauseSubscriptionResponse, error)
+	// Resumes a paused or failing subscription from its cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error)
+	// Lists the last delivery attempts of a subscription, newest first. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	// Sends one test event (type dev.tracking.test.v1) to the subscription's
+	// target now, once, and says how it went; the cursor does not move. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	TestSubscription(context.Context, *TestSubscriptionRequest) (*TestSubscriptionResponse, error)
 	mustEmbedUnimplementedTrackingServiceServer()
 }
 
@@ -604,6 +855,18 @@ func (UnimplementedTrackingServiceServer) WatchStatus(*WatchStatusRequest, Track
 func (UnimplementedTrackingServiceServer) StreamLogs(*StreamLogsRequest, TrackingService_StreamLogsServer) error {
 	return status.Errorf(codes.Unimplemented, "method StreamLogs not implemented")
 }
+func (UnimplementedTrackingServiceServer) LogMetrics(context.Context, *LogMetricsRequest) (*LogMetricsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LogMetrics not implemented")
+}
+func (UnimplementedTrackingServiceServer) ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListMetrics not implemented")
+}
+func (UnimplementedTrackingServiceServer) GetMetricHistory(context.Context, *GetMetricHistoryRequest) (*GetMetricHistoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetMetricHistory not implemented")
+}
+func (UnimplementedTrackingServiceServer) StreamMetrics(*StreamMetricsRequest, TrackingService_StreamMetricsServer) error {
+	return status.Errorf(codes.Unimplemented, "method StreamMetrics not implemented")
+}
 func (UnimplementedTrackingServiceServer) GetServiceInfo(context.Context, *GetServiceInfoRequest) (*GetServiceInfoResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetServiceInfo not implemented")
 }
@@ -615,6 +878,30 @@ func (UnimplementedTrackingServiceServer) ListTokens(context.Context, *ListToken
 }
 func (UnimplementedTrackingServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedTrackingServiceServer) CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) GetSubscription(context.Context, *GetSubscriptionRequest) (*GetSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListSubscriptions not implemented")
+}
+func (UnimplementedTrackingServiceServer) DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) PauseSubscription(context.Context, *PauseSubscriptionRequest) (*PauseSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PauseSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ResumeSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListDeliveries not implemented")
+}
+func (UnimplementedTrackingServiceServer) TestSubscription(context.Context, *TestSubscriptionRequest) (*TestSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TestSubscription not implemented")
 }
 func (UnimplementedTrackingServiceServer) mustEmbedUnimplementedTrackingServiceServer() {}
 
@@ -995,6 +1282,81 @@ func (x *trackingServiceStreamLogsServer) Send(m *StreamLogsResponse) error {
 	return x.ServerStream.SendMsg(m)
 }
 
+func _TrackingService_LogMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).LogMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/LogMetrics",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).LogMetrics(ctx, req.(*LogMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ListMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ListMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ListMetrics",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ListMetrics(ctx, req.(*ListMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_GetMetricHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMetricHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).GetMetricHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/GetMetricHistory",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).GetMetricHistory(ctx, req.(*GetMetricHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_StreamMetrics_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamMetricsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TrackingServiceServer).StreamMetrics(m, &trackingServiceStreamMetricsServer{stream})
+}
+
+type TrackingService_StreamMetricsServer interface {
+	Send(*StreamMetricsResponse) error
+	grpc.ServerStream
+}
+
+type trackingServiceStreamMetricsServer struct {
+	grpc.ServerStream
+}
+
+func (x *trackingServiceStreamMetricsServer) Send(m *StreamMetricsResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
 func _TrackingService_GetServiceInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetServiceInfoRequest)
 	if err := dec(in); err != nil {
@@ -1063,6 +1425,150 @@ func _TrackingService_RevokeToken_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(TrackingServiceServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_CreateSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).CreateSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/CreateSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).CreateSubscription(ctx, req.(*CreateSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_GetSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).GetSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/GetSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).GetSubscription(ctx, req.(*GetSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ListSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ListSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ListSubscriptions",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ListSubscriptions(ctx, req.(*ListSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_DeleteSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).DeleteSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/DeleteSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).DeleteSubscription(ctx, req.(*DeleteSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_PauseSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).PauseSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/PauseSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).PauseSubscription(ctx, req.(*PauseSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ResumeSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ResumeSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ResumeSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ResumeSubscription(ctx, req.(*ResumeSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ListDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ListDeliveries",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ListDeliveries(ctx, req.(*ListDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_TestSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).TestSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/TestSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).TestSubscription(ctx, req.(*TestSubscriptionRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1144,6 +1650,18 @@ var _TrackingService_serviceDesc = grpc.ServiceDesc{
 			Handler:    _TrackingService_GetExecutionLogs_Handler,
 		},
 		{
+			MethodName: "LogMetrics",
+			Handler:    _TrackingService_LogMetrics_Handler,
+		},
+		{
+			MethodName: "ListMetrics",
+			Handler:    _TrackingService_ListMetrics_Handler,
+		},
+		{
+			MethodName: "GetMetricHistory",
+			Handler:    _TrackingService_GetMetricHistory_Handler,
+		},
+		{
 			MethodName: "GetServiceInfo",
 			Handler:    _TrackingService_GetServiceInfo_Handler,
 		},
@@ -1159,6 +1677,38 @@ var _TrackingService_serviceDesc = grpc.ServiceDesc{
 			MethodName: "RevokeToken",
 			Handler:    _TrackingService_RevokeToken_Handler,
 		},
+		{
+			MethodName: "CreateSubscription",
+			Handler:    _TrackingService_CreateSubscription_Handler,
+		},
+		{
+			MethodName: "GetSubscription",
+			Handler:    _TrackingService_GetSubscription_Handler,
+		},
+		{
+			MethodName: "ListSubscriptions",
+			Handler:    _TrackingService_ListSubscriptions_Handler,
+		},
+		{
+			MethodName: "DeleteSubscription",
+			Handler:    _TrackingService_DeleteSubscription_Handler,
+		},
+		{
+			MethodName: "PauseSubscription",
+			Handler:    _TrackingService_PauseSubscription_Handler,
+		},
+		{
+			MethodName: "ResumeSubscription",
+			Handler:    _TrackingService_ResumeSubscription_Handler,
+		},
+		{
+			MethodName: "ListDeliveries",
+			Handler:    _TrackingService_ListDeliveries_Handler,
+		},
+		{
+			MethodName: "TestSubscription",
+			Handler:    _TrackingService_TestSubscription_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -1169,6 +1719,11 @@ var _TrackingService_serviceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "StreamLogs",
 			Handler:       _TrackingService_StreamLogs_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamMetrics",
+			Handler:       _TrackingService_StreamMetrics_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -14,15 +14,19 @@ import type { Execution, ExecutionEvent, LogEntry, LogStream, Step } from "./exe
 import { file_tracking_v1_execution } from "./execution_pb.js";
 import type { ExecutionInput, ExecutionOutput } from "./io_pb.js";
 import { file_tracking_v1_io } from "./io_pb.js";
+import type { MetricHistory, MetricPoint, MetricSeries } from "./metric_pb.js";
+import { file_tracking_v1_metric } from "./metric_pb.js";
 import type { JobStatus, RunningStatus } from "./status_pb.js";
 import { file_tracking_v1_status } from "./status_pb.js";
+import type { Delivery, Subscription } from "./subscription_pb.js";
+import { file_tracking_v1_subscription } from "./subscription_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tracking/v1/tracking_service.proto.
  */
 export const file_tracking_v1_tracking_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0cmFja2luZy92MS90cmFja2luZ19zZXJ2aWNlLnByb3RvEgt0cmFja2luZy52MSJDChJDcmVhdGVUb2tlblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIfCgRyb2xlGAIgASgOMhEudHJhY2tpbmcudjEuUm9sZSJLChNDcmVhdGVUb2tlblJlc3BvbnNlEiQKBXRva2VuGAEgASgLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4SDgoGc2VjcmV0GAIgASgJIiwKEUxpc3RUb2tlbnNSZXF1ZXN0EhcKD2luY2x1ZGVfcmV2b2tlZBgBIAEoCCI7ChJMaXN0VG9rZW5zUmVzcG9uc2USJQoGdG9rZW5zGAEgAygLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4iJgoSUmV2b2tlVG9rZW5SZXF1ZXN0EhAKCHRva2VuX2lkGAEgASgJIjsKE1Jldm9rZVRva2VuUmVzcG9uc2USJAoFdG9rZW4YASABKAsyFS50cmFja2luZy52MS5BcGlUb2tlbiJGChdDcmVhdGVEZXBsb3ltZW50UmVxdWVzdBIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudCJHChhDcmVhdGVEZXBsb3ltZW50UmVzcG9uc2USKwoKZGVwbG95bWVudBgBIAEoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQiJAoUR2V0RGVwbG95bWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJEChVHZXREZXBsb3ltZW50UmVzcG9uc2USKwoKZGVwbG95bWVudBgBIAEoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQiTwoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZmaWx0ZXIYAyABKAkiYAoXTGlzdERlcGxveW1lbnRzUmVzcG9uc2USLAoLZGVwbG95bWVudHMYASADKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ3ChdVcGRhdGVEZXBsb3ltZW50UmVxdWVzdBIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRwoYVXBkYXRlRGVwbG95bWVudFJlc3BvbnNlEisKCmRlcGxveW1lbnQYASABKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50IicKF0RlbGV0ZURlcGxveW1lbnRSZXF1ZXN0EgwKBG5hbWUYASABKAkifQoYRGVsZXRlRGVwbG95bWVudFJlc3BvbnNlEgwKBG5hbWUYASABKAkSMgoOZXhlY3V0aW9uX3J1bGUYAiABKA4yGi50cmFja2luZy52MS5FeGVjdXRpb25SdWxlEh8KF2RlbGV0ZWRfZXhlY3V0aW9uX2NvdW50GAMgASgDIlcKFkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QSKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uEhIKCnJlcXVlc3RfaWQYAiABKAkiRAoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uIisKE0dldEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkEKFEdldEV4ZWN1dGlvblJlc3BvbnNlEikKCWV4ZWN1dGlvbhgBIAEoCzIWLnRyYWNraW5nLnYxLkV4ZWN1dGlvbiJOChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJIl0KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USKgoKZXhlY3V0aW9ucxgBIAMoCzIWLnRyYWNraW5nLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLgoWRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkiLwoXRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJIkQKGEdldEV4ZWN1dGlvbklucHV0UmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEgoKaW5wdXRfbmFtZRgCIAEoCSJHChlHZXRFeGVjdXRpb25JbnB1dFJlc3BvbnNlEioKBWlucHV0GAEgASgLMhsudHJhY2tpbmcudjEuRXhlY3V0aW9uSW5wdXQiRgoZR2V0RXhlY3V0aW9uT3V0cHV0UmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEwoLb3V0cHV0X25hbWUYAiABKAkiSgoaR2V0RXhlY3V0aW9uT3V0cHV0UmVzcG9uc2USLAoGb3V0cHV0GAEgASgLMhwudHJhY2tpbmcudjEuRXhlY3V0aW9uT3V0cHV0IisKE0dldEpvYlN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkIKFEdldEpvYlN0YXR1c1Jlc3BvbnNlEioKCmpvYl9zdGF0dXMYASABKAsyFi50cmFja2luZy52MS5Kb2JTdGF0dXMirQMKFlVwZGF0ZUpvYlN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEikKBXN0YXJ0GAIgASgLMhgudHJhY2tpbmcudjEuU3RhcnRBY3Rpb25IABIvCghwcm9ncmVzcxgDIAEoCzIbLnRyYWNraW5nLnYxLlByb2dyZXNzQWN0aW9uSAASLQoHc3VzcGVuZBgEIAEoCzIaLnRyYWNraW5nLnYxLlN1c3BlbmRBY3Rpb25IABIrCgZyZXN1bWUYBSABKAsyGS50cmFja2luZy52MS5SZXN1bWVBY3Rpb25IABInCgRzdG9wGAYgASgLMhcudHJhY2tpbmcudjEuU3RvcEFjdGlvbkgAEjEKCWhlYXJ0YmVhdBgIIAEoCzIcLnRyYWNraW5nLnYxLkhlYXJ0YmVhdEFjdGlvbkgAEikKBXRpbWVzGAkgASgLMhgudHJhY2tpbmcudjEuVGltZXNBY3Rpb25IABIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gBiAEBQggKBmFjdGlvbkIUChJfZXhwZWN0ZWRfcmV2aXNpb24iUgoLU3RhcnRBY3Rpb24SDQoFcGhhc2UYASABKAkSNAoRaGVhcnRiZWF0X3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iEQoPSGVhcnRiZWF0QWN0aW9uIpsBCgtUaW1lc0FjdGlvbhIvCgtjcmVhdGVfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iMQoOUHJvZ3Jlc3NBY3Rpb24SEAoIcHJvZ3Jlc3MYASABKAESDQoFcGhhc2UYAiABKAkiHwoNU3VzcGVuZEFjdGlvbhIOCgZyZWFzb24YASABKAkiDgoMUmVzdW1lQWN0aW9uIkgKClN0b3BBY3Rpb24SKQoFY2F1c2UYASABKA4yGi50cmFja2luZy52MS5SdW5uaW5nU3RhdHVzEg8KB21lc3NhZ2UYAiABKAkiRQoXVXBkYXRlSm9iU3RhdHVzUmVzcG9uc2USKgoKam9iX3N0YXR1cxgBIAEoCzIWLnRyYWNraW5nLnYxLkpvYlN0YXR1cyI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiRQoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKgoKam9iX3N0YXR1cxgBIAEoCzIWLnRyYWNraW5nLnYxLkpvYlN0YXR1cyKSAwoaU2V0RXhlY3V0aW9uT3V0cHV0c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEi0KB291dHB1dHMYAiADKAsyHC50cmFja2luZy52MS5FeGVjdXRpb25PdXRwdXQSJwoGcmVzdWx0GAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBJOCgxleHBvcnRfcGF0aHMYBCADKAsyOC50cmFja2luZy52MS5TZXRFeGVjdXRpb25PdXRwdXRzUmVxdWVzdC5FeHBvcnRQYXRoc0VudHJ5Ek4KDHNvdXJjZV92aWV3cxgFIAMoCzI4LnRyYWNraW5nLnYxLlNldEV4ZWN1dGlvbk91dHB1dHNSZXF1ZXN0LlNvdXJjZVZpZXdzRW50cnkaMgoQRXhwb3J0UGF0aHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjIKEFNvdXJjZVZpZXdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJIChtTZXRFeGVjdXRpb25PdXRwdXRzUmVzcG9uc2USKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uIkoKEVVwZGF0ZVN0ZXBSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIfCgRzdGVwGAIgASgLMhEudHJhY2tpbmcudjEuU3RlcCJHChJVcGRhdGVTdGVwUmVzcG9uc2USHwoEc3RlcBgBIAEoCzIRLnRyYWNraW5nLnYxLlN0ZXASEAoIcmV2aXNpb24YAiABKAMiUQoRQXBwZW5kTG9nc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiYKB2VudHJpZXMYAiADKAsyFS50cmFja2luZy52MS5Mb2dFbnRyeSImChJBcHBlbmRMb2dzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMi+AEKF0dldEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRItCglmcm9tX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWxpbWl0GAQgASgFEiYKBnN0cmVhbRgFIAEoDjIWLnRyYWNraW5nLnYxLkxvZ1N0cmVhbRIRCglhZnRlcl9zZXEYBiABKAMSEAoIY29udGFpbnMYByABKAkSDwoHcGF0dGVybhgIIAEoCSJtChhHZXRFeGVjdXRpb25Mb2dzUmVzcG9uc2USJgoHZW50cmllcxgBIAMoCzIVLnRyYWNraW5nLnYxLkxvZ0VudHJ5EhEKCXRydW5jYXRlZBgCIAEoCBIWCg5zY2FubmVkX3RvX3NlcRgDIAEoAyJxChJXYXRjaFN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhcKD2RlcGxveW1lbnRfbmFtZRgCIAEoCRIWCg5hZnRlcl9yZXZpc2lvbhgDIAEoAxIUCgxyZXN1bWVfdG9rZW4YBCABKAkieAoTV2F0Y2hTdGF0dXNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIbLnRyYWNraW5nLnYxLkV4ZWN1dGlvbkV2ZW50SAASKwoJaGVhcnRiZWF0GAIgASgLMhYudHJhY2tpbmcudjEuSGVhcnRiZWF0SABCBgoEa2luZCI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/wEKEVN0cmVhbUxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAMSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHRhaWwYBCABKAUSJgoGc3RyZWFtGAUgASgOMhYudHJhY2tpbmcudjEuTG9nU3RyZWFtEg4KBmZvbGxvdxgGIAEoCBIXCg9kZXBsb3ltZW50X25hbWUYByABKAkSEAoIY29udGFpbnMYCCABKAkSDwoHcGF0dGVybhgJIAEoCRIUCgxyZXN1bWVfdG9rZW4YCiABKAkifQoSU3RyZWFtTG9nc1Jlc3BvbnNlEiYKB2VudHJpZXMYASADKAsyFS50cmFja2luZy52MS5Mb2dFbnRyeRIpCgloZWFydGJlYXQYAiABKAsyFi50cmFja2luZy52MS5IZWFydGJlYXQSFAoMcmVzdW1lX3Rva2VuGAMgASgJIhcKFUdldFNlcnZpY2VJbmZvUmVxdWVzdCK7AQoWR2V0U2VydmljZUluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhoKEm1heF9sb2dfbGluZV9jaGFycxgCIAEoBRIbChNtYXhfbG9nX2JhdGNoX2xpbmVzGAMgASgFEhkKEW1heF9tZXNzYWdlX2J5dGVzGAQgASgFEjwKGWRlZmF1bHRfaGVhcnRiZWF0X3RpbWVvdXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ywBEKD1RyYWNraW5nU2VydmljZRJfChBDcmVhdGVEZXBsb3ltZW50EiQudHJhY2tpbmcudjEuQ3JlYXRlRGVwbG95bWVudFJlcXVlc3QaJS50cmFja2luZy52MS5DcmVhdGVEZXBsb3ltZW50UmVzcG9uc2USWwoNR2V0RGVwbG95bWVudBIhLnRyYWNraW5nLnYxLkdldERlcGxveW1lbnRSZXF1ZXN0GiIudHJhY2tpbmcudjEuR2V0RGVwbG95bWVudFJlc3BvbnNlIgOQAgESYQoPTGlzdERlcGxveW1lbnRzEiMudHJhY2tpbmcudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBokLnRyYWNraW5nLnYxLkxpc3REZXBsb3ltZW50c1Jlc3BvbnNlIgOQAgESXwoQVXBkYXRlRGVwbG95bWVudBIkLnRyYWNraW5nLnYxLlVwZGF0ZURlcGxveW1lbnRSZXF1ZXN0GiUudHJhY2tpbmcudjEuVXBkYXRlRGVwbG95bWVudFJlc3BvbnNlEl8KEERlbGV0ZURlcGxveW1lbnQSJC50cmFja2luZy52MS5EZWxldGVEZXBsb3ltZW50UmVxdWVzdBolLnRyYWNraW5nLnYxLkRlbGV0ZURlcGxveW1lbnRSZXNwb25zZRJcCg9DcmVhdGVFeGVjdXRpb24SIy50cmFja2luZy52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0GiQudHJhY2tpbmcudjEuQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USWAoMR2V0RXhlY3V0aW9uEiAudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBohLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvblJlc3BvbnNlIgOQAgESXgoOTGlzdEV4ZWN1dGlvbnMSIi50cmFja2luZy52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QaIy50cmFja2luZy52MS5MaXN0RXhlY3V0aW9uc1Jlc3BvbnNlIgOQAgESXAoPRGVsZXRlRXhlY3V0aW9uEiMudHJhY2tpbmcudjEuRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBokLnRyYWNraW5nLnYxLkRlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEmcKEUdldEV4ZWN1dGlvbklucHV0EiUudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uSW5wdXRSZXF1ZXN0GiYudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uSW5wdXRSZXNwb25zZSIDkAIBEmoKEkdldEV4ZWN1dGlvbk91dHB1dBImLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbk91dHB1dFJlcXVlc3QaJy50cmFja2luZy52MS5HZXRFeGVjdXRpb25PdXRwdXRSZXNwb25zZSIDkAIBElgKDEdldEpvYlN0YXR1cxIgLnRyYWNraW5nLnYxLkdldEpvYlN0YXR1c1JlcXVlc3QaIS50cmFja2luZy52MS5HZXRKb2JTdGF0dXNSZXNwb25zZSIDkAIBElwKD1VwZGF0ZUpvYlN0YXR1cxIjLnRyYWNraW5nLnYxLlVwZGF0ZUpvYlN0YXR1c1JlcXVlc3QaJC50cmFja2luZy52MS5VcGRhdGVKb2JTdGF0dXNSZXNwb25zZRJcCg9DYW5jZWxFeGVjdXRpb24SIy50cmFja2luZy52MS5DYW5jZWxFeGVjdXRpb25SZXF1ZXN0GiQudHJhY2tpbmcudjEuQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USaAoTU2V0RXhlY3V0aW9uT3V0cHV0cxInLnRyYWNraW5nLnYxLlNldEV4ZWN1dGlvbk91dHB1dHNSZXF1ZXN0GigudHJhY2tpbmcudjEuU2V0RXhlY3V0aW9uT3V0cHV0c1Jlc3BvbnNlEk0KClVwZGF0ZVN0ZXASHi50cmFja2luZy52MS5VcGRhdGVTdGVwUmVxdWVzdBofLnRyYWNraW5nLnYxLlVwZGF0ZVN0ZXBSZXNwb25zZRJNCgpBcHBlbmRMb2dzEh4udHJhY2tpbmcudjEuQXBwZW5kTG9nc1JlcXVlc3QaHy50cmFja2luZy52MS5BcHBlbmRMb2dzUmVzcG9uc2USZAoQR2V0RXhlY3V0aW9uTG9ncxIkLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0GiUudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlIgOQAgESUgoLV2F0Y2hTdGF0dXMSHy50cmFja2luZy52MS5XYXRjaFN0YXR1c1JlcXVlc3QaIC50cmFja2luZy52MS5XYXRjaFN0YXR1c1Jlc3BvbnNlMAESTwoKU3RyZWFtTG9ncxIeLnRyYWNraW5nLnYxLlN0cmVhbUxvZ3NSZXF1ZXN0Gh8udHJhY2tpbmcudjEuU3RyZWFtTG9nc1Jlc3BvbnNlMAESXgoOR2V0U2VydmljZUluZm8SIi50cmFja2luZy52MS5HZXRTZXJ2aWNlSW5mb1JlcXVlc3QaIy50cmFja2luZy52MS5HZXRTZXJ2aWNlSW5mb1Jlc3BvbnNlIgOQAgESUAoLQ3JlYXRlVG9rZW4SHy50cmFja2luZy52MS5DcmVhdGVUb2tlblJlcXVlc3QaIC50cmFja2luZy52MS5DcmVhdGVUb2tlblJlc3BvbnNlElIKCkxpc3RUb2tlbnMSHi50cmFja2luZy52MS5MaXN0VG9rZW5zUmVxdWVzdBofLnRyYWNraW5nLnYxLkxpc3RUb2tlbnNSZXNwb25zZSIDkAIBElAKC1Jldm9rZVRva2VuEh8udHJhY2tpbmcudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiAudHJhY2tpbmcudjEuUmV2b2tlVG9rZW5SZXNwb25zZUIrWil0cmFja2luZy9jbGllbnQvZ28vdHJhY2tpbmcvdjE7dHJhY2tpbmd2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_tracking_v1_auth, file_tracking_v1_deployment, file_tracking_v1_execution, file_tracking_v1_io, file_tracking_v1_status]);
+  fileDesc("CiJ0cmFja2luZy92MS90cmFja2luZ19zZXJ2aWNlLnByb3RvEgt0cmFja2luZy52MSJDChJDcmVhdGVUb2tlblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIfCgRyb2xlGAIgASgOMhEudHJhY2tpbmcudjEuUm9sZSJLChNDcmVhdGVUb2tlblJlc3BvbnNlEiQKBXRva2VuGAEgASgLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4SDgoGc2VjcmV0GAIgASgJIiwKEUxpc3RUb2tlbnNSZXF1ZXN0EhcKD2luY2x1ZGVfcmV2b2tlZBgBIAEoCCI7ChJMaXN0VG9rZW5zUmVzcG9uc2USJQoGdG9rZW5zGAEgAygLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4iJgoSUmV2b2tlVG9rZW5SZXF1ZXN0EhAKCHRva2VuX2lkGAEgASgJIjsKE1Jldm9rZVRva2VuUmVzcG9uc2USJAoFdG9rZW4YASABKAsyFS50cmFja2luZy52MS5BcGlUb2tlbiJgChlDcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0Ei8KDHN1YnNjcmlwdGlvbhgBIAEoCzIZLnRyYWNraW5nLnYxLlN1YnNjcmlwdGlvbhISCgpyZXF1ZXN0X2lkGAIgASgJIl0KGkNyZWF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEi8KDHN1YnNjcmlwdGlvbhgBIAEoCzIZLnRyYWNraW5nLnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiMQoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkiSgoXR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2USLwoMc3Vic2NyaXB0aW9uGAEgASgLMhkudHJhY2tpbmcudjEuU3Vic2NyaXB0aW9uIhoKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdCJNChlMaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEjAKDXN1YnNjcmlwdGlvbnMYASADKAsyGS50cmFja2luZy52MS5TdWJzY3JpcHRpb24iNAoZRGVsZXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkiHAoaRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2UiMwoYUGF1c2VTdWJzY3JpcHRpb25SZXF1ZXN0EhcKD3N1YnNjcmlwdGlvbl9pZBgBIAEoCSJMChlQYXVzZVN1YnNjcmlwdGlvblJlc3BvbnNlEi8KDHN1YnNjcmlwdGlvbhgBIAEoCzIZLnRyYWNraW5nLnYxLlN1YnNjcmlwdGlvbiI0ChlSZXN1bWVTdWJzY3JpcHRpb25SZXF1ZXN0EhcKD3N1YnNjcmlwdGlvbl9pZBgBIAEoCSJNChpSZXN1bWVTdWJzY3JpcHRpb25SZXNwb25zZRIvCgxzdWJzY3JpcHRpb24YASABKAsyGS50cmFja2luZy52MS5TdWJzY3JpcHRpb24iQwoVTGlzdERlbGl2ZXJpZXNSZXF1ZXN0EhcKD3N1YnNjcmlwdGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUiQwoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRIpCgpkZWxpdmVyaWVzGAEgAygLMhUudHJhY2tpbmcudjEuRGVsaXZlcnkiMgoXVGVzdFN1YnNjcmlwdGlvblJlcXVlc3QSFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJIkMKGFRlc3RTdWJzY3JpcHRpb25SZXNwb25zZRInCghkZWxpdmVyeRgBIAEoCzIVLnRyYWNraW5nLnYxLkRlbGl2ZXJ5IkYKF0NyZWF0ZURlcGxveW1lbnRSZXF1ZXN0EisKCmRlcGxveW1lbnQYASABKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50IkcKGENyZWF0ZURlcGxveW1lbnRSZXNwb25zZRIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudCIkChRHZXREZXBsb3ltZW50UmVxdWVzdBIMCgRuYW1lGAEgASgJIkQKFUdldERlcGxveW1lbnRSZXNwb25zZRIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudCJPChZMaXN0RGVwbG95bWVudHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg4KBmZpbHRlchgDIAEoCSJgChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIsCgtkZXBsb3ltZW50cxgBIAMoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIncKF1VwZGF0ZURlcGxveW1lbnRSZXF1ZXN0EisKCmRlcGxveW1lbnQYASABKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJHChhVcGRhdGVEZXBsb3ltZW50UmVzcG9uc2USKwoKZGVwbG95bWVudBgBIAEoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQiJwoXRGVsZXRlRGVwbG95bWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJ9ChhEZWxldGVEZXBsb3ltZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRIyCg5leGVjdXRpb25fcnVsZRgCIAEoDjIaLnRyYWNraW5nLnYxLkV4ZWN1dGlvblJ1bGUSHwoXZGVsZXRlZF9leGVjdXRpb25fY291bnQYAyABKAMiVwoWQ3JlYXRlRXhlY3V0aW9uUmVxdWVzdBIpCglleGVjdXRpb24YASABKAsyFi50cmFja2luZy52MS5FeGVjdXRpb24SEgoKcmVxdWVzdF9pZBgCIAEoCSJEChdDcmVhdGVFeGVjdXRpb25SZXNwb25zZRIpCglleGVjdXRpb24YASABKAsyFi50cmFja2luZy52MS5FeGVjdXRpb24iKwoTR2V0RXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkiQQoUR2V0RXhlY3V0aW9uUmVzcG9uc2USKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uIk4KFUxpc3RFeGVjdXRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZmaWx0ZXIYAyABKAkiXQoWTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRIqCgpleGVjdXRpb25zGAEgAygLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIuChZEZWxldGVFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSIvChdEZWxldGVFeGVjdXRpb25SZXNwb25zZRIUCgxleGVjdXRpb25faWQYASABKAkiRAoYR2V0RXhlY3V0aW9uSW5wdXRSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRISCgppbnB1dF9uYW1lGAIgASgJIkcKGUdldEV4ZWN1dGlvbklucHV0UmVzcG9uc2USKgoFaW5wdXQYASABKAsyGy50cmFja2luZy52MS5FeGVjdXRpb25JbnB1dCJGChlHZXRFeGVjdXRpb25PdXRwdXRSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRITCgtvdXRwdXRfbmFtZRgCIAEoCSJKChpHZXRFeGVjdXRpb25PdXRwdXRSZXNwb25zZRIsCgZvdXRwdXQYASABKAsyHC50cmFja2luZy52MS5FeGVjdXRpb25PdXRwdXQiKwoTR2V0Sm9iU3RhdHVzUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkiQgoUR2V0Sm9iU3RhdHVzUmVzcG9uc2USKgoKam9iX3N0YXR1cxgBIAEoCzIWLnRyYWNraW5nLnYxLkpvYlN0YXR1cyKtAwoWVXBkYXRlSm9iU3RhdHVzUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSKQoFc3RhcnQYAiABKAsyGC50cmFja2luZy52MS5TdGFydEFjdGlvbkgAEi8KCHByb2dyZXNzGAMgASgLMhsudHJhY2tpbmcudjEuUHJvZ3Jlc3NBY3Rpb25IABItCgdzdXNwZW5kGAQgASgLMhoudHJhY2tpbmcudjEuU3VzcGVuZEFjdGlvbkgAEisKBnJlc3VtZRgFIAEoCzIZLnRyYWNraW5nLnYxLlJlc3VtZUFjdGlvbkgAEicKBHN0b3AYBiABKAsyFy50cmFja2luZy52MS5TdG9wQWN0aW9uSAASMQoJaGVhcnRiZWF0GAggASgLMhwudHJhY2tpbmcudjEuSGVhcnRiZWF0QWN0aW9uSAASKQoFdGltZXMYCSABKAsyGC50cmFja2luZy52MS5UaW1lc0FjdGlvbkgAEh4KEWV4cGVjdGVkX3JldmlzaW9uGAcgASgDSAGIAQFCCAoGYWN0aW9uQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJSCgtTdGFydEFjdGlvbhINCgVwaGFzZRgBIAEoCRI0ChFoZWFydGJlYXRfdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIRCg9IZWFydGJlYXRBY3Rpb24imwEKC1RpbWVzQWN0aW9uEi8KC2NyZWF0ZV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCghkdXJhdGlvbhgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIxCg5Qcm9ncmVzc0FjdGlvbhIQCghwcm9ncmVzcxgBIAEoARINCgVwaGFzZRgCIAEoCSIfCg1TdXNwZW5kQWN0aW9uEg4KBnJlYXNvbhgBIAEoCSIOCgxSZXN1bWVBY3Rpb24iSAoKU3RvcEFjdGlvbhIpCgVjYXVzZRgBIAEoDjIaLnRyYWNraW5nLnYxLlJ1bm5pbmdTdGF0dXMSDwoHbWVzc2FnZRgCIAEoCSJFChdVcGRhdGVKb2JTdGF0dXNSZXNwb25zZRIqCgpqb2Jfc3RhdHVzGAEgASgLMhYudHJhY2tpbmcudjEuSm9iU3RhdHVzIj4KFkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJFChdDYW5jZWxFeGVjdXRpb25SZXNwb25zZRIqCgpqb2Jfc3RhdHVzGAEgASgLMhYudHJhY2tpbmcudjEuSm9iU3RhdHVzIpIDChpTZXRFeGVjdXRpb25PdXRwdXRzUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSLQoHb3V0cHV0cxgCIAMoCzIcLnRyYWNraW5nLnYxLkV4ZWN1dGlvbk91dHB1dBInCgZyZXN1bHQYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ek4KDGV4cG9ydF9wYXRocxgEIAMoCzI4LnRyYWNraW5nLnYxLlNldEV4ZWN1dGlvbk91dHB1dHNSZXF1ZXN0LkV4cG9ydFBhdGhzRW50cnkSTgoMc291cmNlX3ZpZXdzGAUgAygLMjgudHJhY2tpbmcudjEuU2V0RXhlY3V0aW9uT3V0cHV0c1JlcXVlc3QuU291cmNlVmlld3NFbnRyeRoyChBFeHBvcnRQYXRoc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQU291cmNlVmlld3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkgKG1NldEV4ZWN1dGlvbk91dHB1dHNSZXNwb25zZRIpCglleGVjdXRpb24YASABKAsyFi50cmFja2luZy52MS5FeGVjdXRpb24iSgoRVXBkYXRlU3RlcFJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEh8KBHN0ZXAYAiABKAsyES50cmFja2luZy52MS5TdGVwIkcKElVwZGF0ZVN0ZXBSZXNwb25zZRIfCgRzdGVwGAEgASgLMhEudHJhY2tpbmcudjEuU3RlcBIQCghyZXZpc2lvbhgCIAEoAyJRChFBcHBlbmRMb2dzUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSJgoHZW50cmllcxgCIAMoCzIVLnRyYWNraW5nLnYxLkxvZ0VudHJ5IiYKEkFwcGVuZExvZ3NSZXNwb25zZRIQCghsYXN0X3NlcRgBIAEoAyL4AQoXR2V0RXhlY3V0aW9uTG9nc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEi0KCWZyb21fdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdG9fdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFbGltaXQYBCABKAUSJgoGc3RyZWFtGAUgASgOMhYudHJhY2tpbmcudjEuTG9nU3RyZWFtEhEKCWFmdGVyX3NlcRgGIAEoAxIQCghjb250YWlucxgHIAEoCRIPCgdwYXR0ZXJuGAggASgJIm0KGEdldEV4ZWN1dGlvbkxvZ3NSZXNwb25zZRImCgdlbnRyaWVzGAEgAygLMhUudHJhY2tpbmcudjEuTG9nRW50cnkSEQoJdHJ1bmNhdGVkGAIgASgIEhYKDnNjYW5uZWRfdG9fc2VxGAMgASgDInEKEldhdGNoU3RhdHVzUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSFwoPZGVwbG95bWVudF9uYW1lGAIgASgJEhYKDmFmdGVyX3JldmlzaW9uGAMgASgDEhQKDHJlc3VtZV90b2tlbhgEIAEoCSJ4ChNXYXRjaFN0YXR1c1Jlc3BvbnNlEiwKBWV2ZW50GAEgASgLMhsudHJhY2tpbmcudjEuRXhlY3V0aW9uRXZlbnRIABIrCgloZWFydGJlYXQYAiABKAsyFi50cmFja2luZy52MS5IZWFydGJlYXRIAEIGCgRraW5kIjUKCUhlYXJ0YmVhdBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL/AQoRU3RyZWFtTG9nc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoAxIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEdGFpbBgEIAEoBRImCgZzdHJlYW0YBSABKA4yFi50cmFja2luZy52MS5Mb2dTdHJlYW0SDgoGZm9sbG93GAYgASgIEhcKD2RlcGxveW1lbnRfbmFtZRgHIAEoCRIQCghjb250YWlucxgIIAEoCRIPCgdwYXR0ZXJuGAkgASgJEhQKDHJlc3VtZV90b2tlbhgKIAEoCSJ9ChJTdHJlYW1Mb2dzUmVzcG9uc2USJgoHZW50cmllcxgBIAMoCzIVLnRyYWNraW5nLnYxLkxvZ0VudHJ5EikKCWhlYXJ0YmVhdBgCIAEoCzIWLnRyYWNraW5nLnYxLkhlYXJ0YmVhdBIUCgxyZXN1bWVfdG9rZW4YAyABKAkiUwoRTG9nTWV0cmljc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEigKBnBvaW50cxgCIAMoCzIYLnRyYWNraW5nLnYxLk1ldHJpY1BvaW50IiYKEkxvZ01ldHJpY3NSZXNwb25zZRIQCghsYXN0X3NlcRgBIAEoAyIqChJMaXN0TWV0cmljc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIlIKE0xpc3RNZXRyaWNzUmVzcG9uc2USKQoGc2VyaWVzGAEgAygLMhkudHJhY2tpbmcudjEuTWV0cmljU2VyaWVzEhAKCGxhc3Rfc2VxGAIgASgDIsEBChdHZXRNZXRyaWNIaXN0b3J5UmVxdWVzdBIVCg1leGVjdXRpb25faWRzGAEgAygJEgwKBG5hbWUYAiABKAkSFwoKc3RhcnRfc3RlcBgDIAEoA0gAiAEBEhUKCGVuZF9zdGVwGAQgASgDSAGIAQESEgoKbWF4X3BvaW50cxgFIAEoBRINCgVleGFjdBgGIAEoCBISCgpwYWdlX3Rva2VuGAcgASgJQg0KC19zdGFydF9zdGVwQgsKCV9lbmRfc3RlcCJiChhHZXRNZXRyaWNIaXN0b3J5UmVzcG9uc2USLQoJaGlzdG9yaWVzGAEgAygLMhoudHJhY2tpbmcudjEuTWV0cmljSGlzdG9yeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiXgoUU3RyZWFtTWV0cmljc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoAxINCgVuYW1lcxgDIAMoCRIOCgZmb2xsb3cYBCABKAgibAoVU3RyZWFtTWV0cmljc1Jlc3BvbnNlEigKBnBvaW50cxgBIAMoCzIYLnRyYWNraW5nLnYxLk1ldHJpY1BvaW50EikKCWhlYXJ0YmVhdBgCIAEoCzIWLnRyYWNraW5nLnYxLkhlYXJ0YmVhdCIXChVHZXRTZXJ2aWNlSW5mb1JlcXVlc3QigwIKFkdldFNlcnZpY2VJbmZvUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoCRIaChJtYXhfbG9nX2xpbmVfY2hhcnMYAiABKAUSGwoTbWF4X2xvZ19iYXRjaF9saW5lcxgDIAEoBRIZChFtYXhfbWVzc2FnZV9ieXRlcxgEIAEoBRI8ChlkZWZhdWx0X2hlYXJ0YmVhdF90aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEh8KF21heF9tZXRyaWNfYmF0Y2hfcG9pbnRzGAYgASgFEiUKHW1heF9tZXRyaWNfaGlzdG9yeV9leGVjdXRpb25zGAcgASgFMswaCg9UcmFja2luZ1NlcnZpY2USXwoQQ3JlYXRlRGVwbG95bWVudBIkLnRyYWNraW5nLnYxLkNyZWF0ZURlcGxveW1lbnRSZXF1ZXN0GiUudHJhY2tpbmcudjEuQ3JlYXRlRGVwbG95bWVudFJlc3BvbnNlElsKDUdldERlcGxveW1lbnQSIS50cmFja2luZy52MS5HZXREZXBsb3ltZW50UmVxdWVzdBoiLnRyYWNraW5nLnYxLkdldERlcGxveW1lbnRSZXNwb25zZSIDkAIBEmEKD0xpc3REZXBsb3ltZW50cxIjLnRyYWNraW5nLnYxLkxpc3REZXBsb3ltZW50c1JlcXVlc3QaJC50cmFja2luZy52MS5MaXN0RGVwbG95bWVudHNSZXNwb25zZSIDkAIBEl8KEFVwZGF0ZURlcGxveW1lbnQSJC50cmFja2luZy52MS5VcGRhdGVEZXBsb3ltZW50UmVxdWVzdBolLnRyYWNraW5nLnYxLlVwZGF0ZURlcGxveW1lbnRSZXNwb25zZRJfChBEZWxldGVEZXBsb3ltZW50EiQudHJhY2tpbmcudjEuRGVsZXRlRGVwbG95bWVudFJlcXVlc3QaJS50cmFja2luZy52MS5EZWxldGVEZXBsb3ltZW50UmVzcG9uc2USXAoPQ3JlYXRlRXhlY3V0aW9uEiMudHJhY2tpbmcudjEuQ3JlYXRlRXhlY3V0aW9uUmVxdWVzdBokLnRyYWNraW5nLnYxLkNyZWF0ZUV4ZWN1dGlvblJlc3BvbnNlElgKDEdldEV4ZWN1dGlvbhIgLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvblJlcXVlc3QaIS50cmFja2luZy52MS5HZXRFeGVjdXRpb25SZXNwb25zZSIDkAIBEl4KDkxpc3RFeGVjdXRpb25zEiIudHJhY2tpbmcudjEuTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0GiMudHJhY2tpbmcudjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZSIDkAIBElwKD0RlbGV0ZUV4ZWN1dGlvbhIjLnRyYWNraW5nLnYxLkRlbGV0ZUV4ZWN1dGlvblJlcXVlc3QaJC50cmFja2luZy52MS5EZWxldGVFeGVjdXRpb25SZXNwb25zZRJnChFHZXRFeGVjdXRpb25JbnB1dBIlLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbklucHV0UmVxdWVzdBomLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbklucHV0UmVzcG9uc2UiA5ACARJqChJHZXRFeGVjdXRpb25PdXRwdXQSJi50cmFja2luZy52MS5HZXRFeGVjdXRpb25PdXRwdXRSZXF1ZXN0GicudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uT3V0cHV0UmVzcG9uc2UiA5ACARJYCgxHZXRKb2JTdGF0dXMSIC50cmFja2luZy52MS5HZXRKb2JTdGF0dXNSZXF1ZXN0GiEudHJhY2tpbmcudjEuR2V0Sm9iU3RhdHVzUmVzcG9uc2UiA5ACARJcCg9VcGRhdGVKb2JTdGF0dXMSIy50cmFja2luZy52MS5VcGRhdGVKb2JTdGF0dXNSZXF1ZXN0GiQudHJhY2tpbmcudjEuVXBkYXRlSm9iU3RhdHVzUmVzcG9uc2USXAoPQ2FuY2VsRXhlY3V0aW9uEiMudHJhY2tpbmcudjEuQ2FuY2VsRXhlY3V0aW9uUmVxdWVzdBokLnRyYWNraW5nLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmgKE1NldEV4ZWN1dGlvbk91dHB1dHMSJy50cmFja2luZy52MS5TZXRFeGVjdXRpb25PdXRwdXRzUmVxdWVzdBooLnRyYWNraW5nLnYxLlNldEV4ZWN1dGlvbk91dHB1dHNSZXNwb25zZRJNCgpVcGRhdGVTdGVwEh4udHJhY2tpbmcudjEuVXBkYXRlU3RlcFJlcXVlc3QaHy50cmFja2luZy52MS5VcGRhdGVTdGVwUmVzcG9uc2USTQoKQXBwZW5kTG9ncxIeLnRyYWNraW5nLnYxLkFwcGVuZExvZ3NSZXF1ZXN0Gh8udHJhY2tpbmcudjEuQXBwZW5kTG9nc1Jlc3BvbnNlEmQKEEdldEV4ZWN1dGlvbkxvZ3MSJC50cmFja2luZy52MS5HZXRFeGVjdXRpb25Mb2dzUmVxdWVzdBolLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbkxvZ3NSZXNwb25zZSIDkAIBElIKC1dhdGNoU3RhdHVzEh8udHJhY2tpbmcudjEuV2F0Y2hTdGF0dXNSZXF1ZXN0GiAudHJhY2tpbmcudjEuV2F0Y2hTdGF0dXNSZXNwb25zZTABEk8KClN0cmVhbUxvZ3MSHi50cmFja2luZy52MS5TdHJlYW1Mb2dzUmVxdWVzdBofLnRyYWNraW5nLnYxLlN0cmVhbUxvZ3NSZXNwb25zZTABEk0KCkxvZ01ldHJpY3MSHi50cmFja2luZy52MS5Mb2dNZXRyaWNzUmVxdWVzdBofLnRyYWNraW5nLnYxLkxvZ01ldHJpY3NSZXNwb25zZRJVCgtMaXN0TWV0cmljcxIfLnRyYWNraW5nLnYxLkxpc3RNZXRyaWNzUmVxdWVzdBogLnRyYWNraW5nLnYxLkxpc3RNZXRyaWNzUmVzcG9uc2UiA5ACARJkChBHZXRNZXRyaWNIaXN0b3J5EiQudHJhY2tpbmcudjEuR2V0TWV0cmljSGlzdG9yeVJlcXVlc3QaJS50cmFja2luZy52MS5HZXRNZXRyaWNIaXN0b3J5UmVzcG9uc2UiA5ACARJYCg1TdHJlYW1NZXRyaWNzEiEudHJhY2tpbmcudjEuU3RyZWFtTWV0cmljc1JlcXVlc3QaIi50cmFja2luZy52MS5TdHJlYW1NZXRyaWNzUmVzcG9uc2UwARJeCg5HZXRTZXJ2aWNlSW5mbxIiLnRyYWNraW5nLnYxLkdldFNlcnZpY2VJbmZvUmVxdWVzdBojLnRyYWNraW5nLnYxLkdldFNlcnZpY2VJbmZvUmVzcG9uc2UiA5ACARJQCgtDcmVhdGVUb2tlbhIfLnRyYWNraW5nLnYxLkNyZWF0ZVRva2VuUmVxdWVzdBogLnRyYWNraW5nLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2USUgoKTGlzdFRva2VucxIeLnRyYWNraW5nLnYxLkxpc3RUb2tlbnNSZXF1ZXN0Gh8udHJhY2tpbmcudjEuTGlzdFRva2Vuc1Jlc3BvbnNlIgOQAgESUAoLUmV2b2tlVG9rZW4SHy50cmFja2luZy52MS5SZXZva2VUb2tlblJlcXVlc3QaIC50cmFja2luZy52MS5SZXZva2VUb2tlblJlc3BvbnNlEmUKEkNyZWF0ZVN1YnNjcmlwdGlvbhImLnRyYWNraW5nLnYxLkNyZWF0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJy50cmFja2luZy52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRJhCg9HZXRTdWJzY3JpcHRpb24SIy50cmFja2luZy52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiQudHJhY2tpbmcudjEuR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2UiA5ACARJnChFMaXN0U3Vic2NyaXB0aW9ucxIlLnRyYWNraW5nLnYxLkxpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBomLnRyYWNraW5nLnYxLkxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2UiA5ACARJlChJEZWxldGVTdWJzY3JpcHRpb24SJi50cmFja2luZy52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GicudHJhY2tpbmcudjEuRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USYgoRUGF1c2VTdWJzY3JpcHRpb24SJS50cmFja2luZy52MS5QYXVzZVN1YnNjcmlwdGlvblJlcXVlc3QaJi50cmFja2luZy52MS5QYXVzZVN1YnNjcmlwdGlvblJlc3BvbnNlEmUKElJlc3VtZVN1YnNjcmlwdGlvbhImLnRyYWNraW5nLnYxLlJlc3VtZVN1YnNjcmlwdGlvblJlcXVlc3QaJy50cmFja2luZy52MS5SZXN1bWVTdWJzY3JpcHRpb25SZXNwb25zZRJeCg5MaXN0RGVsaXZlcmllcxIiLnRyYWNraW5nLnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBojLnRyYWNraW5nLnYxLkxpc3REZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJfChBUZXN0U3Vic2NyaXB0aW9uEiQudHJhY2tpbmcudjEuVGVzdFN1YnNjcmlwdGlvblJlcXVlc3QaJS50cmFja2luZy52MS5UZXN0U3Vic2NyaXB0aW9uUmVzcG9uc2VCK1opdHJhY2tpbmcvY2xpZW50L2dvL3RyYWNraW5nL3YxO3RyYWNraW5ndjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_tracking_v1_auth, file_tracking_v1_deployment, file_tracking_v1_execution, file_tracking_v1_io, file_tracking_v1_metric, file_tracking_v1_status, file_tracking_v1_subscription]);
 
 /**
  * Request of CreateToken.
@@ -165,6 +169,353 @@ export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__P
   messageDesc(file_tracking_v1_tracking_service, 5);
 
 /**
+ * Request of CreateSubscription.
+ *
+ * @generated from message tracking.v1.CreateSubscriptionRequest
+ */
+export type CreateSubscriptionRequest = Message<"tracking.v1.CreateSubscriptionRequest"> & {
+  /**
+   * The subscription: name, target and filter; output-only fields are ignored.
+   *
+   * @generated from field: tracking.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+
+  /**
+   * Makes the call idempotent: a retry with the same id returns the
+   * subscription first created (without its secret).
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message tracking.v1.CreateSubscriptionRequest.
+ * Use `create(CreateSubscriptionRequestSchema)` to create a new message.
+ */
+export const CreateSubscriptionRequestSchema: GenMessage<CreateSubscriptionRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 6);
+
+/**
+ * Response of CreateSubscription.
+ *
+ * @generated from message tracking.v1.CreateSubscriptionResponse
+ */
+export type CreateSubscriptionResponse = Message<"tracking.v1.CreateSubscriptionResponse"> & {
+  /**
+   * The subscription as stored.
+   *
+   * @generated from field: tracking.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+
+  /**
+   * A webhook's signing secret (`whsec_` and base64), for the Standard
+   * Webhooks signature; not retrievable later. Empty for NATS.
+   *
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message tracking.v1.CreateSubscriptionResponse.
+ * Use `create(CreateSubscriptionResponseSchema)` to create a new message.
+ */
+export const CreateSubscriptionResponseSchema: GenMessage<CreateSubscriptionResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 7);
+
+/**
+ * Request of GetSubscription.
+ *
+ * @generated from message tracking.v1.GetSubscriptionRequest
+ */
+export type GetSubscriptionRequest = Message<"tracking.v1.GetSubscriptionRequest"> & {
+  /**
+   * The subscription.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+};
+
+/**
+ * Describes the message tracking.v1.GetSubscriptionRequest.
+ * Use `create(GetSubscriptionRequestSchema)` to create a new message.
+ */
+export const GetSubscriptionRequestSchema: GenMessage<GetSubscriptionRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 8);
+
+/**
+ * Response of GetSubscription.
+ *
+ * @generated from message tracking.v1.GetSubscriptionResponse
+ */
+export type GetSubscriptionResponse = Message<"tracking.v1.GetSubscriptionResponse"> & {
+  /**
+   * The subscription.
+   *
+   * @generated from field: tracking.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+};
+
+/**
+ * Describes the message tracking.v1.GetSubscriptionResponse.
+ * Use `create(GetSubscriptionResponseSchema)` to create a new message.
+ */
+export const GetSubscriptionResponseSchema: GenMessage<GetSubscriptionResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 9);
+
+/**
+ * Request of ListSubscriptions.
+ *
+ * @generated from message tracking.v1.ListSubscriptionsRequest
+ */
+export type ListSubscriptionsRequest = Message<"tracking.v1.ListSubscriptionsRequest"> & {
+};
+
+/**
+ * Describes the message tracking.v1.ListSubscriptionsRequest.
+ * Use `create(ListSubscriptionsRequestSchema)` to create a new message.
+ */
+export const ListSubscriptionsRequestSchema: GenMessage<ListSubscriptionsRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 10);
+
+/**
+ * Response of ListSubscriptions.
+ *
+ * @generated from message tracking.v1.ListSubscriptionsResponse
+ */
+export type ListSubscriptionsResponse = Message<"tracking.v1.ListSubscriptionsResponse"> & {
+  /**
+   * Every subscription, newest first.
+   *
+   * @generated from field: repeated tracking.v1.Subscription subscriptions = 1;
+   */
+  subscriptions: Subscription[];
+};
+
+/**
+ * Describes the message tracking.v1.ListSubscriptionsResponse.
+ * Use `create(ListSubscriptionsResponseSchema)` to create a new message.
+ */
+export const ListSubscriptionsResponseSchema: GenMessage<ListSubscriptionsResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 11);
+
+/**
+ * Request of DeleteSubscription.
+ *
+ * @generated from message tracking.v1.DeleteSubscriptionRequest
+ */
+export type DeleteSubscriptionRequest = Message<"tracking.v1.DeleteSubscriptionRequest"> & {
+  /**
+   * The subscription.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+};
+
+/**
+ * Describes the message tracking.v1.DeleteSubscriptionRequest.
+ * Use `create(DeleteSubscriptionRequestSchema)` to create a new message.
+ */
+export const DeleteSubscriptionRequestSchema: GenMessage<DeleteSubscriptionRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 12);
+
+/**
+ * Response of DeleteSubscription.
+ *
+ * @generated from message tracking.v1.DeleteSubscriptionResponse
+ */
+export type DeleteSubscriptionResponse = Message<"tracking.v1.DeleteSubscriptionResponse"> & {
+};
+
+/**
+ * Describes the message tracking.v1.DeleteSubscriptionResponse.
+ * Use `create(DeleteSubscriptionResponseSchema)` to create a new message.
+ */
+export const DeleteSubscriptionResponseSchema: GenMessage<DeleteSubscriptionResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 13);
+
+/**
+ * Request of PauseSubscription.
+ *
+ * @generated from message tracking.v1.PauseSubscriptionRequest
+ */
+export type PauseSubscriptionRequest = Message<"tracking.v1.PauseSubscriptionRequest"> & {
+  /**
+   * The subscription.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+};
+
+/**
+ * Describes the message tracking.v1.PauseSubscriptionRequest.
+ * Use `create(PauseSubscriptionRequestSchema)` to create a new message.
+ */
+export const PauseSubscriptionRequestSchema: GenMessage<PauseSubscriptionRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 14);
+
+/**
+ * Response of PauseSubscription.
+ *
+ * @generated from message tracking.v1.PauseSubscriptionResponse
+ */
+export type PauseSubscriptionResponse = Message<"tracking.v1.PauseSubscriptionResponse"> & {
+  /**
+   * The subscription as it is now.
+   *
+   * @generated from field: tracking.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+};
+
+/**
+ * Describes the message tracking.v1.PauseSubscriptionResponse.
+ * Use `create(PauseSubscriptionResponseSchema)` to create a new message.
+ */
+export const PauseSubscriptionResponseSchema: GenMessage<PauseSubscriptionResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 15);
+
+/**
+ * Request of ResumeSubscription.
+ *
+ * @generated from message tracking.v1.ResumeSubscriptionRequest
+ */
+export type ResumeSubscriptionRequest = Message<"tracking.v1.ResumeSubscriptionRequest"> & {
+  /**
+   * The subscription.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+};
+
+/**
+ * Describes the message tracking.v1.ResumeSubscriptionRequest.
+ * Use `create(ResumeSubscriptionRequestSchema)` to create a new message.
+ */
+export const ResumeSubscriptionRequestSchema: GenMessage<ResumeSubscriptionRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 16);
+
+/**
+ * Response of ResumeSubscription.
+ *
+ * @generated from message tracking.v1.ResumeSubscriptionResponse
+ */
+export type ResumeSubscriptionResponse = Message<"tracking.v1.ResumeSubscriptionResponse"> & {
+  /**
+   * The subscription as it is now.
+   *
+   * @generated from field: tracking.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+};
+
+/**
+ * Describes the message tracking.v1.ResumeSubscriptionResponse.
+ * Use `create(ResumeSubscriptionResponseSchema)` to create a new message.
+ */
+export const ResumeSubscriptionResponseSchema: GenMessage<ResumeSubscriptionResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 17);
+
+/**
+ * Request of ListDeliveries.
+ *
+ * @generated from message tracking.v1.ListDeliveriesRequest
+ */
+export type ListDeliveriesRequest = Message<"tracking.v1.ListDeliveriesRequest"> & {
+  /**
+   * The subscription.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+
+  /**
+   * How many attempts: 0 means 50; at most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message tracking.v1.ListDeliveriesRequest.
+ * Use `create(ListDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 18);
+
+/**
+ * Response of ListDeliveries.
+ *
+ * @generated from message tracking.v1.ListDeliveriesResponse
+ */
+export type ListDeliveriesResponse = Message<"tracking.v1.ListDeliveriesResponse"> & {
+  /**
+   * The last attempts, newest first.
+   *
+   * @generated from field: repeated tracking.v1.Delivery deliveries = 1;
+   */
+  deliveries: Delivery[];
+};
+
+/**
+ * Describes the message tracking.v1.ListDeliveriesResponse.
+ * Use `create(ListDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 19);
+
+/**
+ * Request of TestSubscription.
+ *
+ * @generated from message tracking.v1.TestSubscriptionRequest
+ */
+export type TestSubscriptionRequest = Message<"tracking.v1.TestSubscriptionRequest"> & {
+  /**
+   * The subscription.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+};
+
+/**
+ * Describes the message tracking.v1.TestSubscriptionRequest.
+ * Use `create(TestSubscriptionRequestSchema)` to create a new message.
+ */
+export const TestSubscriptionRequestSchema: GenMessage<TestSubscriptionRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 20);
+
+/**
+ * Response of TestSubscription.
+ *
+ * @generated from message tracking.v1.TestSubscriptionResponse
+ */
+export type TestSubscriptionResponse = Message<"tracking.v1.TestSubscriptionResponse"> & {
+  /**
+   * How the attempt went.
+   *
+   * @generated from field: tracking.v1.Delivery delivery = 1;
+   */
+  delivery?: Delivery | undefined;
+};
+
+/**
+ * Describes the message tracking.v1.TestSubscriptionResponse.
+ * Use `create(TestSubscriptionResponseSchema)` to create a new message.
+ */
+export const TestSubscriptionResponseSchema: GenMessage<TestSubscriptionResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 21);
+
+/**
  * Request of CreateDeployment.
  *
  * @generated from message tracking.v1.CreateDeploymentRequest
@@ -183,7 +534,7 @@ export type CreateDeploymentRequest = Message<"tracking.v1.CreateDeploymentReque
  * Use `create(CreateDeploymentRequestSchema)` to create a new message.
  */
 export const CreateDeploymentRequestSchema: GenMessage<CreateDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 6);
+  messageDesc(file_tracking_v1_tracking_service, 22);
 
 /**
  * Response of CreateDeployment.
@@ -204,7 +555,7 @@ export type CreateDeploymentResponse = Message<"tracking.v1.CreateDeploymentResp
  * Use `create(CreateDeploymentResponseSchema)` to create a new message.
  */
 export const CreateDeploymentResponseSchema: GenMessage<CreateDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 7);
+  messageDesc(file_tracking_v1_tracking_service, 23);
 
 /**
  * Request of GetDeployment.
@@ -225,7 +576,7 @@ export type GetDeploymentRequest = Message<"tracking.v1.GetDeploymentRequest"> &
  * Use `create(GetDeploymentRequestSchema)` to create a new message.
  */
 export const GetDeploymentRequestSchema: GenMessage<GetDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 8);
+  messageDesc(file_tracking_v1_tracking_service, 24);
 
 /**
  * Response of GetDeployment.
@@ -246,7 +597,7 @@ export type GetDeploymentResponse = Message<"tracking.v1.GetDeploymentResponse">
  * Use `create(GetDeploymentResponseSchema)` to create a new message.
  */
 export const GetDeploymentResponseSchema: GenMessage<GetDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 9);
+  messageDesc(file_tracking_v1_tracking_service, 25);
 
 /**
  * Request of ListDeployments.
@@ -286,7 +637,7 @@ export type ListDeploymentsRequest = Message<"tracking.v1.ListDeploymentsRequest
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 10);
+  messageDesc(file_tracking_v1_tracking_service, 26);
 
 /**
  * Response of ListDeployments.
@@ -314,7 +665,7 @@ export type ListDeploymentsResponse = Message<"tracking.v1.ListDeploymentsRespon
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 11);
+  messageDesc(file_tracking_v1_tracking_service, 27);
 
 /**
  * Request of UpdateDeployment.
@@ -346,7 +697,7 @@ export type UpdateDeploymentRequest = Message<"tracking.v1.UpdateDeploymentReque
  * Use `create(UpdateDeploymentRequestSchema)` to create a new message.
  */
 export const UpdateDeploymentRequestSchema: GenMessage<UpdateDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 12);
+  messageDesc(file_tracking_v1_tracking_service, 28);
 
 /**
  * Response of UpdateDeployment.
@@ -367,7 +718,7 @@ export type UpdateDeploymentResponse = Message<"tracking.v1.UpdateDeploymentResp
  * Use `create(UpdateDeploymentResponseSchema)` to create a new message.
  */
 export const UpdateDeploymentResponseSchema: GenMessage<UpdateDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 13);
+  messageDesc(file_tracking_v1_tracking_service, 29);
 
 /**
  * Request of DeleteDeployment.
@@ -388,7 +739,7 @@ export type DeleteDeploymentRequest = Message<"tracking.v1.DeleteDeploymentReque
  * Use `create(DeleteDeploymentRequestSchema)` to create a new message.
  */
 export const DeleteDeploymentRequestSchema: GenMessage<DeleteDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 14);
+  messageDesc(file_tracking_v1_tracking_service, 30);
 
 /**
  * Response of DeleteDeployment.
@@ -423,7 +774,7 @@ export type DeleteDeploymentResponse = Message<"tracking.v1.DeleteDeploymentResp
  * Use `create(DeleteDeploymentResponseSchema)` to create a new message.
  */
 export const DeleteDeploymentResponseSchema: GenMessage<DeleteDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 15);
+  messageDesc(file_tracking_v1_tracking_service, 31);
 
 /**
  * Request of CreateExecution.
@@ -456,7 +807,7 @@ export type CreateExecutionRequest = Message<"tracking.v1.CreateExecutionRequest
  * Use `create(CreateExecutionRequestSchema)` to create a new message.
  */
 export const CreateExecutionRequestSchema: GenMessage<CreateExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 16);
+  messageDesc(file_tracking_v1_tracking_service, 32);
 
 /**
  * Response of CreateExecution.
@@ -477,7 +828,7 @@ export type CreateExecutionResponse = Message<"tracking.v1.CreateExecutionRespon
  * Use `create(CreateExecutionResponseSchema)` to create a new message.
  */
 export const CreateExecutionResponseSchema: GenMessage<CreateExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 17);
+  messageDesc(file_tracking_v1_tracking_service, 33);
 
 /**
  * Request of GetExecution.
@@ -498,7 +849,7 @@ export type GetExecutionRequest = Message<"tracking.v1.GetExecutionRequest"> & {
  * Use `create(GetExecutionRequestSchema)` to create a new message.
  */
 export const GetExecutionRequestSchema: GenMessage<GetExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 18);
+  messageDesc(file_tracking_v1_tracking_service, 34);
 
 /**
  * Response of GetExecution.
@@ -519,7 +870,7 @@ export type GetExecutionResponse = Message<"tracking.v1.GetExecutionResponse"> &
  * Use `create(GetExecutionResponseSchema)` to create a new message.
  */
 export const GetExecutionResponseSchema: GenMessage<GetExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 19);
+  messageDesc(file_tracking_v1_tracking_service, 35);
 
 /**
  * Request of ListExecutions.
@@ -562,7 +913,7 @@ export type ListExecutionsRequest = Message<"tracking.v1.ListExecutionsRequest">
  * Use `create(ListExecutionsRequestSchema)` to create a new message.
  */
 export const ListExecutionsRequestSchema: GenMessage<ListExecutionsRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 20);
+  messageDesc(file_tracking_v1_tracking_service, 36);
 
 /**
  * Response of ListExecutions.
@@ -590,7 +941,7 @@ export type ListExecutionsResponse = Message<"tracking.v1.ListExecutionsResponse
  * Use `create(ListExecutionsResponseSchema)` to create a new message.
  */
 export const ListExecutionsResponseSchema: GenMessage<ListExecutionsResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 21);
+  messageDesc(file_tracking_v1_tracking_service, 37);
 
 /**
  * Request of DeleteExecution.
@@ -611,7 +962,7 @@ export type DeleteExecutionRequest = Message<"tracking.v1.DeleteExecutionRequest
  * Use `create(DeleteExecutionRequestSchema)` to create a new message.
  */
 export const DeleteExecutionRequestSchema: GenMessage<DeleteExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 22);
+  messageDesc(file_tracking_v1_tracking_service, 38);
 
 /**
  * Response of DeleteExecution.
@@ -632,7 +983,7 @@ export type DeleteExecutionResponse = Message<"tracking.v1.DeleteExecutionRespon
  * Use `create(DeleteExecutionResponseSchema)` to create a new message.
  */
 export const DeleteExecutionResponseSchema: GenMessage<DeleteExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 23);
+  messageDesc(file_tracking_v1_tracking_service, 39);
 
 /**
  * Request of GetExecutionInput.
@@ -660,7 +1011,7 @@ export type GetExecutionInputRequest = Message<"tracking.v1.GetExecutionInputReq
  * Use `create(GetExecutionInputRequestSchema)` to create a new message.
  */
 export const GetExecutionInputRequestSchema: GenMessage<GetExecutionInputRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 24);
+  messageDesc(file_tracking_v1_tracking_service, 40);
 
 /**
  * Response of GetExecutionInput.
@@ -681,7 +1032,7 @@ export type GetExecutionInputResponse = Message<"tracking.v1.GetExecutionInputRe
  * Use `create(GetExecutionInputResponseSchema)` to create a new message.
  */
 export const GetExecutionInputResponseSchema: GenMessage<GetExecutionInputResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 25);
+  messageDesc(file_tracking_v1_tracking_service, 41);
 
 /**
  * Request of GetExecutionOutput.
@@ -709,7 +1060,7 @@ export type GetExecutionOutputRequest = Message<"tracking.v1.GetExecutionOutputR
  * Use `create(GetExecutionOutputRequestSchema)` to create a new message.
  */
 export const GetExecutionOutputRequestSchema: GenMessage<GetExecutionOutputRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 26);
+  messageDesc(file_tracking_v1_tracking_service, 42);
 
 /**
  * Response of GetExecutionOutput.
@@ -730,7 +1081,7 @@ export type GetExecutionOutputResponse = Message<"tracking.v1.GetExecutionOutput
  * Use `create(GetExecutionOutputResponseSchema)` to create a new message.
  */
 export const GetExecutionOutputResponseSchema: GenMessage<GetExecutionOutputResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 27);
+  messageDesc(file_tracking_v1_tracking_service, 43);
 
 /**
  * Request of GetJobStatus.
@@ -751,7 +1102,7 @@ export type GetJobStatusRequest = Message<"tracking.v1.GetJobStatusRequest"> & {
  * Use `create(GetJobStatusRequestSchema)` to create a new message.
  */
 export const GetJobStatusRequestSchema: GenMessage<GetJobStatusRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 28);
+  messageDesc(file_tracking_v1_tracking_service, 44);
 
 /**
  * Response of GetJobStatus.
@@ -772,7 +1123,7 @@ export type GetJobStatusResponse = Message<"tracking.v1.GetJobStatusResponse"> &
  * Use `create(GetJobStatusResponseSchema)` to create a new message.
  */
 export const GetJobStatusResponseSchema: GenMessage<GetJobStatusResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 29);
+  messageDesc(file_tracking_v1_tracking_service, 45);
 
 /**
  * Request of UpdateJobStatus: exactly one action.
@@ -867,7 +1218,7 @@ export type UpdateJobStatusRequest = Message<"tracking.v1.UpdateJobStatusRequest
  * Use `create(UpdateJobStatusRequestSchema)` to create a new message.
  */
 export const UpdateJobStatusRequestSchema: GenMessage<UpdateJobStatusRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 30);
+  messageDesc(file_tracking_v1_tracking_service, 46);
 
 /**
  * Starts a job.
@@ -896,7 +1247,7 @@ export type StartAction = Message<"tracking.v1.StartAction"> & {
  * Use `create(StartActionSchema)` to create a new message.
  */
 export const StartActionSchema: GenMessage<StartAction> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 31);
+  messageDesc(file_tracking_v1_tracking_service, 47);
 
 /**
  * Tells the server the worker is alive.
@@ -911,7 +1262,7 @@ export type HeartbeatAction = Message<"tracking.v1.HeartbeatAction"> & {
  * Use `create(HeartbeatActionSchema)` to create a new message.
  */
 export const HeartbeatActionSchema: GenMessage<HeartbeatAction> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 32);
+  messageDesc(file_tracking_v1_tracking_service, 48);
 
 /**
  * Times measured by the platform that runs the job; each one is set only
@@ -955,7 +1306,7 @@ export type TimesAction = Message<"tracking.v1.TimesAction"> & {
  * Use `create(TimesActionSchema)` to create a new message.
  */
 export const TimesActionSchema: GenMessage<TimesAction> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 33);
+  messageDesc(file_tracking_v1_tracking_service, 49);
 
 /**
  * Reports progress.
@@ -983,7 +1334,7 @@ export type ProgressAction = Message<"tracking.v1.ProgressAction"> & {
  * Use `create(ProgressActionSchema)` to create a new message.
  */
 export const ProgressActionSchema: GenMessage<ProgressAction> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 34);
+  messageDesc(file_tracking_v1_tracking_service, 50);
 
 /**
  * Suspends a running job.
@@ -1004,7 +1355,7 @@ export type SuspendAction = Message<"tracking.v1.SuspendAction"> & {
  * Use `create(SuspendActionSchema)` to create a new message.
  */
 export const SuspendActionSchema: GenMessage<SuspendAction> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 35);
+  messageDesc(file_tracking_v1_tracking_service, 51);
 
 /**
  * Resumes a suspended job.
@@ -1019,7 +1370,7 @@ export type ResumeAction = Message<"tracking.v1.ResumeAction"> & {
  * Use `create(ResumeActionSchema)` to create a new message.
  */
 export const ResumeActionSchema: GenMessage<ResumeAction> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 36);
+  messageDesc(file_tracking_v1_tracking_service, 52);
 
 /**
  * Stops a job.
@@ -1048,7 +1399,7 @@ export type StopAction = Message<"tracking.v1.StopAction"> & {
  * Use `create(StopActionSchema)` to create a new message.
  */
 export const StopActionSchema: GenMessage<StopAction> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 37);
+  messageDesc(file_tracking_v1_tracking_service, 53);
 
 /**
  * Response of UpdateJobStatus.
@@ -1069,7 +1420,7 @@ export type UpdateJobStatusResponse = Message<"tracking.v1.UpdateJobStatusRespon
  * Use `create(UpdateJobStatusResponseSchema)` to create a new message.
  */
 export const UpdateJobStatusResponseSchema: GenMessage<UpdateJobStatusResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 38);
+  messageDesc(file_tracking_v1_tracking_service, 54);
 
 /**
  * Request of CancelExecution.
@@ -1098,7 +1449,7 @@ export type CancelExecutionRequest = Message<"tracking.v1.CancelExecutionRequest
  * Use `create(CancelExecutionRequestSchema)` to create a new message.
  */
 export const CancelExecutionRequestSchema: GenMessage<CancelExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 39);
+  messageDesc(file_tracking_v1_tracking_service, 55);
 
 /**
  * Response of CancelExecution.
@@ -1119,7 +1470,7 @@ export type CancelExecutionResponse = Message<"tracking.v1.CancelExecutionRespon
  * Use `create(CancelExecutionResponseSchema)` to create a new message.
  */
 export const CancelExecutionResponseSchema: GenMessage<CancelExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 40);
+  messageDesc(file_tracking_v1_tracking_service, 56);
 
 /**
  * Request of SetExecutionOutputs.
@@ -1168,7 +1519,7 @@ export type SetExecutionOutputsRequest = Message<"tracking.v1.SetExecutionOutput
  * Use `create(SetExecutionOutputsRequestSchema)` to create a new message.
  */
 export const SetExecutionOutputsRequestSchema: GenMessage<SetExecutionOutputsRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 41);
+  messageDesc(file_tracking_v1_tracking_service, 57);
 
 /**
  * Response of SetExecutionOutputs.
@@ -1189,7 +1540,7 @@ export type SetExecutionOutputsResponse = Message<"tracking.v1.SetExecutionOutpu
  * Use `create(SetExecutionOutputsResponseSchema)` to create a new message.
  */
 export const SetExecutionOutputsResponseSchema: GenMessage<SetExecutionOutputsResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 42);
+  messageDesc(file_tracking_v1_tracking_service, 58);
 
 /**
  * Request of UpdateStep.
@@ -1217,7 +1568,7 @@ export type UpdateStepRequest = Message<"tracking.v1.UpdateStepRequest"> & {
  * Use `create(UpdateStepRequestSchema)` to create a new message.
  */
 export const UpdateStepRequestSchema: GenMessage<UpdateStepRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 43);
+  messageDesc(file_tracking_v1_tracking_service, 59);
 
 /**
  * Response of UpdateStep.
@@ -1245,7 +1596,7 @@ export type UpdateStepResponse = Message<"tracking.v1.UpdateStepResponse"> & {
  * Use `create(UpdateStepResponseSchema)` to create a new message.
  */
 export const UpdateStepResponseSchema: GenMessage<UpdateStepResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 44);
+  messageDesc(file_tracking_v1_tracking_service, 60);
 
 /**
  * Request of AppendLogs.
@@ -1274,7 +1625,7 @@ export type AppendLogsRequest = Message<"tracking.v1.AppendLogsRequest"> & {
  * Use `create(AppendLogsRequestSchema)` to create a new message.
  */
 export const AppendLogsRequestSchema: GenMessage<AppendLogsRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 45);
+  messageDesc(file_tracking_v1_tracking_service, 61);
 
 /**
  * Response of AppendLogs.
@@ -1295,7 +1646,7 @@ export type AppendLogsResponse = Message<"tracking.v1.AppendLogsResponse"> & {
  * Use `create(AppendLogsResponseSchema)` to create a new message.
  */
 export const AppendLogsResponseSchema: GenMessage<AppendLogsResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 46);
+  messageDesc(file_tracking_v1_tracking_service, 62);
 
 /**
  * Request of GetExecutionLogs.
@@ -1355,7 +1706,8 @@ export type GetExecutionLogsRequest = Message<"tracking.v1.GetExecutionLogsReque
   /**
    * Only lines whose message matches this regular expression somewhere
    * (RE2 syntax: no backreferences, time linear in the line's length; at
-   * most 1024 characters).
+   * most 1024 characters, compiling to at most 2000 instructions: counted
+   * repetition such as (?:.{0,100}a){10} multiplies them).
    *
    * @generated from field: string pattern = 8;
    */
@@ -1367,7 +1719,7 @@ export type GetExecutionLogsRequest = Message<"tracking.v1.GetExecutionLogsReque
  * Use `create(GetExecutionLogsRequestSchema)` to create a new message.
  */
 export const GetExecutionLogsRequestSchema: GenMessage<GetExecutionLogsRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 47);
+  messageDesc(file_tracking_v1_tracking_service, 63);
 
 /**
  * Response of GetExecutionLogs.
@@ -1386,16 +1738,18 @@ export type GetExecutionLogsResponse = Message<"tracking.v1.GetExecutionLogsResp
    * True when more lines match than were returned although `limit` was not
    * reached: the response stopped at about 2 MiB or at the server's limit
    * of lines per read, or a filtered read stopped after examining 100,000
-   * lines. Read on with after_seq set to the last seq received, or to
-   * scanned_to_seq when that is set.
+   * lines, 16 MiB of them, or half a second of matching. Read on with
+   * after_seq set to the last seq received, or to scanned_to_seq when that
+   * is set.
    *
    * @generated from field: bool truncated = 2;
    */
   truncated: boolean;
 
   /**
-   * Set when a filtered read stopped after examining 100,000 lines: the seq
-   * of the last line it examined (beyond every entry returned).
+   * Set when a filtered read stopped after examining 100,000 lines, 16 MiB
+   * of them or half a second of matching: the seq of the last line it
+   * examined (beyond every entry returned).
    *
    * @generated from field: int64 scanned_to_seq = 3;
    */
@@ -1407,7 +1761,7 @@ export type GetExecutionLogsResponse = Message<"tracking.v1.GetExecutionLogsResp
  * Use `create(GetExecutionLogsResponseSchema)` to create a new message.
  */
 export const GetExecutionLogsResponseSchema: GenMessage<GetExecutionLogsResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 48);
+  messageDesc(file_tracking_v1_tracking_service, 64);
 
 /**
  * Request of WatchStatus. With neither execution_id nor deployment_name,
@@ -1451,7 +1805,7 @@ export type WatchStatusRequest = Message<"tracking.v1.WatchStatusRequest"> & {
  * Use `create(WatchStatusRequestSchema)` to create a new message.
  */
 export const WatchStatusRequestSchema: GenMessage<WatchStatusRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 49);
+  messageDesc(file_tracking_v1_tracking_service, 65);
 
 /**
  * One message of WatchStatus.
@@ -1488,7 +1842,7 @@ export type WatchStatusResponse = Message<"tracking.v1.WatchStatusResponse"> & {
  * Use `create(WatchStatusResponseSchema)` to create a new message.
  */
 export const WatchStatusResponseSchema: GenMessage<WatchStatusResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 50);
+  messageDesc(file_tracking_v1_tracking_service, 66);
 
 /**
  * Tells a watcher the stream is alive.
@@ -1509,7 +1863,7 @@ export type Heartbeat = Message<"tracking.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 51);
+  messageDesc(file_tracking_v1_tracking_service, 67);
 
 /**
  * Request of StreamLogs.
@@ -1597,7 +1951,7 @@ export type StreamLogsRequest = Message<"tracking.v1.StreamLogsRequest"> & {
  * Use `create(StreamLogsRequestSchema)` to create a new message.
  */
 export const StreamLogsRequestSchema: GenMessage<StreamLogsRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 52);
+  messageDesc(file_tracking_v1_tracking_service, 68);
 
 /**
  * One message of StreamLogs: a batch of lines, or a heartbeat.
@@ -1634,7 +1988,271 @@ export type StreamLogsResponse = Message<"tracking.v1.StreamLogsResponse"> & {
  * Use `create(StreamLogsResponseSchema)` to create a new message.
  */
 export const StreamLogsResponseSchema: GenMessage<StreamLogsResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 53);
+  messageDesc(file_tracking_v1_tracking_service, 69);
+
+/**
+ * Request of LogMetrics.
+ *
+ * @generated from message tracking.v1.LogMetricsRequest
+ */
+export type LogMetricsRequest = Message<"tracking.v1.LogMetricsRequest"> & {
+  /**
+   * Id of the execution.
+   *
+   * @generated from field: string execution_id = 1;
+   */
+  executionId: string;
+
+  /**
+   * The points, 1 to max_metric_batch_points (1,000 by default); seq is
+   * assigned by the server (a value sent is ignored).
+   *
+   * @generated from field: repeated tracking.v1.MetricPoint points = 2;
+   */
+  points: MetricPoint[];
+};
+
+/**
+ * Describes the message tracking.v1.LogMetricsRequest.
+ * Use `create(LogMetricsRequestSchema)` to create a new message.
+ */
+export const LogMetricsRequestSchema: GenMessage<LogMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 70);
+
+/**
+ * Response of LogMetrics.
+ *
+ * @generated from message tracking.v1.LogMetricsResponse
+ */
+export type LogMetricsResponse = Message<"tracking.v1.LogMetricsResponse"> & {
+  /**
+   * The seq of the last point stored: the batch holds the seqs up to it.
+   *
+   * @generated from field: int64 last_seq = 1;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message tracking.v1.LogMetricsResponse.
+ * Use `create(LogMetricsResponseSchema)` to create a new message.
+ */
+export const LogMetricsResponseSchema: GenMessage<LogMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 71);
+
+/**
+ * Request of ListMetrics.
+ *
+ * @generated from message tracking.v1.ListMetricsRequest
+ */
+export type ListMetricsRequest = Message<"tracking.v1.ListMetricsRequest"> & {
+  /**
+   * Id of the execution.
+   *
+   * @generated from field: string execution_id = 1;
+   */
+  executionId: string;
+};
+
+/**
+ * Describes the message tracking.v1.ListMetricsRequest.
+ * Use `create(ListMetricsRequestSchema)` to create a new message.
+ */
+export const ListMetricsRequestSchema: GenMessage<ListMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 72);
+
+/**
+ * Response of ListMetrics.
+ *
+ * @generated from message tracking.v1.ListMetricsResponse
+ */
+export type ListMetricsResponse = Message<"tracking.v1.ListMetricsResponse"> & {
+  /**
+   * Each series, in name order.
+   *
+   * @generated from field: repeated tracking.v1.MetricSeries series = 1;
+   */
+  series: MetricSeries[];
+
+  /**
+   * The execution's last point seq when the series were read.
+   *
+   * @generated from field: int64 last_seq = 2;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message tracking.v1.ListMetricsResponse.
+ * Use `create(ListMetricsResponseSchema)` to create a new message.
+ */
+export const ListMetricsResponseSchema: GenMessage<ListMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 73);
+
+/**
+ * Request of GetMetricHistory.
+ *
+ * @generated from message tracking.v1.GetMetricHistoryRequest
+ */
+export type GetMetricHistoryRequest = Message<"tracking.v1.GetMetricHistoryRequest"> & {
+  /**
+   * The executions, 1 to max_metric_history_executions (10 by default),
+   * each at most once.
+   *
+   * @generated from field: repeated string execution_ids = 1;
+   */
+  executionIds: string[];
+
+  /**
+   * Name of the series.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The first step of the range (no lower bound when not set).
+   *
+   * @generated from field: optional int64 start_step = 3;
+   */
+  startStep?: bigint | undefined;
+
+  /**
+   * The last step of the range, included (no upper bound when not set).
+   *
+   * @generated from field: optional int64 end_step = 4;
+   */
+  endStep?: bigint | undefined;
+
+  /**
+   * How many points, or buckets, per execution at most: 1 to 10,000, and
+   * at most 20,000 over all the executions asked for.
+   *
+   * @generated from field: int32 max_points = 5;
+   */
+  maxPoints: number;
+
+  /**
+   * The points themselves, max_points per execution and page, never
+   * buckets: follow next_page_token for the rest.
+   *
+   * @generated from field: bool exact = 6;
+   */
+  exact: boolean;
+
+  /**
+   * With exact: the next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 7;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tracking.v1.GetMetricHistoryRequest.
+ * Use `create(GetMetricHistoryRequestSchema)` to create a new message.
+ */
+export const GetMetricHistoryRequestSchema: GenMessage<GetMetricHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 74);
+
+/**
+ * Response of GetMetricHistory.
+ *
+ * @generated from message tracking.v1.GetMetricHistoryResponse
+ */
+export type GetMetricHistoryResponse = Message<"tracking.v1.GetMetricHistoryResponse"> & {
+  /**
+   * One history per execution, in the order asked for.
+   *
+   * @generated from field: repeated tracking.v1.MetricHistory histories = 1;
+   */
+  histories: MetricHistory[];
+
+  /**
+   * With exact: the token of the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tracking.v1.GetMetricHistoryResponse.
+ * Use `create(GetMetricHistoryResponseSchema)` to create a new message.
+ */
+export const GetMetricHistoryResponseSchema: GenMessage<GetMetricHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 75);
+
+/**
+ * Request of StreamMetrics.
+ *
+ * @generated from message tracking.v1.StreamMetricsRequest
+ */
+export type StreamMetricsRequest = Message<"tracking.v1.StreamMetricsRequest"> & {
+  /**
+   * Id of the execution.
+   *
+   * @generated from field: string execution_id = 1;
+   */
+  executionId: string;
+
+  /**
+   * Start right after this seq (0: from the first point).
+   *
+   * @generated from field: int64 after_seq = 2;
+   */
+  afterSeq: bigint;
+
+  /**
+   * Only points of these series (every series when empty).
+   *
+   * @generated from field: repeated string names = 3;
+   */
+  names: string[];
+
+  /**
+   * Keep the stream open and send new points as they commit, until the
+   * execution ends.
+   *
+   * @generated from field: bool follow = 4;
+   */
+  follow: boolean;
+};
+
+/**
+ * Describes the message tracking.v1.StreamMetricsRequest.
+ * Use `create(StreamMetricsRequestSchema)` to create a new message.
+ */
+export const StreamMetricsRequestSchema: GenMessage<StreamMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 76);
+
+/**
+ * One message of StreamMetrics: a batch of points, or a heartbeat.
+ *
+ * @generated from message tracking.v1.StreamMetricsResponse
+ */
+export type StreamMetricsResponse = Message<"tracking.v1.StreamMetricsResponse"> & {
+  /**
+   * Points in seq order; the last one's seq is the cursor to resume from.
+   *
+   * @generated from field: repeated tracking.v1.MetricPoint points = 1;
+   */
+  points: MetricPoint[];
+
+  /**
+   * Set on a heartbeat (points is then empty).
+   *
+   * @generated from field: tracking.v1.Heartbeat heartbeat = 2;
+   */
+  heartbeat?: Heartbeat | undefined;
+};
+
+/**
+ * Describes the message tracking.v1.StreamMetricsResponse.
+ * Use `create(StreamMetricsResponseSchema)` to create a new message.
+ */
+export const StreamMetricsResponseSchema: GenMessage<StreamMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 77);
 
 /**
  * Request of GetServiceInfo.
@@ -1649,7 +2267,7 @@ export type GetServiceInfoRequest = Message<"tracking.v1.GetServiceInfoRequest">
  * Use `create(GetServiceInfoRequestSchema)` to create a new message.
  */
 export const GetServiceInfoRequestSchema: GenMessage<GetServiceInfoRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 54);
+  messageDesc(file_tracking_v1_tracking_service, 78);
 
 /**
  * Response of GetServiceInfo.
@@ -1692,6 +2310,20 @@ export type GetServiceInfoResponse = Message<"tracking.v1.GetServiceInfoResponse
    * @generated from field: google.protobuf.Duration default_heartbeat_timeout = 5;
    */
   defaultHeartbeatTimeout?: Duration | undefined;
+
+  /**
+   * Most points one LogMetrics accepts.
+   *
+   * @generated from field: int32 max_metric_batch_points = 6;
+   */
+  maxMetricBatchPoints: number;
+
+  /**
+   * Most executions one GetMetricHistory compares.
+   *
+   * @generated from field: int32 max_metric_history_executions = 7;
+   */
+  maxMetricHistoryExecutions: number;
 };
 
 /**
@@ -1699,7 +2331,7 @@ export type GetServiceInfoResponse = Message<"tracking.v1.GetServiceInfoResponse
  * Use `create(GetServiceInfoResponseSchema)` to create a new message.
  */
 export const GetServiceInfoResponseSchema: GenMessage<GetServiceInfoResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 55);
+  messageDesc(file_tracking_v1_tracking_service, 79);
 
 /**
  * Records deployments and their executions, answers where each execution
@@ -1992,6 +2624,68 @@ export const TrackingService: GenService<{
     output: typeof StreamLogsResponseSchema;
   },
   /**
+   * Appends a batch of metric points to an execution, numbered from its last
+   * point seq + 1 in the order given, in one transaction: stored whole or not
+   * at all. Renews the execution's lease.
+   * Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+   * max_metric_batch_points, a bad name or a negative step, each naming
+   * points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+   * ended).
+   *
+   * @generated from rpc tracking.v1.TrackingService.LogMetrics
+   */
+  logMetrics: {
+    methodKind: "unary";
+    input: typeof LogMetricsRequestSchema;
+    output: typeof LogMetricsResponseSchema;
+  },
+  /**
+   * Lists the metric series of an execution, in name order, each summarized.
+   * Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.ListMetrics
+   */
+  listMetrics: {
+    methodKind: "unary";
+    input: typeof ListMetricsRequestSchema;
+    output: typeof ListMetricsResponseSchema;
+  },
+  /**
+   * Returns the history of one series in one or more executions: the points
+   * of the step range when there are at most max_points of them, else that
+   * range in at most max_points buckets (min, max, last value and count
+   * each, computed by the database), so a spike stays visible at any zoom.
+   * With exact, the points themselves a page at a time.
+   * Errors: INVALID_ARGUMENT (no execution or more than
+   * max_metric_history_executions, an id repeated, a bad name, max_points
+   * outside 1..10000 or over 20000 in all, a negative start_step, end_step
+   * before start_step, a page_token without exact, altered or of another
+   * query), NOT_FOUND (an execution).
+   *
+   * @generated from rpc tracking.v1.TrackingService.GetMetricHistory
+   */
+  getMetricHistory: {
+    methodKind: "unary";
+    input: typeof GetMetricHistoryRequestSchema;
+    output: typeof GetMetricHistoryResponseSchema;
+  },
+  /**
+   * Streams the metric points of one execution: the stored points after
+   * after_seq first, then, with follow, new points as they commit, until the
+   * execution has ended and every point committed before its end was sent.
+   * Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+   * the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+   * (the points after after_seq were removed by retention), UNAVAILABLE
+   * (server shutting down: resume from the last seq).
+   *
+   * @generated from rpc tracking.v1.TrackingService.StreamMetrics
+   */
+  streamMetrics: {
+    methodKind: "server_streaming";
+    input: typeof StreamMetricsRequestSchema;
+    output: typeof StreamMetricsResponseSchema;
+  },
+  /**
    * Returns what this server accepts: its version and limits, and the lease
    * it gives executions by default. Needs no role beyond reader.
    *
@@ -2035,6 +2729,100 @@ export const TrackingService: GenService<{
     methodKind: "unary";
     input: typeof RevokeTokenRequestSchema;
     output: typeof RevokeTokenResponseSchema;
+  },
+  /**
+   * Creates a subscription: the service delivers every event after this
+   * moment that matches its filter (docs/events.md). A webhook's response
+   * carries its signing secret, shown only this once. Admin only.
+   * Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+   * credentials, is too long or names a refused address range; a subject that
+   * is not a valid NATS subject; an unspecified kind or status; bad name),
+   * NOT_FOUND (a deployment of the filter does not exist).
+   *
+   * @generated from rpc tracking.v1.TrackingService.CreateSubscription
+   */
+  createSubscription: {
+    methodKind: "unary";
+    input: typeof CreateSubscriptionRequestSchema;
+    output: typeof CreateSubscriptionResponseSchema;
+  },
+  /**
+   * Returns one subscription (never its secret). Admin only.
+   * Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.GetSubscription
+   */
+  getSubscription: {
+    methodKind: "unary";
+    input: typeof GetSubscriptionRequestSchema;
+    output: typeof GetSubscriptionResponseSchema;
+  },
+  /**
+   * Lists subscriptions, newest first. Admin only.
+   *
+   * @generated from rpc tracking.v1.TrackingService.ListSubscriptions
+   */
+  listSubscriptions: {
+    methodKind: "unary";
+    input: typeof ListSubscriptionsRequestSchema;
+    output: typeof ListSubscriptionsResponseSchema;
+  },
+  /**
+   * Deletes a subscription: its deliveries stop and the events it held are
+   * left to retention. Admin only.
+   * Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.DeleteSubscription
+   */
+  deleteSubscription: {
+    methodKind: "unary";
+    input: typeof DeleteSubscriptionRequestSchema;
+    output: typeof DeleteSubscriptionResponseSchema;
+  },
+  /**
+   * Pauses delivery; events keep accumulating after the cursor. Admin only.
+   * Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.PauseSubscription
+   */
+  pauseSubscription: {
+    methodKind: "unary";
+    input: typeof PauseSubscriptionRequestSchema;
+    output: typeof PauseSubscriptionResponseSchema;
+  },
+  /**
+   * Resumes a paused or failing subscription from its cursor. Admin only.
+   * Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.ResumeSubscription
+   */
+  resumeSubscription: {
+    methodKind: "unary";
+    input: typeof ResumeSubscriptionRequestSchema;
+    output: typeof ResumeSubscriptionResponseSchema;
+  },
+  /**
+   * Lists the last delivery attempts of a subscription, newest first. Admin
+   * only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.ListDeliveries
+   */
+  listDeliveries: {
+    methodKind: "unary";
+    input: typeof ListDeliveriesRequestSchema;
+    output: typeof ListDeliveriesResponseSchema;
+  },
+  /**
+   * Sends one test event (type dev.tracking.test.v1) to the subscription's
+   * target now, once, and says how it went; the cursor does not move. Admin
+   * only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.TestSubscription
+   */
+  testSubscription: {
+    methodKind: "unary";
+    input: typeof TestSubscriptionRequestSchema;
+    output: typeof TestSubscriptionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tracking_v1_tracking_service, 0);
