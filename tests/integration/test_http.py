@@ -489,7 +489,8 @@ def test_an_sse_reader_that_stops_reading_is_closed_and_resumes(make_server: Ser
         # The stream was closed at once, its unsent bytes dropped (a reader that never reads
         # would hold them for ever): reading again, the reader gets some of the events, in
         # order, then the connection is gone.
-        wait_for(lambda: server.app.hub.watcher_count == 0, "the overflowed stream to close")
+        hub = server.app.hub
+        wait_for(lambda: hub.watcher_count == 0, "the overflowed stream to close")
         sock.settimeout(60)
         received = b""
         with contextlib.suppress(ConnectionResetError):
