@@ -325,6 +325,11 @@ async def serve(
     shares its ports and calls `on_ready` once it serves (the parent says where)."""
     raise_descriptor_limit()
     app, port = await create_server(settings, reuse_port)
+    # Before the server says it serves: a SIGTERM sent as soon as it does is a drain.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     host = settings.address.rsplit(":", 1)[0]
     if on_ready is not None:
         log.info("worker %d ready (database: %s)", os.getpid(), app.database.dialect)
@@ -347,10 +352,6 @@ async def serve(
             "auth is OFF on %s: anyone who can reach this address can read and write",
             settings.address,
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("draining (grace %.1fs)", settings.grace_seconds)
     await app.stop(settings.grace_seconds)

@@ -158,8 +158,9 @@ class Settings(BaseSettings):
     metrics_address: str = Field(
         "", description="host:port of the Prometheus /metrics endpoint (empty: off)"
     )
-    log_format: Literal["json", "text"] = Field(
-        "json", description="json (one object a line) or text"
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="auto (text on a terminal, else json), json (one object a line) or text",
     )
     reflection: bool = Field(True, description="serve gRPC server reflection")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
