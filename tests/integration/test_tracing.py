@@ -24,9 +24,11 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from tests.conftest import ServerFactory
 from tests.support.cli import cli_env, tracking
-from tests.support.factories import create_execution, unique
+from tests.support.factories import create_execution, start, unique
 from tests.support.http import SERVICE
 from tests.support.process import TRACKING
+from tests.support.receiver import receiving
+from tests.support.subscribing import subscribe_webhook, verified_event
 from tests.support.waiting import wait_for
 from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2 as epb
@@ -281,3 +283,36 @@ def test_an_exporter_that_is_down_fails_no_call_and_its_spans_are_counted_as_dro
         return 0.0
 
     wait_for(lambda: dropped() >= 5, "the spans the exporter could not take to be counted")
+
+
+def test_the_events_of_an_execution_carry_the_trace_context_it_keeps(
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    server = make_server(
+        outbound_allow_private_addresses=True,
+        outbound_retry_base_seconds=0.05,
+        outbound_retry_max_seconds=0.5,
+    )
+    with grpc.insecure_channel(server.address) as channel, receiving() as receiver:
+        stub = TrackingServiceStub(channel)
+        _, secret = subscribe_webhook(stub, receiver.url)
+        traced = stub.CreateExecution(
+            pb.CreateExecutionRequest(execution=epb.Execution(job_name="traced")),
+            metadata=(("traceparent", TRACEPARENT),),
+        ).execution
+        start(stub, traced.execution_id)
+        untraced = create_execution(stub)
+        wait_for(lambda: len(receiver.bodies()) >= 3, "three events")
+        events = [verified_event(received, secret) for received in receiver.bodies()]
+    by_execution = {
+        (e.get_subject(), e.get_type().split(".")[-2]): e.get_extension("traceparent")
+        for e in events
+    }
+    assert by_execution == {
+        (traced.execution_id, "created"): TRACEPARENT,
+        (traced.execution_id, "status_changed"): TRACEPARENT,
+        (untraced.execution_id, "created"): None,
+    }

@@ -113,3 +113,39 @@ def call_metadata(token: str | None, traceparent: str | None) -> tuple[tuple[str
     if traceparent:
         pairs.append(("traceparent", traceparent.strip()))
     return tuple(pairs) or None
+
+
+# Subscriptions (admin). Gets and lists are reads; the writes are not retried.
+CREATE_SUBSCRIPTION = Method(
+    "CreateSubscription",
+    pb.CreateSubscriptionRequest,
+    pb.CreateSubscriptionResponse,
+    retryable=False,
+)
+GET_SUBSCRIPTION = Method(
+    "GetSubscription", pb.GetSubscriptionRequest, pb.GetSubscriptionResponse, retryable=True
+)
+LIST_SUBSCRIPTIONS = Method(
+    "ListSubscriptions", pb.ListSubscriptionsRequest, pb.ListSubscriptionsResponse, retryable=True
+)
+DELETE_SUBSCRIPTION = Method(
+    "DeleteSubscription",
+    pb.DeleteSubscriptionRequest,
+    pb.DeleteSubscriptionResponse,
+    retryable=False,
+)
+PAUSE_SUBSCRIPTION = Method(
+    "PauseSubscription", pb.PauseSubscriptionRequest, pb.PauseSubscriptionResponse, retryable=False
+)
+RESUME_SUBSCRIPTION = Method(
+    "ResumeSubscription",
+    pb.ResumeSubscriptionRequest,
+    pb.ResumeSubscriptionResponse,
+    retryable=False,
+)
+LIST_DELIVERIES = Method(
+    "ListDeliveries", pb.ListDeliveriesRequest, pb.ListDeliveriesResponse, retryable=True
+)
+TEST_SUBSCRIPTION = Method(
+    "TestSubscription", pb.TestSubscriptionRequest, pb.TestSubscriptionResponse, retryable=False
+)
