@@ -1,8 +1,8 @@
 package tracking_test
 
-// The Go client against a live `tracking serve` (SQLite in a temp dir, a free port, auth
-// on), started by the test from the repository's .venv (or $TRACKING_BIN). Under CI=true a
-// missing server fails the run instead of skipping.
+// The Go client against a live `tracking serve` (SQLite in a temp dir, a free port, no
+// HTTP side, auth on), started by the test from the repository's .venv (or $TRACKING_BIN).
+// Under CI=true a missing server fails the run instead of skipping.
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,9 +92,11 @@ func trackingBin() (string, string) {
 
 var serving = regexp.MustCompile(`serving on (\S+):(\d+)`)
 
-// serve starts `tracking serve` on a free port and sets address once it listens.
+// serve starts `tracking serve` on a free port, with its HTTP side off (so the tests pass
+// beside a `make run`), and sets address once it listens. When it does not, the error
+// carries what the server wrote.
 func serve(bin, database string) (*exec.Cmd, error) {
-	server := exec.Command(bin, "serve", "--address", "127.0.0.1:0", "--database-url", database)
+	server := exec.Command(bin, "serve", "--address", "127.0.0.1:0", "--http-address", "", "--database-url", database)
 	server.Env = append(os.Environ(), "TRACKING_AUTH=on", "TRACKING_LOG_FORMAT=text", "TRACKING_HEARTBEAT_SECONDS=0.5")
 	stderr, err := server.StderrPipe()
 	if err != nil {
@@ -103,20 +106,41 @@ func serve(bin, database string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	found := make(chan string, 1)
+	ended := make(chan struct{})
+	var output strings.Builder
+	var outputLock sync.Mutex
 	go func() {
+		defer close(ended)
 		scanner := bufio.NewScanner(stderr)
+		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
 		for scanner.Scan() {
-			if match := serving.FindStringSubmatch(scanner.Text()); match != nil && address == "" {
-				found <- match[1] + ":" + match[2]
+			outputLock.Lock()
+			if output.Len() < 64*1024 {
+				output.WriteString(scanner.Text() + "\n")
+			}
+			outputLock.Unlock()
+			if match := serving.FindStringSubmatch(scanner.Text()); match != nil {
+				select {
+				case found <- match[1] + ":" + match[2]:
+				default:
+				}
 			}
 		}
 	}()
+	written := func() string {
+		outputLock.Lock()
+		defer outputLock.Unlock()
+		return output.String()
+	}
 	select {
 	case address = <-found:
 		return server, nil
+	case <-ended:
+		_ = server.Wait()
+		return nil, fmt.Errorf("tracking serve exited (%s) before serving:\n%s", server.ProcessState, written())
 	case <-time.After(60 * time.Second):
 		_ = server.Process.Kill()
-		return nil, fmt.Errorf("tracking serve did not start within 60 s")
+		return nil, fmt.Errorf("tracking serve did not start within 60 s:\n%s", written())
 	}
 }
 
@@ -231,6 +255,68 @@ func TestWatchUntilTheEnd(t *testing.T) {
 	}
 	if last.GetJobStatus().GetStatus() != pb.RunningStatus_RUNNING_STATUS_ERROR || last.GetJobStatus().GetStopMessage() != "boom" {
 		t.Fatalf("the last event: %v", last)
+	}
+}
+
+func TestMetricsBucketedAndStreamed(t *testing.T) {
+	client := connect(t, tracking.Options{Token: token})
+	ctx := timeout(t)
+	id := newExecution(t, client)
+	if _, err := client.UpdateJobStatus(ctx, &pb.UpdateJobStatusRequest{
+		ExecutionId: id, Action: &pb.UpdateJobStatusRequest_Start{Start: &pb.StartAction{}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var points []*pb.MetricPoint
+	for i := 0; i < 100; i++ {
+		value := 1.0
+		if i == 57 {
+			value = 40
+		}
+		points = append(points, &pb.MetricPoint{Name: "loss", Value: value})
+	}
+	logged, err := client.LogMetrics(ctx, &pb.LogMetricsRequest{ExecutionId: id, Points: points})
+	if err != nil || logged.GetLastSeq() != 100 {
+		t.Fatalf("LogMetrics: %v %v", logged, err)
+	}
+	history, err := client.GetMetricHistory(ctx, &pb.GetMetricHistoryRequest{
+		ExecutionIds: []string{id}, Name: "loss", MaxPoints: 20,
+	})
+	if err != nil || len(history.GetHistories()) != 1 {
+		t.Fatalf("GetMetricHistory: %v %v", history, err)
+	}
+	var spiked []string
+	for _, bucket := range history.GetHistories()[0].GetBuckets() {
+		if bucket.GetMaxValue() == 40 {
+			spiked = append(spiked, fmt.Sprintf("%d-%d", bucket.GetFirstStep(), bucket.GetLastStep()))
+		}
+	}
+	if fmt.Sprint(spiked) != "[55-59]" {
+		t.Fatalf("the bucket holding the spike: %v", spiked)
+	}
+	stream, err := client.StreamMetrics(ctx, &pb.StreamMetricsRequest{ExecutionId: id, AfterSeq: 98})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	for {
+		response, err := stream.Recv()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, point := range response.GetPoints() {
+			seqs = append(seqs, point.GetSeq())
+		}
+	}
+	if fmt.Sprint(seqs) != "[99 100]" {
+		t.Fatalf("the points after seq 98: %v", seqs)
+	}
+	_, err = client.LogMetrics(ctx, &pb.LogMetricsRequest{ExecutionId: id, Points: []*pb.MetricPoint{{Name: "a\tb"}}})
+	violations := tracking.FieldViolations(err)
+	if status.Code(err) != codes.InvalidArgument || len(violations) != 1 || violations[0].Field != "points[0].name" {
+		t.Fatalf("a bad name: %v %+v", err, violations)
 	}
 }
 

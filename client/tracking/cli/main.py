@@ -14,9 +14,11 @@ from tracking.cli.executions import executions
 from tracking.cli.health import health
 from tracking.cli.help import Command, group
 from tracking.cli.logs import logs
+from tracking.cli.metrics import metrics
 from tracking.cli.report import report
 from tracking.cli.run import run
 from tracking.cli.server import serve, tokens
+from tracking.cli.subscriptions import subscriptions
 from tracking.cli.watch import watch
 
 app = group(
@@ -52,10 +54,12 @@ def _options(
 app.command(cls=Command)(serve)
 app.command(cls=Command)(health)
 app.add_typer(tokens, name="tokens")
+app.add_typer(subscriptions, name="subscriptions")
 app.add_typer(deployments, name="deployments")
 app.add_typer(executions, name="executions")
 app.command(cls=Command)(watch)
 app.command(cls=Command)(logs)
+app.command(cls=Command)(metrics)
 app.command(cls=Command, context_settings={"allow_interspersed_args": False})(run)
 app.add_typer(report, name="report")
 
