@@ -8,6 +8,7 @@ import {
 } from "../format.js";
 import { progressCell } from "./executions.js";
 import { logPanel } from "./logs.js";
+import { metricsPanel } from "./metrics.js";
 
 // Changes after which the page reads the execution again (the event carries only the status).
 const RELOAD = new Set(["CHANGE_KIND_STEP", "CHANGE_KIND_OUTPUTS", "CHANGE_KIND_TIMES"]);
@@ -195,6 +196,7 @@ export function executionView(root, executionId, who) {
   }
 
   const logs = logPanel(executionId);
+  const metrics = metricsPanel(executionId);
   replace(
     root,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Executions"), " / ", executionId),
@@ -203,6 +205,7 @@ export function executionView(root, executionId, who) {
     h("div", { class: "overview" },
       h("section", { class: "panel" }, h("h2", {}, "Status"), progress, cancelBox, statusFacts),
       h("section", { class: "panel" }, h("h2", {}, "About"), summary)),
+    metrics.element,
     logs.element,
     details,
   );
@@ -251,6 +254,7 @@ export function executionView(root, executionId, who) {
   return () => {
     closeWatch();
     logs.dispose();
+    metrics.dispose();
     clearInterval(ticker);
     delete document.body.dataset.status;
   };
