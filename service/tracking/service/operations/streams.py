@@ -37,7 +37,7 @@ from tracking.service.events.hub import (
     Topic,
     WatcherOverflow,
 )
-from tracking.service.operations import deployment_logs
+from tracking.service.operations import deployment_logs, line_matching
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.log_reads import LINE_BATCH, LineReader, tail_start
 from tracking.service.store import deployments as deployment_store
@@ -329,7 +329,7 @@ class Streams:
                     if not batch:
                         break
                     cursor = batch[-1].seq
-                    kept = keep.apply(batch)
+                    kept = await line_matching.kept(keep, batch)
                     del batch
                     if kept:
                         yield kept

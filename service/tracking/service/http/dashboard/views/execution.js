@@ -4,7 +4,8 @@
 import { call, stream } from "../api.js";
 import { facts, h, replace, section, table } from "../dom.js";
 import {
-  durationOf, enumName, isTerminal, json, seconds, shortDuration, statusBadge, statusOf, when, words,
+  durationOf, enumName, isTerminal, json, seconds, shellJoin, shortDuration, statusBadge, statusOf, when,
+  words,
 } from "../format.js";
 import { progressCell } from "./executions.js";
 import { logPanel } from "./logs.js";
@@ -65,7 +66,7 @@ function inputs(execution) {
 
 function outputs(execution) {
   const list = execution.outputs || [];
-  if (!list.length) return h("p", { class: "muted" }, "No outputs yet.");
+  if (!list.length) return h("p", { class: "muted" }, isTerminal(execution.jobStatus) ? "No outputs." : "No outputs yet.");
   return table(
     ["Name", "Type", "Destination", "Value"],
     list.map((o) => [o.name, o.dataType || "—", whereFrom(o, "output"), value(o.value)]),
@@ -165,7 +166,7 @@ export function executionView(root, executionId, who) {
         ["Model run", execution.modelRunId],
         ["Created by", execution.createdBy],
         ["Heartbeat timeout", execution.heartbeatTimeout ? shortDuration(seconds(execution.heartbeatTimeout)) : ""],
-        ["Command", (execution.command || []).length ? h("code", {}, execution.command.join(" ")) : ""],
+        ["Command", (execution.command || []).length ? h("code", {}, shellJoin(execution.command)) : ""],
         ["Labels", labels(execution.labels)],
       ]),
     );
@@ -174,7 +175,7 @@ export function executionView(root, executionId, who) {
       section("Steps", steps(execution)),
       section("Inputs", inputs(execution)),
       section("Outputs", outputs(execution)),
-      section("Result", execution.result ? value(execution.result) : h("p", { class: "muted" }, "No result yet.")),
+      section("Result", execution.result ? value(execution.result) : h("p", { class: "muted" }, isTerminal(execution.jobStatus) ? "No result." : "No result yet.")),
       section("Export paths", mapping(execution.exportPaths, "None.")),
       section("Source views", mapping(execution.sourceViews, "None.")),
     );
@@ -197,9 +198,10 @@ export function executionView(root, executionId, who) {
 
   const logs = logPanel(executionId);
   const metrics = metricsPanel(executionId);
+  const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Executions"), " / ", executionId);
   replace(
     root,
-    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Executions"), " / ", executionId),
+    crumbs,
     h("div", { class: "title" }, title, badge, live),
     problem,
     h("div", { class: "overview" },
@@ -243,8 +245,10 @@ export function executionView(root, executionId, who) {
       });
     })
     .catch((error) => {
+      // Nothing to show (not found, no access): the message alone, without empty panels.
+      logs.dispose();
       problem.textContent = error.message;
-      live.textContent = "";
+      replace(root, crumbs, h("div", { class: "title" }, title), problem);
     });
   const ticker = setInterval(() => {
     const el = statusFacts.querySelector(".duration");
