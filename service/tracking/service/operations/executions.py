@@ -218,12 +218,13 @@ class Executions:
     async def delete(self, execution_id: str) -> None:
         check_id(execution_id)
 
-        async def remove(session: AsyncSession) -> None:
+        async def remove(batch: Batch) -> None:
+            session = batch.session
             row = await store.get(session, execution_id, for_update=True)
-            (event,) = await self.recorder.record(session, [(row, ["DELETED"])])
+            (event,) = await self.recorder.record(session, [(row, ["DELETED"])], batch=batch)
             await session.flush()
             await store.delete_rows(session, [execution_id])
-            self.db.after_commit(session, lambda: self.hub.publish([event]))
+            batch.after_commit(lambda: self.hub.publish([event]))
 
         # In a group commit, locking like the changes of the execution (store/group.py).
         await self.db.write(remove, key=f"1:{execution_id}")
