@@ -8,6 +8,7 @@ from typing import Any
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
 from tracking.service.domain import job_status
+from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.executions import NewExecution
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
@@ -37,7 +38,7 @@ def new_execution(execution: execution_pb2.Execution, trace_parent: str = "") ->
 
 
 # What a JobStatus is built from: an ORM row, or the columns read without it.
-JobStatusSource = ExecutionRow | job_status.JobStatus
+JobStatusSource = ExecutionRow | ExecutionState | job_status.JobStatus
 
 
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
@@ -69,7 +70,7 @@ def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStat
     return status
 
 
-def execution_proto(row: ExecutionRow, now: datetime) -> execution_pb2.Execution:
+def execution_proto(row: ExecutionRow | ExecutionState, now: datetime) -> execution_pb2.Execution:
     execution = execution_pb2.Execution(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name or "",
