@@ -4,6 +4,7 @@ so JetStream drops a redelivery inside its duplicate window; acknowledged or fai
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import nats
@@ -14,6 +15,14 @@ from nats.js.errors import NotFoundError
 from tracking.service.domain.subscriptions import stream_name
 from tracking.service.outbound.attempts import Outcome
 from tracking.service.outbound.cloud_events import CONTENT_TYPE
+
+log = logging.getLogger("tracking.outbound")
+
+
+async def _quiet(error: Exception) -> None:
+    """The broker's errors show in the delivery log, not once per reconnection in the
+    server's log."""
+    log.debug("NATS: %s", error)
 
 
 class NatsPublisher:
@@ -29,11 +38,14 @@ class NatsPublisher:
     async def _connected(self) -> JetStreamContext:
         async with self._connecting:
             if self._jetstream is None or self._client is None or self._client.is_closed:
+                # A few reconnections, then the client closes and the next publication
+                # connects anew (a failed attempt in between, retried like any other).
                 self._client = await nats.connect(
                     servers=[self.url],
                     connect_timeout=self.timeout,
-                    max_reconnect_attempts=-1,
+                    max_reconnect_attempts=3,
                     reconnect_time_wait=0.5,
+                    error_cb=_quiet,
                 )
                 self._jetstream = self._client.jetstream(timeout=self.timeout)
                 self._streams_known.clear()
