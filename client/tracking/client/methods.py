@@ -107,3 +107,39 @@ STREAM_METRICS = Method(
 def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
     """Call metadata carrying the bearer token, if any."""
     return (("authorization", f"Bearer {token}"),) if token else None
+
+
+# Subscriptions (admin). Gets and lists are reads; the writes are not retried.
+CREATE_SUBSCRIPTION = Method(
+    "CreateSubscription",
+    pb.CreateSubscriptionRequest,
+    pb.CreateSubscriptionResponse,
+    retryable=False,
+)
+GET_SUBSCRIPTION = Method(
+    "GetSubscription", pb.GetSubscriptionRequest, pb.GetSubscriptionResponse, retryable=True
+)
+LIST_SUBSCRIPTIONS = Method(
+    "ListSubscriptions", pb.ListSubscriptionsRequest, pb.ListSubscriptionsResponse, retryable=True
+)
+DELETE_SUBSCRIPTION = Method(
+    "DeleteSubscription",
+    pb.DeleteSubscriptionRequest,
+    pb.DeleteSubscriptionResponse,
+    retryable=False,
+)
+PAUSE_SUBSCRIPTION = Method(
+    "PauseSubscription", pb.PauseSubscriptionRequest, pb.PauseSubscriptionResponse, retryable=False
+)
+RESUME_SUBSCRIPTION = Method(
+    "ResumeSubscription",
+    pb.ResumeSubscriptionRequest,
+    pb.ResumeSubscriptionResponse,
+    retryable=False,
+)
+LIST_DELIVERIES = Method(
+    "ListDeliveries", pb.ListDeliveriesRequest, pb.ListDeliveriesResponse, retryable=True
+)
+TEST_SUBSCRIPTION = Method(
+    "TestSubscription", pb.TestSubscriptionRequest, pb.TestSubscriptionResponse, retryable=False
+)
