@@ -31,7 +31,7 @@ Behaviour = Callable[[Received], Answer]
 
 
 class Receiver:
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
+    def __init__(self, behaviour: Behaviour | None = None, port: int = 0) -> None:
         self.behaviour: Behaviour = behaviour or (lambda _: Answer())
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -69,7 +69,7 @@ class Receiver:
                 except OSError:
                     self.close_connection = True
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -9,6 +9,7 @@ import {
 } from "../format.js";
 import { progressCell } from "./executions.js";
 import { logPanel } from "./logs.js";
+import { metricsPanel } from "./metrics.js";
 
 // Changes after which the page reads the execution again (the event carries only the status).
 const RELOAD = new Set(["CHANGE_KIND_STEP", "CHANGE_KIND_OUTPUTS", "CHANGE_KIND_TIMES"]);
@@ -196,6 +197,7 @@ export function executionView(root, executionId, who) {
   }
 
   const logs = logPanel(executionId);
+  const metrics = metricsPanel(executionId);
   const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Executions"), " / ", executionId);
   replace(
     root,
@@ -205,6 +207,7 @@ export function executionView(root, executionId, who) {
     h("div", { class: "overview" },
       h("section", { class: "panel" }, h("h2", {}, "Status"), progress, cancelBox, statusFacts),
       h("section", { class: "panel" }, h("h2", {}, "About"), summary)),
+    metrics.element,
     logs.element,
     details,
   );
@@ -255,6 +258,7 @@ export function executionView(root, executionId, who) {
   return () => {
     closeWatch();
     logs.dispose();
+    metrics.dispose();
     clearInterval(ticker);
     delete document.body.dataset.status;
   };
