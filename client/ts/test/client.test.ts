@@ -22,7 +22,8 @@ import { connect, createNodeTransport } from "../src/node.js";
 import { connect as connectWeb } from "../src/web.js";
 import { TRACKING_BIN, TrackingServer, waitFor, within } from "./server.js";
 
-const PATIENT = { maxAttempts: 60, initialBackoffMs: 50, maxBackoffMs: 500, multiplier: 2 };
+// Rides out a restart that takes minutes on a loaded machine (about 250 ms an attempt).
+const PATIENT = { maxAttempts: 1000, initialBackoffMs: 50, maxBackoffMs: 500, multiplier: 2 };
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
