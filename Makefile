@@ -60,7 +60,7 @@ go-lint: go-deps
 	client/go/gopath.sh vet ./...
 
 lint: $(STAMP) $(BUF)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests bench && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests bench && $(BIN)/lint-imports --no-cache && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
 	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.29.0 deploy/kubernetes/*.yaml
 	$(MAKE) proto-check

@@ -1,7 +1,7 @@
 """`make callgrind`: instructions the server executes per call, counted by valgrind's callgrind.
 
-    python -m bench.callgrind [--calls N] [--column sqlite|postgresql|echo ...] [--top CASE ...]
-                              [--out DIR]
+    python -m bench.callgrind [--calls N] [--column sqlite|postgresql|echo ...] [--case CASE ...]
+                              [--top CASE ...] [--out DIR]
 
 Wall-clock rates move with whatever else runs on the machine; instruction counts hardly do.
 Each server (`tracking serve` on a new SQLite or PostgreSQL database, and the echo server
@@ -11,7 +11,8 @@ N calls one after the other from a Python client on a connection already open, a
 whose total over N is the figure. Everything the server process executes is counted, gRPC's
 threads included; the client and PostgreSQL's own processes are not. `--top U2` prints
 where a case's instructions go (the functions with the most self cost, and the share of
-each library). Prints one table and writes bench/callgrind.json.
+each library). Prints one table, each figure with its ratio to the echo server's in the same
+run, and writes bench/callgrind.json.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ QUIET_TIMERS = {
     for name in ("LEASE_SWEEP", "STORAGE_CHECK", "RETENTION_SWEEP", "HEARTBEAT", "KEEPALIVE")
 }
 COLUMNS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "echo": "echo"}
+# What each column of the table measured.
+HEADINGS = {
+    "SQLite": "tracking, SQLite",
+    "PostgreSQL": "tracking, PostgreSQL",
+    "echo": "echo server, no db",
+}
 
 
 def cases(execution_id: str) -> dict[str, tuple[str, Message]]:
@@ -164,9 +171,9 @@ class Figure:
 
 
 def measure_server(
-    cg: Callgrind, seeded: bool, calls: int, warm_up: int
+    cg: Callgrind, seeded: bool, calls: int, warm_up: int, chosen: list[str]
 ) -> tuple[dict[str, Figure], float]:
-    """Each case's figure, and the instructions a second of the idle server."""
+    """Each chosen case's figure, and the instructions a second of the idle server."""
     cg.process.start(START_SECONDS)
     figures = {}
     try:
@@ -175,6 +182,8 @@ def measure_server(
             execution_id = seed(stub) if seeded else "echo"
             cg.control("--instr=on")
             for name, (method, request) in cases(execution_id).items():
+                if name not in chosen:
+                    continue
                 call = getattr(stub, method)
                 began = time.perf_counter()
                 for _ in range(warm_up):
@@ -255,18 +264,37 @@ def top(dump: Path, calls: int, count: int = 15) -> str:
 
 
 def row(cells: list[str]) -> str:
-    return "".join(cell.ljust(width) for cell, width in zip(cells, [34, *[14] * 3], strict=False))
+    return "".join(cell.ljust(width) for cell, width in zip(cells, [34, *[22] * 3], strict=False))
 
 
-def table(results: dict[str, dict[str, Figure]], idle: dict[str, float], calls: int) -> str:
+def cell(per_call: float, echo: float | None) -> str:
+    """Instructions per call, and how many times the echo server's that is."""
+    figure = f"{per_call / 1e6:,.2f} M"
+    return f"{figure:<9} {per_call / echo:5.2f}x" if echo else figure
+
+
+def table(
+    results: dict[str, dict[str, Figure]], idle: dict[str, float], calls: int, chosen: list[str]
+) -> str:
+    echo = results.get("echo", {})
     lines = [
         f"instructions per call in the server, {calls} calls one at a time after a warm-up,"
-        f" at {commit()}:",
-        row(["case", *results]),
+        f" at {commit()}; after each figure, its ratio to the echo server's in this run:",
+        row(["case", *[HEADINGS[column] for column in results]]),
     ]
-    for name in cases(""):
-        per_call = [figures[name].instructions_per_call for figures in results.values()]
-        lines.append(row([name, *[f"{n / 1e6:,.2f} M" for n in per_call]]))
+    for name in chosen:
+        baseline = echo[name].instructions_per_call if name in echo else None
+        lines.append(
+            row(
+                [
+                    name,
+                    *[
+                        cell(figures[name].instructions_per_call, baseline if c != "echo" else None)
+                        for c, figures in results.items()
+                    ],
+                ]
+            )
+        )
     lines.append(row(["idle, per second", *[f"{n / 1e6:,.2f} M" for n in idle.values()]]))
     return "\n".join(lines)
 
@@ -289,6 +317,13 @@ def main() -> None:
         help="measure only this server (repeatable; default: all three)",
     )
     parser.add_argument(
+        "--case",
+        type=case_named,
+        action="append",
+        metavar="CASE",
+        help="measure only this case (U1, U2, W1, L1 or C1; repeatable; default: all)",
+    )
+    parser.add_argument(
         "--top",
         type=case_named,
         action="append",
@@ -304,6 +339,7 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing: make callgrind installs it (Debian's valgrind)")
     chosen = args.column or list(COLUMNS)
+    chosen_cases = [name for name in cases("") if name in (args.case or cases(""))]
     skipped = {}
     if "postgresql" in chosen:
         unreachable = postgres_reachable()
@@ -322,13 +358,15 @@ def main() -> None:
             with server_for(column, work) as server:
                 cg = Callgrind(server, out / f"callgrind.{column}.out")
                 results[COLUMNS[column]], idle[COLUMNS[column]] = measure_server(
-                    cg, column != "echo", args.calls, args.warm_up
+                    cg, column != "echo", args.calls, args.warm_up, chosen_cases
                 )
         for name, reason in skipped.items():
             print(f"{name}: not measured ({reason})")
-        print(table(results, idle, args.calls))
+        print(table(results, idle, args.calls, chosen_cases))
         for name in args.top:
             for column, figures in results.items():
+                if name not in figures:
+                    continue
                 print(f"\n{name}, {column}:")
                 print(top(figures[name].dump, args.calls))
     seconds = round(time.perf_counter() - started)

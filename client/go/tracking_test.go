@@ -234,6 +234,68 @@ func TestWatchUntilTheEnd(t *testing.T) {
 	}
 }
 
+func TestMetricsBucketedAndStreamed(t *testing.T) {
+	client := connect(t, tracking.Options{Token: token})
+	ctx := timeout(t)
+	id := newExecution(t, client)
+	if _, err := client.UpdateJobStatus(ctx, &pb.UpdateJobStatusRequest{
+		ExecutionId: id, Action: &pb.UpdateJobStatusRequest_Start{Start: &pb.StartAction{}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var points []*pb.MetricPoint
+	for i := 0; i < 100; i++ {
+		value := 1.0
+		if i == 57 {
+			value = 40
+		}
+		points = append(points, &pb.MetricPoint{Name: "loss", Value: value})
+	}
+	logged, err := client.LogMetrics(ctx, &pb.LogMetricsRequest{ExecutionId: id, Points: points})
+	if err != nil || logged.GetLastSeq() != 100 {
+		t.Fatalf("LogMetrics: %v %v", logged, err)
+	}
+	history, err := client.GetMetricHistory(ctx, &pb.GetMetricHistoryRequest{
+		ExecutionIds: []string{id}, Name: "loss", MaxPoints: 20,
+	})
+	if err != nil || len(history.GetHistories()) != 1 {
+		t.Fatalf("GetMetricHistory: %v %v", history, err)
+	}
+	var spiked []string
+	for _, bucket := range history.GetHistories()[0].GetBuckets() {
+		if bucket.GetMaxValue() == 40 {
+			spiked = append(spiked, fmt.Sprintf("%d-%d", bucket.GetFirstStep(), bucket.GetLastStep()))
+		}
+	}
+	if fmt.Sprint(spiked) != "[55-59]" {
+		t.Fatalf("the bucket holding the spike: %v", spiked)
+	}
+	stream, err := client.StreamMetrics(ctx, &pb.StreamMetricsRequest{ExecutionId: id, AfterSeq: 98})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	for {
+		response, err := stream.Recv()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, point := range response.GetPoints() {
+			seqs = append(seqs, point.GetSeq())
+		}
+	}
+	if fmt.Sprint(seqs) != "[99 100]" {
+		t.Fatalf("the points after seq 98: %v", seqs)
+	}
+	_, err = client.LogMetrics(ctx, &pb.LogMetricsRequest{ExecutionId: id, Points: []*pb.MetricPoint{{Name: "a\tb"}}})
+	violations := tracking.FieldViolations(err)
+	if status.Code(err) != codes.InvalidArgument || len(violations) != 1 || violations[0].Field != "points[0].name" {
+		t.Fatalf("a bad name: %v %+v", err, violations)
+	}
+}
+
 func TestBadProgressNamesTheField(t *testing.T) {
 	client := connect(t, tracking.Options{Token: token})
 	ctx := timeout(t)

@@ -886,6 +886,129 @@ def stream_logs(t: Targets) -> st.SearchStrategy[Message]:
     return _stream_logs(t)
 
 
+METRIC_NAMES = st.one_of(st.sampled_from(["loss", "acc", "val/loss"]), s.small_text(40))
+BAD_METRIC_NAMES = st.one_of(
+    st.just(""),
+    st.just("x" * 201),
+    st.sampled_from(["a\nb", " lead", "trail ", "zero\u200bwidth", "tab\t"]),
+)
+GOOD_POINTS = st.lists(
+    st.tuples(
+        st.sampled_from(["loss", "acc"]),
+        s.doubles(),
+        st.one_of(UNSET, st.integers(0, s.INT64_MAX)),
+        st.one_of(UNSET, GOOD_TIMES),
+    ),
+    min_size=1,
+    max_size=5,
+)
+BAD_POINTS: st.SearchStrategy[list[tuple[str, float, int | None, Any]]] = st.one_of(
+    st.just([]),
+    st.sampled_from([1001, 1500]).map(lambda n: [("loss", 1.0, None, None)] * n),
+    st.lists(st.tuples(BAD_METRIC_NAMES, s.doubles(), UNSET, UNSET), min_size=1, max_size=2),
+    st.lists(
+        st.tuples(st.just("loss"), s.doubles(), st.integers(s.INT64_MIN, -1), UNSET),
+        min_size=1,
+        max_size=2,
+    ),
+    st.lists(st.tuples(st.just("loss"), s.doubles(), UNSET, BAD_TIMES), min_size=1, max_size=2),
+)
+
+
+@st.composite
+def _log_metrics(draw: st.DrawFn, t: Targets) -> Message:
+    values = _fields(
+        draw,
+        {"execution_id": (_execution_ids(t), s.junk_names()), "points": (GOOD_POINTS, BAD_POINTS)},
+    )
+    request = pb.LogMetricsRequest(execution_id=values["execution_id"])
+    for name, value, step, time in values["points"]:
+        point = request.points.add(name=name, value=value)
+        point.seq = draw(s.int64s())  # ignored by the server
+        if step is not None:
+            point.step = step
+        _set_time(point, "time", time)
+    return request
+
+
+def log_metrics(t: Targets) -> st.SearchStrategy[Message]:
+    return _log_metrics(t)
+
+
+def list_metrics(t: Targets) -> st.SearchStrategy[Message]:
+    return st.builds(
+        pb.ListMetricsRequest, execution_id=st.one_of(_execution_ids(t), s.junk_names())
+    )
+
+
+@st.composite
+def _metric_history(draw: st.DrawFn, t: Targets) -> Message:
+    values = _fields(
+        draw,
+        {
+            "execution_ids": (
+                st.lists(_execution_ids(t), min_size=1, max_size=3, unique=True),
+                st.one_of(
+                    st.just([]),
+                    st.lists(s.junk_names(), min_size=1, max_size=2),
+                    st.lists(_execution_ids(t), min_size=11, max_size=12),
+                ),
+            ),
+            "name": (METRIC_NAMES, BAD_METRIC_NAMES),
+            "max_points": (
+                st.integers(1, 5000),
+                st.one_of(st.integers(s.INT32_MIN, 0), st.integers(10_001, s.INT32_MAX)),
+            ),
+            "start_step": (st.one_of(UNSET, st.integers(0, 100)), st.integers(s.INT64_MIN, -1)),
+            "end_step": (st.one_of(UNSET, st.integers(100, s.INT64_MAX)), s.int64s()),
+            "exact": (st.booleans(), st.booleans()),
+            "page_token": (
+                st.just(""),
+                s.altered_tokens(t.resume_tokens + t.page_tokens).filter(bool),
+            ),
+        },
+    )
+    request = pb.GetMetricHistoryRequest(
+        execution_ids=values["execution_ids"],
+        name=values["name"],
+        max_points=values["max_points"],
+        exact=values["exact"],
+        page_token=values["page_token"],
+    )
+    if values["start_step"] is not None:
+        request.start_step = values["start_step"]
+    if values["end_step"] is not None:
+        request.end_step = values["end_step"]
+    return request
+
+
+def get_metric_history(t: Targets) -> st.SearchStrategy[Message]:
+    return _metric_history(t)
+
+
+@st.composite
+def _stream_metrics(draw: st.DrawFn, t: Targets) -> Message:
+    values = _fields(
+        draw,
+        {
+            "execution_id": (_execution_ids(t), s.junk_names()),
+            "after_seq": (
+                st.integers(0, 5),
+                st.one_of(st.integers(s.INT64_MIN, -1), st.integers(1000, s.INT64_MAX)),
+            ),
+            "names": (st.lists(METRIC_NAMES, max_size=3), st.lists(BAD_METRIC_NAMES, min_size=1)),
+        },
+    )
+    # Never follow: a stream of a running execution would wait for its end.
+    return pb.StreamMetricsRequest(
+        execution_id=values["execution_id"], after_seq=values["after_seq"], names=values["names"]
+    )
+
+
+def stream_metrics(t: Targets) -> st.SearchStrategy[Message]:
+    return _stream_metrics(t)
+
+
 def get_service_info(t: Targets) -> st.SearchStrategy[Message]:
     return st.just(pb.GetServiceInfoRequest())
 
@@ -952,6 +1075,10 @@ STRATEGIES: dict[str, RequestStrategy] = {
     "GetExecutionLogs": get_execution_logs,
     "WatchStatus": watch_status,
     "StreamLogs": stream_logs,
+    "LogMetrics": log_metrics,
+    "ListMetrics": list_metrics,
+    "GetMetricHistory": get_metric_history,
+    "StreamMetrics": stream_metrics,
     "GetServiceInfo": get_service_info,
     "CreateToken": create_token,
     "ListTokens": list_tokens,
@@ -984,6 +1111,10 @@ WRITES: dict[str, tuple[Path, ...]] = {
     "GetExecutionLogs": (),
     "WatchStatus": (),
     "StreamLogs": (),
+    "LogMetrics": (("execution_id",),),
+    "ListMetrics": (),
+    "GetMetricHistory": (),
+    "StreamMetrics": (),
     "GetServiceInfo": (),
     "CreateToken": (),
     "ListTokens": (),

@@ -14,6 +14,7 @@ from tests.support.server import ServerThread
 from tracking.service.wrapping import SERVICE_PREFIX
 from tracking.v1 import auth_pb2
 from tracking.v1 import execution_pb2 as epb
+from tracking.v1 import metric_pb2 as mpb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
@@ -45,6 +46,14 @@ REQUESTS: dict[str, Message] = {
     "GetExecutionLogs": pb.GetExecutionLogsRequest(execution_id=MISSING),
     "WatchStatus": pb.WatchStatusRequest(execution_id=MISSING),
     "StreamLogs": pb.StreamLogsRequest(execution_id=MISSING),
+    "LogMetrics": pb.LogMetricsRequest(
+        execution_id=MISSING, points=[mpb.MetricPoint(name="loss", value=1.0)]
+    ),
+    "ListMetrics": pb.ListMetricsRequest(execution_id=MISSING),
+    "GetMetricHistory": pb.GetMetricHistoryRequest(
+        execution_ids=[MISSING], name="loss", max_points=10
+    ),
+    "StreamMetrics": pb.StreamMetricsRequest(execution_id=MISSING),
     "GetServiceInfo": pb.GetServiceInfoRequest(),
     "CreateToken": pb.CreateTokenRequest(),
     "ListTokens": pb.ListTokensRequest(),
@@ -63,6 +72,9 @@ ROLE_OF = {
             "GetExecutionLogs",
             "WatchStatus",
             "StreamLogs",
+            "ListMetrics",
+            "GetMetricHistory",
+            "StreamMetrics",
             "GetServiceInfo",
         ],
         "READER",
@@ -77,6 +89,7 @@ ROLE_OF = {
             "SetExecutionOutputs",
             "UpdateStep",
             "AppendLogs",
+            "LogMetrics",
         ],
         "WRITER",
     ),

@@ -45,10 +45,29 @@ def test_guessed_tokens_are_refused_without_a_lookup_once_an_address_has_failed_
         stub = TrackingServiceStub(channel)
         assert code_of(stub, (("authorization", f"Bearer {valid}"),)) == grpc.StatusCode.OK
         lookups = guarded.app.tokens.lookups
-        codes = [code_of(stub, (("authorization", f"Bearer {fake_token()}"),)) for _ in range(300)]
-        assert codes.count(grpc.StatusCode.UNAUTHENTICATED) == BURST
-        assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 300 - BURST
+        codes = [
+            code_of(stub, (("authorization", f"Bearer {fake_token()}"),)) for _ in range(BURST)
+        ]
+        assert codes == [grpc.StatusCode.UNAUTHENTICATED] * BURST
         assert guarded.app.tokens.lookups - lookups == BURST
+        # Refused guesses wait together for one read of the issued ids (at most one a
+        # second), so they are sent at once.
+        reads = guarded.app.tokens.issued_reads
+        guesses = [
+            stub.ListDeployments.future(
+                pb.ListDeploymentsRequest(),
+                metadata=(("authorization", f"Bearer {fake_token()}"),),
+                timeout=30,
+            )
+            for _ in range(300)
+        ]
+        refused = [guess.exception() for guess in guesses]
+        assert all(
+            isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            for error in refused
+        )
+        assert guarded.app.tokens.lookups - lookups == BURST
+        assert guarded.app.tokens.issued_reads - reads <= 4
         # A token this server checked a moment ago still works from the same address.
         assert code_of(stub, (("authorization", f"Bearer {valid}"),)) == grpc.StatusCode.OK
 

@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.support.databases import database_url
+from tracking.service.domain.clock import utcnow
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionRow
-from tracking.service.store.types import utcnow
 
 _LOCK = text("SELECT 1 FROM executions WHERE execution_id = :id FOR UPDATE")
 _MARK = text("UPDATE executions SET phase = phase || :mark WHERE execution_id = :id")
@@ -67,7 +67,7 @@ async def _crossing_writes(url: str, savepoint: bool) -> tuple[list[object], dic
             ),
             timeout=60,
         )
-        async with databases[0].connected() as connection:
+        async with databases[0].read_engine.connect() as connection:
             rows = await connection.execute(text("SELECT execution_id, phase FROM executions"))
             phases = {str(row.execution_id): str(row.phase) for row in rows}
         return list(results), phases, sum(attempts.values())

@@ -138,6 +138,26 @@ def _create_after_stored_start(stub: TrackingServiceStub, execution_id: str) -> 
     return pb.TimesAction(create_time=later)
 
 
+def _ahead(seconds: float) -> Timestamp:
+    """Now + seconds by this machine's clock (the server's)."""
+    stamp = Timestamp()
+    stamp.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds))
+    return stamp
+
+
+def _start_minutes_ahead(_stub: TrackingServiceStub, _execution_id: str) -> pb.TimesAction:
+    return pb.TimesAction(start_time=_ahead(600), duration=seconds(1))
+
+
+def _end_in_a_far_year(_stub: TrackingServiceStub, _execution_id: str) -> pb.TimesAction:
+    far = seconds(3_000 * 365 * 86_400)
+    return pb.TimesAction(create_time=at(0), start_time=at(1), duration=far)
+
+
+def _end_minutes_ahead(_stub: TrackingServiceStub, _execution_id: str) -> pb.TimesAction:
+    return pb.TimesAction(start_time=_ahead(0), duration=seconds(600))
+
+
 def _fixed(action: pb.TimesAction) -> Callable[[TrackingServiceStub, str], pb.TimesAction]:
     return lambda _stub, _execution_id: action
 
@@ -162,6 +182,9 @@ def _fixed(action: pb.TimesAction) -> Callable[[TrackingServiceStub, str], pb.Ti
             ),
             "times.duration",
         ),
+        (_start_minutes_ahead, "times.start_time"),
+        (_end_in_a_far_year, "times.duration"),
+        (_end_minutes_ahead, "times.duration"),
     ],
 )
 def test_bad_times_are_invalid_and_change_nothing(
@@ -177,6 +200,19 @@ def test_bad_times_are_invalid_and_change_nothing(
     assert field in violations(caught.value), violations(caught.value)
     assert status(stub, execution_id) == before
     assert events_after(stub, execution_id, before.revision) == []
+
+
+def test_times_a_little_ahead_of_the_clock_keep_their_order(stub: TrackingServiceStub) -> None:
+    """Within the clock skew allowed, a start and a stop by the server's clock never come
+    before the reported creation and start they follow."""
+    execution_id = create_execution(stub).execution_id
+    created = times(stub, execution_id, create_time=_ahead(40)).create_time
+    started = start(stub, execution_id)
+    assert started.start_time.ToDatetime() >= created.ToDatetime()
+    reported = times(stub, execution_id, start_time=_ahead(50)).start_time
+    ended_job = stop(stub, execution_id)
+    assert ended_job.end_time.ToDatetime() >= reported.ToDatetime()
+    assert ended_job.duration.ToTimedelta() >= dt.timedelta(0)
 
 
 def test_times_of_a_missing_execution_is_not_found(stub: TrackingServiceStub) -> None:
@@ -252,7 +288,7 @@ def test_a_reported_creation_time_does_not_move_an_execution_within_a_list(
     seen = [e.execution_id for e in first.executions]
     unseen = next(n for n in names if n not in seen)
     soon = Timestamp()
-    soon.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30))
+    soon.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30))
     times(stub, unseen, create_time=soon)  # newer than every listed one: would sort first
     rest = stub.ListExecutions(
         pb.ListExecutionsRequest(filter=query, page_size=3, page_token=first.next_page_token)

@@ -120,3 +120,25 @@ def test_a_token_that_cannot_be_checked_during_an_outage_is_unavailable() -> Non
             assert "cannot check the token" in (caught.value.details() or "")
             proxy.restore()
             assert stub.ListExecutions(request, metadata=metadata, timeout=30) is not None
+
+
+def test_reads_succeed_at_once_when_the_database_is_back(
+    behind_proxy: tuple[ServerThread, TcpProxy],
+) -> None:
+    """The connections a read pool held when the database went away are not handed to the
+    first reads once it is back: those reads succeed, none is UNAVAILABLE."""
+    server, proxy = behind_proxy
+    with grpc.insecure_channel(server.address) as channel:
+        stub = TrackingServiceStub(channel)
+        execution_id = create_execution(stub).execution_id
+        reads = (
+            lambda: stub.GetJobStatus(pb.GetJobStatusRequest(execution_id=execution_id)),
+            lambda: stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id)),
+            lambda: stub.ListExecutions(pb.ListExecutionsRequest()),
+        )
+        for read in reads:
+            read()  # the pool now holds open connections
+        proxy.cut()
+        proxy.restore()
+        for read in reads:
+            read()

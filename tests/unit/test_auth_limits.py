@@ -6,7 +6,8 @@ import asyncio
 
 import grpc
 
-from tracking.service.auth import AuthInterceptor, RateLimiter, Refusal, metadata_size, peer_host
+from tracking.service.auth import AuthInterceptor, RateLimiter, Refusal, metadata_size
+from tracking.service.failed_auth import peer_host
 from tracking.service.operations.tokens import Tokens
 
 
@@ -50,3 +51,16 @@ def test_a_rate_bucket_refills_and_peeking_takes_nothing() -> None:
     assert not limiter.allow("a", now=0)
     assert not limiter.exhausted("a", now=1.0)
     assert limiter.allow("a", now=1.0)
+
+
+def test_a_full_table_of_buckets_forgets_the_callers_whose_bucket_is_full_again() -> None:
+    limiter = RateLimiter(rate=1, burst=2, max_callers=2)
+    assert limiter.allow("idle", now=0)
+    assert limiter.allow("busy", now=1.5)
+    assert limiter.allow("busy", now=1.5)
+    # "idle" is full again at t=2 (burst / rate after its last request): forgetting it
+    # changes nothing, and "busy", still short of requests, stays short.
+    assert not limiter.allow("busy", now=2.0)
+    assert limiter.allow("new", now=2.5)
+    assert limiter.allow("idle", now=2.5)
+    assert limiter.allow("idle", now=2.5)

@@ -62,7 +62,8 @@ def test_the_end_of_a_stop() -> None:
     assert times.end_time(None, 5 * S, now) == now
     assert times.end_time(T0, None, now) == now
     assert times.end_time(T0, 5 * S, now) == T0 + 5 * S
-    assert times.end_time(datetime.max.replace(tzinfo=UTC), S, now) == now
+    latest = datetime.max.replace(tzinfo=UTC)
+    assert times.end_time(latest, S, now) == latest  # never before its start
 
 
 def test_times_ahead_of_the_servers_clock_are_refused() -> None:
@@ -70,7 +71,10 @@ def test_times_ahead_of_the_servers_clock_are_refused() -> None:
     with pytest.raises(InvalidArgument) as caught:
         times.reported(running, None, T0 + timedelta(hours=2), None, now=T0)
     assert fields(caught) == ["times.start_time"]
-    assert times.reported(running, None, T0 + timedelta(minutes=5), None, now=T0).start_time
+    assert times.reported(running, None, T0 + timedelta(seconds=50), None, now=T0).start_time
+    with pytest.raises(InvalidArgument) as caught:
+        times.reported(running, None, T0 + timedelta(minutes=5), None, now=T0)
+    assert fields(caught) == ["times.start_time"]
 
 
 def test_a_duration_no_time_can_end_is_refused_while_running() -> None:
@@ -78,3 +82,20 @@ def test_a_duration_no_time_can_end_is_refused_while_running() -> None:
     with pytest.raises(InvalidArgument) as caught:
         times.reported(running, None, None, timedelta(days=999_999_999))
     assert fields(caught) == ["times.duration"]
+
+
+def test_an_end_ahead_of_the_servers_clock_is_refused() -> None:
+    kept = times.JobTimes(T0, T0, T0 + 60 * S, 60 * S)  # ended, with a reported duration
+    with pytest.raises(InvalidArgument) as caught:
+        times.reported(kept, None, T0 + 600 * S, None, now=T0 + 590 * S)
+    assert fields(caught) == ["times.start_time"]  # it moves the end 70 s past now
+    with pytest.raises(InvalidArgument) as caught:
+        times.reported(kept, None, None, timedelta(days=365 * 3000), now=T0)
+    assert fields(caught) == ["times.duration"]
+    assert times.reported(kept, None, T0 + 30 * S, None, now=T0 + 60 * S).end_time == T0 + 90 * S
+
+
+def test_the_servers_own_times_follow_reported_ones_a_little_ahead() -> None:
+    assert times.start_time(T0 + 30 * S, T0) == T0 + 30 * S
+    assert times.start_time(T0 - 30 * S, T0) == T0
+    assert times.end_time(T0 + 30 * S, None, T0) == T0 + 30 * S

@@ -14,6 +14,7 @@ from tracking.cli.executions import executions
 from tracking.cli.health import health
 from tracking.cli.help import Command, group
 from tracking.cli.logs import logs
+from tracking.cli.metrics import metrics
 from tracking.cli.report import report
 from tracking.cli.run import run
 from tracking.cli.server import serve, tokens
@@ -56,6 +57,7 @@ app.add_typer(deployments, name="deployments")
 app.add_typer(executions, name="executions")
 app.command(cls=Command)(watch)
 app.command(cls=Command)(logs)
+app.command(cls=Command)(metrics)
 app.command(cls=Command, context_settings={"allow_interspersed_args": False})(run)
 app.add_typer(report, name="report")
 

@@ -1,4 +1,4 @@
-"""`tracking report progress|output|result|step|heartbeat`: a job reports on itself.
+"""`tracking report progress|output|result|step|metric|heartbeat`: a job reports on itself.
 
 Each command acts on $TRACKING_EXECUTION_ID, which `tracking run` gives its command, unless
 --execution names another execution.
@@ -17,10 +17,11 @@ from tracking.cli.common import fail, json_or_text, parse_enum, parse_pairs, wit
 from tracking.cli.help import Command, group
 from tracking.client import TrackingClient
 from tracking.client.current import EXECUTION_ID_VARIABLE, CurrentExecution
+from tracking.client.requests import metric_point
 from tracking.v1 import status_pb2
 
 report = group(
-    help="Report a job's progress, outputs, results and steps from inside tracking run.",
+    help="Report a job's progress, outputs, results, steps and metrics from inside tracking run.",
     no_args_is_help=True,
 )
 
@@ -123,6 +124,29 @@ def step(
     """Add a step with its status, or change the status of the step of that name."""
     number = parse_enum(status_pb2.RunningStatus, status, "--status")
     _current(client, execution).step(name, number)
+
+
+@report.command("metric", cls=Command)
+@with_client
+def metric(
+    client: TrackingClient,
+    name: Annotated[str, typer.Argument(help="name of the series", show_default=False)],
+    value: Annotated[
+        float, typer.Argument(help="the value (nan and inf are kept)", show_default=False)
+    ],
+    step: Annotated[
+        int | None,
+        typer.Option(
+            help="its step (default: one more than the series' largest)",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
+    execution: ExecutionOption = None,
+) -> None:
+    """Record one point of a metric series (loss, accuracy, ...), now."""
+    current = _current(client, execution)
+    client.log_metrics(current.execution_id, [metric_point(name, value, step)])
 
 
 @report.command("heartbeat", cls=Command)

@@ -11,7 +11,8 @@ RetryPolicy says. Streams come in two kinds:
   or seq yielded, with the RetryPolicy's jittered backoff, and never yield anything twice.
 
 Inside a command run by `tracking run`, `current_execution()` is a handle on the execution
-it runs as (progress, outputs, result, steps, log lines).
+it runs as (progress, outputs, result, steps, log lines, and metric points sent in the
+background: `metric()`, `flush()`).
 """
 
 from .async_client import AsyncTrackingClient
@@ -34,6 +35,7 @@ from .errors import (
     from_rpc_error,
 )
 from .methods import DEFAULT_ADDRESS
+from .metric_batcher import MetricBatcher, MetricsNotStored
 from .requests import DeploymentFields, DeploymentUpdate
 from .resume import RESUMABLE_CODES
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
@@ -56,6 +58,8 @@ __all__ = [
     "FieldViolation",
     "Internal",
     "InvalidArgument",
+    "MetricBatcher",
+    "MetricsNotStored",
     "NoCurrentExecution",
     "NotFound",
     "PermissionDenied",

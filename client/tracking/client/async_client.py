@@ -16,6 +16,7 @@ from tracking.v1 import (
     deployment_pb2,
     execution_pb2,
     io_pb2,
+    metric_pb2,
     status_pb2,
     tracking_service_pb2_grpc,
 )
@@ -425,6 +426,44 @@ class AsyncTrackingClient:
         )
         return list((await self._unary(m.GET_EXECUTION_LOGS, request)).entries)
 
+    # Metrics
+
+    async def log_metrics(self, execution_id: str, points: Iterable[rq.MetricArg]) -> int:
+        """Append metric points, each a MetricPoint (see requests.metric_point) or a
+        (name, value) or (name, value, step) tuple; stored whole or not at all. Returns
+        the seq of the last one."""
+        request = rq.log_metrics(execution_id, points)
+        return (await self._unary(m.LOG_METRICS, request)).last_seq
+
+    async def list_metrics(self, execution_id: str) -> pb.ListMetricsResponse:
+        """Each metric series of an execution with its count, steps, last, min and max."""
+        return await self._unary(m.LIST_METRICS, pb.ListMetricsRequest(execution_id=execution_id))
+
+    async def get_metric_history(
+        self,
+        execution_ids: str | Iterable[str],
+        name: str,
+        *,
+        start_step: int | None = None,
+        end_step: int | None = None,
+        max_points: int = 1000,
+        exact: bool = False,
+        page_token: str = "",
+    ) -> pb.GetMetricHistoryResponse:
+        """The history of one series in one or several executions: its points, or, when
+        there are more than `max_points`, buckets with min, max, last value and count;
+        with `exact`, the points a page at a time (follow next_page_token)."""
+        request = rq.get_metric_history(
+            execution_ids,
+            name,
+            start_step=start_step,
+            end_step=end_step,
+            max_points=max_points,
+            exact=exact,
+            page_token=page_token,
+        )
+        return await self._unary(m.GET_METRIC_HISTORY, request)
+
     # Service
 
     async def service_info(self) -> pb.GetServiceInfoResponse:
@@ -498,6 +537,37 @@ class AsyncTrackingClient:
             resume_token=resume_token,
         )
         return self._stream(m.STREAM_LOGS, request, timeout)
+
+    def stream_metrics(
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        names: Iterable[str] = (),
+        follow: bool = False,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[pb.StreamMetricsResponse, None]:
+        """Yield batches of metric points and heartbeats as they come; close the generator
+        to stop early (aclose() for AsyncTrackingClient)."""
+        request = rq.stream_metrics(execution_id, after_seq=after_seq, names=names, follow=follow)
+        return self._stream(m.STREAM_METRICS, request, timeout)
+
+    def follow_metrics(
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        names: Iterable[str] = (),
+        follow: bool = True,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[metric_pb2.MetricPoint, None]:
+        """Yield metric points one by one, reconnecting by itself (as watch() does) right
+        after the seq of the last point yielded; close the generator (aclose() for
+        AsyncTrackingClient) to stop early. With follow (the default) it ends once the
+        execution has ended and every point was yielded; without, once the stored points
+        were. Each seq is yielded once, in order."""
+        request = rq.stream_metrics(execution_id, after_seq=after_seq, names=names, follow=follow)
+        return self._resuming(rs.MetricFollow(request), timeout)
 
     def watch(
         self,

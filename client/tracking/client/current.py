@@ -7,6 +7,7 @@ can report its own progress, outputs and results.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
 from .convert import EnumArg, enum_value
 from .methods import DEFAULT_ADDRESS
+from .metric_batcher import MetricBatcher
 from .sync_client import TrackingClient
 
 EXECUTION_ID_VARIABLE = "TRACKING_EXECUTION_ID"
@@ -46,11 +48,13 @@ def credentials_from_files(
 
 class CurrentExecution:
     """A handle on one execution for the job itself: report progress, outputs, results,
-    steps and log lines. Close it (or use it as a context manager) when done."""
+    steps, log lines and metric points. Close it (or use it as a context manager) when
+    done."""
 
     def __init__(self, client: TrackingClient, execution_id: str) -> None:
         self.client = client
         self.execution_id = execution_id
+        self._metrics: MetricBatcher | None = None
 
     def progress(self, fraction: float, phase: str = "") -> status_pb2.JobStatus:
         """Report progress between 0 and 1, and the phase if not empty."""
@@ -77,6 +81,23 @@ class CurrentExecution:
         entries = [execution_pb2.LogEntry(message=line, stream=stream) for line in lines]
         return self.client.append_logs(self.execution_id, entries)
 
+    def metric(
+        self, name: str, value: float, step: int | None = None, time: dt.datetime | None = None
+    ) -> None:
+        """Record one metric point without waiting for the server: points are sent in the
+        background in batches, and flushed by flush(), close() and at interpreter exit.
+        Without a step the point follows its series' largest step; its time is now unless
+        given. A name the server would refuse raises ValueError at once."""
+        if self._metrics is None:
+            self._metrics = MetricBatcher(self.client, self.execution_id)
+        self._metrics.add(name, value, step, time)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every metric point recorded so far was stored (MetricsNotStored if
+        the server refused some)."""
+        if self._metrics is not None:
+            self._metrics.flush(timeout)
+
     def heartbeat(self) -> status_pb2.JobStatus:
         """Tell the server the job is alive (`tracking run` already does, on its own)."""
         return self.client.heartbeat(self.execution_id)
@@ -85,7 +106,13 @@ class CurrentExecution:
         return self.client.get_execution(self.execution_id)
 
     def close(self) -> None:
-        self.client.close()
+        """Send the metric points still queued, then close the connection."""
+        try:
+            if self._metrics is not None:
+                self._metrics.close()
+                self._metrics.flush()
+        finally:
+            self.client.close()
 
     def __enter__(self) -> CurrentExecution:
         return self

@@ -83,6 +83,12 @@ APPEND_LOGS = Method("AppendLogs", pb.AppendLogsRequest, pb.AppendLogsResponse, 
 GET_EXECUTION_LOGS = Method(
     "GetExecutionLogs", pb.GetExecutionLogsRequest, pb.GetExecutionLogsResponse, retryable=True
 )
+# Not retried: a batch repeated after an unknown outcome would be stored twice.
+LOG_METRICS = Method("LogMetrics", pb.LogMetricsRequest, pb.LogMetricsResponse, retryable=False)
+LIST_METRICS = Method("ListMetrics", pb.ListMetricsRequest, pb.ListMetricsResponse, retryable=True)
+GET_METRIC_HISTORY = Method(
+    "GetMetricHistory", pb.GetMetricHistoryRequest, pb.GetMetricHistoryResponse, retryable=True
+)
 GET_SERVICE_INFO = Method(
     "GetServiceInfo", pb.GetServiceInfoRequest, pb.GetServiceInfoResponse, retryable=True
 )
@@ -94,6 +100,9 @@ REVOKE_TOKEN = Method("RevokeToken", pb.RevokeTokenRequest, pb.RevokeTokenRespon
 # Server-streaming; not retried as calls: resuming needs the stream's last cursor (see resume).
 WATCH_STATUS = Method("WatchStatus", pb.WatchStatusRequest, pb.WatchStatusResponse, retryable=False)
 STREAM_LOGS = Method("StreamLogs", pb.StreamLogsRequest, pb.StreamLogsResponse, retryable=False)
+STREAM_METRICS = Method(
+    "StreamMetrics", pb.StreamMetricsRequest, pb.StreamMetricsResponse, retryable=False
+)
 
 
 def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:

@@ -9,7 +9,7 @@ from typing import Any, TypedDict, Unpack
 
 from google.protobuf import field_mask_pb2, struct_pb2
 
-from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, status_pb2
+from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, metric_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
 from .convert import EnumArg, enum_value, optional_duration, optional_timestamp, to_struct
@@ -309,6 +309,62 @@ def append_logs(
 ) -> pb.AppendLogsRequest:
     """AppendLogs."""
     return pb.AppendLogsRequest(execution_id=execution_id, entries=[log_entry(e) for e in entries])
+
+
+MetricArg = metric_pb2.MetricPoint | tuple[str, float] | tuple[str, float, int | None]
+
+
+def metric_point(
+    name: str, value: float, step: int | None = None, time: dt.datetime | None = None
+) -> metric_pb2.MetricPoint:
+    """One point; without a step it follows its series' largest step, without a time it
+    takes the server's (naive datetimes are taken as UTC)."""
+    point = metric_pb2.MetricPoint(name=name, value=value, time=optional_timestamp(time))
+    if step is not None:
+        point.step = step
+    return point
+
+
+def log_metrics(execution_id: str, points: Iterable[MetricArg]) -> pb.LogMetricsRequest:
+    """LogMetrics: each point a MetricPoint, or a (name, value) or (name, value, step) tuple."""
+    return pb.LogMetricsRequest(
+        execution_id=execution_id,
+        points=[p if isinstance(p, metric_pb2.MetricPoint) else metric_point(*p) for p in points],
+    )
+
+
+def get_metric_history(
+    execution_ids: str | Iterable[str],
+    name: str,
+    *,
+    start_step: int | None = None,
+    end_step: int | None = None,
+    max_points: int = 1000,
+    exact: bool = False,
+    page_token: str = "",
+) -> pb.GetMetricHistoryRequest:
+    """GetMetricHistory of one execution (a str) or several."""
+    request = pb.GetMetricHistoryRequest(
+        execution_ids=[execution_ids] if isinstance(execution_ids, str) else list(execution_ids),
+        name=name,
+        max_points=max_points,
+        exact=exact,
+        page_token=page_token,
+    )
+    if start_step is not None:
+        request.start_step = start_step
+    if end_step is not None:
+        request.end_step = end_step
+    return request
+
+
+def stream_metrics(
+    execution_id: str, *, after_seq: int = 0, names: Iterable[str] = (), follow: bool = False
+) -> pb.StreamMetricsRequest:
+    """StreamMetrics."""
+    return pb.StreamMetricsRequest(
+        execution_id=execution_id, after_seq=after_seq, names=list(names), follow=follow
+    )
 
 
 def get_execution_logs(

@@ -34,7 +34,7 @@ from typing import Generic, NoReturn, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from tracking.v1 import execution_pb2, status_pb2
+from tracking.v1 import execution_pb2, metric_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
 from . import methods as m
@@ -210,6 +210,36 @@ class LogFollow(
         if request.tail:
             where += f" (last {request.tail} lines)"
         return f"StreamLogs of {request.execution_id!r} {where}"
+
+
+class MetricFollow(
+    ResumableStream[pb.StreamMetricsRequest, pb.StreamMetricsResponse, metric_pb2.MetricPoint]
+):
+    """StreamMetrics of one execution, resumed after the seq of the last point handed out."""
+
+    method = m.STREAM_METRICS
+
+    def __init__(self, first: pb.StreamMetricsRequest) -> None:
+        super().__init__()
+        self.first = first
+        self.last_seq = first.after_seq
+
+    def request(self) -> pb.StreamMetricsRequest:
+        request = pb.StreamMetricsRequest()
+        request.CopyFrom(self.first)
+        request.after_seq = self.last_seq
+        return request
+
+    def accept(self, response: pb.StreamMetricsResponse) -> list[metric_pb2.MetricPoint]:
+        fresh: list[metric_pb2.MetricPoint] = []
+        for point in response.points:
+            if point.seq > self.last_seq:
+                fresh.append(point)
+                self.last_seq = point.seq
+        return fresh
+
+    def position(self) -> str:
+        return f"StreamMetrics of {self.first.execution_id!r} after seq {self.last_seq}"
 
 
 class Reconnects:

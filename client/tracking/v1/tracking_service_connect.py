@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .tracking_service_pb2 import AppendLogsRequest, AppendLogsResponse, CancelExecutionRequest, CancelExecutionResponse, CreateDeploymentRequest, CreateDeploymentResponse, CreateExecutionRequest, CreateExecutionResponse, CreateTokenRequest, CreateTokenResponse, DeleteDeploymentRequest, DeleteDeploymentResponse, DeleteExecutionRequest, DeleteExecutionResponse, GetDeploymentRequest, GetDeploymentResponse, GetExecutionInputRequest, GetExecutionInputResponse, GetExecutionLogsRequest, GetExecutionLogsResponse, GetExecutionOutputRequest, GetExecutionOutputResponse, GetExecutionRequest, GetExecutionResponse, GetJobStatusRequest, GetJobStatusResponse, GetServiceInfoRequest, GetServiceInfoResponse, ListDeploymentsRequest, ListDeploymentsResponse, ListExecutionsRequest, ListExecutionsResponse, ListTokensRequest, ListTokensResponse, RevokeTokenRequest, RevokeTokenResponse, SetExecutionOutputsRequest, SetExecutionOutputsResponse, StreamLogsRequest, StreamLogsResponse, UpdateDeploymentRequest, UpdateDeploymentResponse, UpdateJobStatusRequest, UpdateJobStatusResponse, UpdateStepRequest, UpdateStepResponse, WatchStatusRequest, WatchStatusResponse
+from .tracking_service_pb2 import AppendLogsRequest, AppendLogsResponse, CancelExecutionRequest, CancelExecutionResponse, CreateDeploymentRequest, CreateDeploymentResponse, CreateExecutionRequest, CreateExecutionResponse, CreateTokenRequest, CreateTokenResponse, DeleteDeploymentRequest, DeleteDeploymentResponse, DeleteExecutionRequest, DeleteExecutionResponse, GetDeploymentRequest, GetDeploymentResponse, GetExecutionInputRequest, GetExecutionInputResponse, GetExecutionLogsRequest, GetExecutionLogsResponse, GetExecutionOutputRequest, GetExecutionOutputResponse, GetExecutionRequest, GetExecutionResponse, GetJobStatusRequest, GetJobStatusResponse, GetMetricHistoryRequest, GetMetricHistoryResponse, GetServiceInfoRequest, GetServiceInfoResponse, ListDeploymentsRequest, ListDeploymentsResponse, ListExecutionsRequest, ListExecutionsResponse, ListMetricsRequest, ListMetricsResponse, ListTokensRequest, ListTokensResponse, LogMetricsRequest, LogMetricsResponse, RevokeTokenRequest, RevokeTokenResponse, SetExecutionOutputsRequest, SetExecutionOutputsResponse, StreamLogsRequest, StreamLogsResponse, StreamMetricsRequest, StreamMetricsResponse, UpdateDeploymentRequest, UpdateDeploymentResponse, UpdateJobStatusRequest, UpdateJobStatusResponse, UpdateStepRequest, UpdateStepResponse, WatchStatusRequest, WatchStatusResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
@@ -242,6 +242,52 @@ class TrackingService(Protocol):
         that does not compile or is too large, an altered resume_token),
         NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
         shutting down: resume from the last seq or resume_token).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def log_metrics(self, request: LogMetricsRequest, ctx: RequestContext[LogMetricsRequest, LogMetricsResponse], /) -> LogMetricsResponse:
+        """
+        Appends a batch of metric points to an execution, numbered from its last
+        point seq + 1 in the order given, in one transaction: stored whole or not
+        at all. Renews the execution's lease.
+        Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+        max_metric_batch_points, a bad name or a negative step, each naming
+        points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+        ended).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_metrics(self, request: ListMetricsRequest, ctx: RequestContext[ListMetricsRequest, ListMetricsResponse], /) -> ListMetricsResponse:
+        """
+        Lists the metric series of an execution, in name order, each summarized.
+        Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_metric_history(self, request: GetMetricHistoryRequest, ctx: RequestContext[GetMetricHistoryRequest, GetMetricHistoryResponse], /) -> GetMetricHistoryResponse:
+        """
+        Returns the history of one series in one or more executions: the points
+        of the step range when there are at most max_points of them, else that
+        range in at most max_points buckets (min, max, last value and count
+        each, computed by the database), so a spike stays visible at any zoom.
+        With exact, the points themselves a page at a time.
+        Errors: INVALID_ARGUMENT (no execution or more than
+        max_metric_history_executions, an id repeated, a bad name, max_points
+        outside 1..10000 or over 20000 in all, a negative start_step, end_step
+        before start_step, a page_token without exact, altered or of another
+        query), NOT_FOUND (an execution).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def stream_metrics(self, request: StreamMetricsRequest, ctx: RequestContext[StreamMetricsRequest, StreamMetricsResponse], /) -> AsyncIterator[StreamMetricsResponse]:
+        """
+        Streams the metric points of one execution: the stored points after
+        after_seq first, then, with follow, new points as they commit, until the
+        execution has ended and every point committed before its end was sent.
+        Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+        the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+        (the points after after_seq were removed by retention), UNAVAILABLE
+        (server shutting down: resume from the last seq).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -507,6 +553,50 @@ class TrackingServiceASGIApplication(ConnectASGIApplication[TrackingService]):
                         stream_type=StreamType.SERVER_STREAM,
                     ),
                     function=svc.stream_logs,
+                ),
+                "/tracking.v1.TrackingService/LogMetrics": Endpoint.unary(
+                    method=MethodInfo(
+                        name="LogMetrics",
+                        service_name="tracking.v1.TrackingService",
+                        input=LogMetricsRequest,
+                        output=LogMetricsResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.log_metrics,
+                ),
+                "/tracking.v1.TrackingService/ListMetrics": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListMetrics",
+                        service_name="tracking.v1.TrackingService",
+                        input=ListMetricsRequest,
+                        output=ListMetricsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_metrics,
+                ),
+                "/tracking.v1.TrackingService/GetMetricHistory": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetMetricHistory",
+                        service_name="tracking.v1.TrackingService",
+                        input=GetMetricHistoryRequest,
+                        output=GetMetricHistoryResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_metric_history,
+                ),
+                "/tracking.v1.TrackingService/StreamMetrics": Endpoint.server_stream(
+                    method=MethodInfo(
+                        name="StreamMetrics",
+                        service_name="tracking.v1.TrackingService",
+                        input=StreamMetricsRequest,
+                        output=StreamMetricsResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.SERVER_STREAM,
+                    ),
+                    function=svc.stream_metrics,
                 ),
                 "/tracking.v1.TrackingService/GetServiceInfo": Endpoint.unary(
                     method=MethodInfo(
@@ -1153,6 +1243,124 @@ class TrackingServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def log_metrics(
+        self,
+        request: LogMetricsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> LogMetricsResponse:
+        """
+        Appends a batch of metric points to an execution, numbered from its last
+        point seq + 1 in the order given, in one transaction: stored whole or not
+        at all. Renews the execution's lease.
+        Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+        max_metric_batch_points, a bad name or a negative step, each naming
+        points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+        ended).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="LogMetrics",
+                service_name="tracking.v1.TrackingService",
+                input=LogMetricsRequest,
+                output=LogMetricsResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def list_metrics(
+        self,
+        request: ListMetricsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMetricsResponse:
+        """
+        Lists the metric series of an execution, in name order, each summarized.
+        Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMetrics",
+                service_name="tracking.v1.TrackingService",
+                input=ListMetricsRequest,
+                output=ListMetricsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def get_metric_history(
+        self,
+        request: GetMetricHistoryRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetMetricHistoryResponse:
+        """
+        Returns the history of one series in one or more executions: the points
+        of the step range when there are at most max_points of them, else that
+        range in at most max_points buckets (min, max, last value and count
+        each, computed by the database), so a spike stays visible at any zoom.
+        With exact, the points themselves a page at a time.
+        Errors: INVALID_ARGUMENT (no execution or more than
+        max_metric_history_executions, an id repeated, a bad name, max_points
+        outside 1..10000 or over 20000 in all, a negative start_step, end_step
+        before start_step, a page_token without exact, altered or of another
+        query), NOT_FOUND (an execution).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetMetricHistory",
+                service_name="tracking.v1.TrackingService",
+                input=GetMetricHistoryRequest,
+                output=GetMetricHistoryResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def stream_metrics(
+        self,
+        request: StreamMetricsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> AsyncIterator[StreamMetricsResponse]:
+        """
+        Streams the metric points of one execution: the stored points after
+        after_seq first, then, with follow, new points as they commit, until the
+        execution has ended and every point committed before its end was sent.
+        Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+        the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+        (the points after after_seq were removed by retention), UNAVAILABLE
+        (server shutting down: resume from the last seq).
+        """
+        return self.execute_server_stream(
+            request=request,
+            method=MethodInfo(
+                name="StreamMetrics",
+                service_name="tracking.v1.TrackingService",
+                input=StreamMetricsRequest,
+                output=StreamMetricsResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.SERVER_STREAM,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     async def get_service_info(
         self,
         request: GetServiceInfoRequest,
@@ -1463,6 +1671,52 @@ class TrackingServiceSync(Protocol):
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
+    def log_metrics(self, request: LogMetricsRequest, ctx: RequestContext[LogMetricsRequest, LogMetricsResponse], /) -> LogMetricsResponse:
+        """
+        Appends a batch of metric points to an execution, numbered from its last
+        point seq + 1 in the order given, in one transaction: stored whole or not
+        at all. Renews the execution's lease.
+        Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+        max_metric_batch_points, a bad name or a negative step, each naming
+        points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+        ended).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_metrics(self, request: ListMetricsRequest, ctx: RequestContext[ListMetricsRequest, ListMetricsResponse], /) -> ListMetricsResponse:
+        """
+        Lists the metric series of an execution, in name order, each summarized.
+        Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_metric_history(self, request: GetMetricHistoryRequest, ctx: RequestContext[GetMetricHistoryRequest, GetMetricHistoryResponse], /) -> GetMetricHistoryResponse:
+        """
+        Returns the history of one series in one or more executions: the points
+        of the step range when there are at most max_points of them, else that
+        range in at most max_points buckets (min, max, last value and count
+        each, computed by the database), so a spike stays visible at any zoom.
+        With exact, the points themselves a page at a time.
+        Errors: INVALID_ARGUMENT (no execution or more than
+        max_metric_history_executions, an id repeated, a bad name, max_points
+        outside 1..10000 or over 20000 in all, a negative start_step, end_step
+        before start_step, a page_token without exact, altered or of another
+        query), NOT_FOUND (an execution).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def stream_metrics(self, request: StreamMetricsRequest, ctx: RequestContext[StreamMetricsRequest, StreamMetricsResponse], /) -> Iterator[StreamMetricsResponse]:
+        """
+        Streams the metric points of one execution: the stored points after
+        after_seq first, then, with follow, new points as they commit, until the
+        execution has ended and every point committed before its end was sent.
+        Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+        the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+        (the points after after_seq were removed by retention), UNAVAILABLE
+        (server shutting down: resume from the last seq).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
     def get_service_info(self, request: GetServiceInfoRequest, ctx: RequestContext[GetServiceInfoRequest, GetServiceInfoResponse], /) -> GetServiceInfoResponse:
         """
         Returns what this server accepts: its version and limits, and the lease
@@ -1723,6 +1977,50 @@ class TrackingServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.SERVER_STREAM,
                     ),
                     function=service.stream_logs,
+                ),
+                "/tracking.v1.TrackingService/LogMetrics": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="LogMetrics",
+                        service_name="tracking.v1.TrackingService",
+                        input=LogMetricsRequest,
+                        output=LogMetricsResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.log_metrics,
+                ),
+                "/tracking.v1.TrackingService/ListMetrics": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListMetrics",
+                        service_name="tracking.v1.TrackingService",
+                        input=ListMetricsRequest,
+                        output=ListMetricsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_metrics,
+                ),
+                "/tracking.v1.TrackingService/GetMetricHistory": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetMetricHistory",
+                        service_name="tracking.v1.TrackingService",
+                        input=GetMetricHistoryRequest,
+                        output=GetMetricHistoryResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_metric_history,
+                ),
+                "/tracking.v1.TrackingService/StreamMetrics": EndpointSync.server_stream(
+                    method=MethodInfo(
+                        name="StreamMetrics",
+                        service_name="tracking.v1.TrackingService",
+                        input=StreamMetricsRequest,
+                        output=StreamMetricsResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.SERVER_STREAM,
+                    ),
+                    function=service.stream_metrics,
                 ),
                 "/tracking.v1.TrackingService/GetServiceInfo": EndpointSync.unary(
                     method=MethodInfo(
@@ -2363,6 +2661,124 @@ class TrackingServiceClientSync(ConnectClientSync):
                 service_name="tracking.v1.TrackingService",
                 input=StreamLogsRequest,
                 output=StreamLogsResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.SERVER_STREAM,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def log_metrics(
+        self,
+        request: LogMetricsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> LogMetricsResponse:
+        """
+        Appends a batch of metric points to an execution, numbered from its last
+        point seq + 1 in the order given, in one transaction: stored whole or not
+        at all. Renews the execution's lease.
+        Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+        max_metric_batch_points, a bad name or a negative step, each naming
+        points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+        ended).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="LogMetrics",
+                service_name="tracking.v1.TrackingService",
+                input=LogMetricsRequest,
+                output=LogMetricsResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def list_metrics(
+        self,
+        request: ListMetricsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListMetricsResponse:
+        """
+        Lists the metric series of an execution, in name order, each summarized.
+        Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListMetrics",
+                service_name="tracking.v1.TrackingService",
+                input=ListMetricsRequest,
+                output=ListMetricsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def get_metric_history(
+        self,
+        request: GetMetricHistoryRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetMetricHistoryResponse:
+        """
+        Returns the history of one series in one or more executions: the points
+        of the step range when there are at most max_points of them, else that
+        range in at most max_points buckets (min, max, last value and count
+        each, computed by the database), so a spike stays visible at any zoom.
+        With exact, the points themselves a page at a time.
+        Errors: INVALID_ARGUMENT (no execution or more than
+        max_metric_history_executions, an id repeated, a bad name, max_points
+        outside 1..10000 or over 20000 in all, a negative start_step, end_step
+        before start_step, a page_token without exact, altered or of another
+        query), NOT_FOUND (an execution).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetMetricHistory",
+                service_name="tracking.v1.TrackingService",
+                input=GetMetricHistoryRequest,
+                output=GetMetricHistoryResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def stream_metrics(
+        self,
+        request: StreamMetricsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> Iterator[StreamMetricsResponse]:
+        """
+        Streams the metric points of one execution: the stored points after
+        after_seq first, then, with follow, new points as they commit, until the
+        execution has ended and every point committed before its end was sent.
+        Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+        the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+        (the points after after_seq were removed by retention), UNAVAILABLE
+        (server shutting down: resume from the last seq).
+        """
+        return self.execute_server_stream(
+            request=request,
+            method=MethodInfo(
+                name="StreamMetrics",
+                service_name="tracking.v1.TrackingService",
+                input=StreamMetricsRequest,
+                output=StreamMetricsResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.SERVER_STREAM,
             ),

@@ -8,6 +8,7 @@ from tracking.v1 import auth_pb2 as _auth_pb2
 from tracking.v1 import deployment_pb2 as _deployment_pb2
 from tracking.v1 import execution_pb2 as _execution_pb2
 from tracking.v1 import io_pb2 as _io_pb2
+from tracking.v1 import metric_pb2 as _metric_pb2
 from tracking.v1 import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -469,20 +470,98 @@ class StreamLogsResponse(_message.Message):
     resume_token: str
     def __init__(self, entries: _Optional[_Iterable[_Union[_execution_pb2.LogEntry, _Mapping]]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
+class LogMetricsRequest(_message.Message):
+    __slots__ = ("execution_id", "points")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    points: _containers.RepeatedCompositeFieldContainer[_metric_pb2.MetricPoint]
+    def __init__(self, execution_id: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_metric_pb2.MetricPoint, _Mapping]]] = ...) -> None: ...
+
+class LogMetricsResponse(_message.Message):
+    __slots__ = ("last_seq",)
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    last_seq: int
+    def __init__(self, last_seq: _Optional[int] = ...) -> None: ...
+
+class ListMetricsRequest(_message.Message):
+    __slots__ = ("execution_id",)
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+
+class ListMetricsResponse(_message.Message):
+    __slots__ = ("series", "last_seq")
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    series: _containers.RepeatedCompositeFieldContainer[_metric_pb2.MetricSeries]
+    last_seq: int
+    def __init__(self, series: _Optional[_Iterable[_Union[_metric_pb2.MetricSeries, _Mapping]]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+
+class GetMetricHistoryRequest(_message.Message):
+    __slots__ = ("execution_ids", "name", "start_step", "end_step", "max_points", "exact", "page_token")
+    EXECUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    START_STEP_FIELD_NUMBER: _ClassVar[int]
+    END_STEP_FIELD_NUMBER: _ClassVar[int]
+    MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    EXACT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    execution_ids: _containers.RepeatedScalarFieldContainer[str]
+    name: str
+    start_step: int
+    end_step: int
+    max_points: int
+    exact: bool
+    page_token: str
+    def __init__(self, execution_ids: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., start_step: _Optional[int] = ..., end_step: _Optional[int] = ..., max_points: _Optional[int] = ..., exact: _Optional[bool] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetMetricHistoryResponse(_message.Message):
+    __slots__ = ("histories", "next_page_token")
+    HISTORIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    histories: _containers.RepeatedCompositeFieldContainer[_metric_pb2.MetricHistory]
+    next_page_token: str
+    def __init__(self, histories: _Optional[_Iterable[_Union[_metric_pb2.MetricHistory, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class StreamMetricsRequest(_message.Message):
+    __slots__ = ("execution_id", "after_seq", "names", "follow")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    after_seq: int
+    names: _containers.RepeatedScalarFieldContainer[str]
+    follow: bool
+    def __init__(self, execution_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., names: _Optional[_Iterable[str]] = ..., follow: _Optional[bool] = ...) -> None: ...
+
+class StreamMetricsResponse(_message.Message):
+    __slots__ = ("points", "heartbeat")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[_metric_pb2.MetricPoint]
+    heartbeat: Heartbeat
+    def __init__(self, points: _Optional[_Iterable[_Union[_metric_pb2.MetricPoint, _Mapping]]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+
 class GetServiceInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class GetServiceInfoResponse(_message.Message):
-    __slots__ = ("version", "max_log_line_chars", "max_log_batch_lines", "max_message_bytes", "default_heartbeat_timeout")
+    __slots__ = ("version", "max_log_line_chars", "max_log_batch_lines", "max_message_bytes", "default_heartbeat_timeout", "max_metric_batch_points", "max_metric_history_executions")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_LOG_LINE_CHARS_FIELD_NUMBER: _ClassVar[int]
     MAX_LOG_BATCH_LINES_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_HEARTBEAT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    MAX_METRIC_BATCH_POINTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_METRIC_HISTORY_EXECUTIONS_FIELD_NUMBER: _ClassVar[int]
     version: str
     max_log_line_chars: int
     max_log_batch_lines: int
     max_message_bytes: int
     default_heartbeat_timeout: _duration_pb2.Duration
-    def __init__(self, version: _Optional[str] = ..., max_log_line_chars: _Optional[int] = ..., max_log_batch_lines: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., default_heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    max_metric_batch_points: int
+    max_metric_history_executions: int
+    def __init__(self, version: _Optional[str] = ..., max_log_line_chars: _Optional[int] = ..., max_log_batch_lines: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., default_heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_metric_batch_points: _Optional[int] = ..., max_metric_history_executions: _Optional[int] = ...) -> None: ...

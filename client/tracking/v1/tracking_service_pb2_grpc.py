@@ -150,6 +150,26 @@ class TrackingServiceStub:
                 request_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.SerializeToString,
                 response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.FromString,
                 _registered_method=True)
+        self.LogMetrics = channel.unary_unary(
+                '/tracking.v1.TrackingService/LogMetrics',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.LogMetricsRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.LogMetricsResponse.FromString,
+                _registered_method=True)
+        self.ListMetrics = channel.unary_unary(
+                '/tracking.v1.TrackingService/ListMetrics',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListMetricsRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListMetricsResponse.FromString,
+                _registered_method=True)
+        self.GetMetricHistory = channel.unary_unary(
+                '/tracking.v1.TrackingService/GetMetricHistory',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.GetMetricHistoryRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.GetMetricHistoryResponse.FromString,
+                _registered_method=True)
+        self.StreamMetrics = channel.unary_stream(
+                '/tracking.v1.TrackingService/StreamMetrics',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamMetricsRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamMetricsResponse.FromString,
+                _registered_method=True)
         self.GetServiceInfo = channel.unary_unary(
                 '/tracking.v1.TrackingService/GetServiceInfo',
                 request_serializer=tracking_dot_v1_dot_tracking__service__pb2.GetServiceInfoRequest.SerializeToString,
@@ -400,6 +420,56 @@ class TrackingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LogMetrics(self, request, context):
+        """Appends a batch of metric points to an execution, numbered from its last
+        point seq + 1 in the order given, in one transaction: stored whole or not
+        at all. Renews the execution's lease.
+        Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+        max_metric_batch_points, a bad name or a negative step, each naming
+        points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+        ended).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMetrics(self, request, context):
+        """Lists the metric series of an execution, in name order, each summarized.
+        Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMetricHistory(self, request, context):
+        """Returns the history of one series in one or more executions: the points
+        of the step range when there are at most max_points of them, else that
+        range in at most max_points buckets (min, max, last value and count
+        each, computed by the database), so a spike stays visible at any zoom.
+        With exact, the points themselves a page at a time.
+        Errors: INVALID_ARGUMENT (no execution or more than
+        max_metric_history_executions, an id repeated, a bad name, max_points
+        outside 1..10000 or over 20000 in all, a negative start_step, end_step
+        before start_step, a page_token without exact, altered or of another
+        query), NOT_FOUND (an execution).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamMetrics(self, request, context):
+        """Streams the metric points of one execution: the stored points after
+        after_seq first, then, with follow, new points as they commit, until the
+        execution has ended and every point committed before its end was sent.
+        Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+        the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+        (the points after after_seq were removed by retention), UNAVAILABLE
+        (server shutting down: resume from the last seq).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetServiceInfo(self, request, context):
         """Returns what this server accepts: its version and limits, and the lease
         it gives executions by default. Needs no role beyond reader.
@@ -535,6 +605,26 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     servicer.StreamLogs,
                     request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.FromString,
                     response_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.SerializeToString,
+            ),
+            'LogMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.LogMetrics,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.LogMetricsRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.LogMetricsResponse.SerializeToString,
+            ),
+            'ListMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMetrics,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListMetricsRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListMetricsResponse.SerializeToString,
+            ),
+            'GetMetricHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetricHistory,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.GetMetricHistoryRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.GetMetricHistoryResponse.SerializeToString,
+            ),
+            'StreamMetrics': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamMetrics,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.StreamMetricsRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.StreamMetricsResponse.SerializeToString,
             ),
             'GetServiceInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServiceInfo,
@@ -1113,6 +1203,114 @@ class TrackingService:
             '/tracking.v1.TrackingService/StreamLogs',
             tracking_dot_v1_dot_tracking__service__pb2.StreamLogsRequest.SerializeToString,
             tracking_dot_v1_dot_tracking__service__pb2.StreamLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LogMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/LogMetrics',
+            tracking_dot_v1_dot_tracking__service__pb2.LogMetricsRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.LogMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/ListMetrics',
+            tracking_dot_v1_dot_tracking__service__pb2.ListMetricsRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.ListMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetricHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/GetMetricHistory',
+            tracking_dot_v1_dot_tracking__service__pb2.GetMetricHistoryRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.GetMetricHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tracking.v1.TrackingService/StreamMetrics',
+            tracking_dot_v1_dot_tracking__service__pb2.StreamMetricsRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.StreamMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,

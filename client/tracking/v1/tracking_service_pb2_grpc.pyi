@@ -178,6 +178,40 @@ class TrackingServiceStub:
     NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
     shutting down: resume from the last seq or resume_token).
     """
+    LogMetrics: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.LogMetricsRequest, _tracking_service_pb2.LogMetricsResponse]
+    """Appends a batch of metric points to an execution, numbered from its last
+    point seq + 1 in the order given, in one transaction: stored whole or not
+    at all. Renews the execution's lease.
+    Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+    max_metric_batch_points, a bad name or a negative step, each naming
+    points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+    ended).
+    """
+    ListMetrics: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ListMetricsRequest, _tracking_service_pb2.ListMetricsResponse]
+    """Lists the metric series of an execution, in name order, each summarized.
+    Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+    """
+    GetMetricHistory: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.GetMetricHistoryRequest, _tracking_service_pb2.GetMetricHistoryResponse]
+    """Returns the history of one series in one or more executions: the points
+    of the step range when there are at most max_points of them, else that
+    range in at most max_points buckets (min, max, last value and count
+    each, computed by the database), so a spike stays visible at any zoom.
+    With exact, the points themselves a page at a time.
+    Errors: INVALID_ARGUMENT (no execution or more than
+    max_metric_history_executions, an id repeated, a bad name, max_points
+    outside 1..10000 or over 20000 in all, a negative start_step, end_step
+    before start_step, a page_token without exact, altered or of another
+    query), NOT_FOUND (an execution).
+    """
+    StreamMetrics: _grpc.UnaryStreamMultiCallable[_tracking_service_pb2.StreamMetricsRequest, _tracking_service_pb2.StreamMetricsResponse]
+    """Streams the metric points of one execution: the stored points after
+    after_seq first, then, with follow, new points as they commit, until the
+    execution has ended and every point committed before its end was sent.
+    Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+    the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+    (the points after after_seq were removed by retention), UNAVAILABLE
+    (server shutting down: resume from the last seq).
+    """
     GetServiceInfo: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.GetServiceInfoRequest, _tracking_service_pb2.GetServiceInfoResponse]
     """Returns what this server accepts: its version and limits, and the lease
     it gives executions by default. Needs no role beyond reader.
@@ -344,6 +378,40 @@ class TrackingServiceAsyncStub(TrackingServiceStub):
     that does not compile or is too large, an altered resume_token),
     NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
     shutting down: resume from the last seq or resume_token).
+    """
+    LogMetrics: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.LogMetricsRequest, _tracking_service_pb2.LogMetricsResponse]  # type: ignore[assignment]
+    """Appends a batch of metric points to an execution, numbered from its last
+    point seq + 1 in the order given, in one transaction: stored whole or not
+    at all. Renews the execution's lease.
+    Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+    max_metric_batch_points, a bad name or a negative step, each naming
+    points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+    ended).
+    """
+    ListMetrics: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ListMetricsRequest, _tracking_service_pb2.ListMetricsResponse]  # type: ignore[assignment]
+    """Lists the metric series of an execution, in name order, each summarized.
+    Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+    """
+    GetMetricHistory: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.GetMetricHistoryRequest, _tracking_service_pb2.GetMetricHistoryResponse]  # type: ignore[assignment]
+    """Returns the history of one series in one or more executions: the points
+    of the step range when there are at most max_points of them, else that
+    range in at most max_points buckets (min, max, last value and count
+    each, computed by the database), so a spike stays visible at any zoom.
+    With exact, the points themselves a page at a time.
+    Errors: INVALID_ARGUMENT (no execution or more than
+    max_metric_history_executions, an id repeated, a bad name, max_points
+    outside 1..10000 or over 20000 in all, a negative start_step, end_step
+    before start_step, a page_token without exact, altered or of another
+    query), NOT_FOUND (an execution).
+    """
+    StreamMetrics: _aio.UnaryStreamMultiCallable[_tracking_service_pb2.StreamMetricsRequest, _tracking_service_pb2.StreamMetricsResponse]  # type: ignore[assignment]
+    """Streams the metric points of one execution: the stored points after
+    after_seq first, then, with follow, new points as they commit, until the
+    execution has ended and every point committed before its end was sent.
+    Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+    the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+    (the points after after_seq were removed by retention), UNAVAILABLE
+    (server shutting down: resume from the last seq).
     """
     GetServiceInfo: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.GetServiceInfoRequest, _tracking_service_pb2.GetServiceInfoResponse]  # type: ignore[assignment]
     """Returns what this server accepts: its version and limits, and the lease
@@ -628,6 +696,64 @@ class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
         that does not compile or is too large, an altered resume_token),
         NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
         shutting down: resume from the last seq or resume_token).
+        """
+
+    @_abc_1.abstractmethod
+    def LogMetrics(
+        self,
+        request: _tracking_service_pb2.LogMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.LogMetricsResponse, _abc.Awaitable[_tracking_service_pb2.LogMetricsResponse]]:
+        """Appends a batch of metric points to an execution, numbered from its last
+        point seq + 1 in the order given, in one transaction: stored whole or not
+        at all. Renews the execution's lease.
+        Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+        max_metric_batch_points, a bad name or a negative step, each naming
+        points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+        ended).
+        """
+
+    @_abc_1.abstractmethod
+    def ListMetrics(
+        self,
+        request: _tracking_service_pb2.ListMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ListMetricsResponse, _abc.Awaitable[_tracking_service_pb2.ListMetricsResponse]]:
+        """Lists the metric series of an execution, in name order, each summarized.
+        Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMetricHistory(
+        self,
+        request: _tracking_service_pb2.GetMetricHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.GetMetricHistoryResponse, _abc.Awaitable[_tracking_service_pb2.GetMetricHistoryResponse]]:
+        """Returns the history of one series in one or more executions: the points
+        of the step range when there are at most max_points of them, else that
+        range in at most max_points buckets (min, max, last value and count
+        each, computed by the database), so a spike stays visible at any zoom.
+        With exact, the points themselves a page at a time.
+        Errors: INVALID_ARGUMENT (no execution or more than
+        max_metric_history_executions, an id repeated, a bad name, max_points
+        outside 1..10000 or over 20000 in all, a negative start_step, end_step
+        before start_step, a page_token without exact, altered or of another
+        query), NOT_FOUND (an execution).
+        """
+
+    @_abc_1.abstractmethod
+    def StreamMetrics(
+        self,
+        request: _tracking_service_pb2.StreamMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_tracking_service_pb2.StreamMetricsResponse], _abc.AsyncIterator[_tracking_service_pb2.StreamMetricsResponse]]:
+        """Streams the metric points of one execution: the stored points after
+        after_seq first, then, with follow, new points as they commit, until the
+        execution has ended and every point committed before its end was sent.
+        Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+        the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+        (the points after after_seq were removed by retention), UNAVAILABLE
+        (server shutting down: resume from the last seq).
         """
 
     @_abc_1.abstractmethod

@@ -18,5 +18,6 @@ export * from "./gen/tracking/v1/auth_pb.js";
 export * from "./gen/tracking/v1/deployment_pb.js";
 export * from "./gen/tracking/v1/execution_pb.js";
 export * from "./gen/tracking/v1/io_pb.js";
+export * from "./gen/tracking/v1/metric_pb.js";
 export * from "./gen/tracking/v1/status_pb.js";
 export * from "./gen/tracking/v1/tracking_service_pb.js";

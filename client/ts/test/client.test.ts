@@ -218,6 +218,63 @@ describe("TrackingClient against a live server, auth on", () => {
     );
   });
 
+  it("logs metric points, reads them bucketed, and streams them to the end", async () => {
+    const { execution } = await client.createExecution({ execution: { pipelineName: "pipe" } });
+    const id = execution?.executionId ?? "";
+    await client.updateJobStatus({ executionId: id, action: { case: "start", value: {} } });
+    const values = Array.from({ length: 100 }, (_, i) => (i === 42 ? 50 : 1 + i / 100));
+    const logged = await client.logMetrics({
+      executionId: id,
+      points: values.map((value) => ({ name: "loss", value })),
+    });
+    assert.equal(logged.lastSeq, 100n);
+    await client.logMetrics({ executionId: id, points: [{ name: "acc", value: Number.NaN, step: 3n }] });
+
+    const listed = await client.listMetrics({ executionId: id });
+    assert.deepEqual(
+      listed.series.map((s) => [s.name, s.count, s.lastStep]),
+      [
+        ["acc", 1n, 3n],
+        ["loss", 100n, 99n],
+      ],
+    );
+    assert.ok(Number.isNaN(listed.series[0]?.lastValue));
+    assert.equal(listed.series[1]?.maxValue, 50);
+
+    const { histories } = await client.getMetricHistory({
+      executionIds: [id],
+      name: "loss",
+      maxPoints: 10,
+    });
+    const buckets = histories[0]?.buckets ?? [];
+    assert.equal(buckets.length, 10);
+    assert.deepEqual(
+      buckets.filter((b) => b.maxValue === 50).map((b) => [b.firstStep, b.lastStep]),
+      [[40n, 49n]],
+    );
+
+    const streamed: bigint[] = [];
+    const following = (async () => {
+      for await (const response of client.streamMetrics({ executionId: id, afterSeq: 99n, follow: true })) {
+        streamed.push(...response.points.map((p) => p.seq));
+      }
+    })();
+    await waitFor(() => streamed.length === 2, "the stored points after seq 99");
+    await client.logMetrics({ executionId: id, points: [{ name: "loss", value: 0.5 }] });
+    await client.updateJobStatus({
+      executionId: id,
+      action: { case: "stop", value: { cause: RunningStatus.SUCCESS } },
+    });
+    await within(20_000, following, "the metric stream");
+    assert.deepEqual(streamed, [100n, 101n, 102n]);
+
+    const refused = await rejection(
+      client.logMetrics({ executionId: id, points: [{ name: "", value: 1 }] }),
+    );
+    assert.equal(refused.code, Code.InvalidArgument);
+    assert.ok(refused.fieldViolations.some((v) => v.field === "points[0].name"));
+  });
+
   it("stops a stream when the loop is left", async () => {
     const { execution } = await client.createExecution({ execution: { pipelineName: "pipe" } });
     for await (const event of client.watch({ executionId: execution?.executionId ?? "" })) {

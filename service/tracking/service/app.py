@@ -32,6 +32,7 @@ from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.leases import LeaseSweeper
 from tracking.service.operations.logs import Logs
+from tracking.service.operations.metrics import Metrics as MetricPoints
 from tracking.service.operations.recording import Recorder
 from tracking.service.operations.retention import Retention
 from tracking.service.operations.streams import Streams
@@ -181,11 +182,13 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
     logs = Logs(database, hub, limits, recorder)
     tokens = Tokens(database, cache_seconds=settings.token_cache_seconds)
     executions = Executions(database, hub, limits, recorder)
+    streams = Streams(database, hub, limits)
     servicer = TrackingServicer(
         deployments=Deployments(database, hub, limits, recorder),
         executions=executions,
         logs=logs,
-        streams=Streams(database, hub, limits),
+        metrics=MetricPoints(database, hub, limits, recorder, streams),
+        streams=streams,
         tokens=tokens,
         limits=limits,
     )
@@ -205,6 +208,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
             failure_limiter=RateLimiter(
                 settings.auth_failures_per_second, settings.auth_failure_burst
             ),
+            trusted_proxies=settings.trusted_proxy_networks,
             recheck_seconds=settings.stream_recheck_seconds,
             max_metadata_bytes=settings.max_metadata_bytes,
         ),

@@ -14,20 +14,26 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
-from cachetools import TTLCache
 
 from tracking.service.domain import auth
 from tracking.service.domain.auth import Principal
+from tracking.service.domain.client_address import Network
 from tracking.service.domain.errors import Unavailable
+from tracking.service.failed_auth import (
+    FailedAuthGuard,
+    authorization_headers,
+    bearer_secret,
+)
 from tracking.service.wrapping import (
     SERVICE_PREFIX,
+    CallFacts,
     Context,
-    StreamStage,
-    Unary,
+    Stage,
     WrappingInterceptor,
 )
 
@@ -47,6 +53,8 @@ class TokenChecker(Protocol):
 
     def verified_recently(self, secret: str) -> Principal | None: ...
 
+    async def may_be_issued(self, token_id: str) -> bool: ...
+
     async def verify(self, secret: str) -> Principal | None: ...
 
 
@@ -58,55 +66,57 @@ current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar(
 class RateLimiter:
     """A token bucket per caller: `rate` requests a second, bursts up to `burst`.
 
-    Buckets live in a bounded cache: an idle caller's bucket is full again after
-    burst / rate seconds, so forgetting it then changes nothing.
+    Buckets live in a plain dict, a list [tokens, last] each, changed in place (a cache
+    with expiry cost more than the rest of the check). An idle caller's bucket is full again
+    after burst / rate seconds, so forgetting it then changes nothing: once `max_callers`
+    buckets are kept, those full again are forgotten, and the oldest if none is.
     """
 
     def __init__(self, rate: float, burst: float, max_callers: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
-        refill = burst / rate if rate > 0 else 1.0
-        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(max_callers, refill)
+        self.max_callers = max_callers
+        self._refill_seconds = burst / rate if rate > 0 else 1.0
+        self._buckets: dict[str, list[float]] = {}
 
-    def _level(self, key: str, now: float) -> float:
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        return min(self.burst, tokens + (now - last) * self.rate)
+    def _level(self, bucket: list[float], now: float) -> float:
+        return min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
 
     def allow(self, key: str, now: float | None = None) -> bool:
         """Take one request from the caller's bucket, if there is one left."""
         if self.rate <= 0:
             return True
         now = time.monotonic() if now is None else now
-        tokens = self._level(key, now)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._make_room(now)
+            self._buckets[key] = [self.burst - 1, now]
+            return True
+        tokens = self._level(bucket, now)
+        bucket[1] = now
         if tokens < 1:
-            self._buckets[key] = (tokens, now)
+            bucket[0] = tokens
             return False
-        self._buckets[key] = (tokens - 1, now)
+        bucket[0] = tokens - 1
         return True
 
     def exhausted(self, key: str, now: float | None = None) -> bool:
         """Whether the caller has no request left, without taking one."""
         if self.rate <= 0:
             return False
-        return self._level(key, time.monotonic() if now is None else now) < 1
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return self.burst < 1
+        return self._level(bucket, time.monotonic() if now is None else now) < 1
 
-
-def peer_host(peer: str) -> str:
-    """The address of a peer without its port ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7")."""
-    if peer.startswith("ipv6:"):
-        return peer.rsplit(":", 1)[0] if "]" in peer else peer
-    if peer.startswith("ipv4:"):
-        return peer.rsplit(":", 1)[0]
-    return peer
-
-
-def authorization_headers(metadata: Any) -> list[str]:
-    return [value for key, value in metadata or () if key == "authorization"]
-
-
-def bearer_secret(header: str) -> str:
-    """The secret of `Bearer <secret>` (whatever the scheme: the caller checks it)."""
-    return header.partition(" ")[2].strip()
+    def _make_room(self, now: float) -> None:
+        if len(self._buckets) < self.max_callers:
+            return
+        full_again = now - self._refill_seconds
+        for key in [key for key, (_, last) in self._buckets.items() if last <= full_again]:
+            del self._buckets[key]
+        if len(self._buckets) >= self.max_callers:
+            del self._buckets[next(iter(self._buckets))]
 
 
 def metadata_size(metadata: Any) -> int:
@@ -131,20 +141,20 @@ class AuthInterceptor(WrappingInterceptor):
         required: bool,
         limiter: RateLimiter,
         failure_limiter: RateLimiter | None = None,
+        trusted_proxies: Sequence[Network] = (),
         recheck_seconds: float = 15.0,
         max_metadata_bytes: int = 16384,
     ) -> None:
         self.tokens = tokens
         self.required = required
         self.limiter = limiter
-        # Failed authentications a second one peer address may make before it is refused
-        # without a lookup: a caller guessing tokens costs a dictionary read, no statement.
-        self.failures = failure_limiter or RateLimiter(5, 20)
+        self.failures = FailedAuthGuard(
+            tokens, failure_limiter or RateLimiter(5, 20), trusted_proxies
+        )
         self.recheck_seconds = recheck_seconds
         self.max_metadata_bytes = max_metadata_bytes
 
-    async def _admit(self, method: str, metadata: Any, peer: str) -> Principal | Refusal:
-        rpc = method.removeprefix(SERVICE_PREFIX)
+    async def _admit(self, rpc: str, metadata: Any, peer: str) -> Principal | Refusal:
         size = metadata_size(metadata)
         if size > self.max_metadata_bytes:
             return Refusal(
@@ -153,9 +163,9 @@ class AuthInterceptor(WrappingInterceptor):
                 " this server accepts",
             )
         principal = ANONYMOUS
-        host = peer_host(peer)
+        host = self.failures.caller(peer, metadata)
         if self.required:
-            if self.failures.exhausted(host) and not self._known(metadata):
+            if await self.failures.refuses(host, metadata):
                 return Refusal(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     "too many failed authentications from this address: wait, then send a"
@@ -164,7 +174,7 @@ class AuthInterceptor(WrappingInterceptor):
             refusal = await self._authenticate(rpc, metadata)
             if isinstance(refusal, Refusal):
                 if refusal.code is grpc.StatusCode.UNAUTHENTICATED:
-                    self.failures.allow(host)
+                    self.failures.failed(host)
                 return refusal
             principal = refusal
         key = principal.token_id or host
@@ -174,14 +184,6 @@ class AuthInterceptor(WrappingInterceptor):
                 f"more than {self.limiter.rate:g} requests a second from this caller: slow down",
             )
         return principal
-
-    def _known(self, metadata: Any) -> bool:
-        """Whether the call carries a token checked recently (a cache read, no statement):
-        callers sharing an address with a token guesser keep being served."""
-        headers = authorization_headers(metadata)
-        if len(headers) != 1:
-            return False
-        return self.tokens.verified_recently(bearer_secret(headers[0])) is not None
 
     async def _authenticate(self, rpc: str, metadata: Any) -> Principal | Refusal:
         headers = authorization_headers(metadata)
@@ -216,26 +218,28 @@ class AuthInterceptor(WrappingInterceptor):
             )
         return found
 
-    async def _let_in(self, method: str, context: Context) -> Any:
-        """Admit the call (or abort it) and make its principal current; its metadata."""
-        metadata = context.invocation_metadata()
-        admitted = await self._admit(method, metadata, context.peer())
+    async def _let_in(self, rpc: str, context: Context, facts: CallFacts) -> None:
+        """Admit the call (or abort it) and make its principal current."""
+        admitted = await self._admit(rpc, facts.metadata, facts.peer)
         if isinstance(admitted, Refusal):
             await context.abort(admitted.code, admitted.message)
         assert isinstance(admitted, Principal)
         current_principal.set(admitted)
-        return metadata
 
-    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
-        async def unary(request: Any, context: Context) -> Any:
-            await self._let_in(method, context)
-            return await behavior(request, context)
+    def unary_stage(self, method: str) -> Stage:
+        rpc = method.removeprefix(SERVICE_PREFIX)
 
-        return unary
+        async def open_call(request: Any, context: Context, facts: CallFacts) -> None:
+            await self._let_in(rpc, context, facts)
 
-    def stream_stage(self, method: str) -> StreamStage:
-        async def open_stream(request: Any, context: Context) -> _StreamAuth:
-            return _StreamAuth(await self._let_in(method, context), time.monotonic())
+        return Stage(open_call)
+
+    def stream_stage(self, method: str) -> Stage:
+        rpc = method.removeprefix(SERVICE_PREFIX)
+
+        async def open_stream(request: Any, context: Context, facts: CallFacts) -> _StreamAuth:
+            await self._let_in(rpc, context, facts)
+            return _StreamAuth(facts.metadata, time.monotonic())
 
         async def recheck(state: _StreamAuth, context: Context) -> None:
             if time.monotonic() - state.checked > self.recheck_seconds:
@@ -243,7 +247,7 @@ class AuthInterceptor(WrappingInterceptor):
                 if not await self._still_valid(state.metadata):
                     await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the token was revoked")
 
-        return StreamStage(open_stream, after_response=recheck if self.required else None)
+        return Stage(open_stream, after_response=recheck if self.required else None)
 
     async def _still_valid(self, metadata: Any) -> bool:
         (header,) = authorization_headers(metadata)  # admitted with exactly one

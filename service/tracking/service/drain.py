@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from tracking.service.wrapping import Context, StreamStage, Unary, WrappingInterceptor
+from tracking.service.wrapping import CallFacts, Context, Stage, WrappingInterceptor
 
 REFUSAL = "the server is shutting down: retry (another replica will answer, if there is one)"
 # Calls gRPC has taken in but not yet handed to a handler are cancelled by `server.stop`:
@@ -66,25 +66,26 @@ class DrainInterceptor(WrappingInterceptor):
         if self.in_flight == 0:
             self._idle.set()
 
-    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
-        async def unary(request: Any, context: Context) -> Any:
+    def unary_stage(self, method: str) -> Stage:
+        async def open_call(request: Any, context: Context, facts: CallFacts) -> bool:
             self._arrived()
             if self.draining:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, REFUSAL)
             self._enter()
-            try:
-                return await behavior(request, context)
-            finally:
+            return True
+
+        def close(entered: bool | None, context: Context, error: BaseException | None) -> None:
+            if entered:
                 self._leave()
 
-        return unary
+        return Stage(open_call, close=close)
 
-    def stream_stage(self, method: str) -> StreamStage:
+    def stream_stage(self, method: str) -> Stage:
         # Streams are not waited for: the hub ends them with UNAVAILABLE, and their clients
         # resume from their cursor.
-        async def open_stream(request: Any, context: Context) -> None:
+        async def open_stream(request: Any, context: Context, facts: CallFacts) -> None:
             self._arrived()
             if self.draining:
                 await context.abort(grpc.StatusCode.UNAVAILABLE, REFUSAL)
 
-        return StreamStage(open_stream)
+        return Stage(open_stream)

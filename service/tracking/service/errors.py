@@ -17,8 +17,14 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from tracking.service.domain import errors
-from tracking.service.store.database import connection_lost, storage_refused
-from tracking.service.wrapping import Context, Malformed, StreamStage, Unary, WrappingInterceptor
+from tracking.service.store.faults import connection_lost, storage_refused
+from tracking.service.wrapping import (
+    CallFacts,
+    Context,
+    Malformed,
+    Stage,
+    WrappingInterceptor,
+)
 
 log = logging.getLogger("tracking.errors")
 
@@ -61,18 +67,22 @@ def to_status(error: errors.DomainError) -> grpc.Status:
 
 
 class ErrorInterceptor(WrappingInterceptor):
-    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
-        return _guard_unary(behavior, method)
+    def unary_stage(self, method: str) -> Stage:
+        return self._stage(method)
 
-    def stream_stage(self, method: str) -> StreamStage:
-        async def open_stream(request: Any, context: Context) -> None:
+    def stream_stage(self, method: str) -> Stage:
+        return self._stage(method)
+
+    @staticmethod
+    def _stage(method: str) -> Stage:
+        async def open_call(request: Any, context: Context, facts: CallFacts) -> None:
             _refuse_malformed(request)
 
         async def fail(_state: None, context: Context, error: BaseException) -> None:
             if isinstance(error, Exception) and not isinstance(error, grpc.aio.AbortError):
                 await _abort(context, error, method)
 
-        return StreamStage(open_stream, fail=fail)
+        return Stage(open_call, fail=fail)
 
 
 async def _abort(
@@ -101,16 +111,3 @@ async def _abort(
 def _refuse_malformed(request: Any) -> None:
     if isinstance(request, Malformed):
         raise errors.InvalidArgument(request.violations)
-
-
-def _guard_unary(behavior: Unary, method: str) -> Unary:
-    async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        try:
-            _refuse_malformed(request)
-            return await behavior(request, context)
-        except grpc.aio.AbortError:
-            raise
-        except Exception as error:
-            await _abort(context, error, method)
-
-    return guarded

@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from pythonjsonlogger.json import JsonFormatter
 
 from tracking.service.events.hub import EventHub
-from tracking.service.wrapping import Context, StreamStage, Unary, WrappingInterceptor
+from tracking.service.wrapping import CallFacts, Context, Stage, WrappingInterceptor
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 # Made request ids: 32 hex characters, a random prefix per process and a counter (uuid4
@@ -140,66 +140,80 @@ def configure_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to make, once a call
 class _Call:
-    method: str
     request_id: str
     started: float
     peer: str
+
+
+class _MethodMetrics:
+    """One method's label children, looked up once: a call counts itself without a label
+    lookup (prometheus_client takes a lock and builds a key for each)."""
+
+    def __init__(self, metrics: Metrics, method: str) -> None:
+        self.method = method
+        self.name = method.rsplit("/", 1)[-1]
+        self._calls = metrics.calls
+        self.latency = metrics.latency.labels(self.name)
+        self.by_code = {grpc.StatusCode.OK: metrics.calls.labels(self.name, "OK")}
+
+    def count(self, code: grpc.StatusCode) -> None:
+        counter = self.by_code.get(code)
+        if counter is None:
+            counter = self.by_code[code] = self._calls.labels(self.name, code.name)
+        counter.inc()
+
+
+def _given_request_id(metadata: Any) -> str:
+    for key, value in metadata or ():
+        if key == "x-request-id":
+            return str(value)[:64]
+    return ""
 
 
 class ObservabilityInterceptor(WrappingInterceptor):
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def _begin(self, method: str, context: Context) -> _Call:
-        given = dict(context.invocation_metadata() or ()).get("x-request-id", "")
-        rid = str(given)[:64] if given else f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+    @staticmethod
+    async def _begin(request: Any, context: Context, facts: CallFacts) -> _Call:
+        rid = _given_request_id(facts.metadata)
+        if not rid:
+            rid = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         request_id.set(rid)
-        # Read the peer now: once a call was cancelled, asking its context can crash.
-        return _Call(method, rid, time.perf_counter(), context.peer())
+        call = _Call(rid, time.perf_counter(), facts.peer)
+        # gRPC's asyncio server cannot add initial metadata to the batch that sends the
+        # response: this is a batch of its own (see docs/benchmarks.md).
+        await context.send_initial_metadata((("x-request-id", rid),))
+        return call
 
-    def _end(self, call: _Call, code: grpc.StatusCode) -> None:
+    @staticmethod
+    def _end(method: _MethodMetrics, call: _Call, code: grpc.StatusCode) -> None:
         elapsed = time.perf_counter() - call.started
-        name = call.method.rsplit("/", 1)[-1]
-        self.metrics.calls.labels(name, code.name).inc()
-        self.metrics.latency.labels(name).observe(elapsed)
+        method.count(code)
+        method.latency.observe(elapsed)
         level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
         if log.isEnabledFor(level):
             extra = {
-                "method": call.method,
+                "method": method.method,
                 "code": code.name,
                 "duration_ms": round(elapsed * 1000, 2),
                 "peer": call.peer,
             }
             log.log(level, "call", extra=extra)
 
-    def wrap_unary(self, behavior: Unary, method: str) -> Unary:
-        async def unary(request: Any, context: Context) -> Any:
-            call = self._begin(method, context)
-            await context.send_initial_metadata((("x-request-id", call.request_id),))
-            error: BaseException | None = None
-            try:
-                return await behavior(request, context)
-            except BaseException as raised:
-                error = raised
-                raise
-            finally:
-                self._end(call, _ended_with(error, context))
+    def unary_stage(self, method: str) -> Stage:
+        return self.stream_stage(method)
 
-        return unary
-
-    def stream_stage(self, method: str) -> StreamStage:
-        async def open_stream(request: Any, context: Context) -> _Call:
-            call = self._begin(method, context)
-            await context.send_initial_metadata((("x-request-id", call.request_id),))
-            return call
+    def stream_stage(self, method: str) -> Stage:
+        counted = _MethodMetrics(self.metrics, method)
 
         def close(call: _Call | None, context: Context, error: BaseException | None) -> None:
-            if call is not None:  # None: the client left before the stream began
-                self._end(call, _ended_with(error, context))
+            if call is not None:  # None: the client left before the call began
+                self._end(counted, call, _ended_with(error, context))
 
-        return StreamStage(open_stream, close=close)
+        return Stage(self._begin, close=close)
 
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tracking.client.methods import DEFAULT_ADDRESS
+from tracking.service.domain.client_address import Network, networks
 from tracking.service.domain.limits import Limits
 
 
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
     auth_failure_burst: float = Field(
         20.0, ge=1, description="failed authentications one address may make at once"
     )
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or networks (CIDR) of reverse proxies whose"
+        " Forwarded or X-Forwarded-For header names the client that rate and failed-"
+        "authentication limits count (empty: none; the peer is the client)",
+    )
     max_metadata_bytes: int = Field(
         16384, gt=0, description="largest metadata (headers) a call may carry, in bytes"
     )
@@ -157,6 +164,12 @@ class Settings(BaseSettings):
     reflection: bool = Field(True, description="serve gRPC server reflection")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        networks(value)
+        return value
+
     @model_validator(mode="after")
     def _check_tls(self) -> Settings:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
@@ -175,6 +188,10 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.http_cors_origins.split(",") if o.strip()]
+
+    @property
+    def trusted_proxy_networks(self) -> list[Network]:
+        return networks(self.trusted_proxies)
 
     @property
     def auth_required(self) -> bool:

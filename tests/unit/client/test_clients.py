@@ -35,7 +35,7 @@ from tracking.client import (
     Unavailable,
     methods,
 )
-from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2
+from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, metric_pb2
 from tracking.v1 import status_pb2 as job_status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -362,6 +362,39 @@ CASES = [
         ),
         pb.GetExecutionLogsResponse(entries=[LOG]),
         [LOG],
+    ),
+    Case(
+        "log_metrics",
+        ("e1", [("loss", 0.5), ("loss", 0.4, 7)]),
+        {},
+        "LogMetrics",
+        pb.LogMetricsRequest(
+            execution_id="e1",
+            points=[
+                metric_pb2.MetricPoint(name="loss", value=0.5),
+                metric_pb2.MetricPoint(name="loss", value=0.4, step=7),
+            ],
+        ),
+        pb.LogMetricsResponse(last_seq=2),
+        2,
+    ),
+    Case(
+        "list_metrics",
+        ("e1",),
+        {},
+        "ListMetrics",
+        pb.ListMetricsRequest(execution_id="e1"),
+        pb.ListMetricsResponse(series=[metric_pb2.MetricSeries(name="loss", count=2)], last_seq=2),
+    ),
+    Case(
+        "get_metric_history",
+        (["e1", "e2"], "loss"),
+        {"start_step": 0, "max_points": 50},
+        "GetMetricHistory",
+        pb.GetMetricHistoryRequest(
+            execution_ids=["e1", "e2"], name="loss", start_step=0, max_points=50
+        ),
+        pb.GetMetricHistoryResponse(histories=[metric_pb2.MetricHistory(execution_id="e1")]),
     ),
     Case(
         "service_info",

@@ -126,6 +126,36 @@ type TrackingServiceClient interface {
 	// NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
 	// shutting down: resume from the last seq or resume_token).
 	StreamLogs(ctx context.Context, in *StreamLogsRequest, opts ...grpc.CallOption) (TrackingService_StreamLogsClient, error)
+	// Appends a batch of metric points to an execution, numbered from its last
+	// point seq + 1 in the order given, in one transaction: stored whole or not
+	// at all. Renews the execution's lease.
+	// Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+	// max_metric_batch_points, a bad name or a negative step, each naming
+	// points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+	// ended).
+	LogMetrics(ctx context.Context, in *LogMetricsRequest, opts ...grpc.CallOption) (*LogMetricsResponse, error)
+	// Lists the metric series of an execution, in name order, each summarized.
+	// Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+	ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error)
+	// Returns the history of one series in one or more executions: the points
+	// of the step range when there are at most max_points of them, else that
+	// range in at most max_points buckets (min, max, last value and count
+	// each, computed by the database), so a spike stays visible at any zoom.
+	// With exact, the points themselves a page at a time.
+	// Errors: INVALID_ARGUMENT (no execution or more than
+	// max_metric_history_executions, an id repeated, a bad name, max_points
+	// outside 1..10000 or over 20000 in all, a negative start_step, end_step
+	// before start_step, a page_token without exact, altered or of another
+	// query), NOT_FOUND (an execution).
+	GetMetricHistory(ctx context.Context, in *GetMetricHistoryRequest, opts ...grpc.CallOption) (*GetMetricHistoryResponse, error)
+	// Streams the metric points of one execution: the stored points after
+	// after_seq first, then, with follow, new points as they commit, until the
+	// execution has ended and every point committed before its end was sent.
+	// Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+	// the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+	// (the points after after_seq were removed by retention), UNAVAILABLE
+	// (server shutting down: resume from the last seq).
+	StreamMetrics(ctx context.Context, in *StreamMetricsRequest, opts ...grpc.CallOption) (TrackingService_StreamMetricsClient, error)
 	// Returns what this server accepts: its version and limits, and the lease
 	// it gives executions by default. Needs no role beyond reader.
 	GetServiceInfo(ctx context.Context, in *GetServiceInfoRequest, opts ...grpc.CallOption) (*GetServiceInfoResponse, error)
@@ -375,6 +405,65 @@ func (x *trackingServiceStreamLogsClient) Recv() (*StreamLogsResponse, error) {
 	return m, nil
 }
 
+func (c *trackingServiceClient) LogMetrics(ctx context.Context, in *LogMetricsRequest, opts ...grpc.CallOption) (*LogMetricsResponse, error) {
+	out := new(LogMetricsResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/LogMetrics", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ListMetrics(ctx context.Context, in *ListMetricsRequest, opts ...grpc.CallOption) (*ListMetricsResponse, error) {
+	out := new(ListMetricsResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ListMetrics", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) GetMetricHistory(ctx context.Context, in *GetMetricHistoryRequest, opts ...grpc.CallOption) (*GetMetricHistoryResponse, error) {
+	out := new(GetMetricHistoryResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/GetMetricHistory", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) StreamMetrics(ctx context.Context, in *StreamMetricsRequest, opts ...grpc.CallOption) (TrackingService_StreamMetricsClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_TrackingService_serviceDesc.Streams[2], "/tracking.v1.TrackingService/StreamMetrics", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &trackingServiceStreamMetricsClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type TrackingService_StreamMetricsClient interface {
+	Recv() (*StreamMetricsResponse, error)
+	grpc.ClientStream
+}
+
+type trackingServiceStreamMetricsClient struct {
+	grpc.ClientStream
+}
+
+func (x *trackingServiceStreamMetricsClient) Recv() (*StreamMetricsResponse, error) {
+	m := new(StreamMetricsResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 func (c *trackingServiceClient) GetServiceInfo(ctx context.Context, in *GetServiceInfoRequest, opts ...grpc.CallOption) (*GetServiceInfoResponse, error) {
 	out := new(GetServiceInfoResponse)
 	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/GetServiceInfo", in, out, opts...)
@@ -524,6 +613,36 @@ type TrackingServiceServer interface {
 	// NOT_FOUND (no such execution or deployment), UNAVAILABLE (server
 	// shutting down: resume from the last seq or resume_token).
 	StreamLogs(*StreamLogsRequest, TrackingService_StreamLogsServer) error
+	// Appends a batch of metric points to an execution, numbered from its last
+	// point seq + 1 in the order given, in one transaction: stored whole or not
+	// at all. Renews the execution's lease.
+	// Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+	// max_metric_batch_points, a bad name or a negative step, each naming
+	// points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+	// ended).
+	LogMetrics(context.Context, *LogMetricsRequest) (*LogMetricsResponse, error)
+	// Lists the metric series of an execution, in name order, each summarized.
+	// Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+	ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error)
+	// Returns the history of one series in one or more executions: the points
+	// of the step range when there are at most max_points of them, else that
+	// range in at most max_points buckets (min, max, last value and count
+	// each, computed by the database), so a spike stays visible at any zoom.
+	// With exact, the points themselves a page at a time.
+	// Errors: INVALID_ARGUMENT (no execution or more than
+	// max_metric_history_executions, an id repeated, a bad name, max_points
+	// outside 1..10000 or over 20000 in all, a negative start_step, end_step
+	// before start_step, a page_token without exact, altered or of another
+	// query), NOT_FOUND (an execution).
+	GetMetricHistory(context.Context, *GetMetricHistoryRequest) (*GetMetricHistoryResponse, error)
+	// Streams the metric points of one execution: the stored points after
+	// after_seq first, then, with follow, new points as they commit, until the
+	// execution has ended and every point committed before its end was sent.
+	// Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+	// the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+	// (the points after after_seq were removed by retention), UNAVAILABLE
+	// (server shutting down: resume from the last seq).
+	StreamMetrics(*StreamMetricsRequest, TrackingService_StreamMetricsServer) error
 	// Returns what this server accepts: its version and limits, and the lease
 	// it gives executions by default. Needs no role beyond reader.
 	GetServiceInfo(context.Context, *GetServiceInfoRequest) (*GetServiceInfoResponse, error)
@@ -603,6 +722,18 @@ func (UnimplementedTrackingServiceServer) WatchStatus(*WatchStatusRequest, Track
 }
 func (UnimplementedTrackingServiceServer) StreamLogs(*StreamLogsRequest, TrackingService_StreamLogsServer) error {
 	return status.Errorf(codes.Unimplemented, "method StreamLogs not implemented")
+}
+func (UnimplementedTrackingServiceServer) LogMetrics(context.Context, *LogMetricsRequest) (*LogMetricsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LogMetrics not implemented")
+}
+func (UnimplementedTrackingServiceServer) ListMetrics(context.Context, *ListMetricsRequest) (*ListMetricsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListMetrics not implemented")
+}
+func (UnimplementedTrackingServiceServer) GetMetricHistory(context.Context, *GetMetricHistoryRequest) (*GetMetricHistoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetMetricHistory not implemented")
+}
+func (UnimplementedTrackingServiceServer) StreamMetrics(*StreamMetricsRequest, TrackingService_StreamMetricsServer) error {
+	return status.Errorf(codes.Unimplemented, "method StreamMetrics not implemented")
 }
 func (UnimplementedTrackingServiceServer) GetServiceInfo(context.Context, *GetServiceInfoRequest) (*GetServiceInfoResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetServiceInfo not implemented")
@@ -995,6 +1126,81 @@ func (x *trackingServiceStreamLogsServer) Send(m *StreamLogsResponse) error {
 	return x.ServerStream.SendMsg(m)
 }
 
+func _TrackingService_LogMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).LogMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/LogMetrics",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).LogMetrics(ctx, req.(*LogMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ListMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMetricsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ListMetrics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ListMetrics",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ListMetrics(ctx, req.(*ListMetricsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_GetMetricHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMetricHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).GetMetricHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/GetMetricHistory",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).GetMetricHistory(ctx, req.(*GetMetricHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_StreamMetrics_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamMetricsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TrackingServiceServer).StreamMetrics(m, &trackingServiceStreamMetricsServer{stream})
+}
+
+type TrackingService_StreamMetricsServer interface {
+	Send(*StreamMetricsResponse) error
+	grpc.ServerStream
+}
+
+type trackingServiceStreamMetricsServer struct {
+	grpc.ServerStream
+}
+
+func (x *trackingServiceStreamMetricsServer) Send(m *StreamMetricsResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
 func _TrackingService_GetServiceInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetServiceInfoRequest)
 	if err := dec(in); err != nil {
@@ -1144,6 +1350,18 @@ var _TrackingService_serviceDesc = grpc.ServiceDesc{
 			Handler:    _TrackingService_GetExecutionLogs_Handler,
 		},
 		{
+			MethodName: "LogMetrics",
+			Handler:    _TrackingService_LogMetrics_Handler,
+		},
+		{
+			MethodName: "ListMetrics",
+			Handler:    _TrackingService_ListMetrics_Handler,
+		},
+		{
+			MethodName: "GetMetricHistory",
+			Handler:    _TrackingService_GetMetricHistory_Handler,
+		},
+		{
 			MethodName: "GetServiceInfo",
 			Handler:    _TrackingService_GetServiceInfo_Handler,
 		},
@@ -1169,6 +1387,11 @@ var _TrackingService_serviceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "StreamLogs",
 			Handler:       _TrackingService_StreamLogs_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "StreamMetrics",
+			Handler:       _TrackingService_StreamMetrics_Handler,
 			ServerStreams: true,
 		},
 	},

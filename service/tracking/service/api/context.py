@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tracking.service.auth import current_principal, peer_host
+from tracking.service.auth import current_principal
 from tracking.service.domain.auth import Role
+from tracking.service.failed_auth import peer_host
 from tracking.service.wrapping import Context
 
 __all__ = ["Context", "caller_name", "may_see_endpoint_tokens", "watcher_budget"]

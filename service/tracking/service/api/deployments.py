@@ -8,9 +8,9 @@ from tracking.service.api.context import Context, caller_name, may_see_endpoint_
 from tracking.service.api.deployment_messages import deployment_fields, deployment_proto
 from tracking.service.api.enum_names import enum_number
 from tracking.service.api.sizing import chunks_that_fit
+from tracking.service.domain.clock import utcnow
 from tracking.service.operations.deployments import Deployments
 from tracking.service.store.models import DeploymentRow
-from tracking.service.store.types import utcnow
 from tracking.v1 import deployment_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
+from tracking.service.domain import job_status
 from tracking.service.domain.executions import NewExecution
-from tracking.service.store.executions import JobStatusView, job_status_of_snapshot
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
@@ -36,12 +36,12 @@ def new_execution(execution: execution_pb2.Execution) -> NewExecution:
 
 
 # What a JobStatus is built from: an ORM row, or the columns read without it.
-JobStatusSource = ExecutionRow | JobStatusView
+JobStatusSource = ExecutionRow | job_status.JobStatus
 
 
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
     """A JobStatus from the snapshot an event keeps: as the row stood at its update_time."""
-    view = job_status_of_snapshot(snapshot)
+    view = job_status.of_snapshot(snapshot)
     return job_status_of_row(view, view.update_time)
 
 

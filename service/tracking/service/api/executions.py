@@ -8,8 +8,8 @@ from tracking.service.api.context import Context, caller_name
 from tracking.service.api.execution_messages import execution_proto, new_execution
 from tracking.service.api.stored_executions import add_page, execution_of
 from tracking.service.api.values import from_json, to_json
+from tracking.service.domain.clock import utcnow
 from tracking.service.operations.executions import Executions
-from tracking.service.store.types import utcnow
 from tracking.v1 import io_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 

@@ -9,11 +9,11 @@ from tracking.service.api.context import Context
 from tracking.service.api.enum_names import enum_name
 from tracking.service.api.execution_messages import job_status_of_row
 from tracking.service.api.values import seconds_or_none, time_or_none, timedelta_or_none
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.executions import StatusAction
 from tracking.service.domain.status import RunningStatus
 from tracking.service.operations.executions import Executions
-from tracking.service.store.types import utcnow
 from tracking.v1 import status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 

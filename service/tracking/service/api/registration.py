@@ -23,6 +23,7 @@ from tracking.service.wrapping import (
     Unary,
     WrappingInterceptor,
     fuse_stream,
+    fuse_unary,
 )
 from tracking.v1 import tracking_service_pb2
 
@@ -87,8 +88,8 @@ def compose(servicer: Any, interceptors: Sequence[WrappingInterceptor] = ()) -> 
             stages = [interceptor.stream_stage(path) for interceptor in interceptors]
             behavior = fuse_stream([stage for stage in stages if stage is not None], behavior)
         else:
-            for interceptor in reversed(interceptors):
-                behavior = interceptor.wrap_unary(behavior, path)
+            stages = [interceptor.unary_stage(path) for interceptor in interceptors]
+            behavior = fuse_unary([stage for stage in stages if stage is not None], behavior)
         methods.append(
             Method(
                 method.name,

@@ -40,4 +40,6 @@ class ServiceInfoApi:
             max_log_batch_lines=_int32(self.limits.max_log_batch),
             max_message_bytes=_int32(self.limits.max_message_bytes),
             default_heartbeat_timeout=heartbeat_timeout,
+            max_metric_batch_points=_int32(self.limits.max_metric_batch),
+            max_metric_history_executions=_int32(self.limits.max_metric_history_executions),
         )

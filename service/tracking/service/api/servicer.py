@@ -6,6 +6,7 @@ from tracking.service.api.deployments import DeploymentsApi
 from tracking.service.api.executions import ExecutionsApi
 from tracking.service.api.job_status import JobStatusApi
 from tracking.service.api.logs import LogsApi
+from tracking.service.api.metrics import MetricsApi
 from tracking.service.api.service_info import ServiceInfoApi
 from tracking.service.api.streams import StreamsApi
 from tracking.service.api.tokens import TokensApi
@@ -13,6 +14,7 @@ from tracking.service.domain.limits import Limits
 from tracking.service.operations.deployments import Deployments
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
+from tracking.service.operations.metrics import Metrics
 from tracking.service.operations.streams import Streams
 from tracking.service.operations.tokens import Tokens
 from tracking.v1 import tracking_service_pb2_grpc
@@ -24,6 +26,7 @@ class TrackingServicer(  # type: ignore[misc]
     ExecutionsApi,
     JobStatusApi,
     LogsApi,
+    MetricsApi,
     ServiceInfoApi,
     StreamsApi,
     TokensApi,
@@ -34,6 +37,7 @@ class TrackingServicer(  # type: ignore[misc]
         deployments: Deployments,
         executions: Executions,
         logs: Logs,
+        metrics: Metrics,
         streams: Streams,
         tokens: Tokens,
         limits: Limits,
@@ -41,6 +45,7 @@ class TrackingServicer(  # type: ignore[misc]
         self.deployments = deployments
         self.executions = executions
         self.logs = logs
+        self.metrics = metrics
         self.streams = streams
         self.tokens = tokens
         self.limits = limits

@@ -9,10 +9,10 @@ from tracking.service.api.execution_messages import event_proto, snapshot_proto
 from tracking.service.api.log_messages import log_entries, stream_filter
 from tracking.service.api.sizing import chunks_that_fit
 from tracking.service.api.values import time_or_none
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.log_filters import LineFilter, line_filter
 from tracking.service.operations.streams import StatusItem, Streams
-from tracking.service.store.types import utcnow
 from tracking.v1 import tracking_service_pb2 as pb
 
 

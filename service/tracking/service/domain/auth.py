@@ -30,6 +30,9 @@ READER_RPCS = frozenset(
         "GetExecutionLogs",
         "WatchStatus",
         "StreamLogs",
+        "ListMetrics",
+        "GetMetricHistory",
+        "StreamMetrics",
         "GetServiceInfo",
     }
 )
@@ -43,6 +46,7 @@ WRITER_RPCS = frozenset(
         "SetExecutionOutputs",
         "UpdateStep",
         "AppendLogs",
+        "LogMetrics",
     }
 )
 

@@ -61,7 +61,7 @@ def transition(job: JobFields, action: StatusAction, now: datetime) -> RunningSt
     current = RunningStatus(job.status)
     if action.kind == "start":
         target = status.start(current)
-        job.start_time = job.start_time or now
+        job.start_time = job.start_time or times.start_time(_times_of(job).create_time, now)
         job.stop_message = ""
         rejoin(job, action)
     elif action.kind == "suspend":

@@ -24,3 +24,6 @@ class Limits:
     # Log batches read for streams at once: a storm of replays waits its turn instead of
     # starving plain calls.
     max_concurrent_log_reads: int = 4
+    # Points one LogMetrics may carry, and executions one GetMetricHistory may compare.
+    max_metric_batch: int = 1000
+    max_metric_history_executions: int = 10

@@ -27,7 +27,7 @@ MAX_PAYLOAD = 7500
 
 @dataclass(frozen=True, eq=False)
 class Announcement:
-    """kind is "event", "logs" or "deployment_deleted" (execution_id then empty). `event`
+    """kind is "event", "logs", "metrics" or "deployment_deleted" (execution_id then empty). `event`
     is the committed event of an "event" announcement, when it is carried."""
 
     replica_id: str

@@ -32,7 +32,8 @@ class TooManyWatchers(Exception):
 @dataclass(frozen=True)
 class Topic:
     """What a subscription listens to: kind is "execution", "deployment", "all", "logs" (of
-    one execution) or "deployment_logs" (of every execution of a deployment)."""
+    one execution), "deployment_logs" (of every execution of a deployment) or "metrics" (the
+    metric points of one execution)."""
 
     kind: str
     key: str = ""
@@ -200,13 +201,17 @@ class EventHub:
         if deployment_name:
             self._wake(Topic("deployment", deployment_name))
         self._wake(Topic("all"))
-        # Log followers stop once the execution has ended: let them look.
+        # Log and metric followers stop once the execution has ended: let them look.
         self._wake(Topic("logs", execution_id))
+        self._wake(Topic("metrics", execution_id))
 
     def publish_logs(self, execution_id: str, deployment_name: str | None = None) -> None:
         self._wake(Topic("logs", execution_id))
         if deployment_name:
             self._wake(Topic("deployment_logs", deployment_name))
+
+    def publish_metrics(self, execution_id: str) -> None:
+        self._wake(Topic("metrics", execution_id))
 
     def deployment_deleted(self, deployment_name: str) -> None:
         """Its log followers end (a deployment without executions leaves no event)."""

@@ -55,6 +55,8 @@ class PostgresBridge:
             return
         if announcement.kind == "logs":
             self.hub.publish_logs(announcement.execution_id, announcement.deployment_name)
+        elif announcement.kind == "metrics":
+            self.hub.publish_metrics(announcement.execution_id)
         elif announcement.kind == "deployment_deleted" and announcement.deployment_name:
             self.hub.deployment_deleted(announcement.deployment_name)
         elif announcement.event is not None:

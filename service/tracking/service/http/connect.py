@@ -34,6 +34,8 @@ CONNECT_PREFIX = "/tracking.v1.TrackingService/"
 _CODES = {code.name: code for code in Code} | {"CANCELLED": Code.CANCELED}
 _UNKNOWN_FIELD = re.compile(r'has no field named "([^"]+)"')
 _BAD_FIELD = re.compile(r"Failed to parse (\w+) field: (.*)", re.DOTALL)
+# The path protobuf names at the end of a nested field's error: "... at Type.a[0].b."
+_BAD_PATH = re.compile(r" at \w+\.([\w\[\]\.]+?)\.*$")
 
 
 def _violation(message_type: str, error: json_format.ParseError) -> Violation:
@@ -41,7 +43,12 @@ def _violation(message_type: str, error: json_format.ParseError) -> Violation:
     if found := _UNKNOWN_FIELD.search(text):
         return Violation(found.group(1), f"is not a field of {message_type}")
     if found := _BAD_FIELD.search(text):
-        return Violation(found.group(1), found.group(2).strip())
+        # A nested field is named by its whole path (points[0].value), not its top field.
+        path = _BAD_PATH.search(text)
+        inner = _BAD_FIELD.search(found.group(2))
+        while inner:
+            found, inner = inner, _BAD_FIELD.search(inner.group(2))
+        return Violation(path.group(1) if path else found.group(1), found.group(2).strip())
     return Violation("request", f"is not valid JSON for {message_type}: {text}")
 
 

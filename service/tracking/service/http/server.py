@@ -1,7 +1,7 @@
 """The HTTP side's ASGI application and its uvicorn server, in the gRPC server's loop.
 
 /tracking.v1.TrackingService/<Method>   Connect: every unary RPC (and the streams)
-/events/WatchStatus, /events/StreamLogs server-sent events
+/events/WatchStatus, /events/StreamLogs, /events/StreamMetrics   server-sent events
 /auth/session                           the dashboard's sign-in cookie
 /                                       the dashboard (static files)
 """
@@ -35,7 +35,7 @@ from tracking.service.http.connect import CONNECT_PREFIX, connect_app
 from tracking.service.http.protocol import guarded_protocol
 from tracking.service.http.responses import plain_error
 from tracking.service.http.session import Session
-from tracking.service.http.sse import SseEndpoint
+from tracking.service.http.sse import SHAPES, SseEndpoint
 from tracking.service.settings import Settings
 
 DASHBOARD = Path(__file__).parent / "dashboard"
@@ -130,13 +130,13 @@ async def _not_found(request: Request, error: Exception) -> Response:
 
 def http_app(methods: Sequence[Method], settings: Settings) -> Starlette:
     by_name = {m.name: m for m in methods}
-    streams = {name: SseEndpoint(by_name[name]) for name in ("WatchStatus", "StreamLogs")}
+    streams = {name: SseEndpoint(by_name[name]) for name in SHAPES}
 
     async def events(request: Request) -> Response:
         endpoint = streams.get(request.path_params["method"])
         if endpoint is None:
             name = request.path_params["method"]
-            return plain_error(404, "not_found", f"no stream {name!r}: WatchStatus or StreamLogs")
+            return plain_error(404, "not_found", f"no stream {name!r}: {', '.join(SHAPES)}")
         return await endpoint(request)
 
     session = Session(

@@ -1,6 +1,6 @@
-"""WatchStatus and StreamLogs as server-sent events: `GET /events/<Method>?<request fields>`.
+"""WatchStatus, StreamLogs and StreamMetrics as server-sent events: `GET /events/<Method>?<request fields>`.
 
-Each event's `id:` is its cursor (a revision, a log seq, a resume token), so an EventSource
+Each event's `id:` is its cursor (a revision, a log seq, a metric point seq, a resume token), so an EventSource
 that reconnects (a network cut, a drain, a restart) sends it back as Last-Event-ID and
 resumes right after it: no gap, no duplicate. `data:` is the response message in
 proto-JSON. Heartbeats are comment lines. A stream that ends sends `event: end`; one that
@@ -106,9 +106,22 @@ def _logs_cursor(request: pb.StreamLogsRequest, response: pb.StreamLogsResponse)
     return str(response.entries[-1].seq) if response.entries else ""
 
 
+def _resume_metrics(request: pb.StreamMetricsRequest, last: str) -> str | None:
+    seq = _number(last)
+    if seq is None:
+        return "must be the seq of a point of this stream"
+    request.after_seq = seq
+    return None
+
+
+def _metrics_cursor(request: pb.StreamMetricsRequest, response: pb.StreamMetricsResponse) -> str:
+    return str(response.points[-1].seq) if response.points else ""
+
+
 SHAPES = {
     "WatchStatus": StreamShape(_resume_watch, _watch_cursor),
     "StreamLogs": StreamShape(_resume_logs, _logs_cursor),
+    "StreamMetrics": StreamShape(_resume_metrics, _metrics_cursor),
 }
 
 
@@ -241,4 +254,6 @@ class SseEndpoint:
 
     @staticmethod
     def _is_heartbeat(response: Any) -> bool:
-        return response.HasField("heartbeat") and not getattr(response, "entries", None)
+        return response.HasField("heartbeat") and not (
+            getattr(response, "entries", None) or getattr(response, "points", None)
+        )

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracking.service.domain import deployments as rules
 from tracking.service.domain import filters
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import AlreadyExists, InvalidArgument, ValidationCollector
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import check_deployment_name
@@ -19,7 +20,6 @@ from tracking.service.store import deployments as store
 from tracking.service.store import executions as execution_store
 from tracking.service.store.database import Database
 from tracking.service.store.models import DeploymentRow
-from tracking.service.store.types import utcnow
 
 
 class Deployments:

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import executions as rules
 from tracking.service.domain import filters, job_actions
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     Aborted,
     AlreadyExists,
@@ -19,6 +20,7 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.domain.executions import NewExecution, StatusAction
+from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
@@ -38,7 +40,6 @@ from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionRow
-from tracking.service.store.types import utcnow
 
 
 def check_id(execution_id: str, field: str = "execution_id") -> None:
@@ -148,8 +149,7 @@ class Executions:
 
     async def get_stored(self, execution_id: str) -> store.StoredExecution:
         check_id(execution_id)
-        async with self.db.connected() as connection:
-            found = await store.stored(connection, execution_id)
+        found = await store.stored(self.db.driver, execution_id)
         shown = await self._with_messages([found])
         if not shown:
             raise NotFound("execution", execution_id)
@@ -176,10 +176,9 @@ class Executions:
             if stored.message is not None or stored.execution_id in encoded
         ]
 
-    async def job_status(self, execution_id: str) -> store.JobStatusView:
+    async def job_status(self, execution_id: str) -> JobStatus:
         check_id(execution_id)
-        async with self.db.connected() as connection:
-            return await store.job_status(connection, execution_id)
+        return await store.read_job_status(self.db.driver, execution_id)
 
     async def list_page(
         self, filter_text: str, requested_size: int, page_token: str
@@ -198,8 +197,7 @@ class Executions:
                     "page_token", "is not a token this service issued"
                 ) from None
         while True:
-            async with self.db.connected() as connection:
-                rows = await store.stored_page(connection, conditions, after, size + 1)
+            rows = await store.stored_page(self.db.driver, conditions, after, size + 1)
             more = len(rows) > size
             shown = await self._with_messages(rows[:size])
             if shown or not more:

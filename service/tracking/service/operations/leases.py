@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from tracking.service.domain import leases
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.status import RunningStatus
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionRow
-from tracking.service.store.types import utcnow
 
 log = logging.getLogger("tracking.leases")
 SWEEP_BATCH = 500
@@ -85,8 +85,7 @@ class LeaseSweeper:
         now = now or utcnow()
         marked = 0
         while True:
-            async with self.db.connected() as connection:
-                due = await store.lapsed_ids(connection, now, SWEEP_BATCH)
+            due = await store.lapsed_ids(self.db.driver, now, SWEEP_BATCH)
             for execution_id in due:
                 with contextlib.suppress(NotFound):  # deleted since
                     marked += await self.mark_lapsed(execution_id, now)

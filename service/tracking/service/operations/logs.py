@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.limits import Limits
@@ -21,7 +22,6 @@ from tracking.service.store import executions as execution_store
 from tracking.service.store import logs as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import LogLineRow
-from tracking.service.store.types import utcnow
 
 # Lines read at a time while a filter looks for matches.
 SCAN_BATCH = 1000

@@ -1,7 +1,8 @@
-"""Retention: finished executions keep their events and log lines for a set time.
+"""Retention: finished executions keep their events, log lines and metric points for a set
+time.
 
 After that, a sweep removes them and leaves marks (pruned_revision,
-pruned_log_seq, and the service-wide pruned_event_id) so a cursor that points
+pruned_log_seq, pruned_metric_seq, and the service-wide pruned_event_id) so a cursor that points
 into what was removed is refused with FAILED_PRECONDITION instead of silently
 skipping.
 """
@@ -13,12 +14,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.store import meta
 from tracking.service.store import retention as retention_store
 from tracking.service.store.database import Database
 from tracking.service.store.inline_sqlite import offloaded
-from tracking.service.store.types import utcnow
 
 log = logging.getLogger("tracking.retention")
 SWEEP_BATCH = 200
@@ -29,6 +30,7 @@ class SweepResult:
     executions: int
     events: int
     lines: int
+    points: int = 0
 
 
 class Retention:
@@ -44,7 +46,7 @@ class Retention:
             return await self._sweep(cutoff)
 
     async def _sweep(self, cutoff: datetime) -> SweepResult:
-        executions = events = lines = 0
+        executions = events = lines = points = 0
         while True:
             async with self.db.writing() as session:
                 largest_removed = 0
@@ -58,8 +60,10 @@ class Retention:
                     events += count
                     largest_removed = max(largest_removed, largest)
                     lines += await retention_store.delete_lines_of(session, row.execution_id)
+                    points += await retention_store.delete_points_of(session, row.execution_id)
                     row.pruned_revision = row.revision
                     row.pruned_log_seq = row.log_seq
+                    row.pruned_metric_seq = row.metric_seq
                     session.add(row)
                 executions += len(rows)
                 # Events of deleted executions (their row is gone) age out the same way.
@@ -73,12 +77,13 @@ class Retention:
                 break
         if executions or events:
             log.info(
-                "retention removed %d events and %d lines of %d executions",
+                "retention removed %d events, %d lines and %d metric points of %d executions",
                 events,
                 lines,
+                points,
                 executions,
             )
-        return SweepResult(executions, events, lines)
+        return SweepResult(executions, events, lines, points)
 
     async def run_forever(self, every_seconds: float) -> None:
         while True:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 
 from cachetools import TTLCache
 
 from tracking.service.domain import auth
 from tracking.service.domain.auth import Principal
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     InvalidArgument,
     NotFound,
@@ -15,12 +18,14 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.store import tokens as token_store
-from tracking.service.store.database import Database, connection_lost
+from tracking.service.store.database import Database
+from tracking.service.store.faults import connection_lost
 from tracking.service.store.models import ApiTokenRow
-from tracking.service.store.types import utcnow
 
 # Token ids remembered at once, unknown ones included; more push the oldest out.
 CACHE_ENTRIES = 10_000
+# The issued ids are read at most this often, however many unknown ids are asked about.
+ISSUED_READ_SECONDS = 1.0
 
 
 class Tokens:
@@ -31,6 +36,11 @@ class Tokens:
         # ids nobody issued take a bounded amount of memory however many are tried.
         self._cache: TTLCache[str, _Cached] = TTLCache(CACHE_ENTRIES, max(cache_seconds, 1e-9))
         self.lookups = 0  # statements run to check tokens
+        self.issued_reads = 0  # statements run to list the issued ids
+        self._issued: frozenset[str] = frozenset()
+        self._issued_as_of = -ISSUED_READ_SECONDS  # monotonic time the last read began
+        self._issued_tried = -ISSUED_READ_SECONDS
+        self._issued_read: asyncio.Task[None] | None = None
 
     async def create(self, name: str, role: str, created_by: str) -> tuple[ApiTokenRow, str]:
         errors = ValidationCollector()
@@ -77,6 +87,31 @@ class Tokens:
         token_id = auth.parse_secret(secret)
         cached = self._cache.get(token_id) if token_id else None
         return cached.admits(secret) if cached else None
+
+    async def may_be_issued(self, token_id: str) -> bool:
+        """Whether a token with this id was issued and not revoked, as a read of the issued
+        ids begun after this call tells (a read made for this call or shared with others
+        asking at the same time; at most one every ISSUED_READ_SECONDS). A token made a
+        moment ago on another replica is found: the answer waits for the next read."""
+        if token_id in self._issued:
+            return True
+        asked = time.monotonic()
+        while self._issued_as_of < asked:
+            if self._issued_read is None or self._issued_read.done():
+                wait = self._issued_tried + ISSUED_READ_SECONDS - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                self._issued_read = asyncio.create_task(self._read_issued())
+            await asyncio.shield(self._issued_read)
+        return token_id in self._issued
+
+    async def _read_issued(self) -> None:
+        began = self._issued_tried = time.monotonic()
+        self.issued_reads += 1
+        async with self.db.reading() as session:
+            issued = await token_store.issued_ids(session)
+        self._issued, self._issued_as_of = frozenset(issued), began
 
     async def verify(self, secret: str) -> Principal | None:
         """The principal of a valid secret; None if malformed, unknown or revoked.

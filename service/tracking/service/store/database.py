@@ -6,22 +6,24 @@ import asyncio
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import asyncpg
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import Unavailable
 from tracking.service.events.announcement import CHANNEL, Announcement, encode_announcement
 from tracking.service.store import executions as execution_store
 from tracking.service.store import inline_sqlite, meta, migrations
+from tracking.service.store.driver import Driver, PostgresDriver, SqliteDriver
+from tracking.service.store.faults import PROBE_FREE_BYTES, connection_lost, storage_refused
 from tracking.service.store.group import GroupCommit, batch_of
 from tracking.service.store.models import ExecutionEventRow
 
@@ -31,71 +33,6 @@ P = ParamSpec("P")
 # Any constant works: it names the lock that serialises event ids (and migrations).
 EVENT_LOCK_ID = 0x7472_6163
 MIGRATION_LOCK_ID = 0x7472_6164
-_CONNECTION_LOST = (
-    ConnectionError,  # refused, reset, aborted
-    TimeoutError,  # a connect that did not finish
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and "connection does not exist"
-    asyncpg.AdminShutdownError,  # 57P01: terminated, or the server is stopping
-    asyncpg.CrashShutdownError,  # 57P02
-    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
-)
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error and every cause and context behind it, each once."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        pending += [current.__cause__, current.__context__]
-
-
-def connection_lost(error: BaseException) -> bool:
-    """Whether `error` comes from losing the database (down, restarting, connection cut).
-
-    The error SQLAlchemy raises may be a later one (a rollback on the broken connection)
-    whose context is the loss, so the whole chain of causes and contexts is searched.
-    """
-    return any(
-        isinstance(current, _CONNECTION_LOST)
-        or (isinstance(current, exc.DBAPIError) and current.connection_invalidated)
-        or (isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current))
-        for current in _chain(error)
-    )
-
-
-# What SQLite and PostgreSQL say when the storage itself refuses a write: not a fault of the
-# call, and not lasting once someone fixes the disk, the permissions or the mount.
-_REFUSED_WRITE = (
-    "attempt to write a readonly database",
-    "database or disk is full",
-    "disk i/o error",
-    "unable to open database file",
-)
-_REFUSED_WRITE_ERRORS = (
-    asyncpg.ReadOnlySQLTransactionError,  # a standby, or default_transaction_read_only
-    asyncpg.DiskFullError,
-)
-
-
-# After the storage refused a write, the room a SQLite volume needs before writes count as
-# possible again: what the largest requests take.
-PROBE_FREE_BYTES = 4 << 20
-
-
-def storage_refused(error: BaseException) -> str | None:
-    """What the storage said if `error` is it refusing to write (read-only, full, I/O)."""
-    for current in _chain(error):
-        if isinstance(current, _REFUSED_WRITE_ERRORS) or (
-            isinstance(current, sqlite3.OperationalError)
-            and any(refusal in str(current).lower() for refusal in _REFUSED_WRITE)
-        ):
-            return str(current)
-    return None
 
 
 def normalize_url(url: str) -> str:
@@ -148,7 +85,8 @@ class Database:
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             # Statements run on the event loop (store/inline_sqlite.py), not in a thread each.
             args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(parsed)
-            creator = inline_sqlite.connector(str(args[0]), uri=bool(kwargs.get("uri")))
+            uri = bool(kwargs.get("uri"))
+            creator = inline_sqlite.connector(str(args[0]), uri=uri)
             self.read_engine = create_async_engine(
                 self.url, echo=echo, pool_size=4, async_creator=creator
             )
@@ -166,11 +104,17 @@ class Database:
             ):
                 event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
                 event.listen(engine.sync_engine, "begin", _begin_with(begin))
+            self.driver: Driver = SqliteDriver(
+                self.read_engine.dialect,
+                partial(sqlite3.connect, str(args[0]), uri=uri, check_same_thread=False),
+            )
         elif self.dialect == "postgresql":
             self.read_engine = create_async_engine(
                 self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
             )
             self.write_engine = self.read_engine
+            dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.driver = PostgresDriver(self.read_engine.dialect, dsn, max_size=10)
         else:
             raise ValueError(
                 f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
@@ -260,12 +204,6 @@ class Database:
         self._finishing.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: nobody is waiting for it any more
-
-    @asynccontextmanager
-    async def connected(self) -> AsyncIterator[AsyncConnection]:
-        """A reading connection without an ORM session, for Core statements on hot paths."""
-        async with self.read_engine.connect() as connection:
-            yield connection
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
@@ -377,6 +315,7 @@ class Database:
 
     async def close(self) -> None:
         await self.group.close()
+        await self.driver.close()
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()

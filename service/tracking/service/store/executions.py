@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, insert, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain import job_status
+from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.filters import Condition
+from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.live_parts import duration_is_live, lease_is_live
+from tracking.service.store.driver import Driver, Hot, param
 from tracking.service.store.models import (
     ExecutionEventRow,
     ExecutionLabelRow,
     ExecutionRow,
     LogLineRow,
+    MetricPointRow,
 )
-from tracking.service.store.types import utcnow
 from tracking.service.store.where import apply_conditions
 
 
@@ -36,26 +40,6 @@ async def get(
     if row is None:
         raise NotFound("execution", execution_id)
     return row
-
-
-@dataclass(slots=True)
-class JobStatusView:
-    """The JobStatus columns of an execution, read without the ORM."""
-
-    status: str
-    progress: float
-    phase: str
-    stop_message: str
-    cancel_reason: str
-    create_time: datetime
-    start_time: datetime | None
-    end_time: datetime | None
-    update_time: datetime
-    revision: int
-    reported_duration_seconds: float | None
-    reported_create_time: datetime | None
-    last_heartbeat_time: datetime | None
-    lease_expire_time: datetime | None
 
 
 @dataclass(slots=True)
@@ -91,16 +75,8 @@ class StoredExecution:
 
 _STATUS_COLUMNS = tuple(
     getattr(ExecutionRow.__table__.c, name)  # type: ignore[attr-defined]
-    for name in JobStatusView.__dataclass_fields__
+    for name in job_status.FIELDS
 )
-
-
-async def job_status(connection: AsyncConnection, execution_id: str) -> JobStatusView:
-    """The JobStatus columns of one execution (a Core select: no ORM object is built)."""
-    row = (await connection.execute(_JOB_STATUS, {"b_execution_id": execution_id})).first()
-    if row is None:
-        raise NotFound("execution", execution_id)
-    return JobStatusView(*row)
 
 
 _TABLE: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
@@ -108,7 +84,9 @@ _EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
 # Hot-path statements are built once: SQLAlchemy then reuses their cache key and compiled
 # form instead of building and hashing a new statement on every call.
 _BY_ID = _TABLE.c.execution_id == bindparam("b_execution_id")
-_JOB_STATUS = core_select(*_STATUS_COLUMNS).where(_BY_ID)
+# The hot reads run on the driver (store/driver.py).
+_BY_ID_PARAM = _TABLE.c.execution_id == param("b_execution_id")
+_JOB_STATUS = Hot(core_select(*_STATUS_COLUMNS).where(_BY_ID_PARAM))
 # The columns of a StoredExecution, in its fields' order. A message is read only while it
 # shows the row's revision; times only where they are live (most rows convert no time).
 _LEASED = _TABLE.c.status.in_(sorted(status.value for status in LEASED))
@@ -123,7 +101,7 @@ _STORED_COLUMNS = (
     case((_LEASED, _TABLE.c.lease_expire_time)).label("lease_expire_time"),
 )
 assert [c.name for c in _STORED_COLUMNS] == list(StoredExecution.__dataclass_fields__)
-_STORED = core_select(*_STORED_COLUMNS).where(_BY_ID)
+_STORED = Hot(core_select(*_STORED_COLUMNS).where(_BY_ID_PARAM))
 _LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
 _LOCK_LOG_SEQ = (
     core_select(
@@ -136,11 +114,11 @@ _LOCK_LOG_SEQ = (
     .where(_BY_ID)
     .with_for_update()
 )
-_LAPSED = (
+_LAPSED = Hot(
     core_select(_TABLE.c.execution_id)
-    .where(_TABLE.c.lease_expire_time < bindparam("b_now"))
+    .where(_TABLE.c.lease_expire_time < param("b_now"))
     .order_by(_TABLE.c.lease_expire_time)
-    .limit(bindparam("b_limit"))
+    .limit(param("b_limit"))
 )
 # The SET clause is made of the columns a call's parameters name (compiled once per set).
 _UPDATE = update(_TABLE).where(_BY_ID)
@@ -227,10 +205,17 @@ async def set_log_seq(
     await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq, **lease})
 
 
-async def lapsed_ids(connection: AsyncConnection, now: datetime, limit: int) -> list[str]:
+async def read_job_status(driver: Driver, execution_id: str) -> JobStatus:
+    """The JobStatus of one execution."""
+    row = await driver.row(_JOB_STATUS, b_execution_id=execution_id)
+    if row is None:
+        raise NotFound("execution", execution_id)
+    return JobStatus(*row)
+
+
+async def lapsed_ids(driver: Driver, now: datetime, limit: int) -> list[str]:
     """Executions whose lease ran out before `now`, the longest overdue first."""
-    rows = await connection.execute(_LAPSED, {"b_now": now, "b_limit": limit})
-    return [str(row.execution_id) for row in rows]
+    return [str(row[0]) for row in await driver.rows(_LAPSED, b_now=now, b_limit=limit)]
 
 
 async def find(session: AsyncSession, execution_id: str) -> ExecutionRow | None:
@@ -251,37 +236,58 @@ def created_after(key: tuple[datetime, str]) -> Any:
     )
 
 
-async def stored(connection: AsyncConnection, execution_id: str) -> StoredExecution:
-    row = (await connection.execute(_STORED, {"b_execution_id": execution_id})).first()
+async def stored(driver: Driver, execution_id: str) -> StoredExecution:
+    row = await driver.row(_STORED, b_execution_id=execution_id)
     if row is None:
         raise NotFound("execution", execution_id)
     return StoredExecution(*row)
 
 
+# A page's statement for each filter (its values kept as constants), the most recent kept.
+_PAGES: OrderedDict[tuple[str, bool], Hot] = OrderedDict()
+_PAGES_KEPT = 256
+
+
+def _page_statement(conditions: list[Condition], after: bool) -> Hot:
+    key = (repr(conditions), after)
+    found = _PAGES.get(key)
+    if found is not None:
+        _PAGES.move_to_end(key)
+        return found
+    query: Any = core_select(*_STORED_COLUMNS)
+    query = apply_conditions(
+        query, ExecutionRow, ExecutionLabelRow, "execution_id", "execution_id", conditions
+    )
+    if after:
+        time, execution_id = param("b_after_time"), param("b_after_id")
+        query = query.where(
+            or_(
+                _TABLE.c.create_time < time,
+                (_TABLE.c.create_time == time) & (_TABLE.c.execution_id < execution_id),
+            )
+        )
+    query = query.order_by(_TABLE.c.create_time.desc(), _TABLE.c.execution_id.desc())
+    found = _PAGES[key] = Hot(query.limit(param("b_limit")))
+    if len(_PAGES) > _PAGES_KEPT:
+        _PAGES.popitem(last=False)
+    return found
+
+
 async def stored_page(
-    connection: AsyncConnection,
+    driver: Driver,
     conditions: list[Condition],
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[StoredExecution]:
     """Newest first; `after` is the (create_time, execution_id) of the previous page's last row."""
-    query: Any = core_select(*_STORED_COLUMNS)
-    query = apply_conditions(
-        query, ExecutionRow, ExecutionLabelRow, "execution_id", "execution_id", conditions
-    )
-    if after is not None:
-        time, execution_id = after
-        query = query.where(
-            or_(
-                col(ExecutionRow.create_time) < time,
-                (col(ExecutionRow.create_time) == time)
-                & (col(ExecutionRow.execution_id) < execution_id),
-            )
+    statement = _page_statement(conditions, after is not None)
+    if after is None:
+        rows = await driver.rows(statement, b_limit=limit)
+    else:
+        rows = await driver.rows(
+            statement, b_limit=limit, b_after_time=after[0], b_after_id=after[1]
         )
-    query = query.order_by(
-        col(ExecutionRow.create_time).desc(), col(ExecutionRow.execution_id).desc()
-    )
-    return [StoredExecution(*row) for row in await connection.execute(query.limit(limit))]
+    return [StoredExecution(*row) for row in rows]
 
 
 async def rows_by_id(session: AsyncSession, execution_ids: list[str]) -> list[ExecutionRow]:
@@ -309,50 +315,17 @@ async def replace_labels(session: AsyncSession, execution_id: str, labels: dict[
 
 
 async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
-    """Delete executions with their labels and log lines (their events stay, for watchers)."""
+    """Delete executions with their labels, log lines and metric points (their events stay,
+    for watchers)."""
     if not execution_ids:
         return
     for table, column in (
         (LogLineRow, LogLineRow.execution_id),
+        (MetricPointRow, MetricPointRow.execution_id),
         (ExecutionLabelRow, ExecutionLabelRow.execution_id),
         (ExecutionRow, ExecutionRow.execution_id),
     ):
         await session.exec(delete(table).where(col(column).in_(execution_ids)))
-
-
-# The JobStatus fields that hold times; events keep them as ISO 8601 text.
-_STATUS_TIMES = frozenset(
-    name
-    for name, field in JobStatusView.__dataclass_fields__.items()
-    if "datetime" in str(field.type)
-)
-
-
-def job_status_snapshot(row: ExecutionRow) -> dict[str, Any]:
-    """The JobStatus fields of a row, as its events keep them (times as ISO 8601)."""
-    snapshot: dict[str, Any] = {}
-    for name in JobStatusView.__dataclass_fields__:
-        value = getattr(row, name)
-        snapshot[name] = value.isoformat() if name in _STATUS_TIMES and value else value
-    return snapshot
-
-
-def job_status_of_snapshot(snapshot: dict[str, Any]) -> JobStatusView:
-    """What job_status_snapshot kept. Events written before a field existed lack it: it reads
-    as not set (their create_time already is the reported one)."""
-    values: dict[str, Any] = {
-        "progress": 0.0,
-        "phase": "",
-        "stop_message": "",
-        "cancel_reason": "",
-        "reported_duration_seconds": None,
-    }
-    for name in JobStatusView.__dataclass_fields__:
-        value = snapshot.get(name, values.get(name))
-        if name in _STATUS_TIMES:
-            value = datetime.fromisoformat(value) if value else None
-        values[name] = value
-    return JobStatusView(**values)
 
 
 def bump(row: ExecutionRow, changes: list[str], now: datetime | None = None) -> ExecutionEventRow:
@@ -367,7 +340,7 @@ def bump(row: ExecutionRow, changes: list[str], now: datetime | None = None) -> 
         deployment_name=row.deployment_name,
         revision=row.revision,
         changes=",".join(changes),
-        job_status=job_status_snapshot(row),
+        job_status=job_status.snapshot_of(row),
         create_time=row.update_time,
     )
 

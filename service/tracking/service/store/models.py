@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Double, Index, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from tracking.service.store.types import JsonDocument, UtcDateTime
@@ -87,6 +87,9 @@ class ExecutionRow(SQLModel, table=True):
     # Retention removed this execution's events up to this revision, and its lines up to this seq.
     pruned_revision: int = Field(default=0, sa_type=BigInteger)
     pruned_log_seq: int = Field(default=0, sa_type=BigInteger)
+    # The seq of its last metric point, and how far retention removed them.
+    metric_seq: int = Field(default=0, sa_type=BigInteger)
+    pruned_metric_seq: int = Field(default=0, sa_type=BigInteger)
     steps: list[dict[str, Any]] = _json(list)
     inputs: list[dict[str, Any]] = _json(list)
     outputs: list[dict[str, Any]] = _json(list)
@@ -161,6 +164,24 @@ class LogLineRow(SQLModel, table=True):
     stream: str = Field(max_length=8)
     message: str
     step_name: str = ""
+
+
+class MetricPointRow(SQLModel, table=True):
+    """One point of a metric series; append-only. `value` NULL stands for NaN, so the
+    database's min and max skip it on both dialects."""
+
+    __tablename__ = "metric_points"
+    # Covers a history's reads: bucketing a series reads the index alone.
+    __table_args__ = (
+        Index("ix_metric_points_series", "execution_id", "name", "step", "seq", "value"),
+    )
+
+    execution_id: str = Field(primary_key=True, foreign_key="executions.execution_id")
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    name: str = Field(max_length=200)
+    step: int = Field(sa_type=BigInteger)
+    value: float | None = Field(default=None, sa_type=Double)
+    time: datetime = _time()
 
 
 class ServiceMetaRow(SQLModel, table=True):

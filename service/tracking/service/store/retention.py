@@ -11,7 +11,12 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
+from tracking.service.store.models import (
+    ExecutionEventRow,
+    ExecutionRow,
+    LogLineRow,
+    MetricPointRow,
+)
 
 
 async def _execute(session: AsyncSession, statement: Any) -> Any:
@@ -70,5 +75,13 @@ async def delete_lines_of(session: AsyncSession, execution_id: str) -> int:
     """Delete an execution's log lines; how many."""
     removed = await _execute(
         session, delete(LogLineRow).where(col(LogLineRow.execution_id) == execution_id)
+    )
+    return int(removed.rowcount or 0)
+
+
+async def delete_points_of(session: AsyncSession, execution_id: str) -> int:
+    """Delete an execution's metric points; how many."""
+    removed = await _execute(
+        session, delete(MetricPointRow).where(col(MetricPointRow.execution_id) == execution_id)
     )
     return int(removed.rowcount or 0)

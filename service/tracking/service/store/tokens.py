@@ -19,3 +19,9 @@ async def listed(session: AsyncSession, include_revoked: bool) -> list[ApiTokenR
 async def find(session: AsyncSession, token_id: str, *, lock: bool = False) -> ApiTokenRow | None:
     """One token, locked for a change if asked; None if no such token."""
     return await session.get(ApiTokenRow, token_id, with_for_update=lock)
+
+
+async def issued_ids(session: AsyncSession) -> set[str]:
+    """The ids of the tokens not revoked."""
+    query = select(ApiTokenRow.token_id).where(col(ApiTokenRow.revoke_time).is_(None))
+    return set((await session.exec(query)).all())

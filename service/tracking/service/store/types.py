@@ -32,7 +32,3 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 # JSONB on PostgreSQL, JSON text elsewhere.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -14,6 +14,8 @@ import type { Execution, ExecutionEvent, LogEntry, LogStream, Step } from "./exe
 import { file_tracking_v1_execution } from "./execution_pb.js";
 import type { ExecutionInput, ExecutionOutput } from "./io_pb.js";
 import { file_tracking_v1_io } from "./io_pb.js";
+import type { MetricHistory, MetricPoint, MetricSeries } from "./metric_pb.js";
+import { file_tracking_v1_metric } from "./metric_pb.js";
 import type { JobStatus, RunningStatus } from "./status_pb.js";
 import { file_tracking_v1_status } from "./status_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -22,7 +24,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file tracking/v1/tracking_service.proto.
  */
 export const file_tracking_v1_tracking_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0cmFja2luZy92MS90cmFja2luZ19zZXJ2aWNlLnByb3RvEgt0cmFja2luZy52MSJDChJDcmVhdGVUb2tlblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIfCgRyb2xlGAIgASgOMhEudHJhY2tpbmcudjEuUm9sZSJLChNDcmVhdGVUb2tlblJlc3BvbnNlEiQKBXRva2VuGAEgASgLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4SDgoGc2VjcmV0GAIgASgJIiwKEUxpc3RUb2tlbnNSZXF1ZXN0EhcKD2luY2x1ZGVfcmV2b2tlZBgBIAEoCCI7ChJMaXN0VG9rZW5zUmVzcG9uc2USJQoGdG9rZW5zGAEgAygLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4iJgoSUmV2b2tlVG9rZW5SZXF1ZXN0EhAKCHRva2VuX2lkGAEgASgJIjsKE1Jldm9rZVRva2VuUmVzcG9uc2USJAoFdG9rZW4YASABKAsyFS50cmFja2luZy52MS5BcGlUb2tlbiJGChdDcmVhdGVEZXBsb3ltZW50UmVxdWVzdBIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudCJHChhDcmVhdGVEZXBsb3ltZW50UmVzcG9uc2USKwoKZGVwbG95bWVudBgBIAEoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQiJAoUR2V0RGVwbG95bWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJEChVHZXREZXBsb3ltZW50UmVzcG9uc2USKwoKZGVwbG95bWVudBgBIAEoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQiTwoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZmaWx0ZXIYAyABKAkiYAoXTGlzdERlcGxveW1lbnRzUmVzcG9uc2USLAoLZGVwbG95bWVudHMYASADKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ3ChdVcGRhdGVEZXBsb3ltZW50UmVxdWVzdBIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRwoYVXBkYXRlRGVwbG95bWVudFJlc3BvbnNlEisKCmRlcGxveW1lbnQYASABKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50IicKF0RlbGV0ZURlcGxveW1lbnRSZXF1ZXN0EgwKBG5hbWUYASABKAkifQoYRGVsZXRlRGVwbG95bWVudFJlc3BvbnNlEgwKBG5hbWUYASABKAkSMgoOZXhlY3V0aW9uX3J1bGUYAiABKA4yGi50cmFja2luZy52MS5FeGVjdXRpb25SdWxlEh8KF2RlbGV0ZWRfZXhlY3V0aW9uX2NvdW50GAMgASgDIlcKFkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QSKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uEhIKCnJlcXVlc3RfaWQYAiABKAkiRAoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uIisKE0dldEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkEKFEdldEV4ZWN1dGlvblJlc3BvbnNlEikKCWV4ZWN1dGlvbhgBIAEoCzIWLnRyYWNraW5nLnYxLkV4ZWN1dGlvbiJOChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJIl0KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USKgoKZXhlY3V0aW9ucxgBIAMoCzIWLnRyYWNraW5nLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLgoWRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkiLwoXRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJIkQKGEdldEV4ZWN1dGlvbklucHV0UmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEgoKaW5wdXRfbmFtZRgCIAEoCSJHChlHZXRFeGVjdXRpb25JbnB1dFJlc3BvbnNlEioKBWlucHV0GAEgASgLMhsudHJhY2tpbmcudjEuRXhlY3V0aW9uSW5wdXQiRgoZR2V0RXhlY3V0aW9uT3V0cHV0UmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEwoLb3V0cHV0X25hbWUYAiABKAkiSgoaR2V0RXhlY3V0aW9uT3V0cHV0UmVzcG9uc2USLAoGb3V0cHV0GAEgASgLMhwudHJhY2tpbmcudjEuRXhlY3V0aW9uT3V0cHV0IisKE0dldEpvYlN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkIKFEdldEpvYlN0YXR1c1Jlc3BvbnNlEioKCmpvYl9zdGF0dXMYASABKAsyFi50cmFja2luZy52MS5Kb2JTdGF0dXMirQMKFlVwZGF0ZUpvYlN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEikKBXN0YXJ0GAIgASgLMhgudHJhY2tpbmcudjEuU3RhcnRBY3Rpb25IABIvCghwcm9ncmVzcxgDIAEoCzIbLnRyYWNraW5nLnYxLlByb2dyZXNzQWN0aW9uSAASLQoHc3VzcGVuZBgEIAEoCzIaLnRyYWNraW5nLnYxLlN1c3BlbmRBY3Rpb25IABIrCgZyZXN1bWUYBSABKAsyGS50cmFja2luZy52MS5SZXN1bWVBY3Rpb25IABInCgRzdG9wGAYgASgLMhcudHJhY2tpbmcudjEuU3RvcEFjdGlvbkgAEjEKCWhlYXJ0YmVhdBgIIAEoCzIcLnRyYWNraW5nLnYxLkhlYXJ0YmVhdEFjdGlvbkgAEikKBXRpbWVzGAkgASgLMhgudHJhY2tpbmcudjEuVGltZXNBY3Rpb25IABIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gBiAEBQggKBmFjdGlvbkIUChJfZXhwZWN0ZWRfcmV2aXNpb24iUgoLU3RhcnRBY3Rpb24SDQoFcGhhc2UYASABKAkSNAoRaGVhcnRiZWF0X3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iEQoPSGVhcnRiZWF0QWN0aW9uIpsBCgtUaW1lc0FjdGlvbhIvCgtjcmVhdGVfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iMQoOUHJvZ3Jlc3NBY3Rpb24SEAoIcHJvZ3Jlc3MYASABKAESDQoFcGhhc2UYAiABKAkiHwoNU3VzcGVuZEFjdGlvbhIOCgZyZWFzb24YASABKAkiDgoMUmVzdW1lQWN0aW9uIkgKClN0b3BBY3Rpb24SKQoFY2F1c2UYASABKA4yGi50cmFja2luZy52MS5SdW5uaW5nU3RhdHVzEg8KB21lc3NhZ2UYAiABKAkiRQoXVXBkYXRlSm9iU3RhdHVzUmVzcG9uc2USKgoKam9iX3N0YXR1cxgBIAEoCzIWLnRyYWNraW5nLnYxLkpvYlN0YXR1cyI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiRQoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKgoKam9iX3N0YXR1cxgBIAEoCzIWLnRyYWNraW5nLnYxLkpvYlN0YXR1cyKSAwoaU2V0RXhlY3V0aW9uT3V0cHV0c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEi0KB291dHB1dHMYAiADKAsyHC50cmFja2luZy52MS5FeGVjdXRpb25PdXRwdXQSJwoGcmVzdWx0GAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBJOCgxleHBvcnRfcGF0aHMYBCADKAsyOC50cmFja2luZy52MS5TZXRFeGVjdXRpb25PdXRwdXRzUmVxdWVzdC5FeHBvcnRQYXRoc0VudHJ5Ek4KDHNvdXJjZV92aWV3cxgFIAMoCzI4LnRyYWNraW5nLnYxLlNldEV4ZWN1dGlvbk91dHB1dHNSZXF1ZXN0LlNvdXJjZVZpZXdzRW50cnkaMgoQRXhwb3J0UGF0aHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjIKEFNvdXJjZVZpZXdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJIChtTZXRFeGVjdXRpb25PdXRwdXRzUmVzcG9uc2USKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uIkoKEVVwZGF0ZVN0ZXBSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIfCgRzdGVwGAIgASgLMhEudHJhY2tpbmcudjEuU3RlcCJHChJVcGRhdGVTdGVwUmVzcG9uc2USHwoEc3RlcBgBIAEoCzIRLnRyYWNraW5nLnYxLlN0ZXASEAoIcmV2aXNpb24YAiABKAMiUQoRQXBwZW5kTG9nc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiYKB2VudHJpZXMYAiADKAsyFS50cmFja2luZy52MS5Mb2dFbnRyeSImChJBcHBlbmRMb2dzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMi+AEKF0dldEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRItCglmcm9tX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWxpbWl0GAQgASgFEiYKBnN0cmVhbRgFIAEoDjIWLnRyYWNraW5nLnYxLkxvZ1N0cmVhbRIRCglhZnRlcl9zZXEYBiABKAMSEAoIY29udGFpbnMYByABKAkSDwoHcGF0dGVybhgIIAEoCSJtChhHZXRFeGVjdXRpb25Mb2dzUmVzcG9uc2USJgoHZW50cmllcxgBIAMoCzIVLnRyYWNraW5nLnYxLkxvZ0VudHJ5EhEKCXRydW5jYXRlZBgCIAEoCBIWCg5zY2FubmVkX3RvX3NlcRgDIAEoAyJxChJXYXRjaFN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhcKD2RlcGxveW1lbnRfbmFtZRgCIAEoCRIWCg5hZnRlcl9yZXZpc2lvbhgDIAEoAxIUCgxyZXN1bWVfdG9rZW4YBCABKAkieAoTV2F0Y2hTdGF0dXNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIbLnRyYWNraW5nLnYxLkV4ZWN1dGlvbkV2ZW50SAASKwoJaGVhcnRiZWF0GAIgASgLMhYudHJhY2tpbmcudjEuSGVhcnRiZWF0SABCBgoEa2luZCI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/wEKEVN0cmVhbUxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAMSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHRhaWwYBCABKAUSJgoGc3RyZWFtGAUgASgOMhYudHJhY2tpbmcudjEuTG9nU3RyZWFtEg4KBmZvbGxvdxgGIAEoCBIXCg9kZXBsb3ltZW50X25hbWUYByABKAkSEAoIY29udGFpbnMYCCABKAkSDwoHcGF0dGVybhgJIAEoCRIUCgxyZXN1bWVfdG9rZW4YCiABKAkifQoSU3RyZWFtTG9nc1Jlc3BvbnNlEiYKB2VudHJpZXMYASADKAsyFS50cmFja2luZy52MS5Mb2dFbnRyeRIpCgloZWFydGJlYXQYAiABKAsyFi50cmFja2luZy52MS5IZWFydGJlYXQSFAoMcmVzdW1lX3Rva2VuGAMgASgJIhcKFUdldFNlcnZpY2VJbmZvUmVxdWVzdCK7AQoWR2V0U2VydmljZUluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhoKEm1heF9sb2dfbGluZV9jaGFycxgCIAEoBRIbChNtYXhfbG9nX2JhdGNoX2xpbmVzGAMgASgFEhkKEW1heF9tZXNzYWdlX2J5dGVzGAQgASgFEjwKGWRlZmF1bHRfaGVhcnRiZWF0X3RpbWVvdXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ywBEKD1RyYWNraW5nU2VydmljZRJfChBDcmVhdGVEZXBsb3ltZW50EiQudHJhY2tpbmcudjEuQ3JlYXRlRGVwbG95bWVudFJlcXVlc3QaJS50cmFja2luZy52MS5DcmVhdGVEZXBsb3ltZW50UmVzcG9uc2USWwoNR2V0RGVwbG95bWVudBIhLnRyYWNraW5nLnYxLkdldERlcGxveW1lbnRSZXF1ZXN0GiIudHJhY2tpbmcudjEuR2V0RGVwbG95bWVudFJlc3BvbnNlIgOQAgESYQoPTGlzdERlcGxveW1lbnRzEiMudHJhY2tpbmcudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBokLnRyYWNraW5nLnYxLkxpc3REZXBsb3ltZW50c1Jlc3BvbnNlIgOQAgESXwoQVXBkYXRlRGVwbG95bWVudBIkLnRyYWNraW5nLnYxLlVwZGF0ZURlcGxveW1lbnRSZXF1ZXN0GiUudHJhY2tpbmcudjEuVXBkYXRlRGVwbG95bWVudFJlc3BvbnNlEl8KEERlbGV0ZURlcGxveW1lbnQSJC50cmFja2luZy52MS5EZWxldGVEZXBsb3ltZW50UmVxdWVzdBolLnRyYWNraW5nLnYxLkRlbGV0ZURlcGxveW1lbnRSZXNwb25zZRJcCg9DcmVhdGVFeGVjdXRpb24SIy50cmFja2luZy52MS5DcmVhdGVFeGVjdXRpb25SZXF1ZXN0GiQudHJhY2tpbmcudjEuQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USWAoMR2V0RXhlY3V0aW9uEiAudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uUmVxdWVzdBohLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvblJlc3BvbnNlIgOQAgESXgoOTGlzdEV4ZWN1dGlvbnMSIi50cmFja2luZy52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QaIy50cmFja2luZy52MS5MaXN0RXhlY3V0aW9uc1Jlc3BvbnNlIgOQAgESXAoPRGVsZXRlRXhlY3V0aW9uEiMudHJhY2tpbmcudjEuRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBokLnRyYWNraW5nLnYxLkRlbGV0ZUV4ZWN1dGlvblJlc3BvbnNlEmcKEUdldEV4ZWN1dGlvbklucHV0EiUudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uSW5wdXRSZXF1ZXN0GiYudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uSW5wdXRSZXNwb25zZSIDkAIBEmoKEkdldEV4ZWN1dGlvbk91dHB1dBImLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbk91dHB1dFJlcXVlc3QaJy50cmFja2luZy52MS5HZXRFeGVjdXRpb25PdXRwdXRSZXNwb25zZSIDkAIBElgKDEdldEpvYlN0YXR1cxIgLnRyYWNraW5nLnYxLkdldEpvYlN0YXR1c1JlcXVlc3QaIS50cmFja2luZy52MS5HZXRKb2JTdGF0dXNSZXNwb25zZSIDkAIBElwKD1VwZGF0ZUpvYlN0YXR1cxIjLnRyYWNraW5nLnYxLlVwZGF0ZUpvYlN0YXR1c1JlcXVlc3QaJC50cmFja2luZy52MS5VcGRhdGVKb2JTdGF0dXNSZXNwb25zZRJcCg9DYW5jZWxFeGVjdXRpb24SIy50cmFja2luZy52MS5DYW5jZWxFeGVjdXRpb25SZXF1ZXN0GiQudHJhY2tpbmcudjEuQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USaAoTU2V0RXhlY3V0aW9uT3V0cHV0cxInLnRyYWNraW5nLnYxLlNldEV4ZWN1dGlvbk91dHB1dHNSZXF1ZXN0GigudHJhY2tpbmcudjEuU2V0RXhlY3V0aW9uT3V0cHV0c1Jlc3BvbnNlEk0KClVwZGF0ZVN0ZXASHi50cmFja2luZy52MS5VcGRhdGVTdGVwUmVxdWVzdBofLnRyYWNraW5nLnYxLlVwZGF0ZVN0ZXBSZXNwb25zZRJNCgpBcHBlbmRMb2dzEh4udHJhY2tpbmcudjEuQXBwZW5kTG9nc1JlcXVlc3QaHy50cmFja2luZy52MS5BcHBlbmRMb2dzUmVzcG9uc2USZAoQR2V0RXhlY3V0aW9uTG9ncxIkLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0GiUudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlIgOQAgESUgoLV2F0Y2hTdGF0dXMSHy50cmFja2luZy52MS5XYXRjaFN0YXR1c1JlcXVlc3QaIC50cmFja2luZy52MS5XYXRjaFN0YXR1c1Jlc3BvbnNlMAESTwoKU3RyZWFtTG9ncxIeLnRyYWNraW5nLnYxLlN0cmVhbUxvZ3NSZXF1ZXN0Gh8udHJhY2tpbmcudjEuU3RyZWFtTG9nc1Jlc3BvbnNlMAESXgoOR2V0U2VydmljZUluZm8SIi50cmFja2luZy52MS5HZXRTZXJ2aWNlSW5mb1JlcXVlc3QaIy50cmFja2luZy52MS5HZXRTZXJ2aWNlSW5mb1Jlc3BvbnNlIgOQAgESUAoLQ3JlYXRlVG9rZW4SHy50cmFja2luZy52MS5DcmVhdGVUb2tlblJlcXVlc3QaIC50cmFja2luZy52MS5DcmVhdGVUb2tlblJlc3BvbnNlElIKCkxpc3RUb2tlbnMSHi50cmFja2luZy52MS5MaXN0VG9rZW5zUmVxdWVzdBofLnRyYWNraW5nLnYxLkxpc3RUb2tlbnNSZXNwb25zZSIDkAIBElAKC1Jldm9rZVRva2VuEh8udHJhY2tpbmcudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiAudHJhY2tpbmcudjEuUmV2b2tlVG9rZW5SZXNwb25zZUIrWil0cmFja2luZy9jbGllbnQvZ28vdHJhY2tpbmcvdjE7dHJhY2tpbmd2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_tracking_v1_auth, file_tracking_v1_deployment, file_tracking_v1_execution, file_tracking_v1_io, file_tracking_v1_status]);
+  fileDesc("CiJ0cmFja2luZy92MS90cmFja2luZ19zZXJ2aWNlLnByb3RvEgt0cmFja2luZy52MSJDChJDcmVhdGVUb2tlblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIfCgRyb2xlGAIgASgOMhEudHJhY2tpbmcudjEuUm9sZSJLChNDcmVhdGVUb2tlblJlc3BvbnNlEiQKBXRva2VuGAEgASgLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4SDgoGc2VjcmV0GAIgASgJIiwKEUxpc3RUb2tlbnNSZXF1ZXN0EhcKD2luY2x1ZGVfcmV2b2tlZBgBIAEoCCI7ChJMaXN0VG9rZW5zUmVzcG9uc2USJQoGdG9rZW5zGAEgAygLMhUudHJhY2tpbmcudjEuQXBpVG9rZW4iJgoSUmV2b2tlVG9rZW5SZXF1ZXN0EhAKCHRva2VuX2lkGAEgASgJIjsKE1Jldm9rZVRva2VuUmVzcG9uc2USJAoFdG9rZW4YASABKAsyFS50cmFja2luZy52MS5BcGlUb2tlbiJGChdDcmVhdGVEZXBsb3ltZW50UmVxdWVzdBIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudCJHChhDcmVhdGVEZXBsb3ltZW50UmVzcG9uc2USKwoKZGVwbG95bWVudBgBIAEoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQiJAoUR2V0RGVwbG95bWVudFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJEChVHZXREZXBsb3ltZW50UmVzcG9uc2USKwoKZGVwbG95bWVudBgBIAEoCzIXLnRyYWNraW5nLnYxLkRlcGxveW1lbnQiTwoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIOCgZmaWx0ZXIYAyABKAkiYAoXTGlzdERlcGxveW1lbnRzUmVzcG9uc2USLAoLZGVwbG95bWVudHMYASADKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ3ChdVcGRhdGVEZXBsb3ltZW50UmVxdWVzdBIrCgpkZXBsb3ltZW50GAEgASgLMhcudHJhY2tpbmcudjEuRGVwbG95bWVudBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRwoYVXBkYXRlRGVwbG95bWVudFJlc3BvbnNlEisKCmRlcGxveW1lbnQYASABKAsyFy50cmFja2luZy52MS5EZXBsb3ltZW50IicKF0RlbGV0ZURlcGxveW1lbnRSZXF1ZXN0EgwKBG5hbWUYASABKAkifQoYRGVsZXRlRGVwbG95bWVudFJlc3BvbnNlEgwKBG5hbWUYASABKAkSMgoOZXhlY3V0aW9uX3J1bGUYAiABKA4yGi50cmFja2luZy52MS5FeGVjdXRpb25SdWxlEh8KF2RlbGV0ZWRfZXhlY3V0aW9uX2NvdW50GAMgASgDIlcKFkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QSKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uEhIKCnJlcXVlc3RfaWQYAiABKAkiRAoXQ3JlYXRlRXhlY3V0aW9uUmVzcG9uc2USKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uIisKE0dldEV4ZWN1dGlvblJlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkEKFEdldEV4ZWN1dGlvblJlc3BvbnNlEikKCWV4ZWN1dGlvbhgBIAEoCzIWLnRyYWNraW5nLnYxLkV4ZWN1dGlvbiJOChVMaXN0RXhlY3V0aW9uc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSDgoGZmlsdGVyGAMgASgJIl0KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USKgoKZXhlY3V0aW9ucxgBIAMoCzIWLnRyYWNraW5nLnYxLkV4ZWN1dGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLgoWRGVsZXRlRXhlY3V0aW9uUmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkiLwoXRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2USFAoMZXhlY3V0aW9uX2lkGAEgASgJIkQKGEdldEV4ZWN1dGlvbklucHV0UmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEgoKaW5wdXRfbmFtZRgCIAEoCSJHChlHZXRFeGVjdXRpb25JbnB1dFJlc3BvbnNlEioKBWlucHV0GAEgASgLMhsudHJhY2tpbmcudjEuRXhlY3V0aW9uSW5wdXQiRgoZR2V0RXhlY3V0aW9uT3V0cHV0UmVxdWVzdBIUCgxleGVjdXRpb25faWQYASABKAkSEwoLb3V0cHV0X25hbWUYAiABKAkiSgoaR2V0RXhlY3V0aW9uT3V0cHV0UmVzcG9uc2USLAoGb3V0cHV0GAEgASgLMhwudHJhY2tpbmcudjEuRXhlY3V0aW9uT3V0cHV0IisKE0dldEpvYlN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJIkIKFEdldEpvYlN0YXR1c1Jlc3BvbnNlEioKCmpvYl9zdGF0dXMYASABKAsyFi50cmFja2luZy52MS5Kb2JTdGF0dXMirQMKFlVwZGF0ZUpvYlN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEikKBXN0YXJ0GAIgASgLMhgudHJhY2tpbmcudjEuU3RhcnRBY3Rpb25IABIvCghwcm9ncmVzcxgDIAEoCzIbLnRyYWNraW5nLnYxLlByb2dyZXNzQWN0aW9uSAASLQoHc3VzcGVuZBgEIAEoCzIaLnRyYWNraW5nLnYxLlN1c3BlbmRBY3Rpb25IABIrCgZyZXN1bWUYBSABKAsyGS50cmFja2luZy52MS5SZXN1bWVBY3Rpb25IABInCgRzdG9wGAYgASgLMhcudHJhY2tpbmcudjEuU3RvcEFjdGlvbkgAEjEKCWhlYXJ0YmVhdBgIIAEoCzIcLnRyYWNraW5nLnYxLkhlYXJ0YmVhdEFjdGlvbkgAEikKBXRpbWVzGAkgASgLMhgudHJhY2tpbmcudjEuVGltZXNBY3Rpb25IABIeChFleHBlY3RlZF9yZXZpc2lvbhgHIAEoA0gBiAEBQggKBmFjdGlvbkIUChJfZXhwZWN0ZWRfcmV2aXNpb24iUgoLU3RhcnRBY3Rpb24SDQoFcGhhc2UYASABKAkSNAoRaGVhcnRiZWF0X3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iEQoPSGVhcnRiZWF0QWN0aW9uIpsBCgtUaW1lc0FjdGlvbhIvCgtjcmVhdGVfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iMQoOUHJvZ3Jlc3NBY3Rpb24SEAoIcHJvZ3Jlc3MYASABKAESDQoFcGhhc2UYAiABKAkiHwoNU3VzcGVuZEFjdGlvbhIOCgZyZWFzb24YASABKAkiDgoMUmVzdW1lQWN0aW9uIkgKClN0b3BBY3Rpb24SKQoFY2F1c2UYASABKA4yGi50cmFja2luZy52MS5SdW5uaW5nU3RhdHVzEg8KB21lc3NhZ2UYAiABKAkiRQoXVXBkYXRlSm9iU3RhdHVzUmVzcG9uc2USKgoKam9iX3N0YXR1cxgBIAEoCzIWLnRyYWNraW5nLnYxLkpvYlN0YXR1cyI+ChZDYW5jZWxFeGVjdXRpb25SZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiRQoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKgoKam9iX3N0YXR1cxgBIAEoCzIWLnRyYWNraW5nLnYxLkpvYlN0YXR1cyKSAwoaU2V0RXhlY3V0aW9uT3V0cHV0c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEi0KB291dHB1dHMYAiADKAsyHC50cmFja2luZy52MS5FeGVjdXRpb25PdXRwdXQSJwoGcmVzdWx0GAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBJOCgxleHBvcnRfcGF0aHMYBCADKAsyOC50cmFja2luZy52MS5TZXRFeGVjdXRpb25PdXRwdXRzUmVxdWVzdC5FeHBvcnRQYXRoc0VudHJ5Ek4KDHNvdXJjZV92aWV3cxgFIAMoCzI4LnRyYWNraW5nLnYxLlNldEV4ZWN1dGlvbk91dHB1dHNSZXF1ZXN0LlNvdXJjZVZpZXdzRW50cnkaMgoQRXhwb3J0UGF0aHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjIKEFNvdXJjZVZpZXdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJIChtTZXRFeGVjdXRpb25PdXRwdXRzUmVzcG9uc2USKQoJZXhlY3V0aW9uGAEgASgLMhYudHJhY2tpbmcudjEuRXhlY3V0aW9uIkoKEVVwZGF0ZVN0ZXBSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIfCgRzdGVwGAIgASgLMhEudHJhY2tpbmcudjEuU3RlcCJHChJVcGRhdGVTdGVwUmVzcG9uc2USHwoEc3RlcBgBIAEoCzIRLnRyYWNraW5nLnYxLlN0ZXASEAoIcmV2aXNpb24YAiABKAMiUQoRQXBwZW5kTG9nc1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEiYKB2VudHJpZXMYAiADKAsyFS50cmFja2luZy52MS5Mb2dFbnRyeSImChJBcHBlbmRMb2dzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMi+AEKF0dldEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRItCglmcm9tX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWxpbWl0GAQgASgFEiYKBnN0cmVhbRgFIAEoDjIWLnRyYWNraW5nLnYxLkxvZ1N0cmVhbRIRCglhZnRlcl9zZXEYBiABKAMSEAoIY29udGFpbnMYByABKAkSDwoHcGF0dGVybhgIIAEoCSJtChhHZXRFeGVjdXRpb25Mb2dzUmVzcG9uc2USJgoHZW50cmllcxgBIAMoCzIVLnRyYWNraW5nLnYxLkxvZ0VudHJ5EhEKCXRydW5jYXRlZBgCIAEoCBIWCg5zY2FubmVkX3RvX3NlcRgDIAEoAyJxChJXYXRjaFN0YXR1c1JlcXVlc3QSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhcKD2RlcGxveW1lbnRfbmFtZRgCIAEoCRIWCg5hZnRlcl9yZXZpc2lvbhgDIAEoAxIUCgxyZXN1bWVfdG9rZW4YBCABKAkieAoTV2F0Y2hTdGF0dXNSZXNwb25zZRIsCgVldmVudBgBIAEoCzIbLnRyYWNraW5nLnYxLkV4ZWN1dGlvbkV2ZW50SAASKwoJaGVhcnRiZWF0GAIgASgLMhYudHJhY2tpbmcudjEuSGVhcnRiZWF0SABCBgoEa2luZCI1CglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/wEKEVN0cmVhbUxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAMSKQoFc2luY2UYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHRhaWwYBCABKAUSJgoGc3RyZWFtGAUgASgOMhYudHJhY2tpbmcudjEuTG9nU3RyZWFtEg4KBmZvbGxvdxgGIAEoCBIXCg9kZXBsb3ltZW50X25hbWUYByABKAkSEAoIY29udGFpbnMYCCABKAkSDwoHcGF0dGVybhgJIAEoCRIUCgxyZXN1bWVfdG9rZW4YCiABKAkifQoSU3RyZWFtTG9nc1Jlc3BvbnNlEiYKB2VudHJpZXMYASADKAsyFS50cmFja2luZy52MS5Mb2dFbnRyeRIpCgloZWFydGJlYXQYAiABKAsyFi50cmFja2luZy52MS5IZWFydGJlYXQSFAoMcmVzdW1lX3Rva2VuGAMgASgJIlMKEUxvZ01ldHJpY3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIoCgZwb2ludHMYAiADKAsyGC50cmFja2luZy52MS5NZXRyaWNQb2ludCImChJMb2dNZXRyaWNzUmVzcG9uc2USEAoIbGFzdF9zZXEYASABKAMiKgoSTGlzdE1ldHJpY3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSJSChNMaXN0TWV0cmljc1Jlc3BvbnNlEikKBnNlcmllcxgBIAMoCzIZLnRyYWNraW5nLnYxLk1ldHJpY1NlcmllcxIQCghsYXN0X3NlcRgCIAEoAyLBAQoXR2V0TWV0cmljSGlzdG9yeVJlcXVlc3QSFQoNZXhlY3V0aW9uX2lkcxgBIAMoCRIMCgRuYW1lGAIgASgJEhcKCnN0YXJ0X3N0ZXAYAyABKANIAIgBARIVCghlbmRfc3RlcBgEIAEoA0gBiAEBEhIKCm1heF9wb2ludHMYBSABKAUSDQoFZXhhY3QYBiABKAgSEgoKcGFnZV90b2tlbhgHIAEoCUINCgtfc3RhcnRfc3RlcEILCglfZW5kX3N0ZXAiYgoYR2V0TWV0cmljSGlzdG9yeVJlc3BvbnNlEi0KCWhpc3RvcmllcxgBIAMoCzIaLnRyYWNraW5nLnYxLk1ldHJpY0hpc3RvcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIl4KFFN0cmVhbU1ldHJpY3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAMSDQoFbmFtZXMYAyADKAkSDgoGZm9sbG93GAQgASgIImwKFVN0cmVhbU1ldHJpY3NSZXNwb25zZRIoCgZwb2ludHMYASADKAsyGC50cmFja2luZy52MS5NZXRyaWNQb2ludBIpCgloZWFydGJlYXQYAiABKAsyFi50cmFja2luZy52MS5IZWFydGJlYXQiFwoVR2V0U2VydmljZUluZm9SZXF1ZXN0IoMCChZHZXRTZXJ2aWNlSW5mb1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSGgoSbWF4X2xvZ19saW5lX2NoYXJzGAIgASgFEhsKE21heF9sb2dfYmF0Y2hfbGluZXMYAyABKAUSGQoRbWF4X21lc3NhZ2VfYnl0ZXMYBCABKAUSPAoZZGVmYXVsdF9oZWFydGJlYXRfdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIfChdtYXhfbWV0cmljX2JhdGNoX3BvaW50cxgGIAEoBRIlCh1tYXhfbWV0cmljX2hpc3RvcnlfZXhlY3V0aW9ucxgHIAEoBTKmFAoPVHJhY2tpbmdTZXJ2aWNlEl8KEENyZWF0ZURlcGxveW1lbnQSJC50cmFja2luZy52MS5DcmVhdGVEZXBsb3ltZW50UmVxdWVzdBolLnRyYWNraW5nLnYxLkNyZWF0ZURlcGxveW1lbnRSZXNwb25zZRJbCg1HZXREZXBsb3ltZW50EiEudHJhY2tpbmcudjEuR2V0RGVwbG95bWVudFJlcXVlc3QaIi50cmFja2luZy52MS5HZXREZXBsb3ltZW50UmVzcG9uc2UiA5ACARJhCg9MaXN0RGVwbG95bWVudHMSIy50cmFja2luZy52MS5MaXN0RGVwbG95bWVudHNSZXF1ZXN0GiQudHJhY2tpbmcudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2UiA5ACARJfChBVcGRhdGVEZXBsb3ltZW50EiQudHJhY2tpbmcudjEuVXBkYXRlRGVwbG95bWVudFJlcXVlc3QaJS50cmFja2luZy52MS5VcGRhdGVEZXBsb3ltZW50UmVzcG9uc2USXwoQRGVsZXRlRGVwbG95bWVudBIkLnRyYWNraW5nLnYxLkRlbGV0ZURlcGxveW1lbnRSZXF1ZXN0GiUudHJhY2tpbmcudjEuRGVsZXRlRGVwbG95bWVudFJlc3BvbnNlElwKD0NyZWF0ZUV4ZWN1dGlvbhIjLnRyYWNraW5nLnYxLkNyZWF0ZUV4ZWN1dGlvblJlcXVlc3QaJC50cmFja2luZy52MS5DcmVhdGVFeGVjdXRpb25SZXNwb25zZRJYCgxHZXRFeGVjdXRpb24SIC50cmFja2luZy52MS5HZXRFeGVjdXRpb25SZXF1ZXN0GiEudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uUmVzcG9uc2UiA5ACARJeCg5MaXN0RXhlY3V0aW9ucxIiLnRyYWNraW5nLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBojLnRyYWNraW5nLnYxLkxpc3RFeGVjdXRpb25zUmVzcG9uc2UiA5ACARJcCg9EZWxldGVFeGVjdXRpb24SIy50cmFja2luZy52MS5EZWxldGVFeGVjdXRpb25SZXF1ZXN0GiQudHJhY2tpbmcudjEuRGVsZXRlRXhlY3V0aW9uUmVzcG9uc2USZwoRR2V0RXhlY3V0aW9uSW5wdXQSJS50cmFja2luZy52MS5HZXRFeGVjdXRpb25JbnB1dFJlcXVlc3QaJi50cmFja2luZy52MS5HZXRFeGVjdXRpb25JbnB1dFJlc3BvbnNlIgOQAgESagoSR2V0RXhlY3V0aW9uT3V0cHV0EiYudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uT3V0cHV0UmVxdWVzdBonLnRyYWNraW5nLnYxLkdldEV4ZWN1dGlvbk91dHB1dFJlc3BvbnNlIgOQAgESWAoMR2V0Sm9iU3RhdHVzEiAudHJhY2tpbmcudjEuR2V0Sm9iU3RhdHVzUmVxdWVzdBohLnRyYWNraW5nLnYxLkdldEpvYlN0YXR1c1Jlc3BvbnNlIgOQAgESXAoPVXBkYXRlSm9iU3RhdHVzEiMudHJhY2tpbmcudjEuVXBkYXRlSm9iU3RhdHVzUmVxdWVzdBokLnRyYWNraW5nLnYxLlVwZGF0ZUpvYlN0YXR1c1Jlc3BvbnNlElwKD0NhbmNlbEV4ZWN1dGlvbhIjLnRyYWNraW5nLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaJC50cmFja2luZy52MS5DYW5jZWxFeGVjdXRpb25SZXNwb25zZRJoChNTZXRFeGVjdXRpb25PdXRwdXRzEicudHJhY2tpbmcudjEuU2V0RXhlY3V0aW9uT3V0cHV0c1JlcXVlc3QaKC50cmFja2luZy52MS5TZXRFeGVjdXRpb25PdXRwdXRzUmVzcG9uc2USTQoKVXBkYXRlU3RlcBIeLnRyYWNraW5nLnYxLlVwZGF0ZVN0ZXBSZXF1ZXN0Gh8udHJhY2tpbmcudjEuVXBkYXRlU3RlcFJlc3BvbnNlEk0KCkFwcGVuZExvZ3MSHi50cmFja2luZy52MS5BcHBlbmRMb2dzUmVxdWVzdBofLnRyYWNraW5nLnYxLkFwcGVuZExvZ3NSZXNwb25zZRJkChBHZXRFeGVjdXRpb25Mb2dzEiQudHJhY2tpbmcudjEuR2V0RXhlY3V0aW9uTG9nc1JlcXVlc3QaJS50cmFja2luZy52MS5HZXRFeGVjdXRpb25Mb2dzUmVzcG9uc2UiA5ACARJSCgtXYXRjaFN0YXR1cxIfLnRyYWNraW5nLnYxLldhdGNoU3RhdHVzUmVxdWVzdBogLnRyYWNraW5nLnYxLldhdGNoU3RhdHVzUmVzcG9uc2UwARJPCgpTdHJlYW1Mb2dzEh4udHJhY2tpbmcudjEuU3RyZWFtTG9nc1JlcXVlc3QaHy50cmFja2luZy52MS5TdHJlYW1Mb2dzUmVzcG9uc2UwARJNCgpMb2dNZXRyaWNzEh4udHJhY2tpbmcudjEuTG9nTWV0cmljc1JlcXVlc3QaHy50cmFja2luZy52MS5Mb2dNZXRyaWNzUmVzcG9uc2USVQoLTGlzdE1ldHJpY3MSHy50cmFja2luZy52MS5MaXN0TWV0cmljc1JlcXVlc3QaIC50cmFja2luZy52MS5MaXN0TWV0cmljc1Jlc3BvbnNlIgOQAgESZAoQR2V0TWV0cmljSGlzdG9yeRIkLnRyYWNraW5nLnYxLkdldE1ldHJpY0hpc3RvcnlSZXF1ZXN0GiUudHJhY2tpbmcudjEuR2V0TWV0cmljSGlzdG9yeVJlc3BvbnNlIgOQAgESWAoNU3RyZWFtTWV0cmljcxIhLnRyYWNraW5nLnYxLlN0cmVhbU1ldHJpY3NSZXF1ZXN0GiIudHJhY2tpbmcudjEuU3RyZWFtTWV0cmljc1Jlc3BvbnNlMAESXgoOR2V0U2VydmljZUluZm8SIi50cmFja2luZy52MS5HZXRTZXJ2aWNlSW5mb1JlcXVlc3QaIy50cmFja2luZy52MS5HZXRTZXJ2aWNlSW5mb1Jlc3BvbnNlIgOQAgESUAoLQ3JlYXRlVG9rZW4SHy50cmFja2luZy52MS5DcmVhdGVUb2tlblJlcXVlc3QaIC50cmFja2luZy52MS5DcmVhdGVUb2tlblJlc3BvbnNlElIKCkxpc3RUb2tlbnMSHi50cmFja2luZy52MS5MaXN0VG9rZW5zUmVxdWVzdBofLnRyYWNraW5nLnYxLkxpc3RUb2tlbnNSZXNwb25zZSIDkAIBElAKC1Jldm9rZVRva2VuEh8udHJhY2tpbmcudjEuUmV2b2tlVG9rZW5SZXF1ZXN0GiAudHJhY2tpbmcudjEuUmV2b2tlVG9rZW5SZXNwb25zZUIrWil0cmFja2luZy9jbGllbnQvZ28vdHJhY2tpbmcvdjE7dHJhY2tpbmd2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_tracking_v1_auth, file_tracking_v1_deployment, file_tracking_v1_execution, file_tracking_v1_io, file_tracking_v1_metric, file_tracking_v1_status]);
 
 /**
  * Request of CreateToken.
@@ -922,7 +924,7 @@ export const HeartbeatActionSchema: GenMessage<HeartbeatAction> = /*@__PURE__*/
 export type TimesAction = Message<"tracking.v1.TimesAction"> & {
   /**
    * When the job was created on the platform; not after its end, nor more
-   * than an hour ahead of the server's clock. JobStatus.create_time shows it;
+   * than a minute ahead of the server's clock. JobStatus.create_time shows it;
    * ListExecutions keeps ordering, paging and filtering by the time the
    * server recorded the execution.
    *
@@ -931,8 +933,9 @@ export type TimesAction = Message<"tracking.v1.TimesAction"> & {
   createTime?: Timestamp | undefined;
 
   /**
-   * When the platform started it; not before create_time, nor more than an
-   * hour ahead of the server's clock.
+   * When the platform started it; not before create_time, nor more than a
+   * minute ahead of the server's clock. A start reported by a start action
+   * takes the server's clock, or create_time when that is a little ahead.
    *
    * @generated from field: google.protobuf.Timestamp start_time = 2;
    */
@@ -940,7 +943,9 @@ export type TimesAction = Message<"tracking.v1.TimesAction"> & {
 
   /**
    * How long it ran, as the platform measured it; not negative, and
-   * start_time + duration must be a time.
+   * start_time + duration (the end) must be a time at most a minute ahead of
+   * the server's clock. Without a duration, a stop ends the job at the
+   * server's clock, or at start_time when that is a little ahead.
    *
    * @generated from field: google.protobuf.Duration duration = 3;
    */
@@ -1634,6 +1639,270 @@ export const StreamLogsResponseSchema: GenMessage<StreamLogsResponse> = /*@__PUR
   messageDesc(file_tracking_v1_tracking_service, 53);
 
 /**
+ * Request of LogMetrics.
+ *
+ * @generated from message tracking.v1.LogMetricsRequest
+ */
+export type LogMetricsRequest = Message<"tracking.v1.LogMetricsRequest"> & {
+  /**
+   * Id of the execution.
+   *
+   * @generated from field: string execution_id = 1;
+   */
+  executionId: string;
+
+  /**
+   * The points, 1 to max_metric_batch_points (1,000 by default); seq is
+   * assigned by the server (a value sent is ignored).
+   *
+   * @generated from field: repeated tracking.v1.MetricPoint points = 2;
+   */
+  points: MetricPoint[];
+};
+
+/**
+ * Describes the message tracking.v1.LogMetricsRequest.
+ * Use `create(LogMetricsRequestSchema)` to create a new message.
+ */
+export const LogMetricsRequestSchema: GenMessage<LogMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 54);
+
+/**
+ * Response of LogMetrics.
+ *
+ * @generated from message tracking.v1.LogMetricsResponse
+ */
+export type LogMetricsResponse = Message<"tracking.v1.LogMetricsResponse"> & {
+  /**
+   * The seq of the last point stored: the batch holds the seqs up to it.
+   *
+   * @generated from field: int64 last_seq = 1;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message tracking.v1.LogMetricsResponse.
+ * Use `create(LogMetricsResponseSchema)` to create a new message.
+ */
+export const LogMetricsResponseSchema: GenMessage<LogMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 55);
+
+/**
+ * Request of ListMetrics.
+ *
+ * @generated from message tracking.v1.ListMetricsRequest
+ */
+export type ListMetricsRequest = Message<"tracking.v1.ListMetricsRequest"> & {
+  /**
+   * Id of the execution.
+   *
+   * @generated from field: string execution_id = 1;
+   */
+  executionId: string;
+};
+
+/**
+ * Describes the message tracking.v1.ListMetricsRequest.
+ * Use `create(ListMetricsRequestSchema)` to create a new message.
+ */
+export const ListMetricsRequestSchema: GenMessage<ListMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 56);
+
+/**
+ * Response of ListMetrics.
+ *
+ * @generated from message tracking.v1.ListMetricsResponse
+ */
+export type ListMetricsResponse = Message<"tracking.v1.ListMetricsResponse"> & {
+  /**
+   * Each series, in name order.
+   *
+   * @generated from field: repeated tracking.v1.MetricSeries series = 1;
+   */
+  series: MetricSeries[];
+
+  /**
+   * The execution's last point seq when the series were read.
+   *
+   * @generated from field: int64 last_seq = 2;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message tracking.v1.ListMetricsResponse.
+ * Use `create(ListMetricsResponseSchema)` to create a new message.
+ */
+export const ListMetricsResponseSchema: GenMessage<ListMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 57);
+
+/**
+ * Request of GetMetricHistory.
+ *
+ * @generated from message tracking.v1.GetMetricHistoryRequest
+ */
+export type GetMetricHistoryRequest = Message<"tracking.v1.GetMetricHistoryRequest"> & {
+  /**
+   * The executions, 1 to max_metric_history_executions (10 by default),
+   * each at most once.
+   *
+   * @generated from field: repeated string execution_ids = 1;
+   */
+  executionIds: string[];
+
+  /**
+   * Name of the series.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The first step of the range (no lower bound when not set).
+   *
+   * @generated from field: optional int64 start_step = 3;
+   */
+  startStep?: bigint | undefined;
+
+  /**
+   * The last step of the range, included (no upper bound when not set).
+   *
+   * @generated from field: optional int64 end_step = 4;
+   */
+  endStep?: bigint | undefined;
+
+  /**
+   * How many points, or buckets, per execution at most: 1 to 10,000, and
+   * at most 20,000 over all the executions asked for.
+   *
+   * @generated from field: int32 max_points = 5;
+   */
+  maxPoints: number;
+
+  /**
+   * The points themselves, max_points per execution and page, never
+   * buckets: follow next_page_token for the rest.
+   *
+   * @generated from field: bool exact = 6;
+   */
+  exact: boolean;
+
+  /**
+   * With exact: the next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 7;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tracking.v1.GetMetricHistoryRequest.
+ * Use `create(GetMetricHistoryRequestSchema)` to create a new message.
+ */
+export const GetMetricHistoryRequestSchema: GenMessage<GetMetricHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 58);
+
+/**
+ * Response of GetMetricHistory.
+ *
+ * @generated from message tracking.v1.GetMetricHistoryResponse
+ */
+export type GetMetricHistoryResponse = Message<"tracking.v1.GetMetricHistoryResponse"> & {
+  /**
+   * One history per execution, in the order asked for.
+   *
+   * @generated from field: repeated tracking.v1.MetricHistory histories = 1;
+   */
+  histories: MetricHistory[];
+
+  /**
+   * With exact: the token of the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tracking.v1.GetMetricHistoryResponse.
+ * Use `create(GetMetricHistoryResponseSchema)` to create a new message.
+ */
+export const GetMetricHistoryResponseSchema: GenMessage<GetMetricHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 59);
+
+/**
+ * Request of StreamMetrics.
+ *
+ * @generated from message tracking.v1.StreamMetricsRequest
+ */
+export type StreamMetricsRequest = Message<"tracking.v1.StreamMetricsRequest"> & {
+  /**
+   * Id of the execution.
+   *
+   * @generated from field: string execution_id = 1;
+   */
+  executionId: string;
+
+  /**
+   * Start right after this seq (0: from the first point).
+   *
+   * @generated from field: int64 after_seq = 2;
+   */
+  afterSeq: bigint;
+
+  /**
+   * Only points of these series (every series when empty).
+   *
+   * @generated from field: repeated string names = 3;
+   */
+  names: string[];
+
+  /**
+   * Keep the stream open and send new points as they commit, until the
+   * execution ends.
+   *
+   * @generated from field: bool follow = 4;
+   */
+  follow: boolean;
+};
+
+/**
+ * Describes the message tracking.v1.StreamMetricsRequest.
+ * Use `create(StreamMetricsRequestSchema)` to create a new message.
+ */
+export const StreamMetricsRequestSchema: GenMessage<StreamMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 60);
+
+/**
+ * One message of StreamMetrics: a batch of points, or a heartbeat.
+ *
+ * @generated from message tracking.v1.StreamMetricsResponse
+ */
+export type StreamMetricsResponse = Message<"tracking.v1.StreamMetricsResponse"> & {
+  /**
+   * Points in seq order; the last one's seq is the cursor to resume from.
+   *
+   * @generated from field: repeated tracking.v1.MetricPoint points = 1;
+   */
+  points: MetricPoint[];
+
+  /**
+   * Set on a heartbeat (points is then empty).
+   *
+   * @generated from field: tracking.v1.Heartbeat heartbeat = 2;
+   */
+  heartbeat?: Heartbeat | undefined;
+};
+
+/**
+ * Describes the message tracking.v1.StreamMetricsResponse.
+ * Use `create(StreamMetricsResponseSchema)` to create a new message.
+ */
+export const StreamMetricsResponseSchema: GenMessage<StreamMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_tracking_v1_tracking_service, 61);
+
+/**
  * Request of GetServiceInfo.
  *
  * @generated from message tracking.v1.GetServiceInfoRequest
@@ -1646,7 +1915,7 @@ export type GetServiceInfoRequest = Message<"tracking.v1.GetServiceInfoRequest">
  * Use `create(GetServiceInfoRequestSchema)` to create a new message.
  */
 export const GetServiceInfoRequestSchema: GenMessage<GetServiceInfoRequest> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 54);
+  messageDesc(file_tracking_v1_tracking_service, 62);
 
 /**
  * Response of GetServiceInfo.
@@ -1689,6 +1958,20 @@ export type GetServiceInfoResponse = Message<"tracking.v1.GetServiceInfoResponse
    * @generated from field: google.protobuf.Duration default_heartbeat_timeout = 5;
    */
   defaultHeartbeatTimeout?: Duration | undefined;
+
+  /**
+   * Most points one LogMetrics accepts.
+   *
+   * @generated from field: int32 max_metric_batch_points = 6;
+   */
+  maxMetricBatchPoints: number;
+
+  /**
+   * Most executions one GetMetricHistory compares.
+   *
+   * @generated from field: int32 max_metric_history_executions = 7;
+   */
+  maxMetricHistoryExecutions: number;
 };
 
 /**
@@ -1696,7 +1979,7 @@ export type GetServiceInfoResponse = Message<"tracking.v1.GetServiceInfoResponse
  * Use `create(GetServiceInfoResponseSchema)` to create a new message.
  */
 export const GetServiceInfoResponseSchema: GenMessage<GetServiceInfoResponse> = /*@__PURE__*/
-  messageDesc(file_tracking_v1_tracking_service, 55);
+  messageDesc(file_tracking_v1_tracking_service, 63);
 
 /**
  * Records deployments and their executions, answers where each execution
@@ -1987,6 +2270,68 @@ export const TrackingService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamLogsRequestSchema;
     output: typeof StreamLogsResponseSchema;
+  },
+  /**
+   * Appends a batch of metric points to an execution, numbered from its last
+   * point seq + 1 in the order given, in one transaction: stored whole or not
+   * at all. Renews the execution's lease.
+   * Errors: INVALID_ARGUMENT (bad id, an empty batch or one over
+   * max_metric_batch_points, a bad name or a negative step, each naming
+   * points[i]), NOT_FOUND, FAILED_PRECONDITION (the execution already
+   * ended).
+   *
+   * @generated from rpc tracking.v1.TrackingService.LogMetrics
+   */
+  logMetrics: {
+    methodKind: "unary";
+    input: typeof LogMetricsRequestSchema;
+    output: typeof LogMetricsResponseSchema;
+  },
+  /**
+   * Lists the metric series of an execution, in name order, each summarized.
+   * Errors: INVALID_ARGUMENT (bad id), NOT_FOUND.
+   *
+   * @generated from rpc tracking.v1.TrackingService.ListMetrics
+   */
+  listMetrics: {
+    methodKind: "unary";
+    input: typeof ListMetricsRequestSchema;
+    output: typeof ListMetricsResponseSchema;
+  },
+  /**
+   * Returns the history of one series in one or more executions: the points
+   * of the step range when there are at most max_points of them, else that
+   * range in at most max_points buckets (min, max, last value and count
+   * each, computed by the database), so a spike stays visible at any zoom.
+   * With exact, the points themselves a page at a time.
+   * Errors: INVALID_ARGUMENT (no execution or more than
+   * max_metric_history_executions, an id repeated, a bad name, max_points
+   * outside 1..10000 or over 20000 in all, a negative start_step, end_step
+   * before start_step, a page_token without exact, altered or of another
+   * query), NOT_FOUND (an execution).
+   *
+   * @generated from rpc tracking.v1.TrackingService.GetMetricHistory
+   */
+  getMetricHistory: {
+    methodKind: "unary";
+    input: typeof GetMetricHistoryRequestSchema;
+    output: typeof GetMetricHistoryResponseSchema;
+  },
+  /**
+   * Streams the metric points of one execution: the stored points after
+   * after_seq first, then, with follow, new points as they commit, until the
+   * execution has ended and every point committed before its end was sent.
+   * Errors: INVALID_ARGUMENT (bad id, a negative after_seq or one ahead of
+   * the execution's last seq, a bad name), NOT_FOUND, FAILED_PRECONDITION
+   * (the points after after_seq were removed by retention), UNAVAILABLE
+   * (server shutting down: resume from the last seq).
+   *
+   * @generated from rpc tracking.v1.TrackingService.StreamMetrics
+   */
+  streamMetrics: {
+    methodKind: "server_streaming";
+    input: typeof StreamMetricsRequestSchema;
+    output: typeof StreamMetricsResponseSchema;
   },
   /**
    * Returns what this server accepts: its version and limits, and the lease

@@ -1,0 +1,76 @@
+"""Metric messages <-> metric batches and stored points."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from tracking.service.api.values import stamp, time_or_none
+from tracking.service.domain.metrics import MetricBatch, shown_value
+from tracking.service.operations.metrics import History
+from tracking.service.store.metrics import SeriesSummary, StoredBucket, StoredPoint
+from tracking.v1 import metric_pb2
+
+
+def metric_batch(points: Sequence[metric_pb2.MetricPoint]) -> MetricBatch:
+    """The points of a LogMetrics as columns; NaN becomes None (stored as NULL)."""
+    return MetricBatch(
+        names=[point.name for point in points],
+        values=[None if math.isnan(point.value) else point.value for point in points],
+        steps=[point.step if point.HasField("step") else None for point in points],
+        times=[
+            time_or_none(point.time, point.HasField("time"), f"points[{index}].time")
+            for index, point in enumerate(points)
+        ],
+    )
+
+
+def point_proto(point: StoredPoint, *, named: bool = True) -> metric_pb2.MetricPoint:
+    return metric_pb2.MetricPoint(
+        name=point.name if named else "",
+        value=shown_value(point.value),
+        step=point.step,
+        time=stamp(point.time),
+        seq=point.seq,
+    )
+
+
+def point_protos(points: Iterable[StoredPoint]) -> list[metric_pb2.MetricPoint]:
+    return [point_proto(point) for point in points]
+
+
+def series_proto(summary: SeriesSummary) -> metric_pb2.MetricSeries:
+    return metric_pb2.MetricSeries(
+        name=summary.name,
+        count=summary.count,
+        first_step=summary.first_step,
+        last_step=summary.last_step,
+        last_value=shown_value(summary.last_value),
+        min_value=shown_value(summary.min_value),
+        max_value=shown_value(summary.max_value),
+        last_time=stamp(summary.last_time),
+    )
+
+
+def bucket_proto(bucket: StoredBucket) -> metric_pb2.MetricBucket:
+    return metric_pb2.MetricBucket(
+        first_step=bucket.first_step,
+        last_step=bucket.last_step,
+        min_value=shown_value(bucket.min_value),
+        max_value=shown_value(bucket.max_value),
+        last_value=shown_value(bucket.last_value),
+        count=bucket.count,
+        last_time=stamp(bucket.last_time),
+    )
+
+
+def history_proto(history: History) -> metric_pb2.MetricHistory:
+    return metric_pb2.MetricHistory(
+        execution_id=history.execution_id,
+        # The request names the series: its points leave the name out.
+        points=[point_proto(point, named=False) for point in history.points],
+        buckets=[bucket_proto(bucket) for bucket in history.buckets],
+        count=history.count,
+        bucket_width=history.bucket_width,
+        through_seq=history.through_seq,
+    )

@@ -1,0 +1,236 @@
+"""Hot statements on the database driver's own connection.
+
+A hot statement is written once, as SQLAlchemy Core over the SQLModel tables (`Hot`), and
+compiled once per dialect: SQL text, the name of each positional parameter, and a
+converter for each result column whose type needs one (times). It then runs on the
+driver itself: `sqlite3` on the event loop, asyncpg with prepared statements (asyncpg
+prepares a statement the first time a connection runs its text, and keeps it). Rows come
+back as tuples; no ORM object and no SQLAlchemy result is built. Through SQLAlchemy's
+async layer the same point read cost thirty times what the driver does.
+
+SQLAlchemy and SQLModel stay for the schema, migrations and every statement that is not
+hot.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import JSON, Boolean, DateTime, bindparam
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeDecorator
+
+from tracking.service.store.faults import connection_lost
+
+Row = Sequence[Any]
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a time in SQLite
+
+
+def param(name: str) -> BindParameter[Any]:
+    """A parameter of a hot statement, given by name when it runs."""
+    return bindparam(name, required=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A hot statement as one dialect runs it."""
+
+    sql: str
+    # Per position: the name of the parameter given at run time, or a constant's value.
+    names: tuple[str | None, ...]
+    constants: tuple[Any, ...]
+    # (column index, converter) for the columns whose driver value is not the value.
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def arguments(self, params: dict[str, Any], to_driver: Callable[[Any], Any]) -> list[Any]:
+        return [
+            to_driver(params[name] if name is not None else constant)
+            for name, constant in zip(self.names, self.constants, strict=True)
+        ]
+
+    def convert(self, row: Row) -> Row:
+        if not self.converters:
+            return row
+        values = list(row)
+        for index, converter in self.converters:
+            value = values[index]
+            if value is not None:
+                values[index] = converter(value)
+        return values
+
+
+def compile_for(statement: Any, dialect: Dialect) -> Compiled:
+    """Compile a Core statement for `dialect`: parameters made with `param` are given at run
+    time, every other bound value (a filter's, a literal list's) is kept as a constant."""
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    given = {
+        bind.key
+        for bind in compiled.binds.values()
+        if bind.required is False and bind.value is None and bind.callable is None
+    }
+    positions = compiled.positiontup or []
+    names = tuple(name if name in given else None for name in positions)
+    constants = tuple(None if name in given else compiled.params[name] for name in positions)
+    converters = []
+    for index, column in enumerate(_result_columns(statement)):
+        if not isinstance(column.type, _CONVERTED):
+            continue  # numbers, text and bytes come from both drivers as they are
+        converter = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if converter is not None:
+            converters.append((index, converter))
+    return Compiled(str(compiled), names, constants, tuple(converters))
+
+
+# The column types whose driver value is not yet the value (times, flags, documents).
+_CONVERTED = (TypeDecorator, DateTime, Boolean, JSON)
+
+
+def _result_columns(statement: Any) -> list[Any]:
+    if getattr(statement, "is_select", False):
+        return list(statement.selected_columns)
+    return list(getattr(statement, "_returning", ()))
+
+
+class Hot:
+    """A statement written once from the tables, compiled on first use for each dialect."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect[dialect.name] = compile_for(self.statement, dialect)
+        return found
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime(_SQLITE_TIME)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+def _postgres_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class Driver:
+    """Runs hot statements for reads on the driver's own connection (see the module)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def compiled(self, statement: Hot) -> Compiled:
+        return statement.compiled(self.dialect)
+
+    async def rows(self, statement: Hot, **params: Any) -> list[Row]:
+        raise NotImplementedError
+
+    async def row(self, statement: Hot, **params: Any) -> Row | None:
+        found = await self.rows(statement, **params)
+        return found[0] if found else None
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteDriver(Driver):
+    """One sqlite3 connection for reads, used on the event loop. In WAL a reader never
+    waits for the writer; statements are short (one execution, one page)."""
+
+    def __init__(self, dialect: Dialect, connect: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(dialect)
+        self._connect = connect
+        self._connection: sqlite3.Connection | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = self._connect()
+            connection.isolation_level = None  # each read its own implicit transaction
+            connection.execute("PRAGMA busy_timeout=30000")
+            self._connection = connection
+        return self._connection
+
+    async def rows(self, statement: Hot, **params: Any) -> list[Row]:
+        compiled = statement.compiled(self.dialect)
+        arguments = compiled.arguments(params, _sqlite_value)
+        try:
+            found = self._open().execute(compiled.sql, arguments).fetchall()
+        except sqlite3.Error:
+            self.reset()
+            raise
+        if compiled.converters:
+            return [compiled.convert(row) for row in found]
+        return found
+
+    def reset(self) -> None:
+        """Drop the connection; the next read opens a new one."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    async def close(self) -> None:
+        self.reset()
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Hand a connection back as it is: the hot statements change no session state, and
+    asyncpg's default reset costs a round trip per statement (RESET ALL, UNLISTEN *, ...)."""
+
+
+class PostgresDriver(Driver):
+    """An asyncpg pool of its own; asyncpg prepares each statement once per connection."""
+
+    def __init__(self, dialect: Dialect, dsn: str, max_size: int) -> None:
+        super().__init__(dialect)
+        self._dsn = dsn
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=0,
+                max_size=self._max_size,
+                statement_cache_size=256,
+                reset=_keep_session,
+            )
+        return self._pool
+
+    async def rows(self, statement: Hot, **params: Any) -> list[Row]:
+        compiled = statement.compiled(self.dialect)
+        arguments = compiled.arguments(params, _postgres_value)
+        pool = await self._get_pool()
+        try:
+            found: list[Row] = await pool.fetch(compiled.sql, *arguments)
+        except Exception as error:
+            # A connection the database closed while it sat in the pool (a restart) fails
+            # its first statement: a read is tried once more, on a new connection.
+            if not connection_lost(error):
+                raise
+            found = await pool.fetch(compiled.sql, *arguments)
+        if compiled.converters:
+            return [compiled.convert(row) for row in found]
+        return found
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()

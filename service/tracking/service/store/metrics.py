@@ -1,0 +1,388 @@
+"""Statements on metric points; the caller owns the session and its transaction.
+
+Points are append-only rows numbered per execution (`seq`, the stream's cursor; the
+execution's `metric_seq` is the last one given). Histories are bucketed by the database:
+min, max, count and the value at the last step of each bucket, so a spike survives any zoom
+and no point crosses into Python unless it is sent.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import repeat
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, or_, text, update
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Dialect
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tracking.service.domain.errors import NotFound
+from tracking.service.domain.metrics import Buckets, MetricBatch
+from tracking.service.store.models import ExecutionRow, MetricPointRow
+from tracking.service.store.types import UtcDateTime
+
+_POINTS: Any = MetricPointRow.__table__  # type: ignore[attr-defined]
+_EXECUTIONS: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
+_COLUMNS = ("execution_id", "seq", "name", "step", "value", "time")
+_BY_EXECUTION = _EXECUTIONS.c.execution_id == bindparam("b_execution_id")
+_OF_EXECUTION = _POINTS.c.execution_id == bindparam("b_execution_id")
+
+
+@dataclass(slots=True)
+class MetricAppendState:
+    """What appending points needs of a locked execution."""
+
+    status: str
+    metric_seq: int
+    heartbeat_timeout_seconds: float
+    lapsed_from: str
+    deployment_name: str | None
+
+
+@dataclass(slots=True)
+class StoredPoint:
+    seq: int
+    name: str
+    step: int
+    value: float | None
+    time: datetime
+
+
+@dataclass(slots=True)
+class SeriesSummary:
+    name: str
+    count: int
+    first_step: int
+    last_step: int
+    min_value: float | None
+    max_value: float | None
+    last_value: float | None = None
+    last_time: datetime | None = None
+
+
+@dataclass(slots=True)
+class StoredBucket:
+    first_step: int
+    last_step: int
+    min_value: float | None
+    max_value: float | None
+    count: int
+    last_value: float | None
+    last_time: datetime
+
+
+@dataclass(slots=True)
+class RangeSize:
+    """How many points a step range holds, and their smallest and largest step."""
+
+    count: int
+    first_step: int
+    last_step: int
+
+
+_LOCK = (
+    core_select(
+        _EXECUTIONS.c.status,
+        _EXECUTIONS.c.metric_seq,
+        _EXECUTIONS.c.heartbeat_timeout_seconds,
+        _EXECUTIONS.c.lapsed_from,
+        _EXECUTIONS.c.deployment_name,
+    )
+    .where(_BY_EXECUTION)
+    .with_for_update()
+)
+_SET_SEQ = update(_EXECUTIONS).where(_BY_EXECUTION)
+_CURSORS = core_select(_EXECUTIONS.c.metric_seq, _EXECUTIONS.c.pruned_metric_seq).where(
+    _BY_EXECUTION
+)
+_POINT_COLUMNS = (
+    _POINTS.c.seq,
+    _POINTS.c.name,
+    _POINTS.c.step,
+    _POINTS.c.value,
+    _POINTS.c.time,
+)
+_AFTER_SEQ = (
+    core_select(*_POINT_COLUMNS)
+    .where(_OF_EXECUTION, _POINTS.c.seq > bindparam("b_after"))
+    .order_by(_POINTS.c.seq)
+    .limit(bindparam("b_limit"))
+)
+_AFTER_SEQ_NAMED = (
+    core_select(*_POINT_COLUMNS)
+    .where(
+        _OF_EXECUTION,
+        _POINTS.c.seq > bindparam("b_after"),
+        _POINTS.c.name.in_(bindparam("b_names", expanding=True)),
+    )
+    .order_by(_POINTS.c.seq)
+    .limit(bindparam("b_limit"))
+)
+_LARGEST_STEPS = (
+    core_select(_POINTS.c.name, func.max(_POINTS.c.step))
+    .where(_OF_EXECUTION, _POINTS.c.name.in_(bindparam("b_names", expanding=True)))
+    .group_by(_POINTS.c.name)
+)
+_SERIES = (
+    core_select(
+        _POINTS.c.name,
+        func.count(),
+        func.min(_POINTS.c.step),
+        func.max(_POINTS.c.step),
+        func.min(_POINTS.c.value),
+        func.max(_POINTS.c.value),
+    )
+    .where(_OF_EXECUTION, _POINTS.c.seq <= bindparam("b_through"))
+    .group_by(_POINTS.c.name)
+    .order_by(_POINTS.c.name)
+)
+_IN_RANGE = (
+    _OF_EXECUTION,
+    _POINTS.c.name == bindparam("b_name"),
+    _POINTS.c.step >= bindparam("b_start"),
+    _POINTS.c.step <= bindparam("b_end"),
+    _POINTS.c.seq <= bindparam("b_through"),
+)
+_LATEST_AT_STEP = (
+    core_select(_POINTS.c.value, _POINTS.c.time)
+    .where(
+        _OF_EXECUTION,
+        _POINTS.c.name == bindparam("b_name"),
+        _POINTS.c.step == bindparam("b_step"),
+        _POINTS.c.seq <= bindparam("b_through"),
+    )
+    .order_by(_POINTS.c.seq.desc())
+    .limit(1)
+)
+_RANGE_SIZE = core_select(func.count(), func.min(_POINTS.c.step), func.max(_POINTS.c.step)).where(
+    *_IN_RANGE
+)
+_RANGE_POINTS = (
+    core_select(*_POINT_COLUMNS)
+    .where(
+        *_IN_RANGE,
+        or_(
+            _POINTS.c.step > bindparam("b_after_step"),
+            (_POINTS.c.step == bindparam("b_after_step"))
+            & (_POINTS.c.seq > bindparam("b_after_seq")),
+        ),
+    )
+    .order_by(_POINTS.c.step, _POINTS.c.seq)
+    .limit(bindparam("b_limit"))
+)
+# Each bucket's aggregates, then the latest point at its last step (one index probe per
+# bucket): the value a line through the buckets passes by.
+_BUCKETS = text(
+    """
+    WITH buckets AS (
+        SELECT (step - :b_first) / :b_width AS bucket,
+               min(step) AS first_step, max(step) AS last_step,
+               min(value) AS min_value, max(value) AS max_value, count(*) AS count
+        FROM metric_points
+        WHERE execution_id = :b_execution_id AND name = :b_name
+          AND step >= :b_start AND step <= :b_end AND seq <= :b_through
+        GROUP BY 1
+    )
+    SELECT b.first_step, b.last_step, b.min_value, b.max_value, b.count, p.value, p.time
+    FROM buckets b JOIN metric_points p
+      ON p.execution_id = :b_execution_id AND p.seq = (
+        SELECT q.seq FROM metric_points q
+        WHERE q.execution_id = :b_execution_id AND q.name = :b_name
+          AND q.step = b.last_step AND q.seq <= :b_through
+        ORDER BY q.seq DESC LIMIT 1)
+    ORDER BY b.first_step
+    """
+).columns(time=UtcDateTime())
+
+
+async def _connection(session: AsyncSession) -> Any:
+    return await session.connection()
+
+
+async def lock(session: AsyncSession, execution_id: str) -> MetricAppendState:
+    """Lock an execution to append points."""
+    connection = await _connection(session)
+    found = (await connection.execute(_LOCK, {"b_execution_id": execution_id})).first()
+    if found is None:
+        raise NotFound("execution", execution_id)
+    return MetricAppendState(*found)
+
+
+async def set_metric_seq(
+    session: AsyncSession, execution_id: str, metric_seq: int, **lease: datetime | None
+) -> None:
+    """Store the last point seq (and the renewed lease columns, when given)."""
+    connection = await _connection(session)
+    await connection.execute(
+        _SET_SEQ, {"b_execution_id": execution_id, "metric_seq": metric_seq, **lease}
+    )
+
+
+async def largest_steps(
+    session: AsyncSession, execution_id: str, names: Sequence[str]
+) -> dict[str, int]:
+    connection = await _connection(session)
+    rows = await connection.execute(
+        _LARGEST_STEPS, {"b_execution_id": execution_id, "b_names": list(names)}
+    )
+    return {str(name): int(step) for name, step in rows}
+
+
+@functools.cache
+def _insert_for(dialect: Dialect) -> tuple[str, Callable[[Any], Any] | None]:
+    """The INSERT of a point in this dialect's own parameter style, and how a time is bound."""
+    compiled = insert(_POINTS).compile(dialect=dialect, column_keys=list(_COLUMNS))
+    if tuple(compiled.positiontup or ()) != _COLUMNS:
+        raise RuntimeError(f"{dialect.name}: metric point parameters are not positional")
+    time_type = _POINTS.c.time.type.dialect_impl(dialect)
+    return compiled.string, time_type.bind_processor(dialect)
+
+
+async def insert_batch(
+    session: AsyncSession,
+    execution_id: str,
+    first_seq: int,
+    batch: MetricBatch,
+    steps: list[int],
+    now: datetime,
+) -> None:
+    """Store the points as seqs first_seq, first_seq + 1, ...: COPY on PostgreSQL, one
+    executemany on SQLite. Each distinct time is converted once."""
+    connection = await _connection(session)
+    sql, bind_time = _insert_for(connection.dialect)
+    converted: dict[datetime, Any] = {}
+
+    def bound(time: datetime | None) -> Any:
+        time = time or now
+        found = converted.get(time)
+        if found is None:
+            found = converted[time] = bind_time(time) if bind_time is not None else time
+        return found
+
+    count = len(batch)
+    rows = list(
+        zip(
+            repeat(execution_id, count),
+            range(first_seq, first_seq + count),
+            batch.names,
+            steps,
+            batch.values,
+            map(bound, batch.times),
+            strict=True,
+        )
+    )
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table(_POINTS.name, records=rows, columns=_COLUMNS)
+    else:
+        await connection.exec_driver_sql(sql, rows)
+
+
+async def cursors(session: AsyncSession, execution_id: str) -> tuple[int, int]:
+    """(the last point seq, the seq up to which retention removed points)."""
+    connection = await _connection(session)
+    found = (await connection.execute(_CURSORS, {"b_execution_id": execution_id})).first()
+    if found is None:
+        raise NotFound("execution", execution_id)
+    return int(found[0]), int(found[1])
+
+
+async def points_after(
+    session: AsyncSession, execution_id: str, after_seq: int, names: Sequence[str], limit: int
+) -> list[StoredPoint]:
+    connection = await _connection(session)
+    parameters: dict[str, Any] = {
+        "b_execution_id": execution_id,
+        "b_after": after_seq,
+        "b_limit": limit,
+    }
+    statement = _AFTER_SEQ
+    if names:
+        statement = _AFTER_SEQ_NAMED
+        parameters["b_names"] = list(names)
+    return [StoredPoint(*row) for row in await connection.execute(statement, parameters)]
+
+
+async def series(session: AsyncSession, execution_id: str, through_seq: int) -> list[SeriesSummary]:
+    """Every series of an execution up to a seq, in name order, with its latest point."""
+    connection = await _connection(session)
+    found = [
+        SeriesSummary(*row)
+        for row in await connection.execute(
+            _SERIES, {"b_execution_id": execution_id, "b_through": through_seq}
+        )
+    ]
+    for summary in found:
+        latest = (
+            await connection.execute(
+                _LATEST_AT_STEP,
+                {
+                    "b_execution_id": execution_id,
+                    "b_name": summary.name,
+                    "b_step": summary.last_step,
+                    "b_through": through_seq,
+                },
+            )
+        ).first()
+        if latest is not None:
+            summary.last_value, summary.last_time = latest
+    return found
+
+
+def _range(execution_id: str, name: str, start: int, end: int, through_seq: int) -> dict[str, Any]:
+    return {
+        "b_execution_id": execution_id,
+        "b_name": name,
+        "b_start": start,
+        "b_end": end,
+        "b_through": through_seq,
+    }
+
+
+async def range_size(
+    session: AsyncSession, execution_id: str, name: str, start: int, end: int, through_seq: int
+) -> RangeSize:
+    connection = await _connection(session)
+    row = (
+        await connection.execute(_RANGE_SIZE, _range(execution_id, name, start, end, through_seq))
+    ).one()
+    count, first, last = row
+    return RangeSize(int(count), int(first or 0), int(last or 0))
+
+
+async def range_points(
+    session: AsyncSession,
+    execution_id: str,
+    name: str,
+    start: int,
+    end: int,
+    through_seq: int,
+    *,
+    after: tuple[int, int],
+    limit: int,
+) -> list[StoredPoint]:
+    """Points of a step range in (step, seq) order, after the point (step, seq) `after`."""
+    connection = await _connection(session)
+    parameters = _range(execution_id, name, start, end, through_seq)
+    parameters |= {"b_after_step": after[0], "b_after_seq": after[1], "b_limit": limit}
+    return [StoredPoint(*row) for row in await connection.execute(_RANGE_POINTS, parameters)]
+
+
+async def buckets(
+    session: AsyncSession,
+    execution_id: str,
+    name: str,
+    start: int,
+    end: int,
+    through_seq: int,
+    cut: Buckets,
+) -> list[StoredBucket]:
+    connection = await _connection(session)
+    parameters = _range(execution_id, name, start, end, through_seq)
+    parameters |= {"b_first": cut.first_step, "b_width": cut.width}
+    return [StoredBucket(*row) for row in await connection.execute(_BUCKETS, parameters)]
