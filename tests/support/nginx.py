@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -139,19 +140,30 @@ class Nginx:
         self.directory = directory
         self.listens = listens
         (directory / "nginx.conf").write_text(text)
-        self.process = subprocess.Popen(
-            _command(directory, globals_="daemon off;"),
-            stderr=subprocess.PIPE,
-            text=True,
-            **_unprivileged(),  # type: ignore[call-overload]
-        )
+        # Its error log goes to a file: a pipe nobody reads would stall nginx once full.
+        with self.error_log.open("w") as errors:
+            self.process = subprocess.Popen(
+                _command(directory, globals_="daemon off;"),
+                stderr=errors,
+                text=True,
+                **_unprivileged(),  # type: ignore[call-overload]
+            )
+
+    @property
+    def error_log(self) -> Path:
+        return self.directory / "error.log"
+
+    def errors(self) -> list[str]:
+        """The lines of its error log at level error or worse."""
+        levels = ("[error]", "[crit]", "[alert]", "[emerg]")
+        lines = self.error_log.read_text().splitlines()
+        return [line for line in lines if any(level in line for level in levels)]
 
     def wait_listening(self, timeout: float = 30) -> Nginx:
         give_up = time.monotonic() + timeout
         while not all(_listening(address) for address in self.listens):
             if self.process.poll() is not None:
-                assert self.process.stderr is not None
-                raise RuntimeError("nginx did not start:\n" + self.process.stderr.read())
+                raise RuntimeError("nginx did not start:\n" + self.error_log.read_text())
             if time.monotonic() > give_up:
                 raise RuntimeError("nginx did not listen in time")
             time.sleep(0.05)
@@ -184,4 +196,6 @@ def nginx(
         yield proxy.wait_listening()
     finally:
         proxy.stop()
+        # What nginx saw go wrong, shown with the test's output if it fails.
+        print("".join(f"nginx: {line}\n" for line in proxy.errors()[-10:]), file=sys.stderr)
         shutil.rmtree(directory, ignore_errors=True)
