@@ -9,7 +9,7 @@ TS_STAMP := $(TS)/node_modules/.installed
 # Under CI=true a missing tool fails the run; elsewhere its part is skipped, saying why.
 NEED = if [ "$$CI" = "true" ]; then echo "CI=true and $(1) not found: $(2) must run"; exit 1; else echo "$(1) not found: skipping $(2)"; fi
 
-.PHONY: install run test node-test ts-test ts-typecheck browser-deps nginx-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench callgrind chaos clean
+.PHONY: vendor install run test node-test ts-test ts-typecheck browser-deps nginx-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench callgrind chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -64,6 +64,7 @@ lint: $(STAMP) $(BUF)
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
 	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.29.0 deploy/kubernetes/*.yaml
 	$(MAKE) proto-check
+	$(BIN)/python scripts/vendor_uplot.py --check
 	if command -v node >/dev/null; then $(MAKE) ts-typecheck; else $(call NEED,node,tsc --noEmit); fi
 	if command -v go >/dev/null; then $(MAKE) go-lint; else $(call NEED,go,gofmt and go vet); fi
 
@@ -78,6 +79,10 @@ proto-check: $(STAMP)
 	if command -v npm >/dev/null; then $(MAKE) $(BUF); fi
 	$(MAKE) go-deps
 	$(BIN)/python scripts/gen_protos.py --check
+
+# The dashboard's uPlot, copied from the npm package pinned in tools/package.json.
+vendor: $(BUF)
+	$(BIN)/python scripts/vendor_uplot.py
 
 # The blocking client is written from the asyncio one: edit async_client.py, then this.
 unasync: $(STAMP)

@@ -1,8 +1,8 @@
 package tracking_test
 
-// The Go client against a live `tracking serve` (SQLite in a temp dir, a free port, auth
-// on), started by the test from the repository's .venv (or $TRACKING_BIN). Under CI=true a
-// missing server fails the run instead of skipping.
+// The Go client against a live `tracking serve` (SQLite in a temp dir, a free port, no
+// HTTP side, auth on), started by the test from the repository's .venv (or $TRACKING_BIN).
+// Under CI=true a missing server fails the run instead of skipping.
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,9 +92,11 @@ func trackingBin() (string, string) {
 
 var serving = regexp.MustCompile(`serving on (\S+):(\d+)`)
 
-// serve starts `tracking serve` on a free port and sets address once it listens.
+// serve starts `tracking serve` on a free port, with its HTTP side off (so the tests pass
+// beside a `make run`), and sets address once it listens. When it does not, the error
+// carries what the server wrote.
 func serve(bin, database string) (*exec.Cmd, error) {
-	server := exec.Command(bin, "serve", "--address", "127.0.0.1:0", "--database-url", database)
+	server := exec.Command(bin, "serve", "--address", "127.0.0.1:0", "--http-address", "", "--database-url", database)
 	server.Env = append(os.Environ(), "TRACKING_AUTH=on", "TRACKING_LOG_FORMAT=text", "TRACKING_HEARTBEAT_SECONDS=0.5")
 	stderr, err := server.StderrPipe()
 	if err != nil {
@@ -103,20 +106,41 @@ func serve(bin, database string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	found := make(chan string, 1)
+	ended := make(chan struct{})
+	var output strings.Builder
+	var outputLock sync.Mutex
 	go func() {
+		defer close(ended)
 		scanner := bufio.NewScanner(stderr)
+		scanner.Buffer(make([]byte, 64*1024), 1024*1024)
 		for scanner.Scan() {
-			if match := serving.FindStringSubmatch(scanner.Text()); match != nil && address == "" {
-				found <- match[1] + ":" + match[2]
+			outputLock.Lock()
+			if output.Len() < 64*1024 {
+				output.WriteString(scanner.Text() + "\n")
+			}
+			outputLock.Unlock()
+			if match := serving.FindStringSubmatch(scanner.Text()); match != nil {
+				select {
+				case found <- match[1] + ":" + match[2]:
+				default:
+				}
 			}
 		}
 	}()
+	written := func() string {
+		outputLock.Lock()
+		defer outputLock.Unlock()
+		return output.String()
+	}
 	select {
 	case address = <-found:
 		return server, nil
+	case <-ended:
+		_ = server.Wait()
+		return nil, fmt.Errorf("tracking serve exited (%s) before serving:\n%s", server.ProcessState, written())
 	case <-time.After(60 * time.Second):
 		_ = server.Process.Kill()
-		return nil, fmt.Errorf("tracking serve did not start within 60 s")
+		return nil, fmt.Errorf("tracking serve did not start within 60 s:\n%s", written())
 	}
 }
 

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 
-Screenshot = Callable[[Page, str], Path]
+# (page, name[, selector]): the whole page, or only the element the selector finds.
+Screenshot = Callable[..., Path]
 
 
 # Module scope: while Playwright's sync API runs, this thread has a running event loop, which
@@ -81,9 +82,12 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Screenshot:
     wanted = os.environ.get("TRACKING_SCREENSHOTS", "")
     keep = (ROOT / wanted) if wanted else None
 
-    def take(page: Page, name: str) -> Path:
+    def take(page: Page, name: str, selector: str = "") -> Path:
         path = directory / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        if selector:
+            page.locator(selector).screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=True)
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, keep / path.name)

@@ -58,6 +58,14 @@ REQUESTS: dict[str, Message] = {
     "CreateToken": pb.CreateTokenRequest(),
     "ListTokens": pb.ListTokensRequest(),
     "RevokeToken": pb.RevokeTokenRequest(token_id="tok_000000000000"),
+    "CreateSubscription": pb.CreateSubscriptionRequest(),
+    "GetSubscription": pb.GetSubscriptionRequest(subscription_id="sub_000000000000"),
+    "ListSubscriptions": pb.ListSubscriptionsRequest(),
+    "DeleteSubscription": pb.DeleteSubscriptionRequest(subscription_id="sub_000000000000"),
+    "PauseSubscription": pb.PauseSubscriptionRequest(subscription_id="sub_000000000000"),
+    "ResumeSubscription": pb.ResumeSubscriptionRequest(subscription_id="sub_000000000000"),
+    "ListDeliveries": pb.ListDeliveriesRequest(subscription_id="sub_000000000000"),
+    "TestSubscription": pb.TestSubscriptionRequest(subscription_id="sub_000000000000"),
 }
 ROLE_OF = {
     **dict.fromkeys(
@@ -94,7 +102,22 @@ ROLE_OF = {
         "WRITER",
     ),
     **dict.fromkeys(
-        ["DeleteDeployment", "DeleteExecution", "CreateToken", "ListTokens", "RevokeToken"], "ADMIN"
+        [
+            "DeleteDeployment",
+            "DeleteExecution",
+            "CreateToken",
+            "ListTokens",
+            "RevokeToken",
+            "CreateSubscription",
+            "GetSubscription",
+            "ListSubscriptions",
+            "DeleteSubscription",
+            "PauseSubscription",
+            "ResumeSubscription",
+            "ListDeliveries",
+            "TestSubscription",
+        ],
+        "ADMIN",
     ),
 }
 RANK = {"READER": 1, "WRITER": 2, "ADMIN": 3}

@@ -105,7 +105,7 @@ def test_execution_lifecycle(server: ServerThread, client: TrackingClient) -> No
     )
     table = tracking(server.address, "executions", "list", "-d", name).stdout.splitlines()
     assert table[0].split() == [
-        "ID", "DEPLOYMENT", "PIPELINE", "STATUS", "PROGRESS", "PHASE", "AGE", "DURATION"
+        "ID", "JOB", "DEPLOYMENT", "PIPELINE", "STATUS", "PROGRESS", "PHASE", "AGE", "DURATION"
     ]  # fmt: skip
     created_ago, ran_for = table[1].split()[-2:]
     assert re.fullmatch(r"\d+s", created_ago)  # seconds ago

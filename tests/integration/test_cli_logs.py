@@ -3,16 +3,20 @@ person sees, and followers that ride out a server restart."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.cli import one_error_line, start_tracking, tracking
+from tests.support.chaos import free_address
+from tests.support.cli import cli_env, one_error_line, start_tracking, tracking
 from tests.support.factories import unique
-from tests.support.process import ServerProcess
+from tests.support.process import TRACKING, ServerProcess
 from tests.support.server import ServerThread
+from tests.support.terminal import Screen
 from tracking.client import TrackingClient
 
 
@@ -194,3 +198,77 @@ def test_followers_ride_out_a_server_restart(fresh_database: str, stop: str, spa
         assert (watcher.stdout.read(), watcher.wait(timeout=60)) == ("SUCCESS 100%\n", 0)
     finally:
         second.kill()
+    for follower in (one, many, watcher):
+        assert follower.stderr is not None
+        said = follower.stderr.read()
+        # Once per outage, however many attempts it took.
+        assert said.count(f"tracking: lost the server at {first.address}") == 1, said
+        assert "reconnecting" in said, said
+
+
+def on_a_terminal(address: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`tracking ARGS...` with stdout and stderr on a pseudo-terminal, as a person runs it;
+    the terminal's main side to read."""
+    main, terminal = os.openpty()
+    process = subprocess.Popen(
+        [str(TRACKING), *args], stdout=terminal, stderr=terminal, env=cli_env(address)
+    )
+    os.close(terminal)
+    return process, main
+
+
+def drawn_until(screen: Screen, text: str) -> str:
+    """What the terminal shows once `text` is there (60 s at most, so a hang fails)."""
+    deadline = time.monotonic() + 60
+    while text not in (drawn := screen.read().decode()):
+        assert time.monotonic() < deadline, f"{text!r} never came: {drawn!r}"
+    return drawn
+
+
+@pytest.mark.parametrize("command", [["logs", "-f"], ["watch"]], ids=["logs-f", "watch"])
+def test_a_follower_without_a_server_says_it_waits_then_fails_like_other_commands(
+    command: list[str],
+) -> None:
+    address = free_address()  # nobody listens there
+    process, main = on_a_terminal(address, *command, "exec-anything", "--connect-timeout", "2")
+    try:
+        assert process.wait(60) == 1
+        drawn = Screen(main).read_to_end().decode()
+    finally:
+        os.close(main)
+    assert drawn.splitlines() == [
+        f"tracking: waiting for the server at {address} (up to 2 s)",
+        f"error: cannot reach the server at {address} within --connect-timeout 2 s",
+    ]
+
+
+def test_a_follower_started_before_its_server_follows_once_it_is_up(fresh_database: str) -> None:
+    first = ServerProcess(fresh_database).start()
+    with TrackingClient(first.address) as client:
+        execution_id = client.create_execution(pipeline_name="train").execution_id
+        client.start(execution_id)
+        client.append_logs(execution_id, ["before"])
+    first.kill()
+    process, main = on_a_terminal(
+        first.address, "logs", "-f", execution_id, "--connect-timeout", "0"
+    )
+    screen = Screen(main)
+    try:
+        assert drawn_until(screen, "\n").splitlines() == [
+            f"tracking: waiting for the server at {first.address} (for as long as it takes)"
+        ]
+        second = ServerProcess(fresh_database, address=first.address).start()
+        try:
+            drawn_until(screen, "before\r\n")
+            with TrackingClient(second.address) as client:
+                client.append_logs(execution_id, ["after"])
+                drawn_until(screen, "after\r\n")
+                client.stop(execution_id, "SUCCESS")
+            assert process.wait(60) == 0
+        finally:
+            second.kill()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+        os.close(main)

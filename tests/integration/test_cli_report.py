@@ -19,7 +19,14 @@ from tests.support.process import TRACKING
 from tests.support.server import ServerThread
 from tests.support.terminal import Screen
 from tests.support.waiting import wait_for
-from tracking.client import NoCurrentExecution, NotFound, TrackingClient, current_execution
+from tracking.client import (
+    NoCurrentExecution,
+    NotFound,
+    TrackingClient,
+    current_execution,
+    from_struct,
+    from_value,
+)
 from tracking.v1 import execution_pb2, status_pb2
 
 S = status_pb2
@@ -227,6 +234,34 @@ def test_report_result_reads_a_json_file(
     )
     assert bad_status.returncode == 2
     assert "--status" in one_error_line(bad_status)
+
+
+def test_whole_numbers_read_back_whole_in_python_and_the_cli(
+    server: ServerThread, client: TrackingClient
+) -> None:
+    execution_id = client.create_execution(pipeline_name="p").execution_id
+    client.start(execution_id)
+    with current_execution(
+        {"TRACKING_EXECUTION_ID": execution_id, "TRACKING_ADDRESS": server.address}
+    ) as job:
+        job.result({"epochs": 4, "accuracy": 0.93, "largest": 2**53})
+        job.output("batches", 120)
+    execution = client.get_execution(execution_id)
+    result = from_struct(execution.result)
+    assert (result, type(result["epochs"]), type(result["largest"])) == (
+        {"epochs": 4, "accuracy": 0.93, "largest": 2**53},
+        int,
+        int,
+    )
+    assert repr(from_value(execution.outputs[0].value)) == "120"
+    as_json = tracking(server.address, "executions", "get", execution_id, "-o", "json").stdout
+    assert '"epochs": 4,' in as_json
+    assert '"value": 120' in as_json
+    assert '"progress": 0.0' in as_json  # the message's own floats stay floats
+    detail = tracking(server.address, "executions", "get", execution_id).stdout.splitlines()
+    [shown] = [line.removeprefix("result: ") for line in detail if line.startswith("result: ")]
+    assert "4.0" not in shown
+    assert json.loads(shown) == {"accuracy": 0.93, "epochs": 4, "largest": 2**53}
 
 
 def test_current_execution_outside_a_job_is_a_clear_error() -> None:

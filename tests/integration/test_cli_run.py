@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -171,6 +172,21 @@ def test_standalone_run_needs_only_a_pipeline(server: ServerThread, client: Trac
     execution = client.get_execution(execution_id)
     assert (execution.pipeline_name, dict(execution.labels)) == ("adhoc", {"who": "ci"})
     assert execution.job_status.status == status_pb2.RUNNING_STATUS_SUCCESS
+
+
+def test_the_job_is_named_as_typed_and_its_command_kept_exactly(
+    server: ServerThread, client: TrackingClient, deployment: str
+) -> None:
+    code = "import time; [print(f'step {i}') for i in range(2)]"
+    execution_id, result = run_python(server.address, deployment, code)
+    assert result.returncode == 0, result.stderr
+    execution = client.get_execution(execution_id)
+    assert execution.job_name == f'{sys.executable} -c "{code}"'[:59] + "…"
+    assert list(execution.command) == [sys.executable, "-c", code]
+    table = tracking(server.address, "executions", "list", "-d", deployment).stdout
+    assert f"{execution_id}   {execution.job_name}   {deployment}" in table
+    detail = tracking(server.address, "executions", "get", execution_id).stdout.splitlines()
+    assert f"command: {sys.executable} -c {shlex.quote(code)}" in detail
 
 
 SLEEPER = (

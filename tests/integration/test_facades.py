@@ -916,3 +916,18 @@ def test_craftai_missing_deployment_is_not_found(client: TrackingClient) -> None
         sdk.get_deployment(missing)
     with pytest.raises(NotFound, match=missing):
         sdk.delete_deployment(missing)
+
+
+def test_whole_numbers_stay_whole_in_every_facade(client: TrackingClient) -> None:
+    execution_id = new_execution(client, job_name="j")
+    client.start(execution_id)
+    output = io_pb2.ExecutionOutput(name="batches")
+    output.value.number_value = 120
+    client.set_execution_outputs(execution_id, outputs=[output], result={"epochs": 4, "loss": 0.25})
+    client.stop(execution_id, "SUCCESS")
+    foundations = Deployment(client, execution_id).fetch_job_results()
+    monitor = JobMonitor(client, execution_id).get_status()
+    craft = CraftAiSdk(client).get_pipeline_execution_output(execution_id, "batches")
+    for shown in (foundations["global_stage_context"]["stage_output"], monitor["result"]):
+        assert (shown, type(shown["epochs"])) == ({"epochs": 4, "loss": 0.25}, int)
+    assert repr(craft["value"]) == "120"

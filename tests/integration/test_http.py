@@ -4,6 +4,7 @@ the error mapping, bad input, and the streams as server-sent events."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import ssl
@@ -485,20 +486,22 @@ def test_an_sse_reader_that_stops_reading_is_closed_and_resumes(make_server: Ser
                     execution_id=execution_id, progress=pb.ProgressAction(progress=0.5)
                 )
             )
-        # The reader reads again: what it was sent, then the error that closed it.
+        # The stream was closed at once, its unsent bytes dropped (a reader that never reads
+        # would hold them for ever): reading again, the reader gets some of the events, in
+        # order, then the connection is gone.
+        hub = server.app.hub
+        wait_for(lambda: hub.watcher_count == 0, "the overflowed stream to close")
         sock.settimeout(60)
         received = b""
-        while not received.endswith(b"\r\n0\r\n\r\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += chunk
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                received += chunk
         sock.close()
-        text = received.decode()
-        assert "event: error" in text
-        assert "resource_exhausted" in text
+        text = received.decode(errors="replace")
         seen = [int(line[4:]) for line in text.splitlines() if line.startswith("id: ")]
-        assert seen == list(range(2, seen[-1] + 1))
+        seen = seen[:-1]  # the last event read may be cut short
+        assert seen == list(range(2, len(seen) + 2))
+        seen = seen or [1]
         with client.stream(
             "GET",
             f"/events/WatchStatus?execution_id={execution_id}",

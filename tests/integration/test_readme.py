@@ -94,6 +94,32 @@ def test_readme_reporting_example_runs(server: ServerThread, backend: str, tmp_p
     assert len(lines) >= 3
 
 
+def test_readme_metrics_example_runs(server: ServerThread, tmp_path: Path) -> None:
+    section = README.read_text().split("### Metrics: a training curve, live", 1)[1]
+    script, commands, printed = re.findall(r"```(?:python|sh|text)\n(.*?)```", section, re.DOTALL)[
+        :3
+    ]
+    (tmp_path / "loss.py").write_text(script)
+    run, follow, table = (shlex.split(line.split("#")[0]) for line in commands.splitlines())
+    run[run.index("python")] = sys.executable
+    runner = start_tracking(server.address, *run[1:], cwd=tmp_path)
+    assert runner.stderr is not None
+    execution_id = runner.stderr.readline().split()[-1]
+    follow[follow.index("<id>")] = execution_id
+    follower = start_tracking(server.address, *follow[1:])
+    runner.communicate(timeout=60)
+    assert runner.returncode == 0
+    followed, _ = follower.communicate(timeout=60)
+    assert follower.returncode == 0
+    lines = followed.splitlines()
+    assert [int(line.split()[0]) for line in lines] == list(range(301))
+    assert lines[-1] == "300 3"
+    table[table.index("<id>")] = execution_id
+    shown = tracking(server.address, *table[1:])
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == printed
+
+
 def test_readme_curl_lines_run(server: ServerThread) -> None:
     section = README.read_text().split("## Use it over HTTP", 1)[1]
     block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)

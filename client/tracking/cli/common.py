@@ -145,22 +145,13 @@ class Connection:
         }
         return {name: value for name, value in values.items() if value}
 
-    def channel(self) -> grpc.Channel:
+    def channel(self, options: tuple[tuple[str, Any], ...] = ()) -> grpc.Channel:
         credentials = self.credentials()
         if credentials is None:
-            return grpc.insecure_channel(self.address)
-        return grpc.secure_channel(self.address, credentials)
+            return grpc.insecure_channel(self.address, options=options)
+        return grpc.secure_channel(self.address, credentials, options=options)
 
-    def client(self, *, patient: bool = False) -> TrackingClient:
-        """A client; a patient one keeps reconnecting its streams for as long as it takes."""
-        if patient:
-            return TrackingClient(
-                self.address,
-                credentials=self.credentials(),
-                token=self.token,
-                retry=PATIENT_RETRY,
-                options=PATIENT_OPTIONS,
-            )
+    def client(self) -> TrackingClient:
         return TrackingClient(self.address, credentials=self.credentials(), token=self.token)
 
     def async_client(self) -> AsyncTrackingClient:

@@ -20,6 +20,7 @@ from tracking.cli.common import (
     with_connection,
 )
 from tracking.cli.prefix import ExecutionPrefix, colour_wanted
+from tracking.cli.reach import DEFAULT_CONNECT_TIMEOUT, ConnectTimeoutOption, follower
 from tracking.cli.render import as_json_line
 from tracking.v1 import execution_pb2
 
@@ -76,20 +77,24 @@ def logs(
         bool, typer.Option("--timestamps", "-t", help="prefix each line with its time")
     ] = False,
     timeout: TimeoutOption = None,
+    connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Print the log lines of an execution (or a deployment), oldest first.
 
     Like kubectl logs; with --deployment, every execution's lines, each prefixed with its
-    id. Lines the job wrote on stderr start with `E ` (red on a terminal). Exit code: 0
-    once everything was printed; 1 on a refusal; 124 after --timeout.
+    id. Lines the job wrote on stderr start with `E ` (red on a terminal). With --follow,
+    once connected, rides out server restarts (saying so on stderr). Exit code: 0 once
+    everything was printed; 1 on a refusal or when the server could not be reached (within
+    --connect-timeout with --follow); 124 after --timeout.
     """
     if bool(execution_id) == bool(deployment):
         fail("name an execution or a --deployment (one of them)", 2)
     colour = colour_wanted()
     prefix = ExecutionPrefix(colour) if deployment else None
     stderr_mark = typer.style("E", fg="red") + " " if colour else STDERR_MARK
-    with connection.client(patient=follow) as client, timeout_exit(timeout):
+    connected = follower(connection, connect_timeout) if follow else connection.client()
+    with connected as client, timeout_exit(timeout):
         lines = client.follow_logs(
             execution_id or "",
             deployment_name=deployment or "",

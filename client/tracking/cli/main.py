@@ -18,6 +18,7 @@ from tracking.cli.metrics import metrics
 from tracking.cli.report import report
 from tracking.cli.run import run
 from tracking.cli.server import serve, tokens
+from tracking.cli.subscriptions import subscriptions
 from tracking.cli.watch import watch
 
 app = group(
@@ -53,6 +54,7 @@ def _options(
 app.command(cls=Command)(serve)
 app.command(cls=Command)(health)
 app.add_typer(tokens, name="tokens")
+app.add_typer(subscriptions, name="subscriptions")
 app.add_typer(deployments, name="deployments")
 app.add_typer(executions, name="executions")
 app.command(cls=Command)(watch)

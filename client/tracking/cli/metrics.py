@@ -17,6 +17,7 @@ from tracking.cli.common import (
     timeout_exit,
     with_connection,
 )
+from tracking.cli.reach import DEFAULT_CONNECT_TIMEOUT, ConnectTimeoutOption, follower
 from tracking.cli.render import Column, as_json_line, show_many
 from tracking.client import TrackingClient
 from tracking.v1 import metric_pb2
@@ -67,17 +68,20 @@ def metrics(
         ),
     ] = False,
     timeout: TimeoutOption = None,
+    connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Print the metric series of an execution: points, steps, last, min, max and a
     sparkline; with NAME, that series' points as `step value` lines, oldest first.
 
-    Exit code: 0 once everything was printed; 1 on a refusal; 124 after --timeout.
+    Exit code: 0 once everything was printed; 1 on a refusal or when the server could not be
+    reached (within --connect-timeout with --follow); 124 after --timeout.
     """
     if follow and not name:
         typer.echo("error: --follow needs a NAME to follow", err=True)
         raise typer.Exit(2)
-    with connection.client(patient=follow) as client, timeout_exit(timeout):
+    connected = follower(connection, connect_timeout) if follow else connection.client()
+    with connected as client, timeout_exit(timeout):
         if name is None:
             listed = client.list_metrics(execution_id).series
             shapes = _shapes(client, execution_id, [s.name for s in listed])

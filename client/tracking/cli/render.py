@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import typer
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from tracking.cli.common import Output
+from tracking.client.convert import message_to_dict
 from tracking.client.enum_names import prefix_of, short_name
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 
@@ -24,7 +26,7 @@ def print_json(value: Any) -> None:
 
 
 def as_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
+    return message_to_dict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
 
@@ -112,6 +114,7 @@ DEPLOYMENT_COLUMNS: Sequence[Column[deployment_pb2.Deployment]] = (
 
 EXECUTION_COLUMNS: Sequence[Column[execution_pb2.Execution]] = (
     ("ID", lambda e: e.execution_id),
+    ("JOB", lambda e: e.job_name or "-"),
     ("DEPLOYMENT", lambda e: e.deployment_name or "-"),
     ("PIPELINE", lambda e: e.pipeline_name or "-"),
     ("STATUS", lambda e: status_name(e.job_status)),
@@ -150,5 +153,7 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, An
     for key, value in values.items():
         if isinstance(value, dict) and value and key not in ("labels", "result"):
             yield from _flatten(value, f"{prefix}{key}.")
+        elif key == "command" and value:
+            yield prefix + key, shlex.join(value)  # the exact argv, as a shell takes it
         elif value not in ({}, [], ""):
             yield prefix + key, json.dumps(value) if isinstance(value, dict | list) else value

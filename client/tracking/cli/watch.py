@@ -20,6 +20,7 @@ from tracking.cli.common import (
     with_connection,
 )
 from tracking.cli.prefix import ExecutionPrefix, colour_wanted
+from tracking.cli.reach import DEFAULT_CONNECT_TIMEOUT, ConnectTimeoutOption, follower
 from tracking.cli.render import as_json_line, percent, status_name
 from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2, status_pb2
@@ -48,17 +49,19 @@ def watch(
         ),
     ] = None,
     timeout: TimeoutOption = None,
+    connect_timeout: ConnectTimeoutOption = DEFAULT_CONNECT_TIMEOUT,
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Show an execution's status, phase and progress live until it ends.
 
-    With --deployment, every change of the deployment's executions. Rides out server
-    restarts. Exit code: 0 SUCCESS, 3 ERROR, 4 CANCELED; 1 if the watch itself failed; 124 after
-    --timeout.
+    With --deployment, every change of the deployment's executions. Once connected, rides
+    out server restarts (saying so on stderr). Exit code: 0 SUCCESS, 3 ERROR, 4 CANCELED; 1
+    if the watch itself failed or the server could not be reached within --connect-timeout;
+    124 after --timeout.
     """
     if bool(execution_id) == bool(deployment):
         fail("name an execution or a --deployment (one of them)", 2)
-    with connection.client(patient=True) as client, timeout_exit(timeout):
+    with follower(connection, connect_timeout) as client, timeout_exit(timeout):
         if deployment:
             _watch_deployment(client, deployment, timeout, output)
             return

@@ -16,7 +16,7 @@ background: `metric()`, `flush()`).
 """
 
 from .async_client import AsyncTrackingClient
-from .convert import EnumArg, enum_value, to_struct, to_timestamp
+from .convert import EnumArg, enum_value, from_struct, from_value, to_struct, to_timestamp
 from .current import CurrentExecution, NoCurrentExecution, current_execution
 from .errors import (
     Aborted,
@@ -72,6 +72,8 @@ __all__ = [
     "current_execution",
     "enum_value",
     "from_rpc_error",
+    "from_struct",
+    "from_value",
     "to_struct",
     "to_timestamp",
 ]

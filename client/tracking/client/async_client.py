@@ -18,6 +18,7 @@ from tracking.v1 import (
     io_pb2,
     metric_pb2,
     status_pb2,
+    subscription_pb2,
     tracking_service_pb2_grpc,
 )
 from tracking.v1 import tracking_service_pb2 as pb
@@ -485,6 +486,64 @@ class AsyncTrackingClient:
         """Revoke a token: refused at once, its open streams end within a minute."""
         response = await self._unary(m.REVOKE_TOKEN, rq.revoke_token(token_id))
         return response.token
+
+    # Subscriptions (admin)
+
+    async def create_subscription(
+        self,
+        name: str,
+        *,
+        webhook: str = "",
+        nats: str | None = None,
+        deployments: Iterable[str] = (),
+        kinds: Iterable[EnumArg] = (),
+        statuses: Iterable[EnumArg] = (),
+        request_id: str = "",
+    ) -> pb.CreateSubscriptionResponse:
+        """Subscribe a webhook URL or a NATS subject prefix to the events (docs/events.md);
+        a webhook's signing secret is in the response only this once."""
+        request = rq.create_subscription(
+            name,
+            webhook=webhook,
+            nats=nats,
+            deployments=deployments,
+            kinds=kinds,
+            statuses=statuses,
+            request_id=request_id,
+        )
+        return await self._unary(m.CREATE_SUBSCRIPTION, request)
+
+    async def get_subscription(self, subscription_id: str) -> subscription_pb2.Subscription:
+        request = pb.GetSubscriptionRequest(subscription_id=subscription_id)
+        return (await self._unary(m.GET_SUBSCRIPTION, request)).subscription
+
+    async def list_subscriptions(self) -> list[subscription_pb2.Subscription]:
+        response = await self._unary(m.LIST_SUBSCRIPTIONS, pb.ListSubscriptionsRequest())
+        return list(response.subscriptions)
+
+    async def delete_subscription(self, subscription_id: str) -> pb.DeleteSubscriptionResponse:
+        request = pb.DeleteSubscriptionRequest(subscription_id=subscription_id)
+        return await self._unary(m.DELETE_SUBSCRIPTION, request)
+
+    async def pause_subscription(self, subscription_id: str) -> subscription_pb2.Subscription:
+        request = pb.PauseSubscriptionRequest(subscription_id=subscription_id)
+        return (await self._unary(m.PAUSE_SUBSCRIPTION, request)).subscription
+
+    async def resume_subscription(self, subscription_id: str) -> subscription_pb2.Subscription:
+        request = pb.ResumeSubscriptionRequest(subscription_id=subscription_id)
+        return (await self._unary(m.RESUME_SUBSCRIPTION, request)).subscription
+
+    async def list_deliveries(
+        self, subscription_id: str, *, page_size: int = 0
+    ) -> list[subscription_pb2.Delivery]:
+        """The last delivery attempts of a subscription, newest first."""
+        request = pb.ListDeliveriesRequest(subscription_id=subscription_id, page_size=page_size)
+        return list((await self._unary(m.LIST_DELIVERIES, request)).deliveries)
+
+    async def test_subscription(self, subscription_id: str) -> subscription_pb2.Delivery:
+        """Send one test event to the subscription's target now."""
+        request = pb.TestSubscriptionRequest(subscription_id=subscription_id)
+        return (await self._unary(m.TEST_SUBSCRIPTION, request)).delivery
 
     # Streams
 

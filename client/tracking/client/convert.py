@@ -1,4 +1,4 @@
-"""Conversions from friendly Python values to protobuf values."""
+"""Conversions between friendly Python values and protobuf values."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.message import Message
 
 from .enum_names import prefix_of
 
@@ -74,3 +75,59 @@ def to_struct(value: Mapping[str, Any] | struct_pb2.Struct) -> struct_pb2.Struct
     struct = struct_pb2.Struct()
     struct.update(value)
     return struct
+
+
+# A JSON number is a double in a Struct: every integer up to 2**53 is one exactly.
+_EXACT = 2**53
+_JSON_TYPES = frozenset(
+    {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+)
+
+
+def whole_numbers(value: Any) -> Any:
+    """`value` with each float that holds a whole number within a double's exact range
+    (±2**53) made an int, in every dict and list: 4.0 -> 4, 0.5 and 1e300 stay."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
+
+
+def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A Struct (a result) as a dict, whole numbers as int: {"epochs": 4}, not 4.0."""
+    return cast(dict[str, Any], whole_numbers(json_format.MessageToDict(struct)))
+
+
+def from_value(value: struct_pb2.Value) -> Any:
+    """A Value (an input's or output's) as plain Python, whole numbers as int."""
+    return whole_numbers(json_format.MessageToDict(value))
+
+
+def message_to_dict(message: Message, **options: Any) -> dict[str, Any]:
+    """json_format.MessageToDict (with the same options), whole numbers as int in the
+    message's Struct and Value fields (results, inputs, outputs), nowhere else."""
+    data = json_format.MessageToDict(message, **options)
+    _whole_in_json_fields(message, data, bool(options.get("preserving_proto_field_name")))
+    return data
+
+
+def _whole_in_json_fields(message: Message, data: dict[str, Any], proto_names: bool) -> None:
+    for field, value in message.ListFields():
+        key = field.name if proto_names else field.json_name
+        if field.message_type is None or key not in data:
+            continue
+        if field.message_type.full_name in _JSON_TYPES:
+            data[key] = whole_numbers(data[key])
+        elif field.message_type.GetOptions().map_entry:
+            entry_value = field.message_type.fields_by_name["value"]
+            if entry_value.message_type is not None:
+                for item_key, item in value.items():
+                    _whole_in_json_fields(item, data[key][str(item_key)], proto_names)
+        elif field.is_repeated:
+            for item, item_data in zip(value, data[key], strict=True):
+                _whole_in_json_fields(item, item_data, proto_names)
+        else:
+            _whole_in_json_fields(value, data[key], proto_names)

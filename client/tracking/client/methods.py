@@ -110,6 +110,42 @@ def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
     return (("authorization", f"Bearer {token}"),) if token else None
 
 
+# Subscriptions (admin). Gets and lists are reads; the writes are not retried.
+CREATE_SUBSCRIPTION = Method(
+    "CreateSubscription",
+    pb.CreateSubscriptionRequest,
+    pb.CreateSubscriptionResponse,
+    retryable=False,
+)
+GET_SUBSCRIPTION = Method(
+    "GetSubscription", pb.GetSubscriptionRequest, pb.GetSubscriptionResponse, retryable=True
+)
+LIST_SUBSCRIPTIONS = Method(
+    "ListSubscriptions", pb.ListSubscriptionsRequest, pb.ListSubscriptionsResponse, retryable=True
+)
+DELETE_SUBSCRIPTION = Method(
+    "DeleteSubscription",
+    pb.DeleteSubscriptionRequest,
+    pb.DeleteSubscriptionResponse,
+    retryable=False,
+)
+PAUSE_SUBSCRIPTION = Method(
+    "PauseSubscription", pb.PauseSubscriptionRequest, pb.PauseSubscriptionResponse, retryable=False
+)
+RESUME_SUBSCRIPTION = Method(
+    "ResumeSubscription",
+    pb.ResumeSubscriptionRequest,
+    pb.ResumeSubscriptionResponse,
+    retryable=False,
+)
+LIST_DELIVERIES = Method(
+    "ListDeliveries", pb.ListDeliveriesRequest, pb.ListDeliveriesResponse, retryable=True
+)
+TEST_SUBSCRIPTION = Method(
+    "TestSubscription", pb.TestSubscriptionRequest, pb.TestSubscriptionResponse, retryable=False
+)
+
+
 # gRPC Python carries every channel to one address in a process on one shared connection
 # unless told otherwise, and a connection holds as many streams as the peer allows: behind
 # nginx (128 by default) the streams past that wait, with no error, until others end. So

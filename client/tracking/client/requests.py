@@ -9,7 +9,15 @@ from typing import Any, TypedDict, Unpack
 
 from google.protobuf import field_mask_pb2, struct_pb2
 
-from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, metric_pb2, status_pb2
+from tracking.v1 import (
+    auth_pb2,
+    deployment_pb2,
+    execution_pb2,
+    io_pb2,
+    metric_pb2,
+    status_pb2,
+    subscription_pb2,
+)
 from tracking.v1 import tracking_service_pb2 as pb
 
 from .convert import EnumArg, enum_value, optional_duration, optional_timestamp, to_struct
@@ -448,3 +456,31 @@ def list_tokens(include_revoked: bool) -> pb.ListTokensRequest:
 def revoke_token(token_id: str) -> pb.RevokeTokenRequest:
     """RevokeToken."""
     return pb.RevokeTokenRequest(token_id=token_id)
+
+
+def create_subscription(
+    name: str,
+    *,
+    webhook: str = "",
+    nats: str | None = None,
+    deployments: Iterable[str] = (),
+    kinds: Iterable[EnumArg] = (),
+    statuses: Iterable[EnumArg] = (),
+    request_id: str = "",
+) -> pb.CreateSubscriptionRequest:
+    """CreateSubscription to a webhook URL or a NATS subject prefix ("" for the default);
+    kinds are EventKind numbers or names ("execution_status_changed"), statuses
+    RunningStatus numbers or names ("success")."""
+    subscription = subscription_pb2.Subscription(
+        name=name,
+        filter=subscription_pb2.SubscriptionFilter(
+            deployment_names=list(deployments),
+            kinds=[enum_value(subscription_pb2.EventKind, kind) for kind in kinds],
+            statuses=[enum_value(status_pb2.RunningStatus, status) for status in statuses],
+        ),
+    )
+    if webhook:
+        subscription.webhook.url = webhook
+    elif nats is not None:
+        subscription.nats.subject = nats
+    return pb.CreateSubscriptionRequest(subscription=subscription, request_id=request_id)

@@ -292,6 +292,7 @@ class Reconnects:
             delay,
             self.failures,
             self.policy.max_attempts,
+            extra={"reconnect_failure": self.failures, "reconnect_code": code.name},
         )
         return delay
 

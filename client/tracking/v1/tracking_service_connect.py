@@ -21,7 +21,7 @@ from connectrpc.protocol import ProtocolType
 from connectrpc.server import ConnectASGIApplication, ConnectWSGIApplication, DEFAULT_READ_MAX_BYTES, Endpoint, EndpointSync
 from pyqwest import Client, SyncClient
 
-from .tracking_service_pb2 import AppendLogsRequest, AppendLogsResponse, CancelExecutionRequest, CancelExecutionResponse, CreateDeploymentRequest, CreateDeploymentResponse, CreateExecutionRequest, CreateExecutionResponse, CreateTokenRequest, CreateTokenResponse, DeleteDeploymentRequest, DeleteDeploymentResponse, DeleteExecutionRequest, DeleteExecutionResponse, GetDeploymentRequest, GetDeploymentResponse, GetExecutionInputRequest, GetExecutionInputResponse, GetExecutionLogsRequest, GetExecutionLogsResponse, GetExecutionOutputRequest, GetExecutionOutputResponse, GetExecutionRequest, GetExecutionResponse, GetJobStatusRequest, GetJobStatusResponse, GetMetricHistoryRequest, GetMetricHistoryResponse, GetServiceInfoRequest, GetServiceInfoResponse, ListDeploymentsRequest, ListDeploymentsResponse, ListExecutionsRequest, ListExecutionsResponse, ListMetricsRequest, ListMetricsResponse, ListTokensRequest, ListTokensResponse, LogMetricsRequest, LogMetricsResponse, RevokeTokenRequest, RevokeTokenResponse, SetExecutionOutputsRequest, SetExecutionOutputsResponse, StreamLogsRequest, StreamLogsResponse, StreamMetricsRequest, StreamMetricsResponse, UpdateDeploymentRequest, UpdateDeploymentResponse, UpdateJobStatusRequest, UpdateJobStatusResponse, UpdateStepRequest, UpdateStepResponse, WatchStatusRequest, WatchStatusResponse
+from .tracking_service_pb2 import AppendLogsRequest, AppendLogsResponse, CancelExecutionRequest, CancelExecutionResponse, CreateDeploymentRequest, CreateDeploymentResponse, CreateExecutionRequest, CreateExecutionResponse, CreateSubscriptionRequest, CreateSubscriptionResponse, CreateTokenRequest, CreateTokenResponse, DeleteDeploymentRequest, DeleteDeploymentResponse, DeleteExecutionRequest, DeleteExecutionResponse, DeleteSubscriptionRequest, DeleteSubscriptionResponse, GetDeploymentRequest, GetDeploymentResponse, GetExecutionInputRequest, GetExecutionInputResponse, GetExecutionLogsRequest, GetExecutionLogsResponse, GetExecutionOutputRequest, GetExecutionOutputResponse, GetExecutionRequest, GetExecutionResponse, GetJobStatusRequest, GetJobStatusResponse, GetMetricHistoryRequest, GetMetricHistoryResponse, GetServiceInfoRequest, GetServiceInfoResponse, GetSubscriptionRequest, GetSubscriptionResponse, ListDeliveriesRequest, ListDeliveriesResponse, ListDeploymentsRequest, ListDeploymentsResponse, ListExecutionsRequest, ListExecutionsResponse, ListMetricsRequest, ListMetricsResponse, ListSubscriptionsRequest, ListSubscriptionsResponse, ListTokensRequest, ListTokensResponse, LogMetricsRequest, LogMetricsResponse, PauseSubscriptionRequest, PauseSubscriptionResponse, ResumeSubscriptionRequest, ResumeSubscriptionResponse, RevokeTokenRequest, RevokeTokenResponse, SetExecutionOutputsRequest, SetExecutionOutputsResponse, StreamLogsRequest, StreamLogsResponse, StreamMetricsRequest, StreamMetricsResponse, TestSubscriptionRequest, TestSubscriptionResponse, UpdateDeploymentRequest, UpdateDeploymentResponse, UpdateJobStatusRequest, UpdateJobStatusResponse, UpdateStepRequest, UpdateStepResponse, WatchStatusRequest, WatchStatusResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
@@ -317,6 +317,68 @@ class TrackingService(Protocol):
         Revokes a token: calls with it are refused at once, and its open streams
         end within a minute. Admin only.
         Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def create_subscription(self, request: CreateSubscriptionRequest, ctx: RequestContext[CreateSubscriptionRequest, CreateSubscriptionResponse], /) -> CreateSubscriptionResponse:
+        """
+        Creates a subscription: the service delivers every event after this
+        moment that matches its filter (docs/events.md). A webhook's response
+        carries its signing secret, shown only this once. Admin only.
+        Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+        credentials, is too long or names a refused address range; a subject that
+        is not a valid NATS subject; an unspecified kind or status; bad name),
+        NOT_FOUND (a deployment of the filter does not exist).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_subscription(self, request: GetSubscriptionRequest, ctx: RequestContext[GetSubscriptionRequest, GetSubscriptionResponse], /) -> GetSubscriptionResponse:
+        """
+        Returns one subscription (never its secret). Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_subscriptions(self, request: ListSubscriptionsRequest, ctx: RequestContext[ListSubscriptionsRequest, ListSubscriptionsResponse], /) -> ListSubscriptionsResponse:
+        """
+        Lists subscriptions, newest first. Admin only.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def delete_subscription(self, request: DeleteSubscriptionRequest, ctx: RequestContext[DeleteSubscriptionRequest, DeleteSubscriptionResponse], /) -> DeleteSubscriptionResponse:
+        """
+        Deletes a subscription: its deliveries stop and the events it held are
+        left to retention. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def pause_subscription(self, request: PauseSubscriptionRequest, ctx: RequestContext[PauseSubscriptionRequest, PauseSubscriptionResponse], /) -> PauseSubscriptionResponse:
+        """
+        Pauses delivery; events keep accumulating after the cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def resume_subscription(self, request: ResumeSubscriptionRequest, ctx: RequestContext[ResumeSubscriptionRequest, ResumeSubscriptionResponse], /) -> ResumeSubscriptionResponse:
+        """
+        Resumes a paused or failing subscription from its cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def list_deliveries(self, request: ListDeliveriesRequest, ctx: RequestContext[ListDeliveriesRequest, ListDeliveriesResponse], /) -> ListDeliveriesResponse:
+        """
+        Lists the last delivery attempts of a subscription, newest first. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def test_subscription(self, request: TestSubscriptionRequest, ctx: RequestContext[TestSubscriptionRequest, TestSubscriptionResponse], /) -> TestSubscriptionResponse:
+        """
+        Sends one test event (type dev.tracking.test.v1) to the subscription's
+        target now, once, and says how it went; the cursor does not move. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -641,6 +703,94 @@ class TrackingServiceASGIApplication(ConnectASGIApplication[TrackingService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.revoke_token,
+                ),
+                "/tracking.v1.TrackingService/CreateSubscription": Endpoint.unary(
+                    method=MethodInfo(
+                        name="CreateSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=CreateSubscriptionRequest,
+                        output=CreateSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.create_subscription,
+                ),
+                "/tracking.v1.TrackingService/GetSubscription": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=GetSubscriptionRequest,
+                        output=GetSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_subscription,
+                ),
+                "/tracking.v1.TrackingService/ListSubscriptions": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListSubscriptions",
+                        service_name="tracking.v1.TrackingService",
+                        input=ListSubscriptionsRequest,
+                        output=ListSubscriptionsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_subscriptions,
+                ),
+                "/tracking.v1.TrackingService/DeleteSubscription": Endpoint.unary(
+                    method=MethodInfo(
+                        name="DeleteSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=DeleteSubscriptionRequest,
+                        output=DeleteSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.delete_subscription,
+                ),
+                "/tracking.v1.TrackingService/PauseSubscription": Endpoint.unary(
+                    method=MethodInfo(
+                        name="PauseSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=PauseSubscriptionRequest,
+                        output=PauseSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.pause_subscription,
+                ),
+                "/tracking.v1.TrackingService/ResumeSubscription": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ResumeSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=ResumeSubscriptionRequest,
+                        output=ResumeSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.resume_subscription,
+                ),
+                "/tracking.v1.TrackingService/ListDeliveries": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ListDeliveries",
+                        service_name="tracking.v1.TrackingService",
+                        input=ListDeliveriesRequest,
+                        output=ListDeliveriesResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.list_deliveries,
+                ),
+                "/tracking.v1.TrackingService/TestSubscription": Endpoint.unary(
+                    method=MethodInfo(
+                        name="TestSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=TestSubscriptionRequest,
+                        output=TestSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.test_subscription,
                 ),
             },
             interceptors=interceptors,
@@ -1462,6 +1612,210 @@ class TrackingServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def create_subscription(
+        self,
+        request: CreateSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> CreateSubscriptionResponse:
+        """
+        Creates a subscription: the service delivers every event after this
+        moment that matches its filter (docs/events.md). A webhook's response
+        carries its signing secret, shown only this once. Admin only.
+        Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+        credentials, is too long or names a refused address range; a subject that
+        is not a valid NATS subject; an unspecified kind or status; bad name),
+        NOT_FOUND (a deployment of the filter does not exist).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=CreateSubscriptionRequest,
+                output=CreateSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def get_subscription(
+        self,
+        request: GetSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetSubscriptionResponse:
+        """
+        Returns one subscription (never its secret). Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=GetSubscriptionRequest,
+                output=GetSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def list_subscriptions(
+        self,
+        request: ListSubscriptionsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListSubscriptionsResponse:
+        """
+        Lists subscriptions, newest first. Admin only.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListSubscriptions",
+                service_name="tracking.v1.TrackingService",
+                input=ListSubscriptionsRequest,
+                output=ListSubscriptionsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def delete_subscription(
+        self,
+        request: DeleteSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeleteSubscriptionResponse:
+        """
+        Deletes a subscription: its deliveries stop and the events it held are
+        left to retention. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=DeleteSubscriptionRequest,
+                output=DeleteSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def pause_subscription(
+        self,
+        request: PauseSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> PauseSubscriptionResponse:
+        """
+        Pauses delivery; events keep accumulating after the cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="PauseSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=PauseSubscriptionRequest,
+                output=PauseSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def resume_subscription(
+        self,
+        request: ResumeSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ResumeSubscriptionResponse:
+        """
+        Resumes a paused or failing subscription from its cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ResumeSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=ResumeSubscriptionRequest,
+                output=ResumeSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def list_deliveries(
+        self,
+        request: ListDeliveriesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListDeliveriesResponse:
+        """
+        Lists the last delivery attempts of a subscription, newest first. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListDeliveries",
+                service_name="tracking.v1.TrackingService",
+                input=ListDeliveriesRequest,
+                output=ListDeliveriesResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    async def test_subscription(
+        self,
+        request: TestSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> TestSubscriptionResponse:
+        """
+        Sends one test event (type dev.tracking.test.v1) to the subscription's
+        target now, once, and says how it went; the cursor does not move. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="TestSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=TestSubscriptionRequest,
+                output=TestSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
 
 class TrackingServiceSync(Protocol):
     """
@@ -1743,6 +2097,68 @@ class TrackingServiceSync(Protocol):
         Revokes a token: calls with it are refused at once, and its open streams
         end within a minute. Admin only.
         Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def create_subscription(self, request: CreateSubscriptionRequest, ctx: RequestContext[CreateSubscriptionRequest, CreateSubscriptionResponse], /) -> CreateSubscriptionResponse:
+        """
+        Creates a subscription: the service delivers every event after this
+        moment that matches its filter (docs/events.md). A webhook's response
+        carries its signing secret, shown only this once. Admin only.
+        Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+        credentials, is too long or names a refused address range; a subject that
+        is not a valid NATS subject; an unspecified kind or status; bad name),
+        NOT_FOUND (a deployment of the filter does not exist).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_subscription(self, request: GetSubscriptionRequest, ctx: RequestContext[GetSubscriptionRequest, GetSubscriptionResponse], /) -> GetSubscriptionResponse:
+        """
+        Returns one subscription (never its secret). Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_subscriptions(self, request: ListSubscriptionsRequest, ctx: RequestContext[ListSubscriptionsRequest, ListSubscriptionsResponse], /) -> ListSubscriptionsResponse:
+        """
+        Lists subscriptions, newest first. Admin only.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def delete_subscription(self, request: DeleteSubscriptionRequest, ctx: RequestContext[DeleteSubscriptionRequest, DeleteSubscriptionResponse], /) -> DeleteSubscriptionResponse:
+        """
+        Deletes a subscription: its deliveries stop and the events it held are
+        left to retention. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def pause_subscription(self, request: PauseSubscriptionRequest, ctx: RequestContext[PauseSubscriptionRequest, PauseSubscriptionResponse], /) -> PauseSubscriptionResponse:
+        """
+        Pauses delivery; events keep accumulating after the cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def resume_subscription(self, request: ResumeSubscriptionRequest, ctx: RequestContext[ResumeSubscriptionRequest, ResumeSubscriptionResponse], /) -> ResumeSubscriptionResponse:
+        """
+        Resumes a paused or failing subscription from its cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def list_deliveries(self, request: ListDeliveriesRequest, ctx: RequestContext[ListDeliveriesRequest, ListDeliveriesResponse], /) -> ListDeliveriesResponse:
+        """
+        Lists the last delivery attempts of a subscription, newest first. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def test_subscription(self, request: TestSubscriptionRequest, ctx: RequestContext[TestSubscriptionRequest, TestSubscriptionResponse], /) -> TestSubscriptionResponse:
+        """
+        Sends one test event (type dev.tracking.test.v1) to the subscription's
+        target now, once, and says how it went; the cursor does not move. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -2065,6 +2481,94 @@ class TrackingServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.revoke_token,
+                ),
+                "/tracking.v1.TrackingService/CreateSubscription": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="CreateSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=CreateSubscriptionRequest,
+                        output=CreateSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.create_subscription,
+                ),
+                "/tracking.v1.TrackingService/GetSubscription": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=GetSubscriptionRequest,
+                        output=GetSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_subscription,
+                ),
+                "/tracking.v1.TrackingService/ListSubscriptions": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListSubscriptions",
+                        service_name="tracking.v1.TrackingService",
+                        input=ListSubscriptionsRequest,
+                        output=ListSubscriptionsResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_subscriptions,
+                ),
+                "/tracking.v1.TrackingService/DeleteSubscription": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="DeleteSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=DeleteSubscriptionRequest,
+                        output=DeleteSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.delete_subscription,
+                ),
+                "/tracking.v1.TrackingService/PauseSubscription": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="PauseSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=PauseSubscriptionRequest,
+                        output=PauseSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.pause_subscription,
+                ),
+                "/tracking.v1.TrackingService/ResumeSubscription": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ResumeSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=ResumeSubscriptionRequest,
+                        output=ResumeSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.resume_subscription,
+                ),
+                "/tracking.v1.TrackingService/ListDeliveries": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ListDeliveries",
+                        service_name="tracking.v1.TrackingService",
+                        input=ListDeliveriesRequest,
+                        output=ListDeliveriesResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.list_deliveries,
+                ),
+                "/tracking.v1.TrackingService/TestSubscription": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="TestSubscription",
+                        service_name="tracking.v1.TrackingService",
+                        input=TestSubscriptionRequest,
+                        output=TestSubscriptionResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.test_subscription,
                 ),
             },
             interceptors=interceptors,
@@ -2880,6 +3384,210 @@ class TrackingServiceClientSync(ConnectClientSync):
                 service_name="tracking.v1.TrackingService",
                 input=RevokeTokenRequest,
                 output=RevokeTokenResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def create_subscription(
+        self,
+        request: CreateSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> CreateSubscriptionResponse:
+        """
+        Creates a subscription: the service delivers every event after this
+        moment that matches its filter (docs/events.md). A webhook's response
+        carries its signing secret, shown only this once. Admin only.
+        Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+        credentials, is too long or names a refused address range; a subject that
+        is not a valid NATS subject; an unspecified kind or status; bad name),
+        NOT_FOUND (a deployment of the filter does not exist).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="CreateSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=CreateSubscriptionRequest,
+                output=CreateSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def get_subscription(
+        self,
+        request: GetSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetSubscriptionResponse:
+        """
+        Returns one subscription (never its secret). Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=GetSubscriptionRequest,
+                output=GetSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def list_subscriptions(
+        self,
+        request: ListSubscriptionsRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListSubscriptionsResponse:
+        """
+        Lists subscriptions, newest first. Admin only.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListSubscriptions",
+                service_name="tracking.v1.TrackingService",
+                input=ListSubscriptionsRequest,
+                output=ListSubscriptionsResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def delete_subscription(
+        self,
+        request: DeleteSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> DeleteSubscriptionResponse:
+        """
+        Deletes a subscription: its deliveries stop and the events it held are
+        left to retention. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="DeleteSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=DeleteSubscriptionRequest,
+                output=DeleteSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def pause_subscription(
+        self,
+        request: PauseSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> PauseSubscriptionResponse:
+        """
+        Pauses delivery; events keep accumulating after the cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="PauseSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=PauseSubscriptionRequest,
+                output=PauseSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def resume_subscription(
+        self,
+        request: ResumeSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ResumeSubscriptionResponse:
+        """
+        Resumes a paused or failing subscription from its cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ResumeSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=ResumeSubscriptionRequest,
+                output=ResumeSubscriptionResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def list_deliveries(
+        self,
+        request: ListDeliveriesRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> ListDeliveriesResponse:
+        """
+        Lists the last delivery attempts of a subscription, newest first. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ListDeliveries",
+                service_name="tracking.v1.TrackingService",
+                input=ListDeliveriesRequest,
+                output=ListDeliveriesResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def test_subscription(
+        self,
+        request: TestSubscriptionRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> TestSubscriptionResponse:
+        """
+        Sends one test event (type dev.tracking.test.v1) to the subscription's
+        target now, once, and says how it went; the cursor does not move. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="TestSubscription",
+                service_name="tracking.v1.TrackingService",
+                input=TestSubscriptionRequest,
+                output=TestSubscriptionResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),

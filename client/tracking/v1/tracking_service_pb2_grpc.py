@@ -190,6 +190,46 @@ class TrackingServiceStub:
                 request_serializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenRequest.SerializeToString,
                 response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenResponse.FromString,
                 _registered_method=True)
+        self.CreateSubscription = channel.unary_unary(
+                '/tracking.v1.TrackingService/CreateSubscription',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.CreateSubscriptionRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.CreateSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.GetSubscription = channel.unary_unary(
+                '/tracking.v1.TrackingService/GetSubscription',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.GetSubscriptionRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.GetSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListSubscriptions = channel.unary_unary(
+                '/tracking.v1.TrackingService/ListSubscriptions',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListSubscriptionsRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSubscription = channel.unary_unary(
+                '/tracking.v1.TrackingService/DeleteSubscription',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.DeleteSubscriptionRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.DeleteSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.PauseSubscription = channel.unary_unary(
+                '/tracking.v1.TrackingService/PauseSubscription',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.PauseSubscriptionRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.PauseSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ResumeSubscription = channel.unary_unary(
+                '/tracking.v1.TrackingService/ResumeSubscription',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.ResumeSubscriptionRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ResumeSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListDeliveries = channel.unary_unary(
+                '/tracking.v1.TrackingService/ListDeliveries',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListDeliveriesRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.TestSubscription = channel.unary_unary(
+                '/tracking.v1.TrackingService/TestSubscription',
+                request_serializer=tracking_dot_v1_dot_tracking__service__pb2.TestSubscriptionRequest.SerializeToString,
+                response_deserializer=tracking_dot_v1_dot_tracking__service__pb2.TestSubscriptionResponse.FromString,
+                _registered_method=True)
 
 
 class TrackingServiceServicer:
@@ -503,6 +543,76 @@ class TrackingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSubscription(self, request, context):
+        """Creates a subscription: the service delivers every event after this
+        moment that matches its filter (docs/events.md). A webhook's response
+        carries its signing secret, shown only this once. Admin only.
+        Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+        credentials, is too long or names a refused address range; a subject that
+        is not a valid NATS subject; an unspecified kind or status; bad name),
+        NOT_FOUND (a deployment of the filter does not exist).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSubscription(self, request, context):
+        """Returns one subscription (never its secret). Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubscriptions(self, request, context):
+        """Lists subscriptions, newest first. Admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSubscription(self, request, context):
+        """Deletes a subscription: its deliveries stop and the events it held are
+        left to retention. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSubscription(self, request, context):
+        """Pauses delivery; events keep accumulating after the cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSubscription(self, request, context):
+        """Resumes a paused or failing subscription from its cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliveries(self, request, context):
+        """Lists the last delivery attempts of a subscription, newest first. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestSubscription(self, request, context):
+        """Sends one test event (type dev.tracking.test.v1) to the subscription's
+        target now, once, and says how it went; the cursor does not move. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrackingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -645,6 +755,46 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     servicer.RevokeToken,
                     request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenRequest.FromString,
                     response_serializer=tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'CreateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSubscription,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.CreateSubscriptionRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.CreateSubscriptionResponse.SerializeToString,
+            ),
+            'GetSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSubscription,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.GetSubscriptionRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.GetSubscriptionResponse.SerializeToString,
+            ),
+            'ListSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubscriptions,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListSubscriptionsRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'DeleteSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSubscription,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.DeleteSubscriptionRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.DeleteSubscriptionResponse.SerializeToString,
+            ),
+            'PauseSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSubscription,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.PauseSubscriptionRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.PauseSubscriptionResponse.SerializeToString,
+            ),
+            'ResumeSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeSubscription,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ResumeSubscriptionRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.ResumeSubscriptionResponse.SerializeToString,
+            ),
+            'ListDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliveries,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.ListDeliveriesRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'TestSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestSubscription,
+                    request_deserializer=tracking_dot_v1_dot_tracking__service__pb2.TestSubscriptionRequest.FromString,
+                    response_serializer=tracking_dot_v1_dot_tracking__service__pb2.TestSubscriptionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1419,6 +1569,222 @@ class TrackingService:
             '/tracking.v1.TrackingService/RevokeToken',
             tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenRequest.SerializeToString,
             tracking_dot_v1_dot_tracking__service__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/CreateSubscription',
+            tracking_dot_v1_dot_tracking__service__pb2.CreateSubscriptionRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.CreateSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/GetSubscription',
+            tracking_dot_v1_dot_tracking__service__pb2.GetSubscriptionRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.GetSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/ListSubscriptions',
+            tracking_dot_v1_dot_tracking__service__pb2.ListSubscriptionsRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/DeleteSubscription',
+            tracking_dot_v1_dot_tracking__service__pb2.DeleteSubscriptionRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.DeleteSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/PauseSubscription',
+            tracking_dot_v1_dot_tracking__service__pb2.PauseSubscriptionRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.PauseSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/ResumeSubscription',
+            tracking_dot_v1_dot_tracking__service__pb2.ResumeSubscriptionRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.ResumeSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/ListDeliveries',
+            tracking_dot_v1_dot_tracking__service__pb2.ListDeliveriesRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tracking.v1.TrackingService/TestSubscription',
+            tracking_dot_v1_dot_tracking__service__pb2.TestSubscriptionRequest.SerializeToString,
+            tracking_dot_v1_dot_tracking__service__pb2.TestSubscriptionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -228,6 +228,43 @@ class TrackingServiceStub:
     end within a minute. Admin only.
     Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
     """
+    CreateSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.CreateSubscriptionRequest, _tracking_service_pb2.CreateSubscriptionResponse]
+    """Creates a subscription: the service delivers every event after this
+    moment that matches its filter (docs/events.md). A webhook's response
+    carries its signing secret, shown only this once. Admin only.
+    Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+    credentials, is too long or names a refused address range; a subject that
+    is not a valid NATS subject; an unspecified kind or status; bad name),
+    NOT_FOUND (a deployment of the filter does not exist).
+    """
+    GetSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.GetSubscriptionRequest, _tracking_service_pb2.GetSubscriptionResponse]
+    """Returns one subscription (never its secret). Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ListSubscriptionsRequest, _tracking_service_pb2.ListSubscriptionsResponse]
+    """Lists subscriptions, newest first. Admin only."""
+    DeleteSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.DeleteSubscriptionRequest, _tracking_service_pb2.DeleteSubscriptionResponse]
+    """Deletes a subscription: its deliveries stop and the events it held are
+    left to retention. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    PauseSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.PauseSubscriptionRequest, _tracking_service_pb2.PauseSubscriptionResponse]
+    """Pauses delivery; events keep accumulating after the cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ResumeSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ResumeSubscriptionRequest, _tracking_service_pb2.ResumeSubscriptionResponse]
+    """Resumes a paused or failing subscription from its cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListDeliveries: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.ListDeliveriesRequest, _tracking_service_pb2.ListDeliveriesResponse]
+    """Lists the last delivery attempts of a subscription, newest first. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    TestSubscription: _grpc.UnaryUnaryMultiCallable[_tracking_service_pb2.TestSubscriptionRequest, _tracking_service_pb2.TestSubscriptionResponse]
+    """Sends one test event (type dev.tracking.test.v1) to the subscription's
+    target now, once, and says how it went; the cursor does not move. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class TrackingServiceAsyncStub(TrackingServiceStub):
@@ -428,6 +465,43 @@ class TrackingServiceAsyncStub(TrackingServiceStub):
     """Revokes a token: calls with it are refused at once, and its open streams
     end within a minute. Admin only.
     Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+    """
+    CreateSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.CreateSubscriptionRequest, _tracking_service_pb2.CreateSubscriptionResponse]  # type: ignore[assignment]
+    """Creates a subscription: the service delivers every event after this
+    moment that matches its filter (docs/events.md). A webhook's response
+    carries its signing secret, shown only this once. Admin only.
+    Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+    credentials, is too long or names a refused address range; a subject that
+    is not a valid NATS subject; an unspecified kind or status; bad name),
+    NOT_FOUND (a deployment of the filter does not exist).
+    """
+    GetSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.GetSubscriptionRequest, _tracking_service_pb2.GetSubscriptionResponse]  # type: ignore[assignment]
+    """Returns one subscription (never its secret). Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListSubscriptions: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ListSubscriptionsRequest, _tracking_service_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
+    """Lists subscriptions, newest first. Admin only."""
+    DeleteSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.DeleteSubscriptionRequest, _tracking_service_pb2.DeleteSubscriptionResponse]  # type: ignore[assignment]
+    """Deletes a subscription: its deliveries stop and the events it held are
+    left to retention. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    PauseSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.PauseSubscriptionRequest, _tracking_service_pb2.PauseSubscriptionResponse]  # type: ignore[assignment]
+    """Pauses delivery; events keep accumulating after the cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ResumeSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ResumeSubscriptionRequest, _tracking_service_pb2.ResumeSubscriptionResponse]  # type: ignore[assignment]
+    """Resumes a paused or failing subscription from its cursor. Admin only.
+    Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    ListDeliveries: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.ListDeliveriesRequest, _tracking_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
+    """Lists the last delivery attempts of a subscription, newest first. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+    """
+    TestSubscription: _aio.UnaryUnaryMultiCallable[_tracking_service_pb2.TestSubscriptionRequest, _tracking_service_pb2.TestSubscriptionResponse]  # type: ignore[assignment]
+    """Sends one test event (type dev.tracking.test.v1) to the subscription's
+    target now, once, and says how it went; the cursor does not move. Admin
+    only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
     """
 
 class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -794,6 +868,91 @@ class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Revokes a token: calls with it are refused at once, and its open streams
         end within a minute. Admin only.
         Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateSubscription(
+        self,
+        request: _tracking_service_pb2.CreateSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.CreateSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.CreateSubscriptionResponse]]:
+        """Creates a subscription: the service delivers every event after this
+        moment that matches its filter (docs/events.md). A webhook's response
+        carries its signing secret, shown only this once. Admin only.
+        Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+        credentials, is too long or names a refused address range; a subject that
+        is not a valid NATS subject; an unspecified kind or status; bad name),
+        NOT_FOUND (a deployment of the filter does not exist).
+        """
+
+    @_abc_1.abstractmethod
+    def GetSubscription(
+        self,
+        request: _tracking_service_pb2.GetSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.GetSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.GetSubscriptionResponse]]:
+        """Returns one subscription (never its secret). Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSubscriptions(
+        self,
+        request: _tracking_service_pb2.ListSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ListSubscriptionsResponse, _abc.Awaitable[_tracking_service_pb2.ListSubscriptionsResponse]]:
+        """Lists subscriptions, newest first. Admin only."""
+
+    @_abc_1.abstractmethod
+    def DeleteSubscription(
+        self,
+        request: _tracking_service_pb2.DeleteSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.DeleteSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.DeleteSubscriptionResponse]]:
+        """Deletes a subscription: its deliveries stop and the events it held are
+        left to retention. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def PauseSubscription(
+        self,
+        request: _tracking_service_pb2.PauseSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.PauseSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.PauseSubscriptionResponse]]:
+        """Pauses delivery; events keep accumulating after the cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeSubscription(
+        self,
+        request: _tracking_service_pb2.ResumeSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ResumeSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.ResumeSubscriptionResponse]]:
+        """Resumes a paused or failing subscription from its cursor. Admin only.
+        Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDeliveries(
+        self,
+        request: _tracking_service_pb2.ListDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_tracking_service_pb2.ListDeliveriesResponse]]:
+        """Lists the last delivery attempts of a subscription, newest first. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def TestSubscription(
+        self,
+        request: _tracking_service_pb2.TestSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tracking_service_pb2.TestSubscriptionResponse, _abc.Awaitable[_tracking_service_pb2.TestSubscriptionResponse]]:
+        """Sends one test event (type dev.tracking.test.v1) to the subscription's
+        target now, once, and says how it went; the cursor does not move. Admin
+        only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
         """
 
 def add_TrackingServiceServicer_to_server(servicer: TrackingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,4 +1,4 @@
-// `tracking serve` as a real process for the tests: SQLite in a temp dir, a free port, and
+// `tracking serve` as a real process for the tests: SQLite in a temp dir, free ports, and
 // SIGKILL + restart on the same port and database.
 //
 // The server binary defaults to the repository's .venv/bin/tracking; TRACKING_BIN names
@@ -39,7 +39,8 @@ export class TrackingServer {
   /** Starts the server (on the port it had, after a restart); resolves once it serves. */
   async start(): Promise<this> {
     const requested = this.address || "127.0.0.1:0";
-    const http = this.options.http ? ["--http-address", "127.0.0.1:0"] : [];
+    // Both ports are free ones (or HTTP is off), so the tests pass beside a `make run`.
+    const http = ["--http-address", this.options.http ? "127.0.0.1:0" : ""];
     const child = spawn(
       TRACKING_BIN,
       ["serve", "--address", requested, "--database-url", this.databaseUrl, ...http],

@@ -22,6 +22,7 @@ from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.api.stored_executions import stored_form
 from tracking.service.auth import AuthInterceptor, RateLimiter
+from tracking.service.domain.subscriptions import RetrySchedule
 from tracking.service.drain import DrainInterceptor
 from tracking.service.errors import ErrorInterceptor
 from tracking.service.events.hub import EventHub
@@ -33,10 +34,15 @@ from tracking.service.operations.executions import Executions
 from tracking.service.operations.leases import LeaseSweeper
 from tracking.service.operations.logs import Logs
 from tracking.service.operations.metrics import Metrics as MetricPoints
+from tracking.service.operations.outbox import Outbox
 from tracking.service.operations.recording import Recorder
 from tracking.service.operations.retention import Retention
 from tracking.service.operations.streams import Streams
+from tracking.service.operations.subscriptions import Subscriptions
 from tracking.service.operations.tokens import Tokens
+from tracking.service.outbound.dispatcher import DeliveryPolicy, Dispatcher
+from tracking.service.outbound.nats_publisher import NatsPublisher
+from tracking.service.outbound.webhook import WebhookSender
 from tracking.service.settings import Settings
 from tracking.service.storage_watch import StorageWatch
 from tracking.service.store.database import Database
@@ -182,6 +188,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
     logs = Logs(database, hub, limits, recorder)
     tokens = Tokens(database, cache_seconds=settings.token_cache_seconds)
     executions = Executions(database, hub, limits, recorder)
+    subscriptions = Subscriptions(database, settings.outbound_allow_private_addresses)
     streams = Streams(database, hub, limits)
     servicer = TrackingServicer(
         deployments=Deployments(database, hub, limits, recorder),
@@ -190,6 +197,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         metrics=MetricPoints(database, hub, limits, recorder, streams),
         streams=streams,
         tokens=tokens,
+        subscriptions=subscriptions,
         limits=limits,
     )
     metrics = Metrics()
@@ -257,6 +265,8 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     retention = Retention(database, timedelta(seconds=settings.retention_seconds))
+    dispatcher = dispatcher_of(settings, database, hub)
+    subscriptions.tester = dispatcher
     sweeper = LeaseSweeper(database, executions.mark_lapsed)
     app = TrackingApp(
         server,
@@ -273,12 +283,39 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         metrics_port,
         http,
     )
+    app.tasks.append(asyncio.create_task(dispatcher.run_forever(), name="outbound"))
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))
     watch = StorageWatch(database, health_servicer, ["", SERVICE_NAME])
     app.tasks.append(asyncio.create_task(watch.run_forever(settings.storage_check_seconds)))
     # Leases that ran out while no server was running are marked at once.
     app.tasks.append(asyncio.create_task(sweeper.run_forever(settings.lease_sweep_seconds)))
     return app, port
+
+
+def dispatcher_of(settings: Settings, database: Database, hub: EventHub) -> Dispatcher:
+    """The dispatcher of subscriptions' events, holding leases as this replica."""
+    lease = timedelta(seconds=settings.outbound_lease_seconds)
+    return Dispatcher(
+        Outbox(database, database.replica_id, lease),
+        hub,
+        DeliveryPolicy(
+            source=settings.events_source,
+            parallelism=settings.outbound_parallelism,
+            max_age_seconds=settings.outbound_max_age_seconds,
+            schedule=RetrySchedule(
+                settings.outbound_retry_base_seconds, settings.outbound_retry_max_seconds
+            ),
+        ),
+        WebhookSender(
+            settings.outbound_allow_private_addresses,
+            settings.outbound_connect_timeout_seconds,
+            settings.outbound_timeout_seconds,
+        ),
+        NatsPublisher(
+            settings.nats_url, settings.nats_create_streams, settings.outbound_timeout_seconds
+        ),
+        settings.outbound_lease_seconds,
+    )
 
 
 async def serve(
@@ -288,6 +325,11 @@ async def serve(
     shares its ports and calls `on_ready` once it serves (the parent says where)."""
     raise_descriptor_limit()
     app, port = await create_server(settings, reuse_port)
+    # Before the server says it serves: a SIGTERM sent as soon as it does is a drain.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     host = settings.address.rsplit(":", 1)[0]
     if on_ready is not None:
         log.info("worker %d ready (database: %s)", os.getpid(), app.database.dialect)
@@ -310,10 +352,6 @@ async def serve(
             "auth is OFF on %s: anyone who can reach this address can read and write",
             settings.address,
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("draining (grace %.1fs)", settings.grace_seconds)
     await app.stop(settings.grace_seconds)

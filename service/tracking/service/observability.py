@@ -1,4 +1,5 @@
-"""Metrics (Prometheus, on a port of their own) and one structured log line per call.
+"""Metrics (Prometheus, on a port of their own) and one structured log line per call (at
+DEBUG, or INFO when the server failed the call).
 
 The interceptor is the outermost one: it sees every call, including those the
 auth interceptor refuses, with its final status code and duration. Each call
@@ -24,9 +25,9 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pythonjsonlogger.json import JsonFormatter
 
 from tracking.service.events.hub import EventHub
+from tracking.service.log_output import ClientGone, LogFormat, chosen_format, formatter
 from tracking.service.wrapping import CallFacts, Context, Stage, WrappingInterceptor
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -123,18 +124,11 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, fmt: str) -> None:
+def configure_logging(level: str, fmt: LogFormat) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
-    if fmt == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(ClientGone())
+    handler.setFormatter(formatter(chosen_format(fmt, sys.stderr)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -193,7 +187,7 @@ class ObservabilityInterceptor(WrappingInterceptor):
         elapsed = time.perf_counter() - call.started
         method.count(code)
         method.latency.observe(elapsed)
-        level = logging.DEBUG if code is grpc.StatusCode.OK else logging.INFO
+        level = logging.INFO if code in _SERVER_FAULTS else logging.DEBUG
         if log.isEnabledFor(level):
             extra = {
                 "method": method.method,
@@ -217,6 +211,10 @@ class ObservabilityInterceptor(WrappingInterceptor):
 
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+# A call line is written at DEBUG, unless the server failed it.
+_SERVER_FAULTS = frozenset(
+    {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS}
+)
 
 
 def _ended_with(error: BaseException | None, context: Context) -> grpc.StatusCode:

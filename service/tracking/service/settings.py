@@ -158,11 +158,49 @@ class Settings(BaseSettings):
     metrics_address: str = Field(
         "", description="host:port of the Prometheus /metrics endpoint (empty: off)"
     )
-    log_format: Literal["json", "text"] = Field(
-        "json", description="json (one object a line) or text"
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="auto (text on a terminal, else json), json (one object a line) or text",
     )
     reflection: bool = Field(True, description="serve gRPC server reflection")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    outbound_allow_private_addresses: bool = Field(
+        False,
+        description="let webhooks reach loopback, private, link-local and metadata addresses"
+        " (refused by default, at creation and at every connection)",
+    )
+    outbound_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="time a webhook receiver gets to accept the connection"
+    )
+    outbound_timeout_seconds: float = Field(
+        10.0, gt=0, description="time a webhook receiver gets to answer, in all"
+    )
+    outbound_max_age_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="time deliveries of a subscription may fail before it is marked failing",
+    )
+    outbound_retry_base_seconds: float = Field(
+        0.5, gt=0, description="wait before the first retry (it doubles at each retry)"
+    )
+    outbound_retry_max_seconds: float = Field(
+        60.0, gt=0, description="longest wait between retries (Retry-After included)"
+    )
+    outbound_parallelism: int = Field(
+        32, gt=0, description="executions whose events one subscription sends at once"
+    )
+    outbound_lease_seconds: float = Field(
+        5.0, gt=0, description="how long a replica holds a subscription without renewing it"
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="the NATS server that NATS subscriptions publish to"
+    )
+    nats_create_streams: bool = Field(
+        True, description="create a JetStream stream for a subject prefix that none holds"
+    )
+    events_source: str = Field(
+        "/tracking", description="the CloudEvents `source` of the events this service sends"
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

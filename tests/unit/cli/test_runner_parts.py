@@ -126,14 +126,15 @@ def test_a_long_line_is_cut_into_marked_pieces_that_fit() -> None:
     assert split_line("abcde", 2) == ["ab", "cd", "e"]
 
 
-def test_the_default_job_name_is_the_command_line_on_one_line() -> None:
+def test_the_default_job_name_is_the_command_as_a_person_types_it() -> None:
     assert default_job_name(["python", "train.py", "--epochs", "10"]) == (
         "python train.py --epochs 10"
     )
-    script = "import time\nfor i in range(3):\n    print(i)\n"
+    script = "for i in range(3):\n    print(f'step {i}')\n"
     assert default_job_name(["python", "-c", script]) == (
-        "python -c 'import time for i in range(3): print(i)'"
+        "python -c \"for i in range(3): print(f'step {i}')\""
     )
+    assert default_job_name(["echo", 'say "hi"', ""]) == 'echo \'say "hi"\' ""'
     long = default_job_name(["echo", "x" * 500])
     assert len(long) == MAX_JOB_NAME
-    assert long.endswith("…")
+    assert long == "echo " + "x" * (MAX_JOB_NAME - 6) + "…"

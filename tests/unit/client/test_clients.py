@@ -35,7 +35,14 @@ from tracking.client import (
     Unavailable,
     methods,
 )
-from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, metric_pb2
+from tracking.v1 import (
+    auth_pb2,
+    deployment_pb2,
+    execution_pb2,
+    io_pb2,
+    metric_pb2,
+    subscription_pb2,
+)
 from tracking.v1 import status_pb2 as job_status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -87,6 +94,8 @@ JOB_STATUS = job_status_pb2.JobStatus(status=job_status_pb2.RUNNING_STATUS_RUNNI
 STEP = execution_pb2.Step(name="prep", status=job_status_pb2.RUNNING_STATUS_RUNNING)
 LOG = execution_pb2.LogEntry(seq=1, message="hello")
 STDOUT = execution_pb2.LOG_STREAM_STDOUT
+SUBSCRIPTION = subscription_pb2.Subscription(subscription_id="sub_0123456789ab", name="ops")
+DELIVERY = subscription_pb2.Delivery(event_id="evt_1", http_status=204, succeeded=True)
 TOKEN_ROW = auth_pb2.ApiToken(token_id="tok_0123456789ab", name="ci-bot", role=auth_pb2.ROLE_WRITER)
 
 
@@ -429,6 +438,96 @@ CASES = [
         pb.RevokeTokenRequest(token_id="tok_0123456789ab"),
         pb.RevokeTokenResponse(token=TOKEN_ROW),
         TOKEN_ROW,
+    ),
+    Case(
+        "create_subscription",
+        ("ops",),
+        {
+            "webhook": "https://hooks.example.com/tracking",
+            "deployments": ["train"],
+            "kinds": ["execution_status_changed"],
+            "statuses": ["success", "error"],
+            "request_id": "r1",
+        },
+        "CreateSubscription",
+        pb.CreateSubscriptionRequest(
+            subscription=subscription_pb2.Subscription(
+                name="ops",
+                webhook=subscription_pb2.WebhookTarget(url="https://hooks.example.com/tracking"),
+                filter=subscription_pb2.SubscriptionFilter(
+                    deployment_names=["train"],
+                    kinds=[subscription_pb2.EVENT_KIND_EXECUTION_STATUS_CHANGED],
+                    statuses=[
+                        job_status_pb2.RUNNING_STATUS_SUCCESS,
+                        job_status_pb2.RUNNING_STATUS_ERROR,
+                    ],
+                ),
+            ),
+            request_id="r1",
+        ),
+        pb.CreateSubscriptionResponse(subscription=SUBSCRIPTION, secret="whsec_x"),
+    ),
+    Case(
+        "get_subscription",
+        ("sub_0123456789ab",),
+        {},
+        "GetSubscription",
+        pb.GetSubscriptionRequest(subscription_id="sub_0123456789ab"),
+        pb.GetSubscriptionResponse(subscription=SUBSCRIPTION),
+        SUBSCRIPTION,
+    ),
+    Case(
+        "list_subscriptions",
+        (),
+        {},
+        "ListSubscriptions",
+        pb.ListSubscriptionsRequest(),
+        pb.ListSubscriptionsResponse(subscriptions=[SUBSCRIPTION]),
+        [SUBSCRIPTION],
+    ),
+    Case(
+        "delete_subscription",
+        ("sub_0123456789ab",),
+        {},
+        "DeleteSubscription",
+        pb.DeleteSubscriptionRequest(subscription_id="sub_0123456789ab"),
+        pb.DeleteSubscriptionResponse(),
+    ),
+    Case(
+        "pause_subscription",
+        ("sub_0123456789ab",),
+        {},
+        "PauseSubscription",
+        pb.PauseSubscriptionRequest(subscription_id="sub_0123456789ab"),
+        pb.PauseSubscriptionResponse(subscription=SUBSCRIPTION),
+        SUBSCRIPTION,
+    ),
+    Case(
+        "resume_subscription",
+        ("sub_0123456789ab",),
+        {},
+        "ResumeSubscription",
+        pb.ResumeSubscriptionRequest(subscription_id="sub_0123456789ab"),
+        pb.ResumeSubscriptionResponse(subscription=SUBSCRIPTION),
+        SUBSCRIPTION,
+    ),
+    Case(
+        "list_deliveries",
+        ("sub_0123456789ab",),
+        {"page_size": 5},
+        "ListDeliveries",
+        pb.ListDeliveriesRequest(subscription_id="sub_0123456789ab", page_size=5),
+        pb.ListDeliveriesResponse(deliveries=[DELIVERY]),
+        [DELIVERY],
+    ),
+    Case(
+        "test_subscription",
+        ("sub_0123456789ab",),
+        {},
+        "TestSubscription",
+        pb.TestSubscriptionRequest(subscription_id="sub_0123456789ab"),
+        pb.TestSubscriptionResponse(delivery=DELIVERY),
+        DELIVERY,
     ),
 ]
 

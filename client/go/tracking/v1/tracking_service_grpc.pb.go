@@ -169,6 +169,36 @@ type TrackingServiceClient interface {
 	// end within a minute. Admin only.
 	// Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// Creates a subscription: the service delivers every event after this
+	// moment that matches its filter (docs/events.md). A webhook's response
+	// carries its signing secret, shown only this once. Admin only.
+	// Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+	// credentials, is too long or names a refused address range; a subject that
+	// is not a valid NATS subject; an unspecified kind or status; bad name),
+	// NOT_FOUND (a deployment of the filter does not exist).
+	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error)
+	// Returns one subscription (never its secret). Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*GetSubscriptionResponse, error)
+	// Lists subscriptions, newest first. Admin only.
+	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
+	// Deletes a subscription: its deliveries stop and the events it held are
+	// left to retention. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error)
+	// Pauses delivery; events keep accumulating after the cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	PauseSubscription(ctx context.Context, in *PauseSubscriptionRequest, opts ...grpc.CallOption) (*PauseSubscriptionResponse, error)
+	// Resumes a paused or failing subscription from its cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error)
+	// Lists the last delivery attempts of a subscription, newest first. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
+	// Sends one test event (type dev.tracking.test.v1) to the subscription's
+	// target now, once, and says how it went; the cursor does not move. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	TestSubscription(ctx context.Context, in *TestSubscriptionRequest, opts ...grpc.CallOption) (*TestSubscriptionResponse, error)
 }
 
 type trackingServiceClient struct {
@@ -500,6 +530,78 @@ func (c *trackingServiceClient) RevokeToken(ctx context.Context, in *RevokeToken
 	return out, nil
 }
 
+func (c *trackingServiceClient) CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error) {
+	out := new(CreateSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/CreateSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*GetSubscriptionResponse, error) {
+	out := new(GetSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/GetSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error) {
+	out := new(ListSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ListSubscriptions", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error) {
+	out := new(DeleteSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/DeleteSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) PauseSubscription(ctx context.Context, in *PauseSubscriptionRequest, opts ...grpc.CallOption) (*PauseSubscriptionResponse, error) {
+	out := new(PauseSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/PauseSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error) {
+	out := new(ResumeSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ResumeSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error) {
+	out := new(ListDeliveriesResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/ListDeliveries", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trackingServiceClient) TestSubscription(ctx context.Context, in *TestSubscriptionRequest, opts ...grpc.CallOption) (*TestSubscriptionResponse, error) {
+	out := new(TestSubscriptionResponse)
+	err := c.cc.Invoke(ctx, "/tracking.v1.TrackingService/TestSubscription", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TrackingServiceServer is the server API for TrackingService service.
 // All implementations must embed UnimplementedTrackingServiceServer
 // for forward compatibility
@@ -656,6 +758,36 @@ type TrackingServiceServer interface {
 	// end within a minute. Admin only.
 	// Errors: INVALID_ARGUMENT (malformed token_id), NOT_FOUND.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// Creates a subscription: the service delivers every event after this
+	// moment that matches its filter (docs/events.md). A webhook's response
+	// carries its signing secret, shown only this once. Admin only.
+	// Errors: INVALID_ARGUMENT (no target, a URL that is not http(s), holds
+	// credentials, is too long or names a refused address range; a subject that
+	// is not a valid NATS subject; an unspecified kind or status; bad name),
+	// NOT_FOUND (a deployment of the filter does not exist).
+	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error)
+	// Returns one subscription (never its secret). Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	GetSubscription(context.Context, *GetSubscriptionRequest) (*GetSubscriptionResponse, error)
+	// Lists subscriptions, newest first. Admin only.
+	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
+	// Deletes a subscription: its deliveries stop and the events it held are
+	// left to retention. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error)
+	// Pauses delivery; events keep accumulating after the cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	PauseSubscription(context.Context, *PauseSubscriptionRequest) (*PauseSubscriptionResponse, error)
+	// Resumes a paused or failing subscription from its cursor. Admin only.
+	// Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error)
+	// Lists the last delivery attempts of a subscription, newest first. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
+	// Sends one test event (type dev.tracking.test.v1) to the subscription's
+	// target now, once, and says how it went; the cursor does not move. Admin
+	// only. Errors: INVALID_ARGUMENT (malformed id), NOT_FOUND.
+	TestSubscription(context.Context, *TestSubscriptionRequest) (*TestSubscriptionResponse, error)
 	mustEmbedUnimplementedTrackingServiceServer()
 }
 
@@ -746,6 +878,30 @@ func (UnimplementedTrackingServiceServer) ListTokens(context.Context, *ListToken
 }
 func (UnimplementedTrackingServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedTrackingServiceServer) CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) GetSubscription(context.Context, *GetSubscriptionRequest) (*GetSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListSubscriptions not implemented")
+}
+func (UnimplementedTrackingServiceServer) DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) PauseSubscription(context.Context, *PauseSubscriptionRequest) (*PauseSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PauseSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ResumeSubscription not implemented")
+}
+func (UnimplementedTrackingServiceServer) ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListDeliveries not implemented")
+}
+func (UnimplementedTrackingServiceServer) TestSubscription(context.Context, *TestSubscriptionRequest) (*TestSubscriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TestSubscription not implemented")
 }
 func (UnimplementedTrackingServiceServer) mustEmbedUnimplementedTrackingServiceServer() {}
 
@@ -1273,6 +1429,150 @@ func _TrackingService_RevokeToken_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TrackingService_CreateSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).CreateSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/CreateSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).CreateSubscription(ctx, req.(*CreateSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_GetSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).GetSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/GetSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).GetSubscription(ctx, req.(*GetSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ListSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ListSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ListSubscriptions",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ListSubscriptions(ctx, req.(*ListSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_DeleteSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).DeleteSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/DeleteSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).DeleteSubscription(ctx, req.(*DeleteSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_PauseSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).PauseSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/PauseSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).PauseSubscription(ctx, req.(*PauseSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ResumeSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ResumeSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ResumeSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ResumeSubscription(ctx, req.(*ResumeSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_ListDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).ListDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/ListDeliveries",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).ListDeliveries(ctx, req.(*ListDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TrackingService_TestSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrackingServiceServer).TestSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/tracking.v1.TrackingService/TestSubscription",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrackingServiceServer).TestSubscription(ctx, req.(*TestSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _TrackingService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "tracking.v1.TrackingService",
 	HandlerType: (*TrackingServiceServer)(nil),
@@ -1376,6 +1676,38 @@ var _TrackingService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeToken",
 			Handler:    _TrackingService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "CreateSubscription",
+			Handler:    _TrackingService_CreateSubscription_Handler,
+		},
+		{
+			MethodName: "GetSubscription",
+			Handler:    _TrackingService_GetSubscription_Handler,
+		},
+		{
+			MethodName: "ListSubscriptions",
+			Handler:    _TrackingService_ListSubscriptions_Handler,
+		},
+		{
+			MethodName: "DeleteSubscription",
+			Handler:    _TrackingService_DeleteSubscription_Handler,
+		},
+		{
+			MethodName: "PauseSubscription",
+			Handler:    _TrackingService_PauseSubscription_Handler,
+		},
+		{
+			MethodName: "ResumeSubscription",
+			Handler:    _TrackingService_ResumeSubscription_Handler,
+		},
+		{
+			MethodName: "ListDeliveries",
+			Handler:    _TrackingService_ListDeliveries_Handler,
+		},
+		{
+			MethodName: "TestSubscription",
+			Handler:    _TrackingService_TestSubscription_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

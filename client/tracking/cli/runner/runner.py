@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shlex
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -29,7 +28,7 @@ S = status_pb2
 # running in the background) is read for at most this long.
 DRAIN_SECONDS = 5.0
 MAX_MESSAGE = 4096
-MAX_JOB_NAME = 120
+MAX_JOB_NAME = 60
 # A lease is renewed this many times within its timeout, so one lost heartbeat costs nothing.
 BEATS_PER_TIMEOUT = 3
 
@@ -51,10 +50,18 @@ class RunOptions:
 
 
 def default_job_name(command: Sequence[str]) -> str:
-    """The command line as a shell would show it, on one line (a script given with -c may
-    span many) and cut to what fits a table."""
-    name = shlex.join(" ".join(part.split()) for part in command)
-    return name if len(name) <= MAX_JOB_NAME else name[: MAX_JOB_NAME - 1] + "…"
+    """The command as a person would type it, on one line: words joined by spaces, an
+    argument with spaces in double quotes (single ones when it holds a double quote), its
+    whitespace runs made one space; cut with an ellipsis to what fits a table. The exact
+    argv is the execution's `command`."""
+    name = " ".join(_as_typed(" ".join(part.split())) for part in command)
+    return name if len(name) <= MAX_JOB_NAME else name[: MAX_JOB_NAME - 1].rstrip() + "…"
+
+
+def _as_typed(word: str) -> str:
+    if word and not any(c.isspace() for c in word):
+        return word
+    return f"'{word}'" if '"' in word else f'"{word}"'
 
 
 def note(message: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from tracking.v1 import execution_pb2, status_pb2
 
+from ..convert import from_struct, from_value
 from ..sync_client import TrackingClient
 
 
@@ -40,13 +41,13 @@ def status_name(value: int) -> str:
 
 
 def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """A Struct as a plain dict."""
-    return json_format.MessageToDict(struct)
+    """A Struct as a plain dict, whole numbers as int."""
+    return from_struct(struct)
 
 
 def json_value(value: struct_pb2.Value, present: bool) -> Any:
-    """A Value as a plain JSON value (None when unset)."""
-    return json_format.MessageToDict(value) if present else None
+    """A Value as a plain JSON value, whole numbers as int (None when unset)."""
+    return from_value(value) if present else None
 
 
 def _prefix(enum_name: str) -> str:

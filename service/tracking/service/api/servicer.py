@@ -9,6 +9,7 @@ from tracking.service.api.logs import LogsApi
 from tracking.service.api.metrics import MetricsApi
 from tracking.service.api.service_info import ServiceInfoApi
 from tracking.service.api.streams import StreamsApi
+from tracking.service.api.subscriptions import SubscriptionsApi
 from tracking.service.api.tokens import TokensApi
 from tracking.service.domain.limits import Limits
 from tracking.service.operations.deployments import Deployments
@@ -16,6 +17,7 @@ from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
 from tracking.service.operations.metrics import Metrics
 from tracking.service.operations.streams import Streams
+from tracking.service.operations.subscriptions import Subscriptions
 from tracking.service.operations.tokens import Tokens
 from tracking.v1 import tracking_service_pb2_grpc
 
@@ -29,6 +31,7 @@ class TrackingServicer(  # type: ignore[misc]
     MetricsApi,
     ServiceInfoApi,
     StreamsApi,
+    SubscriptionsApi,
     TokensApi,
     tracking_service_pb2_grpc.TrackingServiceServicer,
 ):
@@ -40,6 +43,7 @@ class TrackingServicer(  # type: ignore[misc]
         metrics: Metrics,
         streams: Streams,
         tokens: Tokens,
+        subscriptions: Subscriptions,
         limits: Limits,
     ) -> None:
         self.deployments = deployments
@@ -48,4 +52,5 @@ class TrackingServicer(  # type: ignore[misc]
         self.metrics = metrics
         self.streams = streams
         self.tokens = tokens
+        self.subscriptions = subscriptions
         self.limits = limits

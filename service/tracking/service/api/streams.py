@@ -13,6 +13,7 @@ from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.log_filters import LineFilter, line_filter
 from tracking.service.operations.streams import StatusItem, Streams
+from tracking.service.operations.streams import overflow_listener as overflow_listener
 from tracking.v1 import tracking_service_pb2 as pb
 
 

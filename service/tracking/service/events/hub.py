@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tracking.service.store.models import ExecutionEventRow
@@ -73,6 +73,9 @@ class Subscription:
         self._items: deque[SharedEvent | None] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
+        # Called once when the queue overflows: a transport whose reader stopped reading
+        # closes the stream then, without waiting for the watcher to take its next item.
+        self.on_overflow: Callable[[], None] | None = None
         self.active_at = time.monotonic()
 
     def _resolve(self) -> None:
@@ -84,6 +87,8 @@ class Subscription:
             return
         if len(self._items) >= self._capacity:
             self.overflowed = True
+            if self.on_overflow is not None:
+                self.on_overflow()
         else:
             self._items.append(event)
         self._resolve()

@@ -17,6 +17,9 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# The scope extension that holds a function closing the connection at once.
+ABORT_EXTENSION = "tracking.abort"
+
 
 def _refusal(status: str, code: str, message: str) -> bytes:
     body = json.dumps({"code": code, "message": message}).encode()
@@ -74,6 +77,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        # An answer that must end while its reader stopped reading (an event stream whose
+        # watcher overflowed) aborts: close() would wait for ever for the unread bytes to go.
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[ABORT_EXTENSION] = self.transport.abort
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -8,8 +8,9 @@ fails sends `event: error` with the Connect error, then closes.
 
 The composed behavior runs in one task of its own (its context variables, such as the
 caller's principal, stay with it) and hands its responses over a queue of one: a reader
-that stops reading stops the task, and the hub closes the watcher as it closes a slow
-gRPC watcher.
+that stops reading stops the task. When its watcher overflows, as a slow gRPC watcher's
+does, the connection is closed at once (its unsent bytes dropped), and the EventSource
+resumes from the last event it did read.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from tracking.service.api.registration import Method
+from tracking.service.api.streams import overflow_listener
 from tracking.service.domain.errors import Violation
 from tracking.service.http.context import HttpAbort, HttpCallContext, call_context
+from tracking.service.http.protocol import ABORT_EXTENSION
 from tracking.service.http.query import request_from_query
 from tracking.service.http.responses import error_body, error_response
 from tracking.service.wrapping import Malformed
@@ -197,7 +200,8 @@ class SseEndpoint:
             (client.host, client.port) if client else None,
         )
         responses: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
-        pump = asyncio.create_task(self._pump(request, context, responses))
+        abort = http.scope.get("extensions", {}).get(ABORT_EXTENSION)
+        pump = asyncio.create_task(self._pump(request, context, responses, abort))
         try:
             first = await asyncio.wait_for(responses.get(), START_SECONDS)
         except TimeoutError:
@@ -214,7 +218,14 @@ class SseEndpoint:
         headers |= {"cache-control": "no-store", "x-accel-buffering": "no"}
         return _EventStream(self._body(request, first, responses), pump, headers)
 
-    async def _pump(self, request: Any, context: HttpCallContext, out: asyncio.Queue[Any]) -> None:
+    async def _pump(
+        self,
+        request: Any,
+        context: HttpCallContext,
+        out: asyncio.Queue[Any],
+        abort: Callable[[], None] | None,
+    ) -> None:
+        overflow_listener.set(abort)
         try:
             async for response in self.method.stream(request, cast(Any, context)):
                 await out.put(response)

@@ -21,6 +21,7 @@ from tracking.service.domain.log_filters import LineFilter
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.events.hub import Topic
+from tracking.service.operations import line_matching
 from tracking.service.operations.log_reads import LINE_BATCH, READ_BATCH, tail_start
 from tracking.service.store import deployment_logs as store
 from tracking.service.store import deployments as deployment_store
@@ -188,7 +189,7 @@ class DeploymentLogStream:
                     # Every line up to log_seq was committed before this read, and none
                     # left out by since or stream comes back.
                     cursor.seqs[execution_id] = max(log_seq, lines[-1].seq if lines else 0)
-                kept = self.keep.apply(lines)
+                kept = await line_matching.kept(self.keep, lines)
                 del lines
                 if kept:
                     yield DeploymentLogBatch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import deployments as rules
 from tracking.service.domain import filters
@@ -111,7 +112,8 @@ class Deployments:
     async def delete(self, name: str) -> tuple[DeploymentRow, int]:
         """Delete a deployment, its executions and their logs; watchers see DELETED."""
         self._check_name(name)
-        async with self.db.writing() as session:
+
+        async def remove(session: AsyncSession) -> tuple[DeploymentRow, int]:
             row = await store.get(session, name, for_update=True)
             executions = await execution_store.lock_all_of_deployment(session, name)
             events = await self.recorder.record(session, [(e, ["DELETED"]) for e in executions])
@@ -119,9 +121,19 @@ class Deployments:
             await execution_store.delete_rows(session, [e.execution_id for e in executions])
             await store.delete_row(session, row)
             await self.db.announce(session, "deployment_deleted", "", name)
-        self.hub.publish(events)
-        self.hub.deployment_deleted(name)
-        return row, len(executions)
+
+            def published() -> None:
+                self.hub.publish(events)
+                self.hub.deployment_deleted(name)
+
+            self.db.after_commit(session, published)
+            return row, len(executions)
+
+        # One write of a group commit, so that it never races this process's other writes;
+        # like the deployment's creations (key "0:<name>") it locks the deployment's row,
+        # then its executions in the order of their ids, as the changes that follow do
+        # (store/group.py): two processes' transactions lock in the same order.
+        return await self.db.write(remove, key=f"0:{name}")
 
     @staticmethod
     def _check_name(name: str, field: str = "name") -> None:

@@ -212,12 +212,16 @@ class Executions:
 
     async def delete(self, execution_id: str) -> None:
         check_id(execution_id)
-        async with self.db.writing() as session:
+
+        async def remove(session: AsyncSession) -> None:
             row = await store.get(session, execution_id, for_update=True)
             (event,) = await self.recorder.record(session, [(row, ["DELETED"])])
             await session.flush()
             await store.delete_rows(session, [execution_id])
-        self.hub.publish([event])
+            self.db.after_commit(session, lambda: self.hub.publish([event]))
+
+        # In a group commit, locking like the changes of the execution (store/group.py).
+        await self.db.write(remove, key=f"1:{execution_id}")
 
     async def get_input(self, execution_id: str, name: str) -> dict[str, Any]:
         return self._named(

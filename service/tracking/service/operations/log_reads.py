@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tracking.service.domain.log_filters import LineFilter
+from tracking.service.operations import line_matching
 from tracking.service.store import logs as log_store
 from tracking.service.store.database import Database
 from tracking.service.store.models import LogLineRow
@@ -59,11 +60,10 @@ async def tail_start(
             limit=tail if keep.keeps_everything else READ_BATCH,
             newest_first=True,
         )
-        for line in newest:
-            if keep.keeps(line.message):
-                found += 1
-                if found == tail:
-                    return line.seq - 1
+        for line in await line_matching.kept(keep, newest):
+            found += 1
+            if found == tail:
+                return line.seq - 1
         if keep.keeps_everything or len(newest) < READ_BATCH:
             return after_seq
         before = newest[-1].seq

@@ -12,10 +12,10 @@ from tracking.service.domain.errors import FailedPrecondition, ValidationCollect
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.log_batch import LogBatch
-from tracking.service.domain.log_filters import line_filter
+from tracking.service.domain.log_filters import MatchBudget, line_filter
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
-from tracking.service.operations import leases
+from tracking.service.operations import leases, line_matching
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.recording import Recorder
 from tracking.service.store import executions as execution_store
@@ -25,9 +25,12 @@ from tracking.service.store.models import LogLineRow
 
 # Lines read at a time while a filter looks for matches.
 SCAN_BATCH = 1000
-# Lines one filtered read examines at most: a pattern that matches nothing in a long log
-# costs a bounded amount of work, and the response says where to read on.
+# What one filtered read examines at most, in lines, in characters and in seconds of
+# matching: a pattern that matches nothing in a long log costs a bounded amount of work,
+# and the response says where to read on.
 MAX_SCANNED_LINES = 100_000
+MAX_SCANNED_CHARS = 16 << 20
+MAX_MATCH_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -147,9 +150,14 @@ class Logs:
             # what may be returned tells whether more match.
             lines = []
             cursor = after_seq
-            scanned = 0
+            scanned_lines = scanned_chars = 0
+            budget = MatchBudget(MAX_MATCH_SECONDS)
             while len(lines) <= allowed:
-                if scanned >= MAX_SCANNED_LINES:
+                if (
+                    scanned_lines >= MAX_SCANNED_LINES
+                    or scanned_chars >= MAX_SCANNED_CHARS
+                    or budget.spent
+                ):
                     return LogPage(lines, True, scanned_to=cursor)
                 batch = await self.db.read(
                     store.query,
@@ -160,11 +168,28 @@ class Logs:
                     stream=stream,
                     limit=SCAN_BATCH,
                 )
-                scanned += len(batch)
-                lines += keep.apply(batch)
-                if len(batch) < SCAN_BATCH:
+                within = _within_chars(batch, MAX_SCANNED_CHARS - scanned_chars, scanned_lines)
+                if batch and not within:
+                    return LogPage(lines, True, scanned_to=cursor)
+                scan = await line_matching.scan(keep, within, budget)
+                examined = within[: scan.examined]
+                scanned_lines += len(examined)
+                scanned_chars += sum(len(line.message) for line in examined)
+                lines += scan.kept
+                if len(examined) == len(batch) < SCAN_BATCH:
                     break
-                cursor = batch[-1].seq
+                cursor = examined[-1].seq
         more = len(lines) > allowed
         server_capped = limit == 0 or limit > allowed
         return LogPage(lines[:allowed], more and server_capped)
+
+
+def _within_chars(batch: list[LogLineRow], chars: int, scanned: int) -> list[LogLineRow]:
+    """The first lines of a batch whose messages take at most `chars` (at least one when
+    none was `scanned` yet, so that a read always moves on)."""
+    total = 0
+    for index, line in enumerate(batch):
+        total += len(line.message)
+        if total > chars and (index or scanned):
+            return batch[:index]
+    return batch

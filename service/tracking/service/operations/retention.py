@@ -18,6 +18,7 @@ from tracking.service.domain.clock import utcnow
 from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.store import meta
 from tracking.service.store import retention as retention_store
+from tracking.service.store import subscriptions as subscription_store
 from tracking.service.store.database import Database
 from tracking.service.store.inline_sqlite import offloaded
 
@@ -50,8 +51,10 @@ class Retention:
         while True:
             async with self.db.writing() as session:
                 largest_removed = 0
+                # Events a subscription has not delivered yet are kept (docs/events.md).
+                keep_after = await subscription_store.lowest_cursor(session)
                 rows = await retention_store.lock_expired(
-                    session, sorted(TERMINAL_VALUES), cutoff, SWEEP_BATCH
+                    session, sorted(TERMINAL_VALUES), cutoff, SWEEP_BATCH, keep_after
                 )
                 for row in rows:
                     count, largest = await retention_store.delete_events_of(
@@ -67,7 +70,9 @@ class Retention:
                     session.add(row)
                 executions += len(rows)
                 # Events of deleted executions (their row is gone) age out the same way.
-                count, largest = await retention_store.delete_orphaned_events(session, cutoff)
+                count, largest = await retention_store.delete_orphaned_events(
+                    session, cutoff, keep_after
+                )
                 events += count
                 largest_removed = max(largest_removed, largest)
                 current = int(await meta.get(session, meta.PRUNED_EVENT_ID) or 0)

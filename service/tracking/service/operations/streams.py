@@ -8,8 +8,9 @@ twice, and the table stays the only truth.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -37,7 +38,7 @@ from tracking.service.events.hub import (
     Topic,
     WatcherOverflow,
 )
-from tracking.service.operations import deployment_logs
+from tracking.service.operations import deployment_logs, line_matching
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.log_reads import LINE_BATCH, LineReader, tail_start
 from tracking.service.store import deployments as deployment_store
@@ -47,6 +48,12 @@ from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
 
 READ_BATCH = 500
+
+# Set by a transport that cannot tell a stream it is behind while it waits to send (the
+# server-sent events): called when the stream's watcher overflows, to close it at once.
+overflow_listener: ContextVar[Callable[[], None] | None] = ContextVar(
+    "overflow_listener", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ class Streams:
             ) from None
         except HubClosed:
             raise Unavailable("the server is shutting down: connect to another replica") from None
+        subscription.on_overflow = overflow_listener.get()
         with subscription:
             yield subscription
 
@@ -329,7 +337,7 @@ class Streams:
                     if not batch:
                         break
                     cursor = batch[-1].seq
-                    kept = keep.apply(batch)
+                    kept = await line_matching.kept(keep, batch)
                     del batch
                     if kept:
                         yield kept

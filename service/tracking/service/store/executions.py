@@ -296,10 +296,12 @@ async def rows_by_id(session: AsyncSession, execution_ids: list[str]) -> list[Ex
 
 
 async def lock_all_of_deployment(session: AsyncSession, deployment_name: str) -> list[ExecutionRow]:
-    """Every execution of a deployment, locked for a change."""
+    """Every execution of a deployment, locked for a change in the order of their ids (the
+    order a group commit's changes lock them in)."""
     query = (
         select(ExecutionRow)
         .where(ExecutionRow.deployment_name == deployment_name)
+        .order_by(col(ExecutionRow.execution_id))
         .with_for_update()
     )
     return list((await session.exec(query)).all())

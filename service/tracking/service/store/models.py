@@ -205,3 +205,58 @@ class ApiTokenRow(SQLModel, table=True):
     create_time: datetime = _time()
     created_by: str = ""
     revoke_time: datetime | None = _time(nullable=True)
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A durable subscription to the events: its target, filter and cursor, and the lease
+    of the replica that dispatches it."""
+
+    __tablename__ = "subscriptions"
+
+    subscription_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=128)
+    target: str = Field(max_length=16)
+    url: str = Field(default="", max_length=2048)
+    subject: str = Field(default="", max_length=128)
+    # The webhook's signing secret: it must be kept whole to sign; no RPC returns it after
+    # creation.
+    signing_secret: str = Field(default="", max_length=64)
+    deployment_names: list[str] = _json(list)
+    kinds: list[str] = _json(list)
+    statuses: list[str] = _json(list)
+    state: str = Field(max_length=16)
+    # Every event with an id up to this one was delivered or did not match.
+    cursor: int = Field(default=0, sa_type=BigInteger)
+    last_error: str = ""
+    last_error_time: datetime | None = _time(nullable=True)
+    failing_since: datetime | None = _time(nullable=True)
+    last_delivery_time: datetime | None = _time(nullable=True)
+    create_time: datetime = _time()
+    created_by: str = ""
+    request_id: str | None = Field(default=None, unique=True, max_length=128)
+    lease_owner: str = Field(default="", max_length=32)
+    lease_expire_time: datetime | None = _time(nullable=True)
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One attempt to deliver one event to one subscription (the last ones are kept)."""
+
+    __tablename__ = "subscription_deliveries"
+    __table_args__ = (
+        Index("ix_subscription_deliveries_subscription_id", "subscription_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
+    )
+    subscription_id: str = Field(max_length=32)
+    event_id: str = Field(max_length=64)
+    execution_id: str = Field(default="", max_length=128)
+    revision: int = Field(default=0, sa_type=BigInteger)
+    attempt_time: datetime = _time()
+    attempt: int = 1
+    http_status: int = 0
+    latency_seconds: float = 0.0
+    succeeded: bool = False
+    error: str = ""

@@ -24,12 +24,29 @@ async def _execute(session: AsyncSession, statement: Any) -> Any:
     return await connection.execute(statement)
 
 
+def _undelivered(keep_after: int | None) -> Any:
+    """Whether the execution has an event after `keep_after` (a subscription's cursor)."""
+    return (
+        select(ExecutionEventRow.id)
+        .where(
+            ExecutionEventRow.execution_id == ExecutionRow.execution_id,
+            col(ExecutionEventRow.id) > (keep_after or 0),
+        )
+        .exists()
+    )
+
+
 async def lock_expired(
-    session: AsyncSession, terminal: Sequence[str], cutoff: datetime, limit: int
+    session: AsyncSession,
+    terminal: Sequence[str],
+    cutoff: datetime,
+    limit: int,
+    keep_after: int | None = None,
 ) -> list[ExecutionRow]:
     """Up to `limit` ended executions whose end and last change are both before `cutoff`
-    and which still hold events or lines to remove; locked, skipping those another
-    replica's sweep holds."""
+    and which still hold events or lines to remove, and none of whose events come after
+    `keep_after` (what a subscription has not delivered yet); locked, skipping those
+    another replica's sweep holds."""
     query = (
         select(ExecutionRow)
         .where(
@@ -39,6 +56,7 @@ async def lock_expired(
             # past): the last change must be old by this clock too.
             col(ExecutionRow.update_time) < cutoff,
             col(ExecutionRow.pruned_revision) < col(ExecutionRow.revision),
+            *([] if keep_after is None else [~_undelivered(keep_after)]),
         )
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -60,15 +78,20 @@ async def delete_events_of(session: AsyncSession, execution_id: str) -> tuple[in
     return await _delete_events(session, col(ExecutionEventRow.execution_id) == execution_id)
 
 
-async def delete_orphaned_events(session: AsyncSession, cutoff: datetime) -> tuple[int, int]:
-    """Delete events older than `cutoff` of executions that were deleted (their row is
-    gone); (how many, the largest id removed)."""
+async def delete_orphaned_events(
+    session: AsyncSession, cutoff: datetime, keep_after: int | None = None
+) -> tuple[int, int]:
+    """Delete events older than `cutoff` (and not after `keep_after`) of executions that
+    were deleted (their row is gone); (how many, the largest id removed)."""
     orphaned = (
         ~select(ExecutionRow.execution_id)
         .where(ExecutionRow.execution_id == ExecutionEventRow.execution_id)
         .exists()
     )
-    return await _delete_events(session, col(ExecutionEventRow.create_time) < cutoff, orphaned)
+    kept = [] if keep_after is None else [col(ExecutionEventRow.id) <= keep_after]
+    return await _delete_events(
+        session, col(ExecutionEventRow.create_time) < cutoff, orphaned, *kept
+    )
 
 
 async def delete_lines_of(session: AsyncSession, execution_id: str) -> int:

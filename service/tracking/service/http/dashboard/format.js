@@ -82,3 +82,9 @@ export function percent(progress) {
 export function json(value) {
   return JSON.stringify(value, null, 2);
 }
+
+// An argv as a POSIX shell takes it back (Python's shlex.join): each word that needs it in
+// single quotes, a single quote inside written '"'"'.
+export function shellJoin(argv) {
+  return argv.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`)).join(" ");
+}

@@ -3,6 +3,7 @@
 import { call } from "../api.js";
 import { facts, h, replace, section, table } from "../dom.js";
 import { enumName, when, words } from "../format.js";
+import { comparePanel } from "./compare.js";
 import { executionList } from "./executions.js";
 
 const rule = (d) => words(enumName(d.executionRule, "EXECUTION_RULE_"));
@@ -88,12 +89,14 @@ function destination(m) {
 export function deploymentView(root, name) {
   const content = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const executions = executionList({ deployment: name }, { pageSize: 10, showDeployment: false });
+  const compare = comparePanel(name);
   replace(
     root,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/deployments" }, "Deployments"), " / ", name),
     h("h1", {}, name),
     content,
     section("Last executions", executions.element, h("p", {}, h("a", { href: `#/?deployment=${encodeURIComponent(name)}` }, "All its executions"))),
+    compare.element,
   );
   call("GetDeployment", { name })
     .then(({ deployment: d }) => {
@@ -153,5 +156,8 @@ export function deploymentView(root, name) {
       );
     })
     .catch((error) => replace(content, h("p", { class: "message error", role: "alert" }, error.message)));
-  return executions.dispose;
+  return () => {
+    executions.dispose();
+    compare.dispose();
+  };
 }

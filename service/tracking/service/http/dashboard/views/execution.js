@@ -4,10 +4,12 @@
 import { call, stream } from "../api.js";
 import { facts, h, replace, section, table } from "../dom.js";
 import {
-  durationOf, enumName, isTerminal, json, seconds, shortDuration, statusBadge, statusOf, when, words,
+  durationOf, enumName, isTerminal, json, seconds, shellJoin, shortDuration, statusBadge, statusOf, when,
+  words,
 } from "../format.js";
 import { progressCell } from "./executions.js";
 import { logPanel } from "./logs.js";
+import { metricsPanel } from "./metrics.js";
 
 // Changes after which the page reads the execution again (the event carries only the status).
 const RELOAD = new Set(["CHANGE_KIND_STEP", "CHANGE_KIND_OUTPUTS", "CHANGE_KIND_TIMES"]);
@@ -64,7 +66,7 @@ function inputs(execution) {
 
 function outputs(execution) {
   const list = execution.outputs || [];
-  if (!list.length) return h("p", { class: "muted" }, "No outputs yet.");
+  if (!list.length) return h("p", { class: "muted" }, isTerminal(execution.jobStatus) ? "No outputs." : "No outputs yet.");
   return table(
     ["Name", "Type", "Destination", "Value"],
     list.map((o) => [o.name, o.dataType || "—", whereFrom(o, "output"), value(o.value)]),
@@ -164,7 +166,7 @@ export function executionView(root, executionId, who) {
         ["Model run", execution.modelRunId],
         ["Created by", execution.createdBy],
         ["Heartbeat timeout", execution.heartbeatTimeout ? shortDuration(seconds(execution.heartbeatTimeout)) : ""],
-        ["Command", (execution.command || []).length ? h("code", {}, execution.command.join(" ")) : ""],
+        ["Command", (execution.command || []).length ? h("code", {}, shellJoin(execution.command)) : ""],
         ["Labels", labels(execution.labels)],
       ]),
     );
@@ -173,7 +175,7 @@ export function executionView(root, executionId, who) {
       section("Steps", steps(execution)),
       section("Inputs", inputs(execution)),
       section("Outputs", outputs(execution)),
-      section("Result", execution.result ? value(execution.result) : h("p", { class: "muted" }, "No result yet.")),
+      section("Result", execution.result ? value(execution.result) : h("p", { class: "muted" }, isTerminal(execution.jobStatus) ? "No result." : "No result yet.")),
       section("Export paths", mapping(execution.exportPaths, "None.")),
       section("Source views", mapping(execution.sourceViews, "None.")),
     );
@@ -195,14 +197,17 @@ export function executionView(root, executionId, who) {
   }
 
   const logs = logPanel(executionId);
+  const metrics = metricsPanel(executionId);
+  const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Executions"), " / ", executionId);
   replace(
     root,
-    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Executions"), " / ", executionId),
+    crumbs,
     h("div", { class: "title" }, title, badge, live),
     problem,
     h("div", { class: "overview" },
       h("section", { class: "panel" }, h("h2", {}, "Status"), progress, cancelBox, statusFacts),
       h("section", { class: "panel" }, h("h2", {}, "About"), summary)),
+    metrics.element,
     logs.element,
     details,
   );
@@ -240,8 +245,10 @@ export function executionView(root, executionId, who) {
       });
     })
     .catch((error) => {
+      // Nothing to show (not found, no access): the message alone, without empty panels.
+      logs.dispose();
       problem.textContent = error.message;
-      live.textContent = "";
+      replace(root, crumbs, h("div", { class: "title" }, title), problem);
     });
   const ticker = setInterval(() => {
     const el = statusFacts.querySelector(".duration");
@@ -251,6 +258,7 @@ export function executionView(root, executionId, who) {
   return () => {
     closeWatch();
     logs.dispose();
+    metrics.dispose();
     clearInterval(ticker);
     delete document.body.dataset.status;
   };

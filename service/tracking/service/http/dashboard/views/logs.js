@@ -9,6 +9,9 @@ const TAIL = 500;
 const MAX_LINES = 5000;
 const PAGE = 10000;
 
+// Terminal control sequences (colours, cursor moves) a job wrote: a page shows the text.
+const CONTROL_SEQUENCE = /\x1b\[[0-?]*[ -\/]*[@-~]|\x1b[@-Z\\-_]/g;
+
 function lineOf(entry) {
   const stderr = entry.stream === "LOG_STREAM_STDERR";
   return h(
@@ -17,7 +20,7 @@ function lineOf(entry) {
     h("span", { class: "seq" }, entry.seq),
     h("time", { class: "time", datetime: entry.timestamp || "" }, clock(entry.timestamp)),
     h("span", { class: "tag" }, stderr ? "err" : "out"),
-    h("span", { class: "msg" }, entry.message || ""),
+    h("span", { class: "msg" }, (entry.message || "").replace(CONTROL_SEQUENCE, "")),
   );
 }
 

@@ -1,0 +1,77 @@
+"""The event rows read as an outbox: what comes after a subscription's cursor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select as core_select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+
+
+@dataclass(slots=True)
+class OutboxEvent:
+    """An event row with what a payload shows of its execution (empty once deleted)."""
+
+    id: int
+    execution_id: str
+    deployment_name: str | None
+    revision: int
+    changes: str
+    job_status: dict[str, Any]
+    create_time: datetime
+    job_name: str
+    labels: dict[str, str]
+
+
+_AFTER = (
+    core_select(
+        col(ExecutionEventRow.id),
+        col(ExecutionEventRow.execution_id),
+        col(ExecutionEventRow.deployment_name),
+        col(ExecutionEventRow.revision),
+        col(ExecutionEventRow.changes),
+        col(ExecutionEventRow.job_status),
+        col(ExecutionEventRow.create_time),
+        col(ExecutionRow.job_name),
+        col(ExecutionRow.labels),
+    )
+    .select_from(ExecutionEventRow)
+    .outerjoin(ExecutionRow, col(ExecutionRow.execution_id) == ExecutionEventRow.execution_id)
+)
+
+
+async def events_after(session: AsyncSession, after_id: int, limit: int) -> list[OutboxEvent]:
+    """Up to `limit` events after `after_id`, in id (commit) order."""
+    connection = await session.connection()
+    query = (
+        _AFTER.where(col(ExecutionEventRow.id) > after_id)
+        .order_by(col(ExecutionEventRow.id))
+        .limit(limit)
+    )
+    rows = (await connection.execute(query)).all()
+    return [
+        OutboxEvent(
+            id=int(row.id),
+            execution_id=row.execution_id,
+            deployment_name=row.deployment_name,
+            revision=int(row.revision),
+            changes=row.changes,
+            job_status=row.job_status,
+            create_time=row.create_time,
+            job_name=row.job_name or "",
+            labels=row.labels or {},
+        )
+        for row in rows
+    ]
+
+
+async def last_event_id(session: AsyncSession) -> int:
+    connection = await session.connection()
+    value = (await connection.execute(core_select(func.max(ExecutionEventRow.id)))).scalar()
+    return int(value or 0)
