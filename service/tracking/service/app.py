@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from tracking.service import ports
 from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.api.stored_executions import stored_form
@@ -180,6 +181,10 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[TrackingApp, int]:
     """Migrate the database, build the server, bind and start it; returns (app, bound port).
     With `reuse_port`, its ports are shared with the other workers (workers.py)."""
+    if not reuse_port:  # the workers' parent checked and holds their ports
+        ports.check_free(settings.address, "gRPC")
+        if settings.http_address:
+            ports.check_free(settings.http_address, "HTTP")
     credentials = server_credentials(settings)
     database = Database(settings.database_url)
     await database.start()
