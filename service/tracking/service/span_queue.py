@@ -75,6 +75,8 @@ class SpanQueue(SpanProcessor):
     def shutdown(self, timeout_seconds: float = 5.0) -> None:
         """Export what is queued, waiting at most `timeout_seconds` (an exporter that is down
         does not hold the server's stop)."""
+        if self._stopping:
+            return  # the provider's shutdown, and its own at exit, come here again
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout_seconds)

@@ -129,7 +129,7 @@ class Tracing:
         registry.register(_SpanCounts(self.queue))
 
     def shutdown(self) -> None:
-        self.queue.shutdown()
+        """Export what is queued (a few seconds at most), then stop."""
         self.provider.shutdown()
 
 
