@@ -122,10 +122,12 @@ _AFTER_SEQ_NAMED = (
     .order_by(_POINTS.c.seq)
     .limit(bindparam("b_limit"))
 )
-_LARGEST_STEPS = (
-    core_select(_POINTS.c.name, func.max(_POINTS.c.step))
-    .where(_OF_EXECUTION, _POINTS.c.name.in_(bindparam("b_names", expanding=True)))
-    .group_by(_POINTS.c.name)
+# One index seek per series (a GROUP BY over several names scans every point instead).
+_LARGEST_STEP = (
+    core_select(_POINTS.c.step)
+    .where(_OF_EXECUTION, _POINTS.c.name == bindparam("b_name"))
+    .order_by(_POINTS.c.step.desc())
+    .limit(1)
 )
 _SERIES = (
     core_select(
@@ -226,10 +228,13 @@ async def largest_steps(
     session: AsyncSession, execution_id: str, names: Sequence[str]
 ) -> dict[str, int]:
     connection = await _connection(session)
-    rows = await connection.execute(
-        _LARGEST_STEPS, {"b_execution_id": execution_id, "b_names": list(names)}
-    )
-    return {str(name): int(step) for name, step in rows}
+    largest: dict[str, int] = {}
+    for name in names:
+        parameters = {"b_execution_id": execution_id, "b_name": name}
+        step = (await connection.execute(_LARGEST_STEP, parameters)).scalar()
+        if step is not None:
+            largest[name] = int(step)
+    return largest
 
 
 @functools.cache
