@@ -184,6 +184,29 @@ class MetricPointRow(SQLModel, table=True):
     time: datetime = _time()
 
 
+class MetricRollupRow(SQLModel, table=True):
+    """The points of one series whose step falls in one bucket of 2**level steps (bucket =
+    step >> level), summarized as they are written, so a history of a long series reads a
+    few thousand of these instead of every point. `max_seq` tells a read that stops at an
+    earlier seq that the row holds later points (it then reads that bucket's points)."""
+
+    __tablename__ = "metric_rollups"
+
+    execution_id: str = Field(primary_key=True, foreign_key="executions.execution_id")
+    name: str = Field(primary_key=True, max_length=200)
+    level: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True, sa_type=BigInteger)
+    count: int = Field(sa_type=BigInteger)
+    first_step: int = Field(sa_type=BigInteger)
+    min_value: float | None = Field(default=None, sa_type=Double)
+    max_value: float | None = Field(default=None, sa_type=Double)
+    last_step: int = Field(sa_type=BigInteger)
+    last_seq: int = Field(sa_type=BigInteger)
+    last_value: float | None = Field(default=None, sa_type=Double)
+    last_time: datetime = _time()
+    max_seq: int = Field(sa_type=BigInteger)
+
+
 class ServiceMetaRow(SQLModel, table=True):
     """Values the service keeps for itself (the page-token key)."""
 
