@@ -186,9 +186,11 @@ def test_rolled_up_buckets_match_the_points(stub: TrackingServiceStub) -> None:
         for before, after in itertools.pairwise(found.buckets):
             assert before.last_step < after.first_step
         for bucket in found.buckets:
-            count, low, high, last = _truth(points, bucket.first_step, bucket.last_step)
+            count, low, high, final = _truth(points, bucket.first_step, bucket.last_step)
             assert (bucket.count, bucket.min_value, bucket.max_value) == (count, low, high)
-            assert bucket.last_value == last or (math.isnan(last) and math.isnan(bucket.last_value))
+            assert bucket.last_value == final or (
+                math.isnan(final) and math.isnan(bucket.last_value)
+            )
 
 
 async def _rolled_through(server: ServerThread, execution_id: str, through: int) -> list[Any]:

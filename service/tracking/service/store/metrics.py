@@ -197,28 +197,38 @@ _RANGE_AGGREGATES = core_select(
     func.max(_POINTS.c.value),
     func.max(_POINTS.c.seq),
 ).where(*_IN_RANGE)
-_ROLLUPS_IN = (
-    core_select(
-        _ROLLUPS.c.bucket,
-        _ROLLUPS.c.count,
-        _ROLLUPS.c.first_step,
-        _ROLLUPS.c.min_value,
-        _ROLLUPS.c.max_value,
-        _ROLLUPS.c.last_step,
-        _ROLLUPS.c.last_seq,
-        _ROLLUPS.c.last_value,
-        _ROLLUPS.c.last_time,
-        _ROLLUPS.c.max_seq,
-    )
-    .where(
-        _ROLLUPS.c.execution_id == bindparam("b_execution_id"),
-        _ROLLUPS.c.name == bindparam("b_name"),
-        _ROLLUPS.c.level == bindparam("b_level"),
-        _ROLLUPS.c.bucket >= bindparam("b_low"),
-        _ROLLUPS.c.bucket <= bindparam("b_high"),
-    )
-    .order_by(_ROLLUPS.c.bucket)
+_IN_LEVEL = (
+    _ROLLUPS.c.execution_id == bindparam("b_execution_id"),
+    _ROLLUPS.c.name == bindparam("b_name"),
+    _ROLLUPS.c.level == bindparam("b_level"),
+    _ROLLUPS.c.bucket >= bindparam("b_low"),
+    _ROLLUPS.c.bucket <= bindparam("b_high"),
 )
+# Rollup rows that hold points after the seq a read stops at: read from the points instead.
+_STALE_ROLLUPS = core_select(_ROLLUPS.c.bucket).where(
+    *_IN_LEVEL, _ROLLUPS.c.max_seq > bindparam("b_through")
+)
+# The other rollup rows joined into the history's buckets by the database, then the row
+# holding each bucket's last step (one probe per bucket) for its last value and time.
+_ROLLED = text(
+    """
+    WITH grouped AS (
+        SELECT (first_step - :b_first) / :b_width AS k, min(first_step) AS first_step,
+               max(last_step) AS last_step, min(min_value) AS min_value,
+               max(max_value) AS max_value, CAST(sum(count) AS BIGINT) AS count
+        FROM metric_rollups
+        WHERE execution_id = :b_execution_id AND name = :b_name AND level = :b_level
+          AND bucket >= :b_low AND bucket <= :b_high AND max_seq <= :b_through
+        GROUP BY 1
+    )
+    SELECT g.first_step, g.last_step, g.min_value, g.max_value, g.count, r.last_value,
+           r.last_time
+    FROM grouped g JOIN metric_rollups r
+      ON r.execution_id = :b_execution_id AND r.name = :b_name AND r.level = :b_level
+     AND r.bucket = g.last_step / :b_size
+    ORDER BY g.first_step
+    """
+).columns(last_time=UtcDateTime())
 _ROLL_UP = text(
     """
     INSERT INTO metric_rollups (execution_id, name, level, bucket, count, first_step,
@@ -558,28 +568,18 @@ async def rolled_buckets(
             "b_level": level,
             "b_low": low,
             "b_high": high,
+            "b_through": through_seq,
         }
-        for row in await connection.execute(_ROLLUPS_IN, parameters):
-            if row.max_seq > through_seq:
-                # It holds points a reader that stopped at through_seq must not see.
-                start = row.bucket * size
-                piece = await _piece(
-                    connection, execution_id, name, start, start + size - 1, through_seq
-                )
-                if piece is not None:
-                    pieces.append(piece)
-                continue
-            pieces.append(
-                StoredBucket(
-                    row.first_step,
-                    row.last_step,
-                    row.min_value,
-                    row.max_value,
-                    row.count,
-                    row.last_value,
-                    row.last_time,
-                )
+        for (bucket,) in (await connection.execute(_STALE_ROLLUPS, parameters)).all():
+            # It holds points a reader that stopped at through_seq must not see.
+            start = bucket * size
+            piece = await _piece(
+                connection, execution_id, name, start, start + size - 1, through_seq
             )
+            if piece is not None:
+                pieces.append(piece)
+        parameters |= {"b_first": cut.first_step, "b_width": cut.width, "b_size": size}
+        pieces += [StoredBucket(*row) for row in await connection.execute(_ROLLED, parameters)]
     return merged_buckets(pieces, cut)
 
 

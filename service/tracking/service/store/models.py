@@ -191,6 +191,8 @@ class MetricRollupRow(SQLModel, table=True):
     earlier seq that the row holds later points (it then reads that bucket's points)."""
 
     __tablename__ = "metric_rollups"
+    # On SQLite the rows live in their key's order: a history reads neighbouring rows.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     execution_id: str = Field(primary_key=True, foreign_key="executions.execution_id")
     name: str = Field(primary_key=True, max_length=200)

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("max_seq", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["execution_id"], ["executions.execution_id"]),
         sa.PrimaryKeyConstraint("execution_id", "name", "level", "bucket"),
+        sqlite_with_rowid=False,
     )
     # Series written before this version: summarized from their points, level by level.
     for level in (4, 8, 12, 16):
