@@ -32,6 +32,7 @@ import grpc
 
 from bench import metrics
 from bench.dashboard import dashboard_latency, free_http_address
+from bench.events import events_out
 from bench.harness import (
     POSTGRES_URL,
     ROOT,
@@ -567,6 +568,9 @@ TARGETS: dict[str, tuple[str, str, float, str]] = {
     "M2 GetMetricHistory (1,000,000 points, 1,000 buckets)": ("p99_ms", "<=", 100, "ms"),
     "M2 GetMetricHistory (200,000 points, 1,000 buckets)": ("p99_ms", "<=", 100, "ms"),
     "M3 point committed to drawn": ("p99_ms", "<=", 250, "ms"),
+    "E1 commit to webhook received": ("p99_ms", "<=", 50, "ms"),
+    "E2 deliveries to one webhook": ("per_second", ">=", 2000, "per second"),
+    "E2 deliveries to NATS JetStream": ("per_second", ">=", 2000, "per second"),
 }
 
 
@@ -598,6 +602,8 @@ def headline(name: str, figures: dict[str, Any]) -> str:
             text += f" ({refused} refused)"
     elif shown == "kb":
         text = f"{figures['kb_per_watcher']:.1f} KB"
+    elif shown == "per second":
+        text = f"{figures['per_second']:,.0f}/s"
     else:
         key = "tracking_p99_ms" if "tracking_p99_ms" in figures else "p99_ms"
         text = f"p99 {figures[key]:.1f} ms"
@@ -609,9 +615,12 @@ def target_text(name: str) -> str:
     key, op, bound, shown = TARGETS.get(name, ("", "", 0.0, ""))
     if not key:
         return ""
-    what = {"ratio": "ratio", "lines_per_second": "lines/s", "points_per_second": "points/s"}.get(
-        key, ""
-    )
+    what = {
+        "ratio": "ratio",
+        "lines_per_second": "lines/s",
+        "points_per_second": "points/s",
+        "per_second": "deliveries/s",
+    }.get(key, "")
     unit = {"fan-out": " ms", "ms": " ms", "kb": " KB"}.get(shown, "")
     return f"{what} {op} {bound:,g}{unit}".strip()
 
@@ -668,6 +677,7 @@ STAGES: dict[str, tuple[Stage, str]] = {
     "log follow": (lambda t, b, w, q: follow(t, b, q), "quick: SQLite"),
     "replay storm": (lambda t, b, w, q: replay_storm(t, q), "quick: SQLite"),
     "dashboard": (lambda t, b, w, q: dashboard(t, q), "quick: SQLite"),
+    "events out": (lambda t, b, w, q: events_out(t.address, q), "all"),
     "metric ingest": (lambda t, b, w, q: metrics.ingest(t, w, q), "all"),
     "metric history": (lambda t, b, w, q: metrics.history(t, q), "all"),
     "metric chart": (lambda t, b, w, q: metrics.chart(t, q), "quick: SQLite"),
@@ -695,7 +705,11 @@ def measure(
     results: dict[str, Any] = {}
     with database_url(column, work) as url:
         target = tracking_server(
-            url, workers=column.workers, TRACKING_HTTP_ADDRESS=free_http_address()
+            url,
+            workers=column.workers,
+            TRACKING_HTTP_ADDRESS=free_http_address(),
+            # The events-out receivers listen on loopback.
+            TRACKING_OUTBOUND_ALLOW_PRIVATE_ADDRESSES="true",
         ).start()
         try:
             for stage, (run, where) in STAGES.items():

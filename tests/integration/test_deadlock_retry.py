@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.support.databases import database_url
 from tracking.service.domain.clock import utcnow
 from tracking.service.store.database import Database
+from tracking.service.store.group import Batch
 from tracking.service.store.models import ExecutionRow
 
 _LOCK = text("SELECT 1 FROM executions WHERE execution_id = :id FOR UPDATE")
@@ -46,10 +46,10 @@ async def _crossing_writes(url: str, savepoint: bool) -> tuple[list[object], dic
         locked = {"a": asyncio.Event(), "b": asyncio.Event()}
         attempts: Counter[str] = Counter()
 
-        def crossing(own: str, other: str) -> Callable[[AsyncSession], Awaitable[str]]:
-            async def work(session: AsyncSession) -> str:
+        def crossing(own: str, other: str) -> Callable[[Batch], Awaitable[str]]:
+            async def work(batch: Batch) -> str:
                 attempts[own] += 1
-                connection = await session.connection()
+                connection = await batch.session.connection()
                 await connection.execute(_LOCK, {"id": own})
                 locked[own].set()
                 await locked[other].wait()

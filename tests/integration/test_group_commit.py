@@ -16,7 +16,6 @@ import grpc
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tests.support.factories import create_deployment, create_execution, start, stop
 from tests.support.server import ServerThread
@@ -32,6 +31,7 @@ from tracking.service.operations.logs import Logs
 from tracking.service.operations.recording import Recorder
 from tracking.service.settings import Settings
 from tracking.service.store.database import Database
+from tracking.service.store.group import Batch
 from tracking.v1 import execution_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -371,14 +371,14 @@ def test_one_batch_holds_failures_and_successes_and_the_failures_change_nothing(
 
     outcomes, published = loop.run_until_complete(subscribe_and_write())
     assert [type(o).__name__ for o in outcomes] == [
-        "ExecutionRow",
+        "ExecutionState",
         "FailedPrecondition",
         "Aborted",
         "FailedPrecondition",
         "InvalidArgument",
         "NotFound",
         "int",
-        "ExecutionRow",
+        "ExecutionState",
     ]
     assert isinstance(outcomes[1], FailedPrecondition)
     assert isinstance(outcomes[2], Aborted)
@@ -424,9 +424,9 @@ def test_a_write_without_savepoint_that_fails_after_changing_starts_the_batch_ov
 
     a = loop.run_until_complete(prepare())
 
-    async def broken(session: AsyncSession) -> None:
+    async def broken(batch: Batch) -> None:
         # A change, then a statement the database refuses: not a domain error.
-        connection = await session.connection()
+        connection = await batch.session.connection()
         await connection.execute(
             text("UPDATE executions SET phase = 'half' WHERE execution_id = :id"), {"id": a}
         )

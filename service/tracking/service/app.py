@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from tracking.service import ports
 from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.api.stored_executions import stored_form
@@ -47,6 +48,8 @@ from tracking.service.settings import Settings
 from tracking.service.storage_watch import StorageWatch
 from tracking.service.store.database import Database
 from tracking.service.store.statement_timing import time_statements
+from tracking.service.tracing import Tracing
+from tracking.service.tracing import start as start_tracing
 from tracking.v1 import tracking_service_pb2
 
 log = logging.getLogger("tracking")
@@ -70,6 +73,7 @@ class TrackingApp:
     bridge: PostgresBridge | None = None
     metrics_port: int = 0
     http: HttpServer | None = None
+    tracing: Tracing | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float | None = None) -> None:
@@ -90,6 +94,8 @@ class TrackingApp:
         if self.bridge is not None:
             await self.bridge.stop()
         self.metrics.stop()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
         await self.database.close()
 
     async def _stop_tasks(self) -> None:
@@ -175,6 +181,10 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[TrackingApp, int]:
     """Migrate the database, build the server, bind and start it; returns (app, bound port).
     With `reuse_port`, its ports are shared with the other workers (workers.py)."""
+    if not reuse_port:  # the workers' parent checked and holds their ports
+        ports.check_free(settings.address, "gRPC")
+        if settings.http_address:
+            ports.check_free(settings.http_address, "HTTP")
     credentials = server_credentials(settings)
     database = Database(settings.database_url)
     await database.start()
@@ -206,22 +216,25 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
     server = grpc.aio.server(options=server_options(settings, reuse_port))
     # Outermost first; applied to each method once, at registration (see wrapping.py).
     drain = DrainInterceptor()
+    auth = AuthInterceptor(
+        tokens,
+        required=settings.auth_required,
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        failure_limiter=RateLimiter(settings.auth_failures_per_second, settings.auth_failure_burst),
+        trusted_proxies=settings.trusted_proxy_networks,
+        recheck_seconds=settings.stream_recheck_seconds,
+        max_metadata_bytes=settings.max_metadata_bytes,
+    )
     interceptors = [
         ObservabilityInterceptor(metrics),
         drain,
-        AuthInterceptor(
-            tokens,
-            required=settings.auth_required,
-            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
-            failure_limiter=RateLimiter(
-                settings.auth_failures_per_second, settings.auth_failure_burst
-            ),
-            trusted_proxies=settings.trusted_proxy_networks,
-            recheck_seconds=settings.stream_recheck_seconds,
-            max_metadata_bytes=settings.max_metadata_bytes,
-        ),
+        auth,
         ErrorInterceptor(),
     ]
+    tracing = start_tracing()  # None unless the OTEL_* variables configure an exporter
+    if tracing is not None:
+        interceptors.insert(0, tracing.interceptor)
+        tracing.count_in(metrics.registry)
     methods = compose(servicer, interceptors)
     register(methods, server)
     health_servicer = HealthServicer()
@@ -236,6 +249,8 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         else:
             port = server.add_secure_port(settings.address, credentials)
     except RuntimeError as error:
+        if tracing is not None:
+            tracing.shutdown()
         await database.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from None
     try:
@@ -245,12 +260,15 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
                 settings,
                 reuse_port=reuse_port,
                 max_connections=connection_cap(settings.max_connections),
+                identify=auth.identify if settings.auth_required else None,
             )
             if settings.http_address
             else None
         )
     except OSError:
         await server.stop(None)
+        if tracing is not None:
+            tracing.shutdown()
         await database.close()
         raise
     bridge = None
@@ -282,6 +300,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         bridge,
         metrics_port,
         http,
+        tracing,
     )
     app.tasks.append(asyncio.create_task(dispatcher.run_forever(), name="outbound"))
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))

@@ -8,13 +8,14 @@ from typing import Any
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
 from tracking.service.domain import job_status
+from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.executions import NewExecution
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
 
-def new_execution(execution: execution_pb2.Execution) -> NewExecution:
-    """The fields a creator may set; enums already checked."""
+def new_execution(execution: execution_pb2.Execution, trace_parent: str = "") -> NewExecution:
+    """The fields a creator may set (enums already checked), and the trace context it sent."""
     return NewExecution(
         execution_id=execution.execution_id,
         deployment_name=execution.deployment_name,
@@ -32,11 +33,12 @@ def new_execution(execution: execution_pb2.Execution) -> NewExecution:
             execution.HasField("heartbeat_timeout"),
             "execution.heartbeat_timeout",
         ),
+        trace_parent=trace_parent,
     )
 
 
 # What a JobStatus is built from: an ORM row, or the columns read without it.
-JobStatusSource = ExecutionRow | job_status.JobStatus
+JobStatusSource = ExecutionRow | ExecutionState | job_status.JobStatus
 
 
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
@@ -68,7 +70,7 @@ def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStat
     return status
 
 
-def execution_proto(row: ExecutionRow, now: datetime) -> execution_pb2.Execution:
+def execution_proto(row: ExecutionRow | ExecutionState, now: datetime) -> execution_pb2.Execution:
     execution = execution_pb2.Execution(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name or "",
@@ -86,6 +88,7 @@ def execution_proto(row: ExecutionRow, now: datetime) -> execution_pb2.Execution
         labels=row.labels,
         created_by=row.created_by,
         command=row.command,
+        trace_parent=row.trace_parent,
     )
     execution.heartbeat_timeout.FromNanoseconds(round(row.heartbeat_timeout_seconds * 1e9))
     if row.result:

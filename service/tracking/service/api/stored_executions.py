@@ -15,13 +15,14 @@ from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from tracking.service.api.execution_messages import execution_proto
 from tracking.service.api.sizing import MAX_RESPONSE_BYTES
 from tracking.service.api.values import stamp
+from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.live_parts import duration_is_live, lease_is_live
 from tracking.service.store.executions import StoredExecution
 from tracking.service.store.models import ExecutionRow
 from tracking.v1 import execution_pb2, status_pb2
 
 
-def stored_form(row: ExecutionRow) -> bytes:
+def stored_form(row: ExecutionRow | ExecutionState) -> bytes:
     """The Execution message of a row without its live parts, serialized."""
     execution = execution_proto(row, row.update_time)
     status = execution.job_status

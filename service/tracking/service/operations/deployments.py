@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import deployments as rules
 from tracking.service.domain import filters
@@ -20,6 +19,7 @@ from tracking.service.operations.recording import Recorder
 from tracking.service.store import deployments as store
 from tracking.service.store import executions as execution_store
 from tracking.service.store.database import Database
+from tracking.service.store.group import Batch
 from tracking.service.store.models import DeploymentRow
 
 
@@ -113,20 +113,23 @@ class Deployments:
         """Delete a deployment, its executions and their logs; watchers see DELETED."""
         self._check_name(name)
 
-        async def remove(session: AsyncSession) -> tuple[DeploymentRow, int]:
+        async def remove(batch: Batch) -> tuple[DeploymentRow, int]:
+            session = batch.session
             row = await store.get(session, name, for_update=True)
             executions = await execution_store.lock_all_of_deployment(session, name)
-            events = await self.recorder.record(session, [(e, ["DELETED"]) for e in executions])
+            events = await self.recorder.record(
+                session, [(e, ["DELETED"]) for e in executions], batch=batch
+            )
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])
             await store.delete_row(session, row)
-            await self.db.announce(session, "deployment_deleted", "", name)
+            batch.announce("deployment_deleted", "", name)
 
             def published() -> None:
                 self.hub.publish(events)
                 self.hub.deployment_deleted(name)
 
-            self.db.after_commit(session, published)
+            batch.after_commit(published)
             return row, len(executions)
 
         # One write of a group commit, so that it never races this process's other writes;

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import executions as rules
-from tracking.service.domain import filters, job_actions
+from tracking.service.domain import filters, job_actions, leases
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     Aborted,
@@ -19,6 +19,7 @@ from tracking.service.domain.errors import (
     NotFound,
     ValidationCollector,
 )
+from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.executions import NewExecution, StatusAction
 from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.leases import check_heartbeat_timeout
@@ -33,13 +34,16 @@ from tracking.service.domain.names import (
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
 from tracking.service.domain.status import TERMINAL_VALUES, RunningStatus
 from tracking.service.events.hub import EventHub
-from tracking.service.operations import leases
 from tracking.service.operations.paging import Page, page_size
 from tracking.service.operations.recording import Recorder
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
+from tracking.service.store.group import Batch
 from tracking.service.store.models import ExecutionRow
+
+# What a change does to an execution locked for it: the kinds of change it made.
+Apply = Callable[[ExecutionState, datetime], list[str]]
 
 
 def check_id(execution_id: str, field: str = "execution_id") -> None:
@@ -96,7 +100,8 @@ class Executions:
         if heartbeat_timeout_seconds is None:
             heartbeat_timeout_seconds = self.limits.default_heartbeat_timeout_seconds
 
-        async def insert(session: AsyncSession) -> ExecutionRow:
+        async def insert(batch: Batch) -> ExecutionRow:
+            session = batch.session
             now = utcnow()
             pipeline_name = new.pipeline_name
             if deployment_name:
@@ -121,6 +126,7 @@ class Executions:
                 inputs=new.inputs,
                 labels=new.labels,
                 command=new.command,
+                trace_parent=new.trace_parent,
                 heartbeat_timeout_seconds=heartbeat_timeout_seconds,
                 status=RunningStatus.WAITING.value,
                 create_time=now,
@@ -135,8 +141,8 @@ class Executions:
             if deployment_name:
                 deployment.last_execution_id = execution_id
                 session.add(deployment)
-            events = await self.recorder.record(session, [(row, ["CREATED"])], now)
-            self.db.after_commit(session, lambda: self.hub.publish(events))
+            events = await self.recorder.record(session, [(row, ["CREATED"])], now, batch)
+            batch.after_commit(lambda: self.hub.publish(events))
             return row
 
         # Creations in one deployment lock its row: they come first in a batch (PostgreSQL).
@@ -213,12 +219,13 @@ class Executions:
     async def delete(self, execution_id: str) -> None:
         check_id(execution_id)
 
-        async def remove(session: AsyncSession) -> None:
+        async def remove(batch: Batch) -> None:
+            session = batch.session
             row = await store.get(session, execution_id, for_update=True)
-            (event,) = await self.recorder.record(session, [(row, ["DELETED"])])
+            (event,) = await self.recorder.record(session, [(row, ["DELETED"])], batch=batch)
             await session.flush()
             await store.delete_rows(session, [execution_id])
-            self.db.after_commit(session, lambda: self.hub.publish([event]))
+            batch.after_commit(lambda: self.hub.publish([event]))
 
         # In a group commit, locking like the changes of the execution (store/group.py).
         await self.db.write(remove, key=f"1:{execution_id}")
@@ -250,7 +257,7 @@ class Executions:
 
     async def update_status(
         self, execution_id: str, action: StatusAction, expected_revision: int | None
-    ) -> ExecutionRow:
+    ) -> ExecutionState:
         check_id(execution_id)
         errors = ValidationCollector()
         if action.kind == "progress":
@@ -269,7 +276,7 @@ class Executions:
         check_text(errors, "stop.message", action.message)
         errors.raise_if_any()
 
-        def apply(row: ExecutionRow, now: datetime) -> list[str]:
+        def apply(row: ExecutionState, now: datetime) -> list[str]:
             if expected_revision is not None and row.revision != expected_revision:
                 raise Aborted(
                     f"execution {row.execution_id!r} is at revision {row.revision}, "
@@ -277,7 +284,7 @@ class Executions:
                 )
             # Every action but a stop is a report of the worker: it brings an execution whose
             # lease ran out back to where it was, before the action applies.
-            restored = leases.renew(row, now) if action.kind != "stop" else []
+            restored = ["STATUS"] if action.kind != "stop" and leases.renew(row, now) else []
             if action.kind in job_actions.REPORTS:
                 return [*restored, *job_actions.report(row, action, now)]
             if action.kind == "start" and restored:
@@ -292,13 +299,13 @@ class Executions:
 
         return await self._change(execution_id, apply)
 
-    async def cancel(self, execution_id: str, reason: str) -> ExecutionRow:
+    async def cancel(self, execution_id: str, reason: str) -> ExecutionState:
         check_id(execution_id)
         errors = ValidationCollector()
         check_text(errors, "reason", reason)
         errors.raise_if_any()
 
-        def apply(row: ExecutionRow, now: datetime) -> list[str]:
+        def apply(row: ExecutionState, now: datetime) -> list[str]:
             changes = job_actions.cancel(row, reason, now)
             if row.status in TERMINAL_VALUES:
                 leases.release(row)
@@ -313,14 +320,14 @@ class Executions:
         result: dict[str, Any] | None,
         export_paths: dict[str, str],
         source_views: dict[str, str],
-    ) -> ExecutionRow:
+    ) -> ExecutionState:
         check_id(execution_id)
         errors = ValidationCollector()
         check_unique_names(errors, "outputs", [o.get("name", "") for o in outputs])
         errors.raise_if_any()
 
-        def apply(row: ExecutionRow, now: datetime) -> list[str]:
-            restored = leases.renew(row, now)
+        def apply(row: ExecutionState, now: datetime) -> list[str]:
+            restored = ["STATUS"] if leases.renew(row, now) else []
             by_name = {o["name"]: o for o in row.outputs}
             by_name.update({o["name"]: o for o in outputs})
             row.outputs = list(by_name.values())
@@ -340,8 +347,8 @@ class Executions:
         if not step.get("name"):
             raise InvalidArgument.of("step.name", "is required")
 
-        def apply(row: ExecutionRow, now: datetime) -> list[str]:
-            restored = leases.renew(row, now)
+        def apply(row: ExecutionState, now: datetime) -> list[str]:
+            restored = ["STATUS"] if leases.renew(row, now) else []
             steps = list(row.steps)
             for index, existing in enumerate(steps):
                 if existing["name"] == step["name"]:
@@ -356,7 +363,7 @@ class Executions:
         row = await self._change(execution_id, apply)
         return step, row.revision
 
-    def _check_fits(self, row: ExecutionRow) -> None:
+    def _check_fits(self, row: ExecutionState) -> None:
         documents = {name: getattr(row, name) for name in rules.DOCUMENT_FIELDS}
         rules.check_documents_fit(documents, self.limits.max_execution_documents)
 
@@ -364,25 +371,25 @@ class Executions:
         """Mark the execution UNKNOWN if its lease ran out before `now`; whether it was."""
         marked: list[str] = []
 
-        def apply(row: ExecutionRow, _now: datetime) -> list[str]:
-            marked[:] = leases.lapse(row, now)
+        def apply(row: ExecutionState, _now: datetime) -> list[str]:
+            marked[:] = ["STATUS"] if leases.lapse(row, now) else []
             return marked
 
         await self._change(execution_id, apply)
         return bool(marked)
 
-    async def _change(self, execution_id: str, apply: Any) -> ExecutionRow:
+    async def _change(self, execution_id: str, apply: Apply) -> ExecutionState:
         """Lock the row, apply the change, bump the revision and record the event, in the
         next group commit. A change that reports no kind (a renewed lease) is saved without
         an event and keeps its revision."""
 
-        async def change(session: AsyncSession) -> ExecutionRow:
+        async def change(batch: Batch) -> ExecutionState:
             now = utcnow()
-            row, before = await store.lock(session, execution_id)
-            event = await self.recorder.save_change(session, row, before, apply(row, now), now)
+            state, before = await store.lock(batch.connection, execution_id)
+            event = await self.recorder.save_change(batch, state, before, apply(state, now), now)
             if event is not None:
-                self.db.after_commit(session, lambda: self.hub.publish([event]))
-            return row
+                batch.after_commit(lambda: self.hub.publish([event]))
+            return state
 
         # `apply` raises before `change` writes anything: no savepoint needed.
         return await self.db.write(change, key=f"1:{execution_id}", savepoint=False)

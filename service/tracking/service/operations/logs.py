@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
+from tracking.service.domain import leases
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
 from tracking.service.domain.leases import LEASED
@@ -15,12 +14,13 @@ from tracking.service.domain.log_batch import LogBatch
 from tracking.service.domain.log_filters import MatchBudget, line_filter
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub
-from tracking.service.operations import leases, line_matching
+from tracking.service.operations import line_matching
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.recording import Recorder
 from tracking.service.store import executions as execution_store
 from tracking.service.store import logs as store
 from tracking.service.store.database import Database
+from tracking.service.store.group import Batch
 from tracking.service.store.models import LogLineRow
 
 # Lines read at a time while a filter looks for matches.
@@ -73,9 +73,9 @@ class Logs:
                     )
         errors.raise_if_any()
 
-        async def append(session: AsyncSession) -> int:
+        async def append(batch: Batch) -> int:
             now = utcnow()
-            state = await execution_store.lock_log_seq(session, execution_id)
+            state = await execution_store.lock_log_seq(batch.connection, execution_id)
             status, log_seq = RunningStatus(state.status), state.log_seq
             if status.is_terminal:
                 raise FailedPrecondition(
@@ -85,17 +85,16 @@ class Logs:
             renewed: dict[str, datetime | None] = {}
             event = None
             if state.lapsed_from and status is RunningStatus.UNKNOWN:
-                row, before = await execution_store.lock(session, execution_id)
-                event = await self.recorder.save_change(
-                    session, row, before, leases.renew(row, now), now
-                )
+                locked, before = await execution_store.lock(batch.connection, execution_id)
+                restored = ["STATUS"] if leases.renew(locked, now) else []
+                event = await self.recorder.save_change(batch, locked, before, restored, now)
             elif status in LEASED:
                 renewed = leases.renewed_columns(now, state.heartbeat_timeout_seconds)
             first = log_seq + 1
             log_seq += len(lines)
-            await execution_store.set_log_seq(session, execution_id, log_seq, **renewed)
-            await store.insert_batch(session, execution_id, first, lines, now)
-            await self.db.announce(session, "logs", execution_id, state.deployment_name)
+            await execution_store.set_log_seq(batch.connection, execution_id, log_seq, **renewed)
+            await store.insert_batch(batch.connection, execution_id, first, lines, now)
+            batch.announce("logs", execution_id, state.deployment_name)
 
             def published() -> None:
                 self.lines_written += len(lines)
@@ -103,7 +102,7 @@ class Logs:
                     self.hub.publish([event])
                 self.hub.publish_logs(execution_id, state.deployment_name)
 
-            self.db.after_commit(session, published)
+            batch.after_commit(published)
             return log_seq
 
         # Its one refusal comes before its first change: no savepoint needed.

@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
+from tracking.service.domain import leases
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     FailedPrecondition,
@@ -26,15 +25,15 @@ from tracking.service.domain.metrics import (
 )
 from tracking.service.domain.names import check_execution_id
 from tracking.service.domain.page_tokens import PageTokenCodec
-from tracking.service.domain.status import TERMINAL_VALUES, RunningStatus
+from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub, Topic
-from tracking.service.operations import leases
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.recording import Recorder
 from tracking.service.operations.streams import Streams, retention_gone
 from tracking.service.store import executions as execution_store
 from tracking.service.store import metrics as store
 from tracking.service.store.database import Database
+from tracking.service.store.group import Batch
 from tracking.service.store.metrics import SeriesSummary, StoredBucket, StoredPoint
 
 # Points a stream reads at a time.
@@ -93,7 +92,8 @@ class Metrics:
             {n for n, s in zip(batch.names, batch.steps, strict=True) if s is None}
         )
 
-        async def append(session: AsyncSession) -> int:
+        async def append(group: Batch) -> int:
+            session = group.session
             now = utcnow()
             state = await store.lock(session, execution_id)
             status = RunningStatus(state.status)
@@ -106,10 +106,9 @@ class Metrics:
             renewed: dict[str, datetime | None] = {}
             event = None
             if state.lapsed_from and status is RunningStatus.UNKNOWN:
-                row, before = await execution_store.lock(session, execution_id)
-                event = await self.recorder.save_change(
-                    session, row, before, leases.renew(row, now), now
-                )
+                locked, before = await execution_store.lock(group.connection, execution_id)
+                restored = ["STATUS"] if leases.renew(locked, now) else []
+                event = await self.recorder.save_change(group, locked, before, restored, now)
             elif status in LEASED:
                 renewed = leases.renewed_columns(now, state.heartbeat_timeout_seconds)
             largest = (
@@ -122,7 +121,7 @@ class Metrics:
             last = state.metric_seq + len(batch)
             await store.set_metric_seq(session, execution_id, last, **renewed)
             await store.insert_batch(session, execution_id, first, batch, steps, now)
-            await self.db.announce(session, "metrics", execution_id, state.deployment_name)
+            group.announce("metrics", execution_id, state.deployment_name)
 
             def published() -> None:
                 self.points_written += len(batch)
@@ -130,7 +129,7 @@ class Metrics:
                     self.hub.publish([event])
                 self.hub.publish_metrics(execution_id)
 
-            self.db.after_commit(session, published)
+            group.after_commit(published)
             return last
 
         # Its refusals come before its first change: no savepoint needed.
@@ -295,9 +294,7 @@ class Metrics:
             while True:
                 # Read the status first: every point committed before a terminal status is
                 # visible to the reads that follow.
-                current = await self.db.read(execution_store.find, execution_id)
-                ended = current is None or current.status in TERMINAL_VALUES
-                del current
+                ended = await self.streams.has_ended(execution_id)
                 while True:
                     batch = await self.db.read(
                         store.points_after, execution_id, cursor, names, POINT_BATCH

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.live_parts import changes_shown
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
+from tracking.service.store.driver import Row
+from tracking.service.store.group import Batch
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 
-# A row's Execution message without its live parts, serialized (api/stored_executions.py).
-EncodeExecution = Callable[[ExecutionRow], bytes]
+# An execution's message without its live parts, serialized (api/stored_executions.py).
+EncodeExecution = Callable[[ExecutionRow | ExecutionState], bytes]
 
 
 class Recorder:
@@ -27,7 +29,7 @@ class Recorder:
         self.db = db
         self.encode = encode
 
-    def store_message(self, row: ExecutionRow) -> None:
+    def store_message(self, row: ExecutionRow | ExecutionState) -> None:
         row.message = self.encode(row)
         row.message_revision = row.revision
 
@@ -36,41 +38,49 @@ class Recorder:
         session: AsyncSession,
         changes: list[tuple[ExecutionRow, list[str]]],
         now: datetime | None = None,
+        batch: Batch | None = None,
     ) -> list[ExecutionEventRow]:
-        """Bump each row's revision, store its message and add its event (ORM rows)."""
+        """Bump each row's revision, store its message and add its event (ORM rows): in
+        `batch`, or at once in the session's own transaction (a deletion)."""
         events = [store.bump(row, kinds, now) for row, kinds in changes]
         for row, kinds in changes:
             if "DELETED" not in kinds:
                 self.store_message(row)
         session.add_all(row for row, _ in changes)
         await session.flush()
-        await self._add(session, events)
+        if batch is not None:
+            self._add(batch, events)
+        else:
+            await self.db.add_events(session, events)
+            for event in events:
+                await self.db.announce(
+                    session, "event", event.execution_id, event.deployment_name, event
+                )
         return events
 
     async def save_change(
         self,
-        session: AsyncSession,
-        row: ExecutionRow,
-        before: dict[str, Any],
+        batch: Batch,
+        state: ExecutionState,
+        before: Row,
         changes: list[str],
         now: datetime,
     ) -> ExecutionEventRow | None:
-        """Write a row locked with store.lock; with change kinds, bump its revision and add
-        its event (Core statements: the hot write path). A change with no kind (a renewed
-        lease) keeps its revision, and its message unless it changed what one shows."""
-        event = store.bump(row, changes, now) if changes else None
-        changed = store.changed_columns(row, before)
-        if event is not None or changes_shown(row.status, set(changed)):
-            self.store_message(row)
-            changed.update(message=row.message, message_revision=row.message_revision)
-        await store.save(session, row.execution_id, changed)
+        """Write an execution locked with store.lock; with change kinds, bump its revision
+        and add its event. A change with no kind (a renewed lease) keeps its revision, and
+        its message unless it changed what one shows."""
+        event = store.bump(state, changes, now) if changes else None
+        changed = store.changed_columns(state, before)
+        if event is not None or changes_shown(state.status, set(changed)):
+            self.store_message(state)
+            changed.update(message=state.message, message_revision=state.message_revision)
+        await store.save(batch.connection, state.execution_id, changed)
         if event is not None:
-            await self._add(session, [event])
+            self._add(batch, [event])
         return event
 
-    async def _add(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
-        await self.db.add_events(session, events)
+    @staticmethod
+    def _add(batch: Batch, events: list[ExecutionEventRow]) -> None:
+        batch.add_events(events)
         for event in events:
-            await self.db.announce(
-                session, "event", event.execution_id, event.deployment_name, event
-            )
+            batch.announce("event", event.execution_id, event.deployment_name, event)

@@ -12,9 +12,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,9 +23,17 @@ from tracking.service.domain.errors import Unavailable
 from tracking.service.events.announcement import CHANNEL, Announcement, encode_announcement
 from tracking.service.store import executions as execution_store
 from tracking.service.store import inline_sqlite, meta, migrations
-from tracking.service.store.driver import Driver, PostgresDriver, SqliteDriver
+from tracking.service.store.driver import (
+    Connection,
+    Driver,
+    Hot,
+    PostgresDriver,
+    SqliteDriver,
+    connection_of,
+    param,
+)
 from tracking.service.store.faults import PROBE_FREE_BYTES, connection_lost, storage_refused
-from tracking.service.store.group import GroupCommit, batch_of
+from tracking.service.store.group import Batch, GroupCommit
 from tracking.service.store.models import ExecutionEventRow
 
 T = TypeVar("T")
@@ -33,6 +42,12 @@ P = ParamSpec("P")
 # Any constant works: it names the lock that serialises event ids (and migrations).
 EVENT_LOCK_ID = 0x7472_6163
 MIGRATION_LOCK_ID = 0x7472_6164
+_EVENT_LOCK = Hot(select(func.pg_advisory_xact_lock(EVENT_LOCK_ID)))
+_NOTIFY = Hot(
+    text(
+        "SELECT pg_notify(:b_channel, payload) FROM unnest(CAST(:b_payloads AS text[])) AS payload"
+    ).bindparams(param("b_channel"), param("b_payloads"))
+)
 
 
 def normalize_url(url: str) -> str:
@@ -61,7 +76,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_with(statement: str) -> Any:
-    def begin(connection: Connection) -> None:
+    def begin(connection: SyncConnection) -> None:
         connection.exec_driver_sql(statement)
 
     return begin
@@ -231,9 +246,9 @@ class Database:
         self.write_problem = None
 
     async def write(
-        self, work: Callable[[AsyncSession], Awaitable[T]], key: str, *, savepoint: bool = True
+        self, work: Callable[[Batch], Awaitable[T]], key: str, *, savepoint: bool = True
     ) -> T:
-        """Run `work(session)` in the next group commit (store/group.py) and return what it
+        """Run `work(batch)` in the next group commit (store/group.py) and return what it
         returned once that transaction committed, or raise its own error. `key` (the
         execution id) orders the writes of a batch on PostgreSQL. `savepoint=False` is for
         work that raises a DomainError only before its first change."""
@@ -243,24 +258,14 @@ class Database:
         """Whether `error` ends the transaction it happened in, not just one write of it."""
         return connection_lost(error) or storage_refused(error) is not None
 
-    def after_commit(self, session: AsyncSession, action: Callable[[], None]) -> None:
-        """Run `action` once the write's group commit committed (never if it did not)."""
-        batch = batch_of(session)
-        if batch is None:
-            raise RuntimeError("after_commit needs a write joined with Database.write")
-        batch.after_commit.append(action)
-
     async def add_events(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
-        """Insert events (their ids set once inserted). In a group commit they are inserted
-        at its end, with every other write's, after the event-order lock."""
-        batch = batch_of(session)
-        if batch is not None:
-            batch.events.extend(events)
-            return
+        """Insert events now (their ids set), in a transaction of its own: a write outside
+        group commit (a deletion). A batch's go in at its end (Batch.add_events)."""
         if not events:
             return
-        await self.lock_event_order(session)
-        await execution_store.insert_events(session, events)
+        connection = await connection_of(session)
+        await self.lock_event_order(connection)
+        await execution_store.insert_events(connection, events)
 
     async def probe_write(self) -> bool:
         """Whether the storage takes writes again, by a write that changes nothing (and, on
@@ -276,13 +281,10 @@ class Database:
             )
         return True
 
-    async def lock_event_order(self, session: AsyncSession) -> None:
+    async def lock_event_order(self, connection: Connection) -> None:
         """Make event ids follow commit order across concurrent writers (PostgreSQL)."""
         if self.dialect == "postgresql":
-            connection = await session.connection()
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:id)"), {"id": EVENT_LOCK_ID}
-            )
+            await connection.execute(_EVENT_LOCK)
 
     async def announce(
         self,
@@ -292,26 +294,15 @@ class Database:
         deployment_name: str | None = None,
         event: ExecutionEventRow | None = None,
     ) -> None:
-        """Tell the other replicas, when this transaction commits, that something changed;
-        an "event" announcement carries `event` (added with add_events before)."""
+        """Tell the other replicas, when this transaction (outside group commit) commits,
+        that something changed."""
         if self.dialect == "postgresql":
             announcement = Announcement(self.replica_id, kind, execution_id, deployment_name, event)
-            batch = batch_of(session)
-            if batch is not None:
-                # Sent once, at the batch's end, when its events have their ids.
-                batch.announcements.append(announcement)
-            else:
-                await self.notify(session, [encode_announcement(announcement)])
+            await self.notify(await connection_of(session), [encode_announcement(announcement)])
 
-    async def notify(self, session: AsyncSession, payloads: list[str]) -> None:
+    async def notify(self, connection: Connection, payloads: list[str]) -> None:
         """NOTIFY every payload, in one statement, delivered when the transaction commits."""
-        connection = await session.connection()
-        await connection.execute(
-            text(
-                "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
-            ),
-            {"channel": CHANNEL, "payloads": payloads},
-        )
+        await connection.execute(_NOTIFY, b_channel=CHANNEL, b_payloads=payloads)
 
     async def close(self) -> None:
         await self.group.close()

@@ -14,11 +14,9 @@ hot.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -26,16 +24,17 @@ from sqlalchemy import JSON, Boolean, DateTime, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.store.faults import connection_lost
 
 Row = Sequence[Any]
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a time in SQLite
 
 
-def param(name: str) -> BindParameter[Any]:
-    """A parameter of a hot statement, given by name when it runs."""
-    return bindparam(name, required=False)
+def param(name: str, type_: Any = None) -> BindParameter[Any]:
+    """A parameter of a hot statement, given by name when it runs (of a column's type where
+    the statement does not tell it: in an INSERT's or UPDATE's values)."""
+    return bindparam(name, type_=type_, required=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +42,23 @@ class Compiled:
     """A hot statement as one dialect runs it."""
 
     sql: str
-    # Per position: the name of the parameter given at run time, or a constant's value.
+    # Per position: the name of the parameter given at run time, or a constant's value,
+    # and the conversion of its type (a time, a document), if any.
     names: tuple[str | None, ...]
     constants: tuple[Any, ...]
+    binders: tuple[Callable[[Any], Any] | None, ...]
     # (column index, converter) for the columns whose driver value is not the value.
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]
 
-    def arguments(self, params: dict[str, Any], to_driver: Callable[[Any], Any]) -> list[Any]:
-        return [
-            to_driver(params[name] if name is not None else constant)
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        values = [
+            params[name] if name is not None else constant
             for name, constant in zip(self.names, self.constants, strict=True)
         ]
+        for index, binder in enumerate(self.binders):
+            if binder is not None and values[index] is not None:
+                values[index] = binder(values[index])
+        return values
 
     def convert(self, row: Row) -> Row:
         if not self.converters:
@@ -78,6 +83,15 @@ def compile_for(statement: Any, dialect: Dialect) -> Compiled:
     positions = compiled.positiontup or []
     names = tuple(name if name in given else None for name in positions)
     constants = tuple(None if name in given else compiled.params[name] for name in positions)
+    types = {name: bind.type for bind, name in compiled.bind_names.items()}
+    binders = []
+    for name in positions:
+        # A list's values (IN) are named after their parameter: status_1 -> status_1_1, ...
+        bind_type = types.get(name) or types.get(name.rsplit("_", 1)[0])
+        binder = None
+        if bind_type is not None and isinstance(bind_type, _CONVERTED):
+            binder = bind_type.dialect_impl(dialect).bind_processor(dialect)
+        binders.append(binder)
     converters = []
     for index, column in enumerate(_result_columns(statement)):
         if not isinstance(column.type, _CONVERTED):
@@ -85,7 +99,7 @@ def compile_for(statement: Any, dialect: Dialect) -> Compiled:
         converter = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if converter is not None:
             converters.append((index, converter))
-    return Compiled(str(compiled), names, constants, tuple(converters))
+    return Compiled(str(compiled), names, constants, tuple(binders), tuple(converters))
 
 
 # The column types whose driver value is not yet the value (times, flags, documents).
@@ -112,32 +126,83 @@ class Hot:
         return found
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime(_SQLITE_TIME)
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return value
-
-
-def _postgres_value(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-class Driver:
-    """Runs hot statements for reads on the driver's own connection (see the module)."""
+class Connection:
+    """A driver connection that hot statements run on."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 
-    def compiled(self, statement: Hot) -> Compiled:
-        return statement.compiled(self.dialect)
+    async def rows(self, statement: Hot, **params: Any) -> list[Row]:
+        raise NotImplementedError
+
+    async def row(self, statement: Hot, **params: Any) -> Row | None:
+        found = await self.rows(statement, **params)
+        return found[0] if found else None
+
+    async def execute(self, statement: Hot, **params: Any) -> None:
+        await self.rows(statement, **params)
+
+
+class SqliteConnection(Connection):
+    """A sqlite3 connection, used on the event loop."""
+
+    def __init__(self, dialect: Dialect, raw: sqlite3.Connection) -> None:
+        super().__init__(dialect)
+        self.raw = raw
+
+    async def rows(self, statement: Hot, **params: Any) -> list[Row]:
+        compiled = statement.compiled(self.dialect)
+        found = self.raw.execute(compiled.sql, compiled.arguments(params))
+        rows = found.fetchall()
+        if compiled.converters:
+            return [compiled.convert(row) for row in rows]
+        return rows
+
+    async def execute(self, statement: Hot, **params: Any) -> None:
+        compiled = statement.compiled(self.dialect)
+        self.raw.execute(compiled.sql, compiled.arguments(params))
+
+
+class PostgresConnection(Connection):
+    """An asyncpg connection; asyncpg prepares each statement text once and keeps it."""
+
+    def __init__(self, dialect: Dialect, raw: asyncpg.Connection) -> None:
+        super().__init__(dialect)
+        self.raw = raw
+
+    async def rows(self, statement: Hot, **params: Any) -> list[Row]:
+        compiled = statement.compiled(self.dialect)
+        found: list[Row] = await self.raw.fetch(compiled.sql, *compiled.arguments(params))
+        if compiled.converters:
+            return [compiled.convert(row) for row in found]
+        return found
+
+    async def execute(self, statement: Hot, **params: Any) -> None:
+        compiled = statement.compiled(self.dialect)
+        await self.raw.execute(compiled.sql, *compiled.arguments(params))
+
+
+async def connection_of(session: AsyncSession) -> Connection:
+    """The driver connection under a session's transaction, for hot statements that belong
+    to it (a group commit's): what they do commits or rolls back with the session."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        # aiosqlite's interface over the sqlite3 connection (store/inline_sqlite.py).
+        return SqliteConnection(connection.dialect, adapted._connection._connection)
+    # SQLAlchemy's asyncpg adapter begins its transaction with its first statement: begin
+    # it now, so that the driver's statements run inside it.
+    if adapted._transaction is None:
+        await adapted._start_transaction()
+    return PostgresConnection(connection.dialect, adapted._connection)
+
+
+class Driver:
+    """Runs hot reads on the driver's own connection (see the module)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
 
     async def rows(self, statement: Hot, **params: Any) -> list[Row]:
         raise NotImplementedError
@@ -157,33 +222,29 @@ class SqliteDriver(Driver):
     def __init__(self, dialect: Dialect, connect: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(dialect)
         self._connect = connect
-        self._connection: sqlite3.Connection | None = None
+        self._connection: SqliteConnection | None = None
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self) -> SqliteConnection:
         if self._connection is None:
-            connection = self._connect()
-            connection.isolation_level = None  # each read its own implicit transaction
-            connection.execute("PRAGMA busy_timeout=30000")
-            self._connection = connection
+            raw = self._connect()
+            raw.isolation_level = None  # each read its own implicit transaction
+            raw.execute("PRAGMA busy_timeout=30000")
+            self._connection = SqliteConnection(self.dialect, raw)
         return self._connection
 
     async def rows(self, statement: Hot, **params: Any) -> list[Row]:
-        compiled = statement.compiled(self.dialect)
-        arguments = compiled.arguments(params, _sqlite_value)
+        connection = self._open()
         try:
-            found = self._open().execute(compiled.sql, arguments).fetchall()
+            return await connection.rows(statement, **params)
         except sqlite3.Error:
             self.reset()
             raise
-        if compiled.converters:
-            return [compiled.convert(row) for row in found]
-        return found
 
     def reset(self) -> None:
         """Drop the connection; the next read opens a new one."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            connection.close()
+            connection.raw.close()
 
     async def close(self) -> None:
         self.reset()
@@ -216,7 +277,7 @@ class PostgresDriver(Driver):
 
     async def rows(self, statement: Hot, **params: Any) -> list[Row]:
         compiled = statement.compiled(self.dialect)
-        arguments = compiled.arguments(params, _postgres_value)
+        arguments = compiled.arguments(params)
         pool = await self._get_pool()
         try:
             found: list[Row] = await pool.fetch(compiled.sql, *arguments)

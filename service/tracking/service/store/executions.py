@@ -12,14 +12,15 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracking.service.domain import job_status
+from tracking.service.domain import execution_state, job_status
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
+from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.filters import Condition
 from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.leases import LEASED
 from tracking.service.domain.live_parts import duration_is_live, lease_is_live
-from tracking.service.store.driver import Driver, Hot, param
+from tracking.service.store.driver import Connection, Driver, Hot, Row, param
 from tracking.service.store.models import (
     ExecutionEventRow,
     ExecutionLabelRow,
@@ -103,8 +104,13 @@ _STORED_COLUMNS = (
 )
 assert [c.name for c in _STORED_COLUMNS] == list(StoredExecution.__dataclass_fields__)
 _STORED = Hot(core_select(*_STORED_COLUMNS).where(_BY_ID_PARAM))
-_LOCK = core_select(_TABLE).where(_BY_ID).with_for_update()
-_LOCK_LOG_SEQ = (
+# A change reads every field of an ExecutionState under the row lock.
+_LOCK = Hot(
+    core_select(*(_TABLE.c[name] for name in execution_state.FIELDS))
+    .where(_BY_ID_PARAM)
+    .with_for_update()
+)
+_LOCK_LOG_SEQ = Hot(
     core_select(
         _TABLE.c.status,
         _TABLE.c.log_seq,
@@ -112,7 +118,7 @@ _LOCK_LOG_SEQ = (
         _TABLE.c.lapsed_from,
         _TABLE.c.deployment_name,
     )
-    .where(_BY_ID)
+    .where(_BY_ID_PARAM)
     .with_for_update()
 )
 _LAPSED = Hot(
@@ -121,61 +127,87 @@ _LAPSED = Hot(
     .order_by(_TABLE.c.lease_expire_time)
     .limit(param("b_limit"))
 )
-# The SET clause is made of the columns a call's parameters name (compiled once per set).
-_UPDATE = update(_TABLE).where(_BY_ID)
-_INSERT_EVENT = insert(_EVENTS)
-# Many at once (a group commit), ids returned in the order of the rows.
-_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+# An UPDATE per set of changed columns, an INSERT per number of events: made on first use.
+_UPDATES: dict[frozenset[str], Hot] = {}
+_EVENT_COLUMNS = (
+    "execution_id",
+    "deployment_name",
+    "revision",
+    "changes",
+    "job_status",
+    "create_time",
+)
+_EVENT_INSERTS: dict[int, Hot] = {}
 
 
-async def lock(session: AsyncSession, execution_id: str) -> tuple[ExecutionRow, dict[str, Any]]:
-    """Lock an execution for a change: (a detached row to change, the values it was read with).
-
-    A Core select; `save` writes back what changed, without the ORM's unit of work.
-    """
-    connection = await session.connection()
-    found = (await connection.execute(_LOCK, {"b_execution_id": execution_id})).first()
+async def lock(connection: Connection, execution_id: str) -> tuple[ExecutionState, Row]:
+    """Lock an execution for a change: (its state, to change; the values it was read with)."""
+    found = await connection.row(_LOCK, b_execution_id=execution_id)
     if found is None:
         raise NotFound("execution", execution_id)
-    values = dict(found._mapping)
-    return ExecutionRow(**values), values
+    return ExecutionState(*found), found
 
 
-def changed_columns(row: ExecutionRow, before: dict[str, Any]) -> dict[str, Any]:
-    """The columns of a locked row that differ from what was read (values are replaced by
-    the callers, never changed in place), with their new values."""
-    return {name: getattr(row, name) for name, old in before.items() if getattr(row, name) != old}
+def changed_columns(state: ExecutionState, before: Row) -> dict[str, Any]:
+    """The fields of a locked execution that differ from what was read (values are replaced
+    by the callers, never changed in place), with their new values."""
+    changed = {}
+    for name, old in zip(execution_state.FIELDS, before, strict=True):
+        value = getattr(state, name)
+        if value != old:
+            changed[name] = value
+    return changed
 
 
-async def save(session: AsyncSession, execution_id: str, changed: dict[str, Any]) -> None:
-    """Write changed columns of a row locked with `lock`."""
+def _update_of(columns: frozenset[str]) -> Hot:
+    found = _UPDATES.get(columns)
+    if found is None:
+        statement = (
+            update(_TABLE)
+            .where(_BY_ID_PARAM)
+            .values({c: param(c, _TABLE.c[c].type) for c in sorted(columns)})
+        )
+        found = _UPDATES[columns] = Hot(statement)
+    return found
+
+
+async def save(connection: Connection, execution_id: str, changed: dict[str, Any]) -> None:
+    """Write changed columns of an execution locked with `lock`."""
     if changed:
-        connection = await session.connection()
-        await connection.execute(_UPDATE, {"b_execution_id": execution_id, **changed})
+        await connection.execute(
+            _update_of(frozenset(changed)), b_execution_id=execution_id, **changed
+        )
 
 
-async def insert_events(session: AsyncSession, events: list[ExecutionEventRow]) -> None:
-    """Insert event rows (Core), in order, and set their ids."""
-    connection = await session.connection()
-    rows = [
-        {
-            "execution_id": event.execution_id,
-            "deployment_name": event.deployment_name,
-            "revision": event.revision,
-            "changes": event.changes,
-            "job_status": event.job_status,
-            "create_time": event.create_time,
-        }
-        for event in events
-    ]
-    if len(rows) == 1:
-        key = (await connection.execute(_INSERT_EVENT, rows[0])).inserted_primary_key
-        assert key is not None
-        events[0].id = int(key[0])
-        return
-    ids = (await connection.execute(_INSERT_EVENTS, rows)).scalars().all()
-    for event, event_id in zip(events, ids, strict=True):
-        event.id = int(event_id)
+def _event_insert(count: int) -> Hot:
+    found = _EVENT_INSERTS.get(count)
+    if found is None:
+        rows = [
+            {c: param(f"{c}_{i}", _EVENTS.c[c].type) for c in _EVENT_COLUMNS} for i in range(count)
+        ]
+        statement = (
+            insert(_EVENTS)
+            .values(rows)
+            .returning(_EVENTS.c.id, _EVENTS.c.execution_id, _EVENTS.c.revision)
+        )
+        found = _EVENT_INSERTS[count] = Hot(statement)
+    return found
+
+
+async def insert_events(connection: Connection, events: list[ExecutionEventRow]) -> None:
+    """Insert event rows, in one statement, and set their ids (after the event-order lock)."""
+    params: dict[str, Any] = {}
+    for index, event in enumerate(events):
+        for column in _EVENT_COLUMNS:
+            params[f"{column}_{index}"] = getattr(event, column)
+    ids = {
+        (execution_id, revision): event_id
+        for event_id, execution_id, revision in await connection.rows(
+            _event_insert(len(events)), **params
+        )
+    }
+    for event in events:
+        event.id = int(ids[event.execution_id, event.revision])
 
 
 @dataclass(slots=True)
@@ -189,21 +221,19 @@ class LogAppendState:
     deployment_name: str | None
 
 
-async def lock_log_seq(session: AsyncSession, execution_id: str) -> LogAppendState:
+async def lock_log_seq(connection: Connection, execution_id: str) -> LogAppendState:
     """Lock an execution to append log lines."""
-    connection = await session.connection()
-    found = (await connection.execute(_LOCK_LOG_SEQ, {"b_execution_id": execution_id})).first()
+    found = await connection.row(_LOCK_LOG_SEQ, b_execution_id=execution_id)
     if found is None:
         raise NotFound("execution", execution_id)
     return LogAppendState(*found)
 
 
 async def set_log_seq(
-    session: AsyncSession, execution_id: str, log_seq: int, **lease: datetime | None
+    connection: Connection, execution_id: str, log_seq: int, **lease: datetime | None
 ) -> None:
     """Store the last log seq (and the renewed lease columns, when given)."""
-    connection = await session.connection()
-    await connection.execute(_UPDATE, {"b_execution_id": execution_id, "log_seq": log_seq, **lease})
+    await save(connection, execution_id, {"log_seq": log_seq, **lease})
 
 
 async def read_job_status(driver: Driver, execution_id: str) -> JobStatus:
@@ -332,7 +362,9 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
         await session.exec(delete(table).where(col(column).in_(execution_ids)))
 
 
-def bump(row: ExecutionRow, changes: list[str], now: datetime | None = None) -> ExecutionEventRow:
+def bump(
+    row: ExecutionRow | ExecutionState, changes: list[str], now: datetime | None = None
+) -> ExecutionEventRow:
     """Advance the row's revision and build the event that records the change.
 
     The caller adds both to the same transaction, after Database.lock_event_order.

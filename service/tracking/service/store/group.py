@@ -38,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tracking.service.domain.errors import DomainError, Unavailable
 from tracking.service.events.announcement import Announcement, encode_announcement
 from tracking.service.store import executions as execution_store
+from tracking.service.store.driver import Connection, connection_of
 from tracking.service.store.models import ExecutionEventRow
 
 if TYPE_CHECKING:
@@ -50,42 +51,61 @@ log = logging.getLogger("tracking.store.group")
 MAX_BATCH = 128
 # A write that loses a deadlock is tried again this many times in later batches.
 DEADLOCK_RETRIES = 3
-# Where a session running a batch keeps the batch (AsyncSession.info).
-BATCH_KEY = "tracking_batch"
 
 
 @dataclass
 class Batch:
-    """What the writes of one transaction leave for its end."""
+    """One group commit's transaction, handed to each write explicitly: the driver
+    connection its hot statements run on, the session for the others, and what its writes
+    leave for its end (event rows, announcements, actions after the commit)."""
 
+    session: AsyncSession
+    connection: Connection
+    replica_id: str
     events: list[ExecutionEventRow] = field(default_factory=list)
     announcements: list[Announcement] = field(default_factory=list)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    actions: list[Callable[[], None]] = field(default_factory=list)
+
+    def add_events(self, events: list[ExecutionEventRow]) -> None:
+        """Insert these events at the batch's end, with every other write's (ids then)."""
+        self.events.extend(events)
+
+    def announce(
+        self,
+        kind: str,
+        execution_id: str,
+        deployment_name: str | None = None,
+        event: ExecutionEventRow | None = None,
+    ) -> None:
+        """Tell the other replicas (PostgreSQL), once this transaction commits, that
+        something changed; an "event" announcement carries `event`."""
+        if self.connection.dialect.name == "postgresql":
+            self.announcements.append(
+                Announcement(self.replica_id, kind, execution_id, deployment_name, event)
+            )
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the batch committed (never if it did not)."""
+        self.actions.append(action)
 
     def mark(self) -> tuple[int, int, int]:
-        return len(self.events), len(self.announcements), len(self.after_commit)
+        return len(self.events), len(self.announcements), len(self.actions)
 
     def undo_to(self, mark: tuple[int, int, int]) -> None:
         """Forget what a write whose savepoint was rolled back left."""
         del self.events[mark[0] :]
         del self.announcements[mark[1] :]
-        del self.after_commit[mark[2] :]
+        del self.actions[mark[2] :]
 
 
 @dataclass
 class _Write(Generic[T]):
-    work: Callable[[AsyncSession], Awaitable[T]]
+    work: Callable[[Batch], Awaitable[T]]
     key: str
     future: asyncio.Future[T]
     savepoint: bool
     tries: int = 0
     outcome: tuple[bool, Any] | None = None  # (succeeded, result or error)
-
-
-def batch_of(session: AsyncSession) -> Batch | None:
-    """The batch `session` runs, or None outside group commit."""
-    batch = session.info.get(BATCH_KEY)
-    return batch if isinstance(batch, Batch) else None
 
 
 def _lost_deadlock(error: BaseException) -> bool:
@@ -114,9 +134,7 @@ class GroupCommit:
         self.batches = 0
         self.writes = 0
 
-    async def write(
-        self, work: Callable[[AsyncSession], Awaitable[T]], key: str, savepoint: bool
-    ) -> T:
+    async def write(self, work: Callable[[Batch], Awaitable[T]], key: str, savepoint: bool) -> T:
         if self._closed:
             raise Unavailable("the server is stopping")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -145,19 +163,19 @@ class GroupCommit:
     async def _commit(self, writes: list[_Write[Any]]) -> None:
         if self.db.dialect == "postgresql":
             writes.sort(key=lambda w: w.key)
-        batch = Batch()
         again: list[_Write[Any]] = []
+        batch: Batch | None = None
         try:
             async with self.db.writing() as session:
-                session.info[BATCH_KEY] = batch
+                batch = Batch(session, await connection_of(session), self.db.replica_id)
                 for write in writes:
                     mark = batch.mark()
                     try:
                         if write.savepoint:
                             async with session.begin_nested():
-                                result = await write.work(session)
+                                result = await write.work(batch)
                         else:
-                            result = await write.work(session)
+                            result = await write.work(batch)
                     except Exception as error:
                         if self.db.broken(error):
                             raise  # the transaction is gone: every write of it fails
@@ -193,7 +211,8 @@ class GroupCommit:
         else:
             self.batches += 1
             self.writes += len(writes) - len(again)
-            for action in batch.after_commit:
+            assert batch is not None
+            for action in batch.actions:
                 try:
                     action()
                 except Exception:
@@ -210,11 +229,11 @@ class GroupCommit:
 
     async def _finish(self, session: AsyncSession, batch: Batch) -> None:
         if batch.events:
-            await self.db.lock_event_order(session)
-            await execution_store.insert_events(session, batch.events)
+            await self.db.lock_event_order(batch.connection)
+            await execution_store.insert_events(batch.connection, batch.events)
         if batch.announcements:
             payloads = dict.fromkeys(map(encode_announcement, batch.announcements))
-            await self.db.notify(session, list(payloads))
+            await self.db.notify(batch.connection, list(payloads))
 
     async def close(self) -> None:
         """Let the batch that runs end; refuse what still waits."""
