@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tracking.service.domain import leases
 from tracking.service.domain.clock import utcnow
@@ -239,7 +240,7 @@ class Metrics:
 
     @staticmethod
     async def _buckets(
-        session: AsyncSession,
+        session: Any,
         execution_id: str,
         name: str,
         start: int,
