@@ -1,7 +1,7 @@
 """metric rollups: each series summarized per bucket of 16, 256, 4096 and 65536 steps
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 06:40:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import tracking.service.store.types
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
