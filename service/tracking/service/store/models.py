@@ -211,6 +211,7 @@ class MetricRollupRow(SQLModel, table=True):
     last_time: datetime = _time()
     max_seq: int = Field(sa_type=BigInteger)
 
+
 class DeploymentLogCursorRow(SQLModel, table=True):
     """Where a deployment-wide log stream stood: the [execution_id, seq] pairs its resume
     tokens build on, so that a token carries only the executions that moved since. Kept
