@@ -14,6 +14,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from tracking.service.domain.changes import Change, of_stored
 from tracking.service.store.models import ExecutionEventRow
 
 
@@ -52,7 +53,7 @@ class SharedEvent:
 
 # The changes after which a deployment's log followers look at the tables: they take up
 # new executions, and drop deleted and ended ones (lines wake them on their own).
-_LOG_FOLLOWERS_CARE = frozenset({"CREATED", "DELETED", "STATUS"})
+_LOG_FOLLOWERS_CARE = frozenset({Change.CREATED, Change.DELETED, Change.STATUS})
 
 IDLE = object()
 """What Subscription.next returns when nothing happened for a heartbeat interval."""
@@ -189,7 +190,7 @@ class EventHub:
                 subscription.offer(shared)
                 self.events_fanned_out += 1
             self._wake_followers(row.execution_id, row.deployment_name)
-            if row.deployment_name and _LOG_FOLLOWERS_CARE.intersection(row.changes.split(",")):
+            if row.deployment_name and _LOG_FOLLOWERS_CARE.intersection(of_stored(row.changes)):
                 self._wake(Topic("deployment_logs", row.deployment_name))
 
     def changed_elsewhere(self, execution_id: str, deployment_name: str | None) -> None:
