@@ -31,6 +31,7 @@ from typing import Any
 import grpc
 
 from bench.dashboard import dashboard_latency, free_http_address
+from bench.events import events_out
 from bench.harness import (
     POSTGRES_URL,
     ROOT,
@@ -562,6 +563,9 @@ TARGETS: dict[str, tuple[str, str, float, str]] = {
     "R1 GetJobStatus during 50 replays": ("p99_ms", "<=", 100, "ms"),
     "R1 GetJobStatus during 200 replays": ("p99_ms", "<=", 100, "ms"),
     "H2 status change to the dashboard": ("p99_ms", "<=", 250, "ms"),
+    "E1 commit to webhook received": ("p99_ms", "<=", 50, "ms"),
+    "E2 deliveries to one webhook": ("per_second", ">=", 2000, "per second"),
+    "E2 deliveries to NATS JetStream": ("per_second", ">=", 2000, "per second"),
 }
 
 
@@ -591,6 +595,8 @@ def headline(name: str, figures: dict[str, Any]) -> str:
             text += f" ({refused} refused)"
     elif shown == "kb":
         text = f"{figures['kb_per_watcher']:.1f} KB"
+    elif shown == "per second":
+        text = f"{figures['per_second']:,.0f}/s"
     else:
         key = "tracking_p99_ms" if "tracking_p99_ms" in figures else "p99_ms"
         text = f"p99 {figures[key]:.1f} ms"
@@ -602,7 +608,9 @@ def target_text(name: str) -> str:
     key, op, bound, shown = TARGETS.get(name, ("", "", 0.0, ""))
     if not key:
         return ""
-    what = {"ratio": "ratio", "lines_per_second": "lines/s"}.get(key, "")
+    what = {"ratio": "ratio", "lines_per_second": "lines/s", "per_second": "deliveries/s"}.get(
+        key, ""
+    )
     unit = {"fan-out": " ms", "ms": " ms", "kb": " KB"}.get(shown, "")
     return f"{what} {op} {bound:,g}{unit}".strip()
 
@@ -659,6 +667,7 @@ STAGES: dict[str, tuple[Stage, str]] = {
     "log follow": (lambda t, b, w, q: follow(t, b, q), "quick: SQLite"),
     "replay storm": (lambda t, b, w, q: replay_storm(t, q), "quick: SQLite"),
     "dashboard": (lambda t, b, w, q: dashboard(t, q), "quick: SQLite"),
+    "events out": (lambda t, b, w, q: events_out(t.address, q), "all"),
 }
 
 
@@ -683,7 +692,11 @@ def measure(
     results: dict[str, Any] = {}
     with database_url(column, work) as url:
         target = tracking_server(
-            url, workers=column.workers, TRACKING_HTTP_ADDRESS=free_http_address()
+            url,
+            workers=column.workers,
+            TRACKING_HTTP_ADDRESS=free_http_address(),
+            # The events-out receivers listen on loopback.
+            TRACKING_OUTBOUND_ALLOW_PRIVATE_ADDRESSES="true",
         ).start()
         try:
             for stage, (run, where) in STAGES.items():

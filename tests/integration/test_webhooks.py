@@ -17,6 +17,7 @@ from tests.support.subscribing import (
     verified_event,
 )
 from tests.support.waiting import wait_for
+from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import status_pb2, subscription_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -65,6 +66,25 @@ def test_events_arrive_signed_in_order_as_cloud_events(make_server: ServerFactor
     assert shown.last_error == ""
     assert shown.HasField("last_delivery_time")
     assert all(d.succeeded and d.http_status == 204 for d in deliveries(stub, subscription_id))
+
+
+def test_an_execution_created_in_a_trace_sends_its_traceparent(
+    make_server: ServerFactory,
+) -> None:
+    _, stub = serving(make_server)
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with receiving() as receiver:
+        _, secret = subscribe_webhook(stub, receiver.url)
+        stub.CreateExecution(
+            pb.CreateExecutionRequest(execution=epb.Execution(job_name="traced")),
+            metadata=(("traceparent", traceparent),),
+        )
+        untraced = create_execution(stub)
+        wait_for(lambda: len(receiver.bodies()) >= 2, "both events")
+        traced, plain = (verified_event(received, secret) for received in receiver.bodies())
+    assert traced.get_extension("traceparent") == traceparent
+    assert plain.get_subject() == untraced.execution_id
+    assert plain.get_extension("traceparent") is None
 
 
 def test_a_filter_chooses_deployments_kinds_and_statuses(make_server: ServerFactory) -> None:

@@ -73,7 +73,9 @@ def run(
     server marks the job UNKNOWN once the heartbeat timeout has passed. COMMAND gets
     TRACKING_EXECUTION_ID and TRACKING_ADDRESS (and the token and TLS settings given here),
     so that it can report progress, outputs and results itself: `tracking report`, or
-    tracking.client.current_execution() in Python. The command line is recorded on the
+    tracking.client.current_execution() in Python. It also gets TRACEPARENT, the execution's
+    W3C trace context (the one this command was started with, or the server's span of the
+    creation when the server exports traces), which the tracking client sends with its calls. The command line is recorded on the
     execution and is its default job name.
     """
     if not deployment and not pipeline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack, cast
@@ -94,8 +95,16 @@ class AsyncTrackingClient:
         self._owns_channel = owns_channel
         self._stub = tracking_service_pb2_grpc.TrackingServiceStub(channel)
         self._timeout = timeout
-        self._metadata = m.auth_metadata(token)
+        self._token = token
+        # A process started inside a trace (tracking run's command, a CI job) finds its
+        # context in TRACEPARENT, the environment's carrier of W3C trace context.
+        self._metadata = m.call_metadata(token, os.environ.get("TRACEPARENT"))
         self._retry = retry
+
+    def join_trace(self, traceparent: str) -> None:
+        """Send `traceparent` (a W3C trace context) with every call from now on, so that the
+        server's spans of these calls join that trace; "" sends none."""
+        self._metadata = m.call_metadata(self._token, traceparent)
 
     async def close(self) -> None:
         """Close the channel (unless it was given to from_channel)."""

@@ -104,9 +104,15 @@ STREAM_METRICS = Method(
 )
 
 
-def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
-    """Call metadata carrying the bearer token, if any."""
-    return (("authorization", f"Bearer {token}"),) if token else None
+def call_metadata(token: str | None, traceparent: str | None) -> tuple[tuple[str, str], ...] | None:
+    """Call metadata carrying the bearer token, if any, and the W3C trace context, if any
+    (the server's spans then join that trace)."""
+    pairs = []
+    if token:
+        pairs.append(("authorization", f"Bearer {token}"))
+    if traceparent:
+        pairs.append(("traceparent", traceparent.strip()))
+    return tuple(pairs) or None
 
 
 # Subscriptions (admin). Gets and lists are reads; the writes are not retried.

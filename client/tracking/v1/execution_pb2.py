@@ -29,7 +29,7 @@ from tracking.v1 import io_pb2 as tracking_dot_v1_dot_io__pb2
 from tracking.v1 import status_pb2 as tracking_dot_v1_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btracking/v1/execution.proto\x12\x0btracking.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14tracking/v1/io.proto\x1a\x18tracking/v1/status.proto\"\xa8\x02\n\x04Step\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.tracking.v1.RunningStatus\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tcommit_id\x18\x05 \x01(\t\x12\x16\n\x0erepository_url\x18\x06 \x01(\t\x12\x19\n\x11repository_branch\x18\x07 \x01(\t\x12\x19\n\x11requirements_path\x18\x08 \x01(\t\x12\'\n\x06origin\x18\t \x01(\x0e\x32\x17.tracking.v1.StepOrigin\"\xb1\x06\n\tExecution\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65ployment_name\x18\x02 \x01(\t\x12\x15\n\rpipeline_name\x18\x03 \x01(\t\x12\x10\n\x08job_name\x18\x04 \x01(\t\x12&\n\x08job_type\x18\x05 \x01(\x0e\x32\x14.tracking.v1.JobType\x12\x17\n\x0f\x65xperiment_name\x18\x06 \x01(\t\x12\x14\n\x0cmodel_run_id\x18\x07 \x01(\t\x12*\n\njob_status\x18\x08 \x01(\x0b\x32\x16.tracking.v1.JobStatus\x12 \n\x05steps\x18\t \x03(\x0b\x32\x11.tracking.v1.Step\x12+\n\x06inputs\x18\n \x03(\x0b\x32\x1b.tracking.v1.ExecutionInput\x12-\n\x07outputs\x18\x0b \x03(\x0b\x32\x1c.tracking.v1.ExecutionOutput\x12\'\n\x06result\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\x0c\x65xport_paths\x18\r \x03(\x0b\x32\'.tracking.v1.Execution.ExportPathsEntry\x12=\n\x0csource_views\x18\x0e \x03(\x0b\x32\'.tracking.v1.Execution.SourceViewsEntry\x12\x32\n\x06labels\x18\x0f \x03(\x0b\x32\".tracking.v1.Execution.LabelsEntry\x12\x12\n\ncreated_by\x18\x10 \x01(\t\x12\x34\n\x11heartbeat_timeout\x18\x11 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x63ommand\x18\x12 \x03(\t\x1a\x32\n\x10\x45xportPathsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10SourceViewsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa8\x01\n\x08LogEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x06stream\x18\x03 \x01(\x0e\x32\x16.tracking.v1.LogStream\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x11\n\tstep_name\x18\x05 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x06 \x01(\t\"\xcf\x01\n\x0e\x45xecutionEvent\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65ployment_name\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12*\n\njob_status\x18\x04 \x01(\x0b\x32\x16.tracking.v1.JobStatus\x12(\n\x07\x63hanges\x18\x05 \x03(\x0e\x32\x17.tracking.v1.ChangeKind\x12\x14\n\x0cresume_token\x18\x06 \x01(\t\x12\x10\n\x08snapshot\x18\x07 \x01(\x08*m\n\x07JobType\x12\x18\n\x14JOB_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_TYPE_TRAIN\x10\x01\x12\x16\n\x12JOB_TYPE_INFERENCE\x10\x02\x12\x1c\n\x18JOB_TYPE_TRAIN_INFERENCE\x10\x03*`\n\nStepOrigin\x12\x1b\n\x17STEP_ORIGIN_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSTEP_ORIGIN_GIT_REPOSITORY\x10\x01\x12\x15\n\x11STEP_ORIGIN_LOCAL\x10\x02*U\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02*\xf3\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_KIND_CREATED\x10\x01\x12\x16\n\x12\x43HANGE_KIND_STATUS\x10\x02\x12\x18\n\x14\x43HANGE_KIND_PROGRESS\x10\x03\x12\x17\n\x13\x43HANGE_KIND_OUTPUTS\x10\x04\x12\x1e\n\x1a\x43HANGE_KIND_CANCEL_REQUEST\x10\x05\x12\x14\n\x10\x43HANGE_KIND_STEP\x10\x06\x12\x17\n\x13\x43HANGE_KIND_DELETED\x10\x07\x12\x15\n\x11\x43HANGE_KIND_TIMES\x10\x08\x42+Z)tracking/client/go/tracking/v1;trackingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btracking/v1/execution.proto\x12\x0btracking.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14tracking/v1/io.proto\x1a\x18tracking/v1/status.proto\"\xa8\x02\n\x04Step\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.tracking.v1.RunningStatus\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tcommit_id\x18\x05 \x01(\t\x12\x16\n\x0erepository_url\x18\x06 \x01(\t\x12\x19\n\x11repository_branch\x18\x07 \x01(\t\x12\x19\n\x11requirements_path\x18\x08 \x01(\t\x12\'\n\x06origin\x18\t \x01(\x0e\x32\x17.tracking.v1.StepOrigin\"\xc7\x06\n\tExecution\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65ployment_name\x18\x02 \x01(\t\x12\x15\n\rpipeline_name\x18\x03 \x01(\t\x12\x10\n\x08job_name\x18\x04 \x01(\t\x12&\n\x08job_type\x18\x05 \x01(\x0e\x32\x14.tracking.v1.JobType\x12\x17\n\x0f\x65xperiment_name\x18\x06 \x01(\t\x12\x14\n\x0cmodel_run_id\x18\x07 \x01(\t\x12*\n\njob_status\x18\x08 \x01(\x0b\x32\x16.tracking.v1.JobStatus\x12 \n\x05steps\x18\t \x03(\x0b\x32\x11.tracking.v1.Step\x12+\n\x06inputs\x18\n \x03(\x0b\x32\x1b.tracking.v1.ExecutionInput\x12-\n\x07outputs\x18\x0b \x03(\x0b\x32\x1c.tracking.v1.ExecutionOutput\x12\'\n\x06result\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\x0c\x65xport_paths\x18\r \x03(\x0b\x32\'.tracking.v1.Execution.ExportPathsEntry\x12=\n\x0csource_views\x18\x0e \x03(\x0b\x32\'.tracking.v1.Execution.SourceViewsEntry\x12\x32\n\x06labels\x18\x0f \x03(\x0b\x32\".tracking.v1.Execution.LabelsEntry\x12\x12\n\ncreated_by\x18\x10 \x01(\t\x12\x34\n\x11heartbeat_timeout\x18\x11 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x63ommand\x18\x12 \x03(\t\x12\x14\n\x0ctrace_parent\x18\x13 \x01(\t\x1a\x32\n\x10\x45xportPathsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10SourceViewsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa8\x01\n\x08LogEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x06stream\x18\x03 \x01(\x0e\x32\x16.tracking.v1.LogStream\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x11\n\tstep_name\x18\x05 \x01(\t\x12\x14\n\x0c\x65xecution_id\x18\x06 \x01(\t\"\xcf\x01\n\x0e\x45xecutionEvent\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65ployment_name\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12*\n\njob_status\x18\x04 \x01(\x0b\x32\x16.tracking.v1.JobStatus\x12(\n\x07\x63hanges\x18\x05 \x03(\x0e\x32\x17.tracking.v1.ChangeKind\x12\x14\n\x0cresume_token\x18\x06 \x01(\t\x12\x10\n\x08snapshot\x18\x07 \x01(\x08*m\n\x07JobType\x12\x18\n\x14JOB_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_TYPE_TRAIN\x10\x01\x12\x16\n\x12JOB_TYPE_INFERENCE\x10\x02\x12\x1c\n\x18JOB_TYPE_TRAIN_INFERENCE\x10\x03*`\n\nStepOrigin\x12\x1b\n\x17STEP_ORIGIN_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSTEP_ORIGIN_GIT_REPOSITORY\x10\x01\x12\x15\n\x11STEP_ORIGIN_LOCAL\x10\x02*U\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02*\xf3\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_KIND_CREATED\x10\x01\x12\x16\n\x12\x43HANGE_KIND_STATUS\x10\x02\x12\x18\n\x14\x43HANGE_KIND_PROGRESS\x10\x03\x12\x17\n\x13\x43HANGE_KIND_OUTPUTS\x10\x04\x12\x1e\n\x1a\x43HANGE_KIND_CANCEL_REQUEST\x10\x05\x12\x14\n\x10\x43HANGE_KIND_STEP\x10\x06\x12\x17\n\x13\x43HANGE_KIND_DELETED\x10\x07\x12\x15\n\x11\x43HANGE_KIND_TIMES\x10\x08\x42+Z)tracking/client/go/tracking/v1;trackingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,26 +43,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXECUTION_SOURCEVIEWSENTRY']._serialized_options = b'8\001'
   _globals['_EXECUTION_LABELSENTRY']._loaded_options = None
   _globals['_EXECUTION_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBTYPE']._serialized_start=1687
-  _globals['_JOBTYPE']._serialized_end=1796
-  _globals['_STEPORIGIN']._serialized_start=1798
-  _globals['_STEPORIGIN']._serialized_end=1894
-  _globals['_LOGSTREAM']._serialized_start=1896
-  _globals['_LOGSTREAM']._serialized_end=1981
-  _globals['_CHANGEKIND']._serialized_start=1984
-  _globals['_CHANGEKIND']._serialized_end=2227
+  _globals['_JOBTYPE']._serialized_start=1709
+  _globals['_JOBTYPE']._serialized_end=1818
+  _globals['_STEPORIGIN']._serialized_start=1820
+  _globals['_STEPORIGIN']._serialized_end=1916
+  _globals['_LOGSTREAM']._serialized_start=1918
+  _globals['_LOGSTREAM']._serialized_end=2003
+  _globals['_CHANGEKIND']._serialized_start=2006
+  _globals['_CHANGEKIND']._serialized_end=2249
   _globals['_STEP']._serialized_start=188
   _globals['_STEP']._serialized_end=484
   _globals['_EXECUTION']._serialized_start=487
-  _globals['_EXECUTION']._serialized_end=1304
-  _globals['_EXECUTION_EXPORTPATHSENTRY']._serialized_start=1155
-  _globals['_EXECUTION_EXPORTPATHSENTRY']._serialized_end=1205
-  _globals['_EXECUTION_SOURCEVIEWSENTRY']._serialized_start=1207
-  _globals['_EXECUTION_SOURCEVIEWSENTRY']._serialized_end=1257
-  _globals['_EXECUTION_LABELSENTRY']._serialized_start=1259
-  _globals['_EXECUTION_LABELSENTRY']._serialized_end=1304
-  _globals['_LOGENTRY']._serialized_start=1307
-  _globals['_LOGENTRY']._serialized_end=1475
-  _globals['_EXECUTIONEVENT']._serialized_start=1478
-  _globals['_EXECUTIONEVENT']._serialized_end=1685
+  _globals['_EXECUTION']._serialized_end=1326
+  _globals['_EXECUTION_EXPORTPATHSENTRY']._serialized_start=1177
+  _globals['_EXECUTION_EXPORTPATHSENTRY']._serialized_end=1227
+  _globals['_EXECUTION_SOURCEVIEWSENTRY']._serialized_start=1229
+  _globals['_EXECUTION_SOURCEVIEWSENTRY']._serialized_end=1279
+  _globals['_EXECUTION_LABELSENTRY']._serialized_start=1281
+  _globals['_EXECUTION_LABELSENTRY']._serialized_end=1326
+  _globals['_LOGENTRY']._serialized_start=1329
+  _globals['_LOGENTRY']._serialized_end=1497
+  _globals['_EXECUTIONEVENT']._serialized_start=1500
+  _globals['_EXECUTIONEVENT']._serialized_end=1707
 # @@protoc_insertion_point(module_scope)

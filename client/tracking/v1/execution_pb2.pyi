@@ -87,7 +87,7 @@ class Step(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[_status_pb2.RunningStatus, str]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commit_id: _Optional[str] = ..., repository_url: _Optional[str] = ..., repository_branch: _Optional[str] = ..., requirements_path: _Optional[str] = ..., origin: _Optional[_Union[StepOrigin, str]] = ...) -> None: ...
 
 class Execution(_message.Message):
-    __slots__ = ("execution_id", "deployment_name", "pipeline_name", "job_name", "job_type", "experiment_name", "model_run_id", "job_status", "steps", "inputs", "outputs", "result", "export_paths", "source_views", "labels", "created_by", "heartbeat_timeout", "command")
+    __slots__ = ("execution_id", "deployment_name", "pipeline_name", "job_name", "job_type", "experiment_name", "model_run_id", "job_status", "steps", "inputs", "outputs", "result", "export_paths", "source_views", "labels", "created_by", "heartbeat_timeout", "command", "trace_parent")
     class ExportPathsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +127,7 @@ class Execution(_message.Message):
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
+    TRACE_PARENT_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     deployment_name: str
     pipeline_name: str
@@ -145,7 +146,8 @@ class Execution(_message.Message):
     created_by: str
     heartbeat_timeout: _duration_pb2.Duration
     command: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, execution_id: _Optional[str] = ..., deployment_name: _Optional[str] = ..., pipeline_name: _Optional[str] = ..., job_name: _Optional[str] = ..., job_type: _Optional[_Union[JobType, str]] = ..., experiment_name: _Optional[str] = ..., model_run_id: _Optional[str] = ..., job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., inputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionInput, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionOutput, _Mapping]]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., export_paths: _Optional[_Mapping[str, str]] = ..., source_views: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_by: _Optional[str] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., command: _Optional[_Iterable[str]] = ...) -> None: ...
+    trace_parent: str
+    def __init__(self, execution_id: _Optional[str] = ..., deployment_name: _Optional[str] = ..., pipeline_name: _Optional[str] = ..., job_name: _Optional[str] = ..., job_type: _Optional[_Union[JobType, str]] = ..., experiment_name: _Optional[str] = ..., model_run_id: _Optional[str] = ..., job_status: _Optional[_Union[_status_pb2.JobStatus, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., inputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionInput, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[_io_pb2.ExecutionOutput, _Mapping]]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., export_paths: _Optional[_Mapping[str, str]] = ..., source_views: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_by: _Optional[str] = ..., heartbeat_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., command: _Optional[_Iterable[str]] = ..., trace_parent: _Optional[str] = ...) -> None: ...
 
 class LogEntry(_message.Message):
     __slots__ = ("seq", "timestamp", "stream", "message", "step_name", "execution_id")

@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from tracking.service import ports
 from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.api.stored_executions import stored_form
@@ -47,6 +48,8 @@ from tracking.service.settings import Settings
 from tracking.service.storage_watch import StorageWatch
 from tracking.service.store.database import Database
 from tracking.service.store.statement_timing import time_statements
+from tracking.service.tracing import Tracing
+from tracking.service.tracing import start as start_tracing
 from tracking.v1 import tracking_service_pb2
 
 log = logging.getLogger("tracking")
@@ -70,6 +73,7 @@ class TrackingApp:
     bridge: PostgresBridge | None = None
     metrics_port: int = 0
     http: HttpServer | None = None
+    tracing: Tracing | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float | None = None) -> None:
@@ -90,6 +94,8 @@ class TrackingApp:
         if self.bridge is not None:
             await self.bridge.stop()
         self.metrics.stop()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
         await self.database.close()
 
     async def _stop_tasks(self) -> None:
@@ -175,6 +181,10 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[TrackingApp, int]:
     """Migrate the database, build the server, bind and start it; returns (app, bound port).
     With `reuse_port`, its ports are shared with the other workers (workers.py)."""
+    if not reuse_port:  # the workers' parent checked and holds their ports
+        ports.check_free(settings.address, "gRPC")
+        if settings.http_address:
+            ports.check_free(settings.http_address, "HTTP")
     credentials = server_credentials(settings)
     database = Database(settings.database_url)
     await database.start()
@@ -222,6 +232,10 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         ),
         ErrorInterceptor(),
     ]
+    tracing = start_tracing()  # None unless the OTEL_* variables configure an exporter
+    if tracing is not None:
+        interceptors.insert(0, tracing.interceptor)
+        tracing.count_in(metrics.registry)
     methods = compose(servicer, interceptors)
     register(methods, server)
     health_servicer = HealthServicer()
@@ -236,6 +250,8 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         else:
             port = server.add_secure_port(settings.address, credentials)
     except RuntimeError as error:
+        if tracing is not None:
+            tracing.shutdown()
         await database.close()
         raise OSError(f"cannot listen on {settings.address}: {error}") from None
     try:
@@ -251,6 +267,8 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         )
     except OSError:
         await server.stop(None)
+        if tracing is not None:
+            tracing.shutdown()
         await database.close()
         raise
     bridge = None
@@ -282,6 +300,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         bridge,
         metrics_port,
         http,
+        tracing,
     )
     app.tasks.append(asyncio.create_task(dispatcher.run_forever(), name="outbound"))
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))

@@ -205,7 +205,7 @@ class ObservabilityInterceptor(WrappingInterceptor):
 
         def close(call: _Call | None, context: Context, error: BaseException | None) -> None:
             if call is not None:  # None: the client left before the call began
-                self._end(counted, call, _ended_with(error, context))
+                self._end(counted, call, ended_with(error, context))
 
         return Stage(self._begin, close=close)
 
@@ -217,7 +217,7 @@ _SERVER_FAULTS = frozenset(
 )
 
 
-def _ended_with(error: BaseException | None, context: Context) -> grpc.StatusCode:
+def ended_with(error: BaseException | None, context: Context) -> grpc.StatusCode:
     """The status a call ended with, given the error it raised (None: it returned)."""
     if error is None:
         return grpc.StatusCode.OK

@@ -26,6 +26,7 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from types import FrameType
 
+from tracking.service import ports
 from tracking.service.settings import Settings
 
 log = logging.getLogger("tracking")
@@ -54,9 +55,12 @@ def refusal(settings: Settings, workers: int) -> str | None:
 
 
 @contextmanager
-def reserved(address: str) -> Iterator[str]:
+def reserved(address: str, side: str) -> Iterator[str]:
     """host:port with the port fixed (port 0 picks one), held for as long as the workers run:
-    a bound socket with SO_REUSEPORT that does not listen, so it takes no connections."""
+    a bound socket with SO_REUSEPORT that does not listen, so it takes no connections. An
+    address another server holds is refused (ports.py): SO_REUSEPORT is shared only among
+    this server's workers."""
+    ports.check_free(address, side)
     host, _, port = address.rpartition(":")
     bare = host.strip("[]") or "0.0.0.0"
     family = socket.AF_INET6 if ":" in bare else socket.AF_INET
@@ -65,7 +69,7 @@ def reserved(address: str) -> Iterator[str]:
         try:
             sock.bind((bare, int(port)))
         except OSError as error:
-            raise OSError(f"cannot listen on {address}: {error.strerror}") from None
+            raise ports.cannot_listen(address, side, error) from None
         yield f"{host}:{sock.getsockname()[1]}"
 
 
@@ -89,9 +93,9 @@ def _worker(settings: Settings, ready: Event, parent: int) -> None:
 
 def run(settings: Settings, workers: int) -> int:
     """Run `workers` servers on the settings' ports until SIGTERM or SIGINT; the exit code."""
-    with reserved(settings.address) as address:
+    with reserved(settings.address, "gRPC") as address:
         if settings.http_address:
-            with reserved(settings.http_address) as http_address:
+            with reserved(settings.http_address, "HTTP") as http_address:
                 shared = settings.model_copy(
                     update={"address": address, "http_address": http_address}
                 )

@@ -97,6 +97,9 @@ class Runner:
             command=options.command,
         )
         execution_id = execution.execution_id
+        if execution.trace_parent:
+            # The runner's reports, and the command's, join the trace of the creation.
+            self._client.join_trace(execution.trace_parent)
         self._heartbeat_timeout = execution.heartbeat_timeout.ToTimedelta().total_seconds()
         note(f"execution {execution_id}")
         self._max_line = await server_line_limit(self._client)
@@ -107,6 +110,8 @@ class Runner:
             note(f"not started: {error.message}")
             return 1
         environment = {**options.connection_environment, "TRACKING_EXECUTION_ID": execution_id}
+        if execution.trace_parent:
+            environment["TRACEPARENT"] = execution.trace_parent
         try:
             child = await Child.start(options.command, environment)
         except OSError as error:

@@ -15,8 +15,8 @@ from tracking.service.store.models import ExecutionEventRow, ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
 
-def new_execution(execution: execution_pb2.Execution) -> NewExecution:
-    """The fields a creator may set; enums already checked."""
+def new_execution(execution: execution_pb2.Execution, trace_parent: str = "") -> NewExecution:
+    """The fields a creator may set (enums already checked), and the trace context it sent."""
     return NewExecution(
         execution_id=execution.execution_id,
         deployment_name=execution.deployment_name,
@@ -34,6 +34,7 @@ def new_execution(execution: execution_pb2.Execution) -> NewExecution:
             execution.HasField("heartbeat_timeout"),
             "execution.heartbeat_timeout",
         ),
+        trace_parent=trace_parent,
     )
 
 
@@ -88,6 +89,7 @@ def execution_proto(row: ExecutionRow | ExecutionState, now: datetime) -> execut
         labels=row.labels,
         created_by=row.created_by,
         command=row.command,
+        trace_parent=row.trace_parent,
     )
     execution.heartbeat_timeout.FromNanoseconds(round(row.heartbeat_timeout_seconds * 1e9))
     if row.result:

@@ -10,6 +10,7 @@ from tracking.service.api.stored_executions import add_page, execution_of
 from tracking.service.api.values import from_json, to_json
 from tracking.service.domain.clock import utcnow
 from tracking.service.operations.executions import Executions
+from tracking.service.trace_context import creation_traceparent
 from tracking.v1 import io_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -24,7 +25,7 @@ class ExecutionsApi:
             request.execution.SerializeToString(deterministic=True)
         ).hexdigest()
         row = await self.executions.create(
-            new_execution(request.execution),
+            new_execution(request.execution, creation_traceparent(context.invocation_metadata())),
             request.request_id,
             fingerprint,
             caller_name(),

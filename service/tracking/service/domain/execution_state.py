@@ -40,6 +40,7 @@ class ExecutionState:
     labels: dict[str, str]
     created_by: str
     command: list[str]
+    trace_parent: str
     heartbeat_timeout_seconds: float
     last_heartbeat_time: datetime | None
     lease_expire_time: datetime | None

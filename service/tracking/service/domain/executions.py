@@ -49,6 +49,7 @@ class NewExecution:
     labels: dict[str, str]
     command: list[str]
     heartbeat_timeout_seconds: float | None  # None: the server's default
+    trace_parent: str = ""  # the W3C traceparent the creator sent (already checked)
 
     def documents(self) -> dict[str, Any]:
         """Its documents, as check_documents_fit weighs them: nothing is output yet."""

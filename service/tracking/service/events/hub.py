@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tracking.service.domain.changes import Change, of_stored
+from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.store.models import ExecutionEventRow
 
 
@@ -51,9 +52,10 @@ class SharedEvent:
     encoded: dict[str, bytes] = field(default_factory=dict)
 
 
-# The changes after which a deployment's log followers look at the tables: they take up
-# new executions, and drop deleted and ended ones (lines wake them on their own).
-_LOG_FOLLOWERS_CARE = frozenset({Change.CREATED, Change.DELETED, Change.STATUS})
+def _ends(row: ExecutionEventRow, changes: list[Change]) -> bool:
+    """Whether the event ends its execution's logs and metrics (an end, or its deletion)."""
+    return Change.DELETED in changes or row.job_status.get("status") in TERMINAL_VALUES
+
 
 IDLE = object()
 """What Subscription.next returns when nothing happened for a heartbeat interval."""
@@ -189,24 +191,33 @@ class EventHub:
             for subscription in self._subscribers.get(Topic("execution", row.execution_id), ()):
                 subscription.offer(shared)
                 self.events_fanned_out += 1
-            self._wake_followers(row.execution_id, row.deployment_name)
-            if row.deployment_name and _LOG_FOLLOWERS_CARE.intersection(of_stored(row.changes)):
+            self._wake_table_readers(row.execution_id, row.deployment_name)
+            # Log and metric followers look only when the execution ends (lines and points
+            # wake them on their own): a progress report costs them nothing. A deployment's
+            # log followers also take up new executions.
+            changes = of_stored(row.changes)
+            if _ends(row, changes):
+                self._wake_enders(row.execution_id)
+            if row.deployment_name and (Change.CREATED in changes or _ends(row, changes)):
                 self._wake(Topic("deployment_logs", row.deployment_name))
 
     def changed_elsewhere(self, execution_id: str, deployment_name: str | None) -> None:
         """Another replica committed an event its announcement did not carry: the watchers
         here read the table."""
         self._wake(Topic("execution", execution_id))
-        self._wake_followers(execution_id, deployment_name)
+        self._wake_table_readers(execution_id, deployment_name)
+        self._wake_enders(execution_id)
         # The announcement does not say what changed: the deployment's log followers look.
         if deployment_name:
             self._wake(Topic("deployment_logs", deployment_name))
 
-    def _wake_followers(self, execution_id: str, deployment_name: str | None) -> None:
+    def _wake_table_readers(self, execution_id: str, deployment_name: str | None) -> None:
         # Deployment-wide and service-wide watchers read the table in id order.
         if deployment_name:
             self._wake(Topic("deployment", deployment_name))
         self._wake(Topic("all"))
+
+    def _wake_enders(self, execution_id: str) -> None:
         # Log and metric followers stop once the execution has ended: let them look.
         self._wake(Topic("logs", execution_id))
         self._wake(Topic("metrics", execution_id))

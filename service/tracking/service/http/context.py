@@ -33,6 +33,10 @@ class HttpAbort(grpc.aio.AbortError):
 class HttpCallContext:
     """The part of grpc.aio.ServicerContext the composed behaviors use."""
 
+    # What tracing names the protocol of a call that came over HTTP (gRPC's context has no
+    # such attribute: "grpc").
+    rpc_system = "connectrpc"
+
     def __init__(self, metadata: Sequence[tuple[str, str]], peer: str) -> None:
         self._metadata = tuple(metadata)
         self._peer = peer

@@ -137,6 +137,7 @@ class Executions:
                 inputs=new.inputs,
                 labels=new.labels,
                 command=new.command,
+                trace_parent=new.trace_parent,
                 heartbeat_timeout_seconds=heartbeat_timeout_seconds,
                 status=RunningStatus.WAITING.value,
                 create_time=now,

@@ -26,7 +26,7 @@ from tracking.service.domain.metrics import (
 )
 from tracking.service.domain.names import check_execution_id
 from tracking.service.domain.page_tokens import PageTokenCodec
-from tracking.service.domain.status import TERMINAL_VALUES, RunningStatus
+from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub, Topic
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.recording import Recorder
@@ -264,9 +264,7 @@ class Metrics:
             while True:
                 # Read the status first: every point committed before a terminal status is
                 # visible to the reads that follow.
-                current = await self.db.read(execution_store.find, execution_id)
-                ended = current is None or current.status in TERMINAL_VALUES
-                del current
+                ended = await self.streams.has_ended(execution_id)
                 while True:
                     batch = await self.db.read(
                         store.points_after, execution_id, cursor, names, POINT_BATCH

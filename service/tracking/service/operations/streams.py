@@ -42,6 +42,7 @@ from tracking.service.events.hub import (
 from tracking.service.operations import deployment_logs, line_matching
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.log_reads import LINE_BATCH, LineReader, tail_start
+from tracking.service.store import deployment_logs as deployment_log_store
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
 from tracking.service.store import meta
@@ -108,6 +109,13 @@ class Streams:
         subscription.on_overflow = overflow_listener.get()
         with subscription:
             yield subscription
+
+    async def has_ended(self, execution_id: str) -> bool:
+        """Whether the execution ended or is gone: its status alone is read (not its row,
+        which may hold megabytes of outputs)."""
+        states = await self.db.read(deployment_log_store.log_states, [execution_id])
+        state = states.get(execution_id)
+        return state is None or state[0] in TERMINAL_VALUES
 
     async def next_item(self, subscription: Subscription, cursor: str) -> SharedEvent | Nudge:
         """The hub's next event, or a Nudge: IDLE (time for a heartbeat) or LOOK (read the
@@ -324,9 +332,7 @@ class Streams:
             while True:
                 # Read the status first: every line committed before a terminal status is
                 # visible to the reads that follow.
-                current = await self.db.read(execution_store.find, execution_id)
-                ended = current is None or current.status in TERMINAL_VALUES
-                del current
+                ended = await self.has_ended(execution_id)
                 while True:
                     batch = await self.lines.batch(
                         execution_id,

@@ -57,17 +57,18 @@ def data_of(event: OutboxEvent) -> dict[str, Any]:
 
 
 def encode(event: OutboxEvent, source: str) -> bytes:
-    """The event as a structured CloudEvent (JSON)."""
-    return _encode(
-        {
-            "id": event_id(event),
-            "source": source,
-            "type": cloud_event_type(kind_of(event.changes.split(","))),
-            "subject": event.execution_id,
-            "time": event.create_time,
-        },
-        data_of(event),
-    )
+    """The event as a structured CloudEvent (JSON), with the execution's trace context in
+    the Distributed Tracing extension (`traceparent`) when it keeps one."""
+    attributes = {
+        "id": event_id(event),
+        "source": source,
+        "type": cloud_event_type(kind_of(event.changes.split(","))),
+        "subject": event.execution_id,
+        "time": event.create_time,
+    }
+    if event.trace_parent:
+        attributes["traceparent"] = event.trace_parent
+    return _encode(attributes, data_of(event))
 
 
 def encode_test(

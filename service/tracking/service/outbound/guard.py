@@ -1,91 +1,68 @@
 """Outbound connections that refuse loopback, private, link-local and metadata addresses.
 
-The check runs when each connection is made, on the address actually connected to: a
-name checked at creation may resolve elsewhere later (DNS rebinding)."""
+The check runs when each connection is made, on the addresses the name resolves to then
+(aiohttp's DNS cache is off): a name checked at creation may resolve elsewhere later (DNS
+rebinding). A URL whose host is an IP address is never resolved, so it is checked by
+`refused_literal` before each request."""
 
 from __future__ import annotations
 
-import asyncio
+import ipaddress
 import socket
-from collections.abc import Iterable
-from typing import Any
 
-import httpcore
-import httpx
-from httpcore import AsyncNetworkBackend, AsyncNetworkStream
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from tracking.service.domain.subscriptions import refused_address
 
 
-class RefusedAddress(httpcore.ConnectError):
+class RefusedAddress(OSError):
     """The receiver's address is in a refused range."""
 
 
-class GuardedBackend(AsyncNetworkBackend):
+def _refusal(host: str, address: str, reason: str) -> RefusedAddress:
+    return RefusedAddress(
+        f"refused: {host} resolves to {address}, a {reason} address"
+        " (setting outbound_allow_private_addresses)"
+    )
+
+
+class GuardedResolver(AbstractResolver):
     def __init__(self, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self._backend = httpcore.AnyIOBackend()
+        self._resolver = aiohttp.ThreadedResolver()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
-            )
-        except (OSError, TimeoutError) as error:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {error}") from None
-        addresses = [str(info[4][0]) for info in infos]
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._resolver.resolve(host, port, family)
         if not self.allow_private:
-            for address in addresses:
-                reason = refused_address(address)
+            for result in results:
+                reason = refused_address(result["host"])
                 if reason is not None:
-                    raise RefusedAddress(
-                        f"refused: {host} resolves to {address}, a {reason} address"
-                        " (setting outbound_allow_private_addresses)"
-                    )
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._backend.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-                last = error
-        raise last or httpcore.ConnectError(f"{host} has no address")
+                    raise _refusal(host, result["host"], reason)
+        return results
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not receivers")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def close(self) -> None:
+        await self._resolver.close()
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over GuardedBackend (httpx has no public way to pass a network
-    backend, so the pool it built is replaced by an equal one that uses it)."""
+def refused_literal(host: str, allow_private: bool) -> RefusedAddress | None:
+    """The refusal of a URL host that is an IP address in a refused range, else None."""
+    if allow_private:
+        return None
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    reason = refused_address(host.strip("[]"))
+    return None if reason is None else _refusal(host, host, reason)
 
-    def __init__(self, allow_private: bool, max_connections: int) -> None:
-        super().__init__(trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-            network_backend=GuardedBackend(allow_private),
-        )
+
+def guarded_connector(allow_private: bool, max_connections: int) -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(
+        resolver=GuardedResolver(allow_private),
+        use_dns_cache=False,
+        limit=max_connections,
+        keepalive_timeout=30.0,
+    )

@@ -99,6 +99,9 @@ class ExecutionRow(SQLModel, table=True):
     labels: dict[str, str] = _json(dict)
     created_by: str = ""
     command: list[str] = _json(list)
+    # The W3C traceparent its creator sent (or the server's span of its creation when
+    # tracing): handed to `tracking run`'s command as TRACEPARENT, and to its events.
+    trace_parent: str = Field(default="", max_length=55)
     # The lease (domain/leases.py): 0 means none; lapsed_from is the status an execution had
     # when the server marked it UNKNOWN, so that the worker's next report restores it.
     heartbeat_timeout_seconds: float = 0.0

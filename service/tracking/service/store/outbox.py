@@ -27,6 +27,7 @@ class OutboxEvent:
     create_time: datetime
     job_name: str
     labels: dict[str, str]
+    trace_parent: str = ""  # the W3C trace context its execution keeps ("" if none)
 
 
 _AFTER = (
@@ -40,6 +41,7 @@ _AFTER = (
         col(ExecutionEventRow.create_time),
         col(ExecutionRow.job_name),
         col(ExecutionRow.labels),
+        col(ExecutionRow.trace_parent),
     )
     .select_from(ExecutionEventRow)
     .outerjoin(ExecutionRow, col(ExecutionRow.execution_id) == ExecutionEventRow.execution_id)
@@ -66,6 +68,7 @@ async def events_after(session: AsyncSession, after_id: int, limit: int) -> list
             create_time=row.create_time,
             job_name=row.job_name or "",
             labels=row.labels or {},
+            trace_parent=row.trace_parent or "",
         )
         for row in rows
     ]
