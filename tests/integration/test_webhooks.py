@@ -224,6 +224,29 @@ def test_a_receiver_that_sends_a_gigabyte_is_read_a_few_kilobytes(
     stub.GetServiceInfo(pb.GetServiceInfoRequest())
 
 
+def test_a_receiver_that_answers_garbage_is_an_error_of_bounded_length(
+    make_server: ServerFactory,
+) -> None:
+    _, stub = serving(make_server)
+
+    def garbage(_: Received) -> Answer:
+        # Says 12 bytes, sends 100 KB: the rest reads as a malformed next answer.
+        return Answer(204, body_bytes=12, extra_bytes=100_000)
+
+    with receiving(garbage) as receiver:
+        subscription_id, _ = subscribe_webhook(stub, receiver.url)
+        for _ in range(3):
+            create_execution(stub)
+        wait_for(
+            lambda: any(not d.succeeded for d in deliveries(stub, subscription_id)),
+            "a failed attempt",
+        )
+        stub.PauseSubscription(pb.PauseSubscriptionRequest(subscription_id=subscription_id))
+    failed = [d for d in deliveries(stub, subscription_id) if not d.succeeded]
+    assert all(0 < len(d.error) <= 300 for d in failed)
+    assert len(subscription(stub, subscription_id).last_error) <= 400
+
+
 def test_the_address_is_checked_again_at_each_connection(make_server: ServerFactory) -> None:
     server, stub = serving(make_server)
     with receiving() as receiver:

@@ -25,6 +25,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     # Bytes of body to send (streamed in 64 KiB chunks); the receiver of a gigabyte.
     body_bytes: int = 0
+    # Bytes sent after the body its content-length announces (a broken receiver).
+    extra_bytes: int = 0
 
 
 Behaviour = Callable[[Received], Answer]
@@ -64,8 +66,11 @@ class Receiver:
                 sent = 0
                 try:
                     while sent < answer.body_bytes:
-                        self.wfile.write(chunk)
-                        sent += len(chunk)
+                        part = chunk[: answer.body_bytes - sent]
+                        self.wfile.write(part)
+                        sent += len(part)
+                    if answer.extra_bytes:
+                        self.wfile.write(b"x" * answer.extra_bytes)
                 except OSError:
                     self.close_connection = True
 

@@ -216,20 +216,19 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
     server = grpc.aio.server(options=server_options(settings, reuse_port))
     # Outermost first; applied to each method once, at registration (see wrapping.py).
     drain = DrainInterceptor()
+    auth = AuthInterceptor(
+        tokens,
+        required=settings.auth_required,
+        limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        failure_limiter=RateLimiter(settings.auth_failures_per_second, settings.auth_failure_burst),
+        trusted_proxies=settings.trusted_proxy_networks,
+        recheck_seconds=settings.stream_recheck_seconds,
+        max_metadata_bytes=settings.max_metadata_bytes,
+    )
     interceptors = [
         ObservabilityInterceptor(metrics),
         drain,
-        AuthInterceptor(
-            tokens,
-            required=settings.auth_required,
-            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
-            failure_limiter=RateLimiter(
-                settings.auth_failures_per_second, settings.auth_failure_burst
-            ),
-            trusted_proxies=settings.trusted_proxy_networks,
-            recheck_seconds=settings.stream_recheck_seconds,
-            max_metadata_bytes=settings.max_metadata_bytes,
-        ),
+        auth,
         ErrorInterceptor(),
     ]
     tracing = start_tracing()  # None unless the OTEL_* variables configure an exporter
@@ -261,6 +260,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
                 settings,
                 reuse_port=reuse_port,
                 max_connections=connection_cap(settings.max_connections),
+                identify=auth.identify if settings.auth_required else None,
             )
             if settings.http_address
             else None

@@ -155,6 +155,20 @@ class AuthInterceptor(WrappingInterceptor):
         self.max_metadata_bytes = max_metadata_bytes
 
     async def _admit(self, rpc: str, metadata: Any, peer: str) -> Principal | Refusal:
+        identified = await self.identify(rpc, metadata, peer)
+        if isinstance(identified, Refusal):
+            return identified
+        key = identified.token_id or self.failures.caller(peer, metadata)
+        if not self.limiter.allow(key):
+            return Refusal(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"more than {self.limiter.rate:g} requests a second from this caller: slow down",
+            )
+        return identified
+
+    async def identify(self, rpc: str, metadata: Any, peer: str) -> Principal | Refusal:
+        """Who calls, from the call's metadata alone, or why the call is refused; the rate
+        bucket is left for the admission. The HTTP side asks this before it reads a body."""
         size = metadata_size(metadata)
         if size > self.max_metadata_bytes:
             return Refusal(
@@ -177,12 +191,6 @@ class AuthInterceptor(WrappingInterceptor):
                     self.failures.failed(host)
                 return refusal
             principal = refusal
-        key = principal.token_id or host
-        if not self.limiter.allow(key):
-            return Refusal(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"more than {self.limiter.rate:g} requests a second from this caller: slow down",
-            )
         return principal
 
     async def _authenticate(self, rpc: str, metadata: Any) -> Principal | Refusal:

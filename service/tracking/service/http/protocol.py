@@ -38,7 +38,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._in_head = True  # reading a request line and headers
-        self._head_bytes = 0
+        self._head_bytes = 0  # of the chunks that were all head
+        self._parsed_head = 0  # of the request line and headers parsed so far
+        self._head_refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -63,29 +65,60 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if was_in_head and self._in_head and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
-                self._refuse(
-                    "431 Request Header Fields Too Large",
-                    "resource_exhausted",
-                    f"the request line and headers are more than the {self.max_head_bytes}"
-                    " bytes this server accepts",
-                )
+                self._head_too_large()
+
+    # A head that arrives in one chunk with the start of its body is counted as it is
+    # parsed: past the cap it is refused (431), and nothing of it reaches the application.
+    def on_url(self, url: bytes) -> None:
+        if self._counted(len(url)):
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._counted(len(name) + len(value) + 4):
+            super().on_header(name, value)
+
+    def _counted(self, size: int) -> bool:
+        """Count bytes of the head; False once it is refused."""
+        if not self._head_refused:
+            self._parsed_head += size
+            if self._parsed_head > self.max_head_bytes:
+                self._head_too_large()
+        return not self._head_refused
 
     def on_message_begin(self) -> None:
+        if self._head_refused:
+            return
         super().on_message_begin()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._head_bytes, self._parsed_head = True, 0, 0
         self._arm()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self._head_refused:
+            return
         # An answer that must end while its reader stopped reading (an event stream whose
         # watcher overflowed) aborts: close() would wait for ever for the unread bytes to go.
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
         extensions[ABORT_EXTENSION] = self.transport.abort
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if not self._head_refused:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
         self._disarm()
-        super().on_message_complete()
+        if not self._head_refused:
+            super().on_message_complete()
+
+    def _head_too_large(self) -> None:
+        self._head_refused = True
+        self._refuse(
+            "431 Request Header Fields Too Large",
+            "resource_exhausted",
+            f"the request line and headers are more than the {self.max_head_bytes}"
+            " bytes this server accepts",
+        )
 
     def _arm(self) -> None:
         if self._deadline is None:

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracking.service.api.registration import SERVICE, Method
 from tracking.service.http.connect import CONNECT_PREFIX, connect_app
+from tracking.service.http.early_auth import EarlyAuth, Identify
 from tracking.service.http.protocol import guarded_protocol
 from tracking.service.http.responses import plain_error
 from tracking.service.http.session import Session
@@ -128,7 +129,9 @@ async def _not_found(request: Request, error: Exception) -> Response:
     return plain_error(404, "not_found", f"no such path: {path}")
 
 
-def http_app(methods: Sequence[Method], settings: Settings) -> Starlette:
+def http_app(
+    methods: Sequence[Method], settings: Settings, identify: Identify | None = None
+) -> Starlette:
     by_name = {m.name: m for m in methods}
     streams = {name: SseEndpoint(by_name[name]) for name in SHAPES}
 
@@ -161,6 +164,15 @@ def http_app(methods: Sequence[Method], settings: Settings) -> Starlette:
                     "x-request-id",
                 ],
                 expose_headers=["x-request-id"],
+            )
+        )
+    if identify is not None:  # inside CORS: a refusal carries its headers, a preflight passes
+        middleware.append(
+            Middleware(
+                EarlyAuth,
+                identify=identify,
+                prefixes=(CONNECT_PREFIX, "/events/"),
+                rpcs=frozenset(by_name),
             )
         )
     return Starlette(
@@ -222,11 +234,12 @@ class HttpServer:
         *,
         max_connections: int,
         reuse_port: bool = False,
+        identify: Identify | None = None,
     ) -> None:
         self.socket = bind(settings.http_address, reuse_port)
         self.port: int = self.socket.getsockname()[1]
         config = uvicorn.Config(
-            http_app(methods, settings),
+            http_app(methods, settings, identify),
             http=guarded_protocol(
                 max_connections=max_connections,
                 request_timeout=settings.http_request_timeout_seconds,

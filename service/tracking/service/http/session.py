@@ -24,6 +24,9 @@ from tracking.service.http.context import (
 from tracking.service.http.responses import error_response, plain_error
 from tracking.v1 import tracking_service_pb2 as pb
 
+# A sign-in's body is {"token": "<token>"}: anyone may send one, so little of it is read.
+SIGN_IN_BYTES = 4096
+
 
 class Session:
     def __init__(self, probe: Method, *, auth_required: bool, secure_cookie: bool) -> None:
@@ -48,7 +51,18 @@ class Session:
                     f"content-type {content_type or '(none)'!r} is not served here: send"
                     ' application/json {"token": "<token>"}',
                 )
-            token = _token_of(await http.body())
+            body = await _body_within(http, SIGN_IN_BYTES)
+            if body is None:
+                return JSONResponse(
+                    {
+                        "code": "resource_exhausted",
+                        "message": f"a sign-in is at most {SIGN_IN_BYTES} bytes:"
+                        ' {"token": "<token>"}',
+                    },
+                    413,
+                    headers={"connection": "close"},  # the rest of the body is not read
+                )
+            token = _token_of(body)
             if token is None:
                 return JSONResponse(
                     {"code": "invalid_argument", "message": 'send {"token": "<token>"}'},
@@ -88,6 +102,19 @@ class Session:
                 secure=self.secure_cookie,
             )
         return response
+
+
+async def _body_within(http: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is longer than `limit` (no more is read)."""
+    declared = http.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = b""
+    async for chunk in http.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
 
 
 def _token_of(body: bytes) -> str | None:

@@ -19,6 +19,8 @@ from tracking.service.outbound.guard import guarded_connector, refused_literal
 # What is read of a receiver's answer (for the delivery log); the rest is never read.
 MAX_ANSWER_BYTES = 4096
 USER_AGENT = "tracking-webhooks/1"
+# The longest error a delivery attempt records.
+MAX_ERROR = 300
 
 
 class WebhookSender:
@@ -86,10 +88,15 @@ class WebhookSender:
                 error=f"no answer within {self.total_timeout:g} s",
             )
         except aiohttp.ClientConnectorError as error:
-            return Outcome(False, time.perf_counter() - started, error=str(error.os_error))
-        except (aiohttp.ClientError, OSError) as error:
             return Outcome(
-                False, time.perf_counter() - started, error=f"{type(error).__name__}: {error}"
+                False, time.perf_counter() - started, error=str(error.os_error)[:MAX_ERROR]
+            )
+        except (aiohttp.ClientError, OSError) as error:
+            # A receiver's malformed answer is quoted in the error: only its start is kept.
+            return Outcome(
+                False,
+                time.perf_counter() - started,
+                error=f"{type(error).__name__}: {error}"[:MAX_ERROR],
             )
         latency = time.perf_counter() - started
         if 200 <= status < 300:

@@ -6,12 +6,14 @@ import { deploymentView, deploymentsView } from "./views/deployments.js";
 import { executionView } from "./views/execution.js";
 import { executionsView } from "./views/executions.js";
 import { signInView } from "./views/signin.js";
+import { subscriptionsView } from "./views/subscriptions.js";
 
 const routes = [
   [/^\/?$/, "executions", (root, query) => executionsView(root, query)],
   [/^\/executions\/(.+)$/, "executions", (root, query, id) => executionView(root, id, who)],
   [/^\/deployments\/?$/, "deployments", (root) => deploymentsView(root)],
   [/^\/deployments\/(.+)$/, "deployments", (root, query, name) => deploymentView(root, name)],
+  [/^\/subscriptions\/?$/, "subscriptions", (root) => subscriptionsView(root)],
 ];
 
 const main = document.getElementById("main");
