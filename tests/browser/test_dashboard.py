@@ -284,6 +284,41 @@ def test_markup_in_names_and_log_lines_is_shown_as_text(
     assert watch.dialogs == []
 
 
+# A job as `tracking run` names it, and the exact argv it keeps.
+TYPED = 'python train.py --epochs 10 --note "first try" --data clicks.parquet'
+COMMAND = [
+    "python",
+    "train.py",
+    "--epochs",
+    "10",
+    "--note",
+    "first try",
+    "--data",
+    "clicks.parquet",
+]
+
+
+def words_broken(page: Page) -> list[str]:
+    """The words of the page's title that wrap in their middle."""
+    return list(
+        page.evaluate(
+            """() => {
+              const text = document.querySelector("h1").firstChild;
+              const broken = [];
+              let at = 0;
+              for (const word of text.data.split(" ")) {
+                const range = document.createRange();
+                range.setStart(text, at);
+                range.setEnd(text, at + word.length);
+                if (range.getClientRects().length > 1) broken.push(word);
+                at += word.length + 1;
+              }
+              return broken;
+            }"""
+        )
+    )
+
+
 def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
     browser: Browser, server: ServerThread, client: TrackingClient, screenshot: Screenshot
 ) -> None:
@@ -334,7 +369,8 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
     assert described.human_readable_schedule, "the server describes PERIODIC schedules"
     execution = client.create_execution(
         deployment_name=name,
-        job_name="nightly fit",
+        job_name=TYPED,
+        command=COMMAND,
         job_type="train",
         inputs=[
             io_pb2.ExecutionInput(
@@ -355,6 +391,7 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
     client.append_logs(
         eid, [LogEntry(message="warning: learning rate clipped", stream=LOG_STREAM_STDERR)]
     )
+    client.append_logs(eid, ["\x1b[1;32mvalidation passed\x1b[0m"])  # colours a job wrote
     client.set_execution_outputs(
         eid,
         result={"accuracy": 0.931, "best_epoch": 5, "per_class": {"click": 0.95, "skip": 0.9}},
@@ -387,6 +424,11 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
             )
             result = page.locator(".panel", has_text="Result").locator("pre")
             expect(result).to_contain_text('"best_epoch": 5')
+            expect(page.locator("ol.log li .msg").last).to_have_text("validation passed")
+            about = page.locator(".panel", has_text="About")
+            expect(about).to_contain_text("python train.py --epochs 10 --note 'first try'")
+            expect(page.locator("h1")).to_have_text(TYPED)
+            assert words_broken(page) == [], "a word of the title is broken across lines"
             assert_fits(page, viewport)
             screenshot(page, f"execution{suffix}")
             page.goto(f"{server.http_url}/#/?deployment={name}")
@@ -453,3 +495,23 @@ def test_a_malformed_address_shows_not_found(page: Page, server: ServerThread) -
     expect(page.locator("h1")).to_have_text("Not found", timeout=LONG)
     page.get_by_role("link", name="Executions").first.click()
     expect(page.locator("h1")).to_have_text("Executions", timeout=LONG)
+
+
+def test_an_ended_execution_without_outputs_says_so_plainly(
+    page: Page, server: ServerThread, client: TrackingClient
+) -> None:
+    execution = client.create_execution(pipeline_name="p", job_name="quiet job")
+    client.start(execution.execution_id)
+    client.stop(execution.execution_id, "SUCCESS")
+    page.goto(f"{server.http_url}/#/executions/{execution.execution_id}")
+    expect(page.locator(".panel", has_text="Outputs")).to_contain_text("No outputs.", timeout=LONG)
+    expect(page.get_by_text("No outputs yet.")).to_have_count(0)
+    expect(page.get_by_text("No result.", exact=True)).to_be_visible()
+
+
+def test_a_missing_execution_shows_its_message_alone(page: Page, server: ServerThread) -> None:
+    page.goto(f"{server.http_url}/#/executions/no-such-execution")
+    expect(page.get_by_role("alert")).to_contain_text("not found", timeout=LONG)
+    expect(page.get_by_role("alert")).to_have_count(1)  # said once
+    expect(page.locator(".panel")).to_have_count(0)  # no empty cards
+    expect(page.get_by_role("button")).to_have_count(0)  # nothing to press

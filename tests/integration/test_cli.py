@@ -17,6 +17,7 @@ from tests.support.factories import new_token, unique
 from tests.support.process import TRACKING
 from tests.support.server import ServerThread
 from tests.support.terminal import Screen
+from tests.support.waiting import wait_for
 from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2
 
@@ -247,6 +248,7 @@ def test_logs_print_filter_and_follow(server: ServerThread, client: TrackingClie
         "E two",
         "three",
     ]
+    assert tracking(server.address, "logs", execution_id, "--tail", "0").stdout == ""  # none
     assert tracking(
         server.address, "logs", execution_id, "--stream", "stderr"
     ).stdout.splitlines() == ["E two"]
@@ -269,15 +271,22 @@ def test_logs_print_filter_and_follow(server: ServerThread, client: TrackingClie
         ("1", "LOG_STREAM_STDOUT"), ("2", "LOG_STREAM_STDERR"), ("3", "LOG_STREAM_STDOUT")
     ]  # fmt: skip
 
+    assert server.app is not None
+    hub = server.app.hub
+    watching = hub.watcher_count
     follower = start_tracking(server.address, "logs", execution_id, "-f", "--tail", "1")
+    only_new = start_tracking(server.address, "logs", execution_id, "-f", "--tail", "0")
     assert follower.stdout is not None
+    assert only_new.stdout is not None
     assert follower.stdout.readline() == "three\n"
+    wait_for(lambda: hub.watcher_count == watching + 2, "both followers to follow")
     client.append_logs(execution_id, ["four", "five"])
     assert follower.stdout.readline() == "four\n"
     client.stop(execution_id, "SUCCESS")
     # Read on from the same buffered pipe: communicate() would skip what readline buffered.
     rest = follower.stdout.read()
     assert (follower.wait(timeout=60), rest) == (0, "five\n")
+    assert (only_new.stdout.read(), only_new.wait(timeout=60)) == ("four\nfive\n", 0)
 
 
 def test_logs_on_a_terminal_mark_stderr_lines_in_red(

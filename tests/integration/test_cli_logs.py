@@ -93,6 +93,9 @@ def test_logs_name_one_execution_or_a_deployment(server: ServerThread) -> None:
         result = tracking(server.address, "logs", *args)
         assert result.returncode == 2
         assert "--deployment" in one_error_line(result)
+    only_new = tracking(server.address, "logs", "-d", "some-deployment", "-f", "--tail", "0")
+    assert only_new.returncode == 2
+    assert "--since 0s" in one_error_line(only_new)
 
 
 def test_following_a_deployment_takes_up_new_executions_until_it_is_deleted(

@@ -93,7 +93,7 @@ def test_server_commands_say_which_extra_they_need(client_only: Path, command: l
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: the server is not installed (")
-    assert line.endswith("pip install 'tracking[server]'")
+    assert line.endswith("in the repository, pip install '.[server]' (make install does it)")
 
 
 def test_real_calls_reach_a_server(client_only: Path, server: ServerThread) -> None:

@@ -135,13 +135,14 @@ def test_foundations_status_and_completion_agree(
     assert deployment.is_job_complete() is (expected in ("Completed", "Error"))
 
 
-def test_foundations_an_unknown_job_is_complete_and_fetched(client: TrackingClient) -> None:
+def test_foundations_an_unknown_job_is_an_error_when_fetched(client: TrackingClient) -> None:
     execution_id = new_execution(client)
     client.start(execution_id)
     client.stop(execution_id, "UNKNOWN", "worker lost")
-    results = Deployment(client, execution_id).fetch_job_results()  # does not wait forever
-    assert results["global_stage_context"]["error_information"] == "worker lost"
-    assert results["global_stage_context"]["meta_data"]["status"] == "UNKNOWN"
+    deployment = Deployment(client, execution_id)
+    assert (deployment.get_job_status(), deployment.is_job_complete()) == ("Error", True)
+    with pytest.raises(RemoteException, match="worker lost"):  # at once: no waiting forever
+        deployment.fetch_job_results()
 
 
 def test_foundations_job_name_defaults_to_the_id(client: TrackingClient) -> None:

@@ -20,7 +20,7 @@ from tracking.cli.common import (
 from tracking.cli.executions import quote
 from tracking.cli.help import Command, group
 from tracking.cli.render import DEPLOYMENT_COLUMNS, show_many, show_one
-from tracking.client import TrackingClient
+from tracking.client import AlreadyExists, TrackingClient
 from tracking.client.requests import DeploymentFields, DeploymentUpdate
 from tracking.v1 import deployment_pb2
 
@@ -47,13 +47,25 @@ def create(
     mode: ModeOption = None,
     label: LabelsOption = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="create it disabled")] = False,
+    exist_ok: Annotated[
+        bool,
+        typer.Option(
+            "--exist-ok",
+            help="a deployment of this name already there is no error: it is shown as it is",
+        ),
+    ] = False,
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Create a deployment."""
     fields: DeploymentFields = {"is_enabled": not disabled}
     _set_fields(fields, description=description, schedule=schedule, mode=mode, label=label)
     rule_value = parse_enum(deployment_pb2.ExecutionRule, rule, "--rule")
-    created = client.create_deployment(name, pipeline, rule_value, **fields)
+    try:
+        created = client.create_deployment(name, pipeline, rule_value, **fields)
+    except AlreadyExists:
+        if not exist_ok:
+            raise
+        created = client.get_deployment(name)
     show_one(created, output)
 
 

@@ -22,6 +22,7 @@ from tracking.cli.common import (
 from tracking.cli.prefix import ExecutionPrefix, colour_wanted
 from tracking.cli.reach import DEFAULT_CONNECT_TIMEOUT, ConnectTimeoutOption, follower
 from tracking.cli.render import as_json_line
+from tracking.client import TrackingClient
 from tracking.v1 import execution_pb2
 
 # Marks the lines a job wrote on stderr, as pytest marks error lines.
@@ -70,8 +71,14 @@ def logs(
         typer.Option(help="only lines since: a duration (30s, 10m, 2h) or an RFC 3339 time"),
     ] = None,
     tail: Annotated[
-        int, typer.Option(help="start with the last N lines (of each execution); 0: all", min=0)
-    ] = 0,
+        int | None,
+        typer.Option(
+            help="start with the last N lines (of each execution); 0: none, with --follow only "
+            "new ones (one execution); default: all",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
     stream: Annotated[str | None, typer.Option(help="stdout or stderr; default both")] = None,
     timestamps: Annotated[
         bool, typer.Option("--timestamps", "-t", help="prefix each line with its time")
@@ -90,16 +97,27 @@ def logs(
     """
     if bool(execution_id) == bool(deployment):
         fail("name an execution or a --deployment (one of them)", 2)
+    if tail == 0 and deployment and follow:
+        fail("--tail 0 --follow takes one execution; for a deployment, --since 0s", 2)
     colour = colour_wanted()
     prefix = ExecutionPrefix(colour) if deployment else None
     stderr_mark = typer.style("E", fg="red") + " " if colour else STDERR_MARK
     connected = follower(connection, connect_timeout) if follow else connection.client()
     with connected as client, timeout_exit(timeout):
+        after_seq = 0
+        if tail == 0:  # no earlier line: start after the last one (of what must exist)
+            if execution_id:
+                after_seq = _last_seq(client, execution_id)
+            else:
+                client.get_deployment(deployment or "")
+            if not follow:
+                return
         lines = client.follow_logs(
             execution_id or "",
             deployment_name=deployment or "",
+            after_seq=after_seq,
             since=parse_since(since),
-            tail=tail,
+            tail=tail or 0,
             stream=parse_enum(execution_pb2.LogStream, stream, "--stream") if stream else 0,
             follow=follow,
             contains=contains or "",
@@ -116,6 +134,13 @@ def logs(
             if timestamps:
                 text = f"{_rfc3339(entry)} {text}"
             typer.echo(f"{prefix(entry.execution_id)} {text}" if prefix else text)
+
+
+def _last_seq(client: TrackingClient, execution_id: str) -> int:
+    last = 0
+    for response in client.stream_logs(execution_id, tail=1):
+        last = max([last, *(entry.seq for entry in response.entries)])
+    return last
 
 
 def _rfc3339(entry: execution_pb2.LogEntry) -> str:

@@ -19,6 +19,7 @@ from tracking.client.enum_names import prefix_of, short_name
 from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 
 def print_json(value: Any) -> None:
@@ -130,6 +131,11 @@ def show_many(items: Iterable[M], columns: Sequence[Column[M]], output: Output) 
     if output is Output.JSON:
         print_json([as_dict(item) for item in items])
         return
+    show_table(items, columns)
+
+
+def show_table(items: Iterable[T], columns: Sequence[tuple[str, Callable[[T], str]]]) -> None:
+    """Aligned columns, a title row first."""
     rows = [[title for title, _ in columns]]
     rows.extend([cell(item) for _, cell in columns] for item in items)
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tracking.cli.common import fail
+from tracking.cli.common import Output, OutputOption, fail
 from tracking.cli.help import Command, group
-from tracking.cli.render import print_json
+from tracking.cli.render import print_json, show_table
 
 
 def _server_modules() -> Any:
     try:
         from tracking.service import app as server_app
     except ImportError as error:
-        fail(f"the server is not installed ({error.name}): pip install 'tracking[server]'", 2)
+        fail(
+            f"the server is not installed ({error.name}): in the repository, pip install"
+            " '.[server]' (make install does it)",
+            2,
+        )
     return server_app
 
 
@@ -119,7 +124,7 @@ DatabaseOption = Annotated[
 
 async def _with_tokens(database_url: str | None, action: Any, *, create: bool = False) -> Any:
     _server_modules()
-    from tracking.service.domain.errors import DomainError
+    from tracking.service.domain.errors import DomainError, InvalidArgument
     from tracking.service.operations.tokens import Tokens
     from tracking.service.store.database import Database
 
@@ -135,8 +140,8 @@ async def _with_tokens(database_url: str | None, action: Any, *, create: bool = 
     try:
         await database.start()
         return await action(Tokens(database))
-    except DomainError as error:
-        fail(error.message, 2)
+    except DomainError as error:  # a bad value is a usage error; anything else, a refusal
+        fail(error.message, 2 if isinstance(error, InvalidArgument) else 1)
     except OSError as error:
         fail(f"cannot reach the database: {error}")
     finally:
@@ -178,21 +183,41 @@ def create_token(
     typer.echo(secret)
 
 
+TOKEN_COLUMNS: Sequence[tuple[str, Callable[[dict[str, Any]], str]]] = (
+    ("ID", lambda t: t["token_id"]),
+    ("NAME", lambda t: t["name"]),
+    ("ROLE", lambda t: t["role"]),
+    ("CREATED", lambda t: t["create_time"][:19].replace("T", " ") + "Z"),
+    ("CREATED BY", lambda t: t["created_by"] or "-"),
+    ("REVOKED", lambda t: (t["revoke_time"] or "-")[:19].replace("T", " ")),
+)
+
+
 @tokens.command("list", cls=Command)
 def list_tokens(
     include_revoked: Annotated[bool, typer.Option("--all", help="also revoked tokens")] = False,
     database_url: DatabaseOption = None,
+    output: OutputOption = Output.TABLE,
 ) -> None:
-    """List tokens (never their secrets) as JSON."""
+    """List tokens (never their secrets): a table, or JSON with -o json."""
     rows = asyncio.run(_with_tokens(database_url, lambda t: t.list_all(include_revoked)))
-    print_json([_row(row) for row in rows])
+    tokens_shown = [_row(row) for row in rows]
+    if output is Output.JSON:
+        print_json(tokens_shown)
+    else:
+        show_table(tokens_shown, TOKEN_COLUMNS)
 
 
 @tokens.command("revoke", cls=Command)
 def revoke_token(
     token_id: Annotated[str, typer.Argument(help="id of the token (tok_...)", show_default=False)],
     database_url: DatabaseOption = None,
+    output: OutputOption = Output.TABLE,
 ) -> None:
-    """Revoke a token: refused at once, its open streams end within a minute."""
+    """Revoke a token: refused at once, its open streams end within a minute. Exit code 1
+    when there is no such token."""
     row = asyncio.run(_with_tokens(database_url, lambda t: t.revoke(token_id)))
-    print_json(_row(row))
+    if output is Output.JSON:
+        print_json(_row(row))
+    else:
+        typer.echo(f"revoked {row.token_id} ({row.role.lower()}) of {row.name}")

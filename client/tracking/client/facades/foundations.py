@@ -68,12 +68,13 @@ class Deployment:
     def fetch_job_results(self, wait_seconds: float = 5) -> dict[str, Any]:
         """Wait for the job, then return provenance, global_stage_context, stage_contexts.
 
-        Raises RemoteException with the stop message if the job ended in ERROR.
+        Raises RemoteException with the stop message if the job is "Error": ended in ERROR,
+        or UNKNOWN (its worker lost track of it), as get_job_status() says.
         """
         self.wait_for_deployment_to_complete(wait_seconds)
         execution = self._client.get_execution(self._execution_id)
         status = execution.job_status
-        if status.status == _S.RUNNING_STATUS_ERROR:
+        if status.status in (_S.RUNNING_STATUS_ERROR, _S.RUNNING_STATUS_UNKNOWN):
             raise RemoteException(status.stop_message or "job failed")
         logs = all_log_entries(self._client, self._execution_id)
         stages = [_step_context(execution, step, i, logs) for i, step in enumerate(execution.steps)]
