@@ -187,6 +187,22 @@ class MetricPointRow(SQLModel, table=True):
     time: datetime = _time()
 
 
+class DeploymentLogCursorRow(SQLModel, table=True):
+    """Where a deployment-wide log stream stood: the [execution_id, seq] pairs its resume
+    tokens build on, so that a token carries only the executions that moved since. Kept
+    for DEPLOYMENT_LOG_CURSOR_DAYS (store/deployment_logs.py), then deleted."""
+
+    __tablename__ = "deployment_log_cursors"
+    # ids are named by tokens: SQLite must never hand out a deleted id again
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
+    )
+    seqs: list[Any] = _json(list)
+    create_time: datetime = _time(index=True)
+
+
 class ServiceMetaRow(SQLModel, table=True):
     """Values the service keeps for itself (the page-token key)."""
 
