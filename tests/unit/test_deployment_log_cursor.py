@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tracking.service.domain.deployment_log_cursor import DeploymentLogCursor
+from tracking.service.domain.deployment_log_cursor import MAX_TOKEN_EXECUTIONS, DeploymentLogCursor
 from tracking.service.domain.errors import InvalidArgument
 
 
@@ -52,3 +52,24 @@ def test_malformed_positions_are_invalid_resume_tokens(position: dict[str, Any])
     with pytest.raises(InvalidArgument) as caught:
         DeploymentLogCursor.from_position(position)
     assert [v.field for v in caught.value.violations] == ["resume_token"]
+
+
+def test_a_token_lists_only_what_moved_since_its_base() -> None:
+    cursor = DeploymentLogCursor(
+        events_after=1, listing_cutoff=None, seqs={f"e-{i}": 0 for i in range(100)}
+    )
+    assert cursor.needs_base
+    cursor.based_on(42)
+    assert not cursor.needs_base
+    cursor.seqs["e-1"] = 5
+    cursor.finish("e-1")  # all its lines were sent: its last seq stays among the moved
+    cursor.finish("e-2")  # it had not moved: the base says it all
+    position = cursor.position("e-3", 7)
+    assert (position["b"], position["o"]) == (42, [["e-1", 5], ["e-3", 7]])
+    resumed = DeploymentLogCursor.from_position(position)
+    resumed.with_base({f"e-{i}": 0 for i in range(100)})
+    assert resumed.seqs == {**{f"e-{i}": 0 for i in range(100)}, "e-1": 5, "e-3": 7}
+    assert resumed.moved() == {"e-1": 5, "e-3": 7}
+    for index in range(4, 4 + MAX_TOKEN_EXECUTIONS):
+        cursor.seqs[f"e-{index}"] = 1
+    assert cursor.needs_base

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tracking.service.domain.deployment_log_cursor import DeploymentLogCursor
+from tracking.service.domain.changes import Change, of_stored
+from tracking.service.domain.clock import utcnow
+from tracking.service.domain.deployment_log_cursor import DeploymentLogCursor, seqs_of
 from tracking.service.domain.errors import FailedPrecondition
 from tracking.service.domain.log_filters import LineFilter
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
@@ -27,6 +29,7 @@ from tracking.service.store import deployment_logs as store
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
 from tracking.service.store import meta
+from tracking.service.store.group import Batch
 from tracking.service.store.models import LogLineRow
 
 if TYPE_CHECKING:
@@ -80,6 +83,15 @@ class DeploymentLogStream:
                 cursor = DeploymentLogCursor.from_position(
                     self.codec.decode(resume_token, self.query, "resume_token")
                 )
+                if cursor.base_id is not None:
+                    saved = await self.db.read(store.saved_cursor, cursor.base_id)
+                    if saved is None:
+                        raise FailedPrecondition(
+                            "this resume_token is older than "
+                            f"{store.DEPLOYMENT_LOG_CURSOR_DAYS} days: "
+                            "stream again without resume_token to start afresh"
+                        )
+                    cursor.with_base(seqs_of(saved))
                 pruned = int(await self.db.read(meta.get, meta.PRUNED_EVENT_ID) or 0)
                 if cursor.events_after < pruned:
                     raise FailedPrecondition(
@@ -118,10 +130,10 @@ class DeploymentLogStream:
             for event in events:
                 assert event.id is not None
                 cursor.events_after = event.id
-                changes = event.changes.split(",")
-                if "DELETED" in changes:
+                changes = of_stored(event.changes)
+                if Change.DELETED in changes:
                     cursor.seqs.pop(event.execution_id, None)
-                elif "CREATED" in changes:
+                elif Change.CREATED in changes:
                     cursor.seqs[event.execution_id] = 0
             if len(events) < READ_BATCH:
                 return
@@ -162,6 +174,8 @@ class DeploymentLogStream:
             states = await self.db.read(store.log_states, list(cursor.seqs))
             full_batch = False
             for execution_id in list(cursor.seqs):
+                if cursor.needs_base:
+                    await self._save(cursor)
                 state = states.get(execution_id)
                 if state is None:
                     cursor.seqs.pop(execution_id, None)  # deleted
@@ -171,7 +185,7 @@ class DeploymentLogStream:
                 if log_seq <= seq:
                     # The status was read with the last seq: lines are refused once it ended.
                     if status in TERMINAL_VALUES:
-                        del cursor.seqs[execution_id]
+                        cursor.finish(execution_id)
                     continue
                 lines = await self.streams.lines.batch(
                     execution_id,
@@ -184,7 +198,8 @@ class DeploymentLogStream:
                     full_batch = True
                     cursor.seqs[execution_id] = lines[-1].seq
                 elif status in TERMINAL_VALUES:
-                    del cursor.seqs[execution_id]  # ended before this read: nothing follows
+                    cursor.seqs[execution_id] = lines[-1].seq if lines else seq
+                    cursor.finish(execution_id)  # ended before this read: nothing follows
                 else:
                     # Every line up to log_seq was committed before this read, and none
                     # left out by since or stream comes back.
@@ -197,6 +212,15 @@ class DeploymentLogStream:
                     )
             if not full_batch:
                 return
+
+    async def _save(self, cursor: DeploymentLogCursor) -> None:
+        """Save the seqs (all sent) for the tokens to build on: they stay small."""
+        pairs = [[k, v] for k, v in cursor.seqs.items()]
+
+        async def save(batch: Batch) -> int:
+            return await store.save_cursor(batch.session, pairs, utcnow())
+
+        cursor.based_on(await self.db.write(save, key="2:deployment-log-cursor"))
 
     def _token_maker(self, cursor: DeploymentLogCursor, execution_id: str) -> Callable[[int], str]:
         # Called while the stream waits at the yield: the cursor is as the batch left it.

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists
+from sqlalchemy import delete, exists, insert
 from sqlalchemy import select as core_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.store.executions import created_after
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+from tracking.service.store.models import DeploymentLogCursorRow, ExecutionEventRow, ExecutionRow
 
 _TABLE: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
 _EVENTS: Any = ExecutionEventRow.__table__  # type: ignore[attr-defined]
+_CURSORS: Any = DeploymentLogCursorRow.__table__  # type: ignore[attr-defined]
 
 
 async def listed_executions(
@@ -51,3 +52,28 @@ async def log_states(session: AsyncSession, execution_ids: list[str]) -> dict[st
     return {
         row.execution_id: (row.status, int(row.log_seq)) for row in await connection.execute(query)
     }
+
+
+# How long a deployment-wide log stream's saved position stays: a token that builds on an
+# older one is refused (FAILED_PRECONDITION), and the stream starts afresh.
+DEPLOYMENT_LOG_CURSOR_DAYS = 7
+
+
+async def save_cursor(session: AsyncSession, seqs: list[list[Any]], now: datetime) -> int:
+    """Keep a stream's [execution_id, seq] pairs; their id. Positions older than
+    DEPLOYMENT_LOG_CURSOR_DAYS go meanwhile."""
+    expired = now - timedelta(days=DEPLOYMENT_LOG_CURSOR_DAYS)
+    connection = await session.connection()
+    await connection.execute(delete(_CURSORS).where(_CURSORS.c.create_time < expired))
+    inserted = await connection.execute(
+        insert(_CURSORS).values(seqs=seqs, create_time=now).returning(_CURSORS.c.id)
+    )
+    return int(inserted.scalar_one())
+
+
+async def saved_cursor(session: AsyncSession, cursor_id: int) -> list[Any] | None:
+    """The pairs save_cursor kept under `cursor_id`; None once expired."""
+    connection = await session.connection()
+    found = await connection.execute(core_select(_CURSORS.c.seqs).where(_CURSORS.c.id == cursor_id))
+    row = found.first()
+    return None if row is None else list(row.seqs)

@@ -13,6 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import execution_state, job_status
+from tracking.service.domain.changes import Change, of_stored
+from tracking.service.domain.changes import stored as stored_changes
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.execution_state import ExecutionState
@@ -27,6 +29,7 @@ from tracking.service.store.models import (
     ExecutionRow,
     LogLineRow,
     MetricPointRow,
+    MetricRollupRow,
 )
 from tracking.service.store.where import apply_conditions
 
@@ -354,6 +357,7 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
     for table, column in (
         (LogLineRow, LogLineRow.execution_id),
         (MetricPointRow, MetricPointRow.execution_id),
+        (MetricRollupRow, MetricRollupRow.execution_id),
         (ExecutionLabelRow, ExecutionLabelRow.execution_id),
         (ExecutionRow, ExecutionRow.execution_id),
     ):
@@ -361,7 +365,7 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
 
 
 def bump(
-    row: ExecutionRow | ExecutionState, changes: list[str], now: datetime | None = None
+    row: ExecutionRow | ExecutionState, changes: list[Change], now: datetime | None = None
 ) -> ExecutionEventRow:
     """Advance the row's revision and build the event that records the change.
 
@@ -373,7 +377,7 @@ def bump(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name,
         revision=row.revision,
-        changes=",".join(changes),
+        changes=stored_changes(changes),
         job_status=job_status.snapshot_of(row),
         create_time=row.update_time,
     )
@@ -434,4 +438,4 @@ async def was_deleted_at(session: AsyncSession, execution_id: str, revision: int
         ExecutionEventRow.execution_id == execution_id, ExecutionEventRow.revision == revision
     )
     changes = (await session.exec(query)).first()
-    return changes is not None and "DELETED" in changes.split(",")
+    return changes is not None and Change.DELETED in of_stored(changes)
