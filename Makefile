@@ -9,7 +9,7 @@ TS_STAMP := $(TS)/node_modules/.installed
 # Under CI=true a missing tool fails the run; elsewhere its part is skipped, saying why.
 NEED = if [ "$$CI" = "true" ]; then echo "CI=true and $(1) not found: $(2) must run"; exit 1; else echo "$(1) not found: skipping $(2)"; fi
 
-.PHONY: vendor install run test node-test ts-test ts-typecheck browser-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench callgrind chaos clean
+.PHONY: vendor install run test node-test ts-test ts-typecheck browser-deps nginx-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench callgrind chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -29,7 +29,11 @@ run: $(STAMP)
 browser-deps:
 	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
-test: $(STAMP) proto-check browser-deps go-deps
+# The fleet tests run Debian's nginx unprivileged, with deploy/nginx/nginx.conf.
+nginx-deps:
+	test -x /usr/sbin/nginx || (apt-get update -q && apt-get install -y -q nginx)
+
+test: $(STAMP) proto-check browser-deps nginx-deps go-deps
 	$(BIN)/pytest
 	if command -v node >/dev/null; then $(MAKE) ts-test; else $(call NEED,node,the TypeScript client's tests); fi
 	if command -v go >/dev/null; then $(MAKE) go-test; else $(call NEED,go,the Go client's tests); fi
@@ -57,6 +61,8 @@ go-lint: go-deps
 
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy client service tests bench && $(BIN)/lint-imports --no-cache && $(BIN)/python scripts/gen_sync_client.py --check && $(BIN)/hadolint Dockerfile && $(BUF) lint && scripts/buf_breaking.sh
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.29.0 deploy/kubernetes/*.yaml
 	$(MAKE) proto-check
 	$(BIN)/python scripts/vendor_uplot.py --check
 	if command -v node >/dev/null; then $(MAKE) ts-typecheck; else $(call NEED,node,tsc --noEmit); fi
@@ -93,7 +99,7 @@ callgrind: $(STAMP)
 
 # Full size: 500 watchers, 5 SIGKILLs, a PostgreSQL restart (as root, pg_ctlcluster),
 # 10,000 stream open/cancel cycles; SQLite and PostgreSQL. make test runs a short version.
-chaos: $(STAMP)
+chaos: $(STAMP) nginx-deps
 	TRACKING_CHAOS=full $(BIN)/pytest tests/reliability -s -p no:cacheprovider
 
 clean:

@@ -22,7 +22,7 @@ from tests.support.server import ServerThread
 from tracking.service.api.execution_messages import new_execution
 from tracking.service.api.stored_executions import stored_form
 from tracking.service.domain.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from tracking.service.domain.executions import NewExecution, StatusAction
+from tracking.service.domain.executions import NewExecution, Progress, Start, Stop, Times
 from tracking.service.domain.log_batch import LogBatch
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub, SharedEvent, Topic
@@ -330,10 +330,8 @@ def test_one_batch_holds_failures_and_successes_and_the_failures_change_nothing(
         a = (await executions.create(_fields(), "", "", "test")).execution_id
         b = (await executions.create(_fields(), "", "", "test")).execution_id
         for execution_id in (a, b):
-            await executions.update_status(execution_id, StatusAction(kind="start"), None)
-        await executions.update_status(
-            b, StatusAction(kind="stop", cause=RunningStatus.SUCCESS), None
-        )
+            await executions.update_status(execution_id, Start(), None)
+        await executions.update_status(b, Stop(cause=RunningStatus.SUCCESS), None)
         return a, b
 
     a, b = loop.run_until_complete(prepare())
@@ -342,24 +340,21 @@ def test_one_batch_holds_failures_and_successes_and_the_failures_change_nothing(
         before = database.group.batches
         with hub.subscribe(Topic("execution", a)) as subscription:
             outcomes = await _outcomes(
-                executions.update_status(a, StatusAction(kind="progress", progress=0.1), None),
-                executions.update_status(b, StatusAction(kind="progress", progress=0.2), None),
-                executions.update_status(a, StatusAction(kind="progress", progress=0.3), 1),
+                executions.update_status(a, Progress(progress=0.1), None),
+                executions.update_status(b, Progress(progress=0.2), None),
+                executions.update_status(a, Progress(progress=0.3), 1),
                 logs.append(b, _lines("late")),
                 executions.update_status(
                     a,
-                    StatusAction(
-                        kind="times",
+                    Times(
                         start_time=_utc(2030),
                         create_time=_utc(2031),
                     ),
                     None,
                 ),
-                executions.update_status(
-                    "missing", StatusAction(kind="progress", progress=0.4), None
-                ),
+                executions.update_status("missing", Progress(progress=0.4), None),
                 logs.append(a, _lines("one", "two")),
-                executions.update_status(a, StatusAction(kind="progress", progress=0.5), None),
+                executions.update_status(a, Progress(progress=0.5), None),
             )
             assert database.group.batches == before + 1  # all of them, one transaction
             published = []
@@ -419,7 +414,7 @@ def test_a_write_without_savepoint_that_fails_after_changing_starts_the_batch_ov
 
     async def prepare() -> str:
         execution_id = (await executions.create(_fields(), "", "", "test")).execution_id
-        await executions.update_status(execution_id, StatusAction(kind="start"), None)
+        await executions.update_status(execution_id, Start(), None)
         return execution_id
 
     a = loop.run_until_complete(prepare())
@@ -435,9 +430,9 @@ def test_a_write_without_savepoint_that_fails_after_changing_starts_the_batch_ov
     async def write_together() -> list[Any]:
         before = database.group.batches
         outcomes = await _outcomes(
-            executions.update_status(a, StatusAction(kind="progress", progress=0.1), None),
+            executions.update_status(a, Progress(progress=0.1), None),
             database.write(broken, key=f"1:{a}", savepoint=False),
-            executions.update_status(a, StatusAction(kind="progress", progress=0.2), None),
+            executions.update_status(a, Progress(progress=0.2), None),
         )
         # The first batch was rolled back; the two good writes committed in the next one.
         assert database.group.batches == before + 1

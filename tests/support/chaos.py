@@ -152,10 +152,14 @@ class Writer:
         target = len(self.acknowledged) + more
         wait_for(lambda: len(self.acknowledged) >= target, f"{more} acknowledged writes")
 
-    def finish(self) -> None:
-        """Stop writing, then end every execution (SUCCESS), retrying until it has ended."""
+    def stop(self) -> None:
+        """Stop writing (another writer may then end the executions)."""
         self._stop.set()
         self._thread.join(60)
+
+    def finish(self) -> None:
+        """Stop writing, then end every execution (SUCCESS), retrying until it has ended."""
+        self.stop()
         for execution_id in self.executions:
             request = pb.UpdateJobStatusRequest(
                 execution_id=execution_id,

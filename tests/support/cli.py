@@ -32,7 +32,7 @@ def start_tracking(address: str, *args: str, **popen: Any) -> subprocess.Popen[s
     """Start `tracking ARGS...` without waiting for it."""
     return subprocess.Popen(
         [str(TRACKING), *args],
-        stdout=subprocess.PIPE,
+        stdout=popen.pop("stdout", subprocess.PIPE),
         stderr=subprocess.PIPE,
         text=True,
         env=popen.pop("env", None) or cli_env(address),

@@ -9,7 +9,16 @@ import pytest
 
 from tracking.service.domain import job_actions
 from tracking.service.domain.errors import FailedPrecondition, InvalidArgument
-from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.executions import (
+    Heartbeat,
+    Move,
+    Progress,
+    Resume,
+    Start,
+    Stop,
+    Suspend,
+    Times,
+)
 from tracking.service.domain.status import RunningStatus as S
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -35,13 +44,13 @@ class Job:
 RUNNING = Job(status=S.RUNNING.value, start_time=T0 + timedelta(minutes=1), phase="training")
 
 
-def stop(cause: S, message: str = "") -> StatusAction:
-    return StatusAction(kind="stop", cause=cause, message=message)
+def stop(cause: S, message: str = "") -> Stop:
+    return Stop(cause=cause, message=message)
 
 
 def test_a_start_sets_the_start_time_once_and_clears_the_stop_message() -> None:
     job = Job(stop_message="was unknown")
-    action = StatusAction(kind="start", phase="loading", heartbeat_timeout_seconds=60.0)
+    action = Start(phase="loading", heartbeat_timeout_seconds=60.0)
     assert job_actions.transition(job, action, NOW) is S.RUNNING
     assert job == Job(
         status="RUNNING",
@@ -50,7 +59,7 @@ def test_a_start_sets_the_start_time_once_and_clears_the_stop_message() -> None:
         heartbeat_timeout_seconds=60.0,
     )
     suspended = replace(job, status="SUSPENDED")
-    job_actions.transition(suspended, StatusAction(kind="start"), NOW + timedelta(hours=1))
+    job_actions.transition(suspended, Start(), NOW + timedelta(hours=1))
     assert suspended.start_time == NOW
     assert suspended.phase == "loading"
     assert suspended.heartbeat_timeout_seconds == 60.0
@@ -58,11 +67,9 @@ def test_a_start_sets_the_start_time_once_and_clears_the_stop_message() -> None:
 
 def test_a_suspend_keeps_its_reason_as_the_phase_and_a_resume_changes_only_the_status() -> None:
     job = replace(RUNNING)
-    assert job_actions.transition(job, StatusAction(kind="suspend", phase="preempted"), NOW) is (
-        S.SUSPENDED
-    )
+    assert job_actions.transition(job, Suspend(reason="preempted"), NOW) is (S.SUSPENDED)
     assert job == replace(RUNNING, status="SUSPENDED", phase="preempted")
-    assert job_actions.transition(job, StatusAction(kind="resume"), NOW) is S.RUNNING
+    assert job_actions.transition(job, Resume(), NOW) is S.RUNNING
     assert job == replace(RUNNING, phase="preempted")
 
 
@@ -96,14 +103,12 @@ def test_an_end_after_a_reported_duration_is_start_plus_duration() -> None:
 @pytest.mark.parametrize(
     ("job", "action", "error"),
     [
-        (Job(), StatusAction(kind="resume"), FailedPrecondition),
-        (Job(status="SUCCESS"), StatusAction(kind="start", phase="again"), FailedPrecondition),
+        (Job(), Resume(), FailedPrecondition),
+        (Job(status="SUCCESS"), Start(phase="again"), FailedPrecondition),
         (replace(RUNNING), stop(S.WAITING, "no"), InvalidArgument),
     ],
 )
-def test_a_refused_move_changes_nothing(
-    job: Job, action: StatusAction, error: type[Exception]
-) -> None:
+def test_a_refused_move_changes_nothing(job: Job, action: Move, error: type[Exception]) -> None:
     before = replace(job)
     with pytest.raises(error):
         job_actions.transition(job, action, NOW)
@@ -112,9 +117,9 @@ def test_a_refused_move_changes_nothing(
 
 def test_reports_leave_the_status_as_it_is() -> None:
     job = replace(RUNNING, progress=0.1)
-    assert job_actions.report(job, StatusAction(kind="heartbeat"), NOW) == []
+    assert job_actions.report(job, Heartbeat(), NOW) == []
     assert job == replace(RUNNING, progress=0.1)
-    progress = StatusAction(kind="progress", progress=0.5)
+    progress = Progress(progress=0.5)
     assert job_actions.report(job, progress, NOW) == ["PROGRESS"]
     assert job == replace(RUNNING, progress=0.5)
     with pytest.raises(FailedPrecondition):
@@ -123,9 +128,7 @@ def test_reports_leave_the_status_as_it_is() -> None:
 
 def test_reported_times_change_the_shown_times_only() -> None:
     job = replace(RUNNING)
-    action = StatusAction(
-        kind="times", create_time=T0 - timedelta(hours=1), duration=timedelta(seconds=10)
-    )
+    action = Times(create_time=T0 - timedelta(hours=1), duration=timedelta(seconds=10))
     assert job_actions.report(job, action, NOW) == ["TIMES"]
     assert job == replace(
         RUNNING, reported_create_time=T0 - timedelta(hours=1), reported_duration_seconds=10.0
@@ -135,9 +138,9 @@ def test_reported_times_change_the_shown_times_only() -> None:
 
 def test_a_rejoining_worker_sets_only_what_its_start_gives() -> None:
     job = replace(RUNNING, status="CANCEL_REQUESTED")
-    job_actions.rejoin(job, StatusAction(kind="start"))
+    job_actions.rejoin(job, Start())
     assert job == replace(RUNNING, status="CANCEL_REQUESTED")
-    job_actions.rejoin(job, StatusAction(kind="start", phase="back", heartbeat_timeout_seconds=5))
+    job_actions.rejoin(job, Start(phase="back", heartbeat_timeout_seconds=5))
     assert job == replace(
         RUNNING, status="CANCEL_REQUESTED", phase="back", heartbeat_timeout_seconds=5.0
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
@@ -149,3 +150,16 @@ LIST_DELIVERIES = Method(
 TEST_SUBSCRIPTION = Method(
     "TestSubscription", pb.TestSubscriptionRequest, pb.TestSubscriptionResponse, retryable=False
 )
+
+
+# gRPC Python carries every channel to one address in a process on one shared connection
+# unless told otherwise, and a connection holds as many streams as the peer allows: behind
+# nginx (128 by default) the streams past that wait, with no error, until others end. So
+# each client has a connection of its own, as separate processes would.
+OWN_CONNECTION = ("grpc.use_local_subchannel_pool", 1)
+
+
+def channel_options(options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The caller's channel options, and a connection of the client's own unless they say."""
+    given = {name for name, _ in options}
+    return [*options, *([OWN_CONNECTION] if OWN_CONNECTION[0] not in given else [])]

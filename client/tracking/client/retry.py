@@ -1,7 +1,8 @@
 """Retry of safe calls on UNAVAILABLE: bounded attempts, exponential backoff, full jitter.
 
-Only UNAVAILABLE is retried: the server did not take the call, or is going away.
-DEADLINE_EXCEEDED is not, since the call may still be running on the server.
+Only UNAVAILABLE is retried: the server did not take the call, or is going away; and a call
+a proxy reset (`reset_by_proxy`), which a client behind nginx sees when the replica behind
+it dies. DEADLINE_EXCEEDED is not, since the call may still be running on the server.
 Which calls are safe to repeat is declared in `methods`. The streams that resume by
 themselves (`resume`) use the same backoff, and also resume after RESOURCE_EXHAUSTED.
 """
@@ -20,6 +21,16 @@ import grpc
 T = TypeVar("T")
 
 RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE})
+
+
+def reset_by_proxy(err: grpc.RpcError) -> bool:
+    """INTERNAL from an HTTP/2 RST_STREAM: a proxy between the client and the server (nginx's
+    grpc_pass) ended the call because the server behind it went away. The server never ends
+    a call that way itself (its errors carry a status), so a safe call may be sent again
+    and a stream resumed, as after UNAVAILABLE."""
+    code = err.code() if callable(getattr(err, "code", None)) else None
+    details = err.details() if callable(getattr(err, "details", None)) else None
+    return code == grpc.StatusCode.INTERNAL and "RST_STREAM" in (details or "")
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ class RetryPolicy:
     def should_retry(self, err: grpc.RpcError, attempt: int) -> bool:
         """Whether attempt number `attempt` (from 1), which failed with `err`, gets another."""
         code = err.code() if callable(getattr(err, "code", None)) else None
-        return attempt < self.max_attempts and code in RETRYABLE_CODES
+        return attempt < self.max_attempts and (code in RETRYABLE_CODES or reset_by_proxy(err))
 
 
 DEFAULT_RETRY = RetryPolicy()

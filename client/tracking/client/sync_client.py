@@ -47,6 +47,12 @@ class TrackingClient:
     create_execution are retried on UNAVAILABLE as `retry` says. Streams have no deadline
     unless given one. Failures raise a RemoteException subclass.
 
+    Each client has an HTTP/2 connection of its own (gRPC Python would otherwise share one
+    between all channels to the same address). Its streams share it, up to the streams per
+    connection the server or a proxy allows (the server and deploy/nginx: 1,000; nginx's
+    default: 128, past which new streams wait without an error): hold more through several
+    clients.
+
     `watch_status` and `stream_logs` yield the raw responses of one call; `watch` and
     `follow_logs` yield events and log lines and reconnect by themselves after UNAVAILABLE
     or RESOURCE_EXHAUSTED, with the backoff of `retry` (see tracking.client.resume; the
@@ -63,6 +69,7 @@ class TrackingClient:
         options: Sequence[tuple[str, Any]] = (),
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
+        options = m.channel_options(options)
         if credentials is not None:
             channel = grpc.secure_channel(address, credentials, options=options)
         else:

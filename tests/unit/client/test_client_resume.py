@@ -297,6 +297,21 @@ async def test_the_failure_count_starts_over_after_a_message(
     assert after == [0, 2, 2, 2, 3, 3, 3]
 
 
+async def test_a_stream_a_proxy_reset_resumes_from_its_cursor(
+    kind: str, scripted: ScriptedStreams
+) -> None:
+    # What grpcio reports when nginx resets a stream because the replica behind it died.
+    reset = "Stream removed (RST_STREAM (Received RST_STREAM with error code 2))"
+    scripted.answer(
+        "WatchStatus",
+        Stream((snapshot(1), event(2)), Fail(grpc.StatusCode.INTERNAL, reset)),
+        Stream((event(3, SUCCESS),)),
+    )
+    events = await collect(kind, scripted.address, policy([]), "watch", execution_id="e1")
+    assert revisions(events) == [1, 2, 3]
+    assert scripted.requests["WatchStatus"] == [watch_request(0), watch_request(2)]
+
+
 async def test_a_heartbeat_counts_as_a_message(kind: str, scripted: ScriptedStreams) -> None:
     scripted.answer(
         "WatchStatus",

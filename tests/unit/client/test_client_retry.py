@@ -8,11 +8,15 @@ from tracking.client.retry import async_call_with_retry, call_with_retry
 
 
 class CodeError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str = "") -> None:
         self._code = code
+        self._details = details
 
     def code(self) -> grpc.StatusCode:
         return self._code
+
+    def details(self) -> str:
+        return self._details
 
 
 def policy(
@@ -52,6 +56,15 @@ def test_only_unavailable_is_retried_and_attempts_are_bounded() -> None:
     assert not p.should_retry(CodeError(grpc.StatusCode.DEADLINE_EXCEEDED), 1)
     assert not p.should_retry(CodeError(grpc.StatusCode.INTERNAL), 1)
     assert not p.should_retry(grpc.RpcError(), 1)
+
+
+def test_a_call_reset_by_a_proxy_is_retried() -> None:
+    # What grpcio reports when nginx resets a call because the replica behind it died.
+    reset = "Stream removed (RST_STREAM (Received RST_STREAM with error code 2))"
+    p = RetryPolicy(max_attempts=2)
+    assert p.should_retry(CodeError(grpc.StatusCode.INTERNAL, reset), 1)
+    assert not p.should_retry(CodeError(grpc.StatusCode.INTERNAL, reset), 2)
+    assert not p.should_retry(CodeError(grpc.StatusCode.INTERNAL, "a bug"), 1)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from typing import TypeVar
 import grpc
 
 from tracking.client import RemoteException
+from tracking.client.retry import reset_by_proxy
 
 T = TypeVar("T")
 
@@ -18,6 +19,12 @@ T = TypeVar("T")
 UNCERTAIN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 # Failures worth waiting out: the server is away, slow, or asks us to slow down.
 TRANSIENT = UNCERTAIN | {grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+def _reset_by_proxy(error: RemoteException) -> bool:
+    """The call was reset by a proxy whose server went away: uncertain, as UNAVAILABLE is."""
+    cause = error.__cause__
+    return isinstance(cause, grpc.RpcError) and reset_by_proxy(cause)
 
 
 class Deadline:
@@ -53,8 +60,9 @@ async def persist(
         try:
             return await attempt(uncertain)
         except RemoteException as error:
-            if error.code not in TRANSIENT or deadline.passed():
+            reset = _reset_by_proxy(error)
+            if (error.code not in TRANSIENT and not reset) or deadline.passed():
                 raise
-            uncertain = uncertain or error.code in UNCERTAIN
+            uncertain = uncertain or error.code in UNCERTAIN or reset
         retry += 1
         await asyncio.sleep(min(max_backoff, 0.1 * 2**retry) * (0.5 + random.random() / 2))

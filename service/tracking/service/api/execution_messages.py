@@ -8,6 +8,7 @@ from typing import Any
 from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
 from tracking.service.domain import job_status
+from tracking.service.domain.changes import of_stored
 from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.executions import NewExecution
 from tracking.service.store.models import ExecutionEventRow, ExecutionRow
@@ -103,9 +104,7 @@ def event_proto(event: ExecutionEventRow, resume_token: str = "") -> execution_p
         revision=event.revision,
         job_status=job_status_proto(event.job_status),
         changes=[
-            enum_number(execution_pb2.ChangeKind.DESCRIPTOR, c)
-            for c in event.changes.split(",")
-            if c
+            enum_number(execution_pb2.ChangeKind.DESCRIPTOR, c) for c in of_stored(event.changes)
         ],
         resume_token=resume_token,
     )

@@ -11,7 +11,16 @@ from tracking.service.api.execution_messages import job_status_of_row
 from tracking.service.api.values import seconds_or_none, time_or_none, timedelta_or_none
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
-from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.executions import (
+    Heartbeat,
+    Progress,
+    Resume,
+    Start,
+    StatusAction,
+    Stop,
+    Suspend,
+    Times,
+)
 from tracking.service.domain.status import RunningStatus
 from tracking.service.operations.executions import Executions
 from tracking.v1 import status_pb2
@@ -42,43 +51,40 @@ class JobStatusApi:
 
 
 def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:
-    kind = request.WhichOneof("action")
-    if kind is None:
-        raise InvalidArgument.of(
-            "action", "choose one of start, progress, heartbeat, suspend, resume, stop, times"
-        )
-    if kind == "times":
-        return _times(request.times)
-    if kind == "start":
-        timeout = request.start.heartbeat_timeout
-        return StatusAction(
-            "start",
-            phase=request.start.phase,
-            heartbeat_timeout_seconds=(
-                seconds_or_none(
+    match request.WhichOneof("action"):
+        case "start":
+            timeout = request.start.heartbeat_timeout
+            return Start(
+                phase=request.start.phase,
+                heartbeat_timeout_seconds=seconds_or_none(
                     timeout, request.start.HasField("heartbeat_timeout"), "start.heartbeat_timeout"
-                )
-            ),
-        )
-    if kind == "heartbeat":
-        return StatusAction("heartbeat")
-    if kind == "progress":
-        return StatusAction(
-            "progress", progress=request.progress.progress, phase=request.progress.phase
-        )
-    if kind == "suspend":
-        return StatusAction("suspend", phase=request.suspend.reason)
-    if kind == "resume":
-        return StatusAction("resume")
-    errors = ValidationCollector()
-    if request.stop.cause == status_pb2.RUNNING_STATUS_UNSPECIFIED:
-        errors.add("stop.cause", "is required: SUCCESS, ERROR, CANCELED or UNKNOWN")
-    errors.raise_if_any()
-    cause = RunningStatus(enum_name(status_pb2.RunningStatus.DESCRIPTOR, request.stop.cause))
-    return StatusAction("stop", cause=cause, message=request.stop.message)
+                ),
+            )
+        case "progress":
+            return Progress(progress=request.progress.progress, phase=request.progress.phase)
+        case "heartbeat":
+            return Heartbeat()
+        case "suspend":
+            return Suspend(reason=request.suspend.reason)
+        case "resume":
+            return Resume()
+        case "stop":
+            return _stop(request.stop)
+        case "times":
+            return _times(request.times)
+    raise InvalidArgument.of(
+        "action", "choose one of start, progress, heartbeat, suspend, resume, stop, times"
+    )
 
 
-def _times(times: pb.TimesAction) -> StatusAction:
+def _stop(stop: pb.StopAction) -> Stop:
+    if stop.cause == status_pb2.RUNNING_STATUS_UNSPECIFIED:
+        raise InvalidArgument.of("stop.cause", "is required: SUCCESS, ERROR, CANCELED or UNKNOWN")
+    cause = RunningStatus(enum_name(status_pb2.RunningStatus.DESCRIPTOR, stop.cause))
+    return Stop(cause=cause, message=stop.message)
+
+
+def _times(times: pb.TimesAction) -> Times:
     """The times of a TimesAction, each checked as a valid Timestamp or Duration."""
     errors = ValidationCollector()
 
@@ -89,8 +95,7 @@ def _times(times: pb.TimesAction) -> StatusAction:
             errors.violations.extend(error.violations)
             return None
 
-    action = StatusAction(
-        "times",
+    action = Times(
         create_time=parse(time_or_none, "create_time"),
         start_time=parse(time_or_none, "start_time"),
         duration=parse(timedelta_or_none, "duration"),

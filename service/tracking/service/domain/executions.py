@@ -63,21 +63,57 @@ class NewExecution:
         }
 
 
-@dataclass(frozen=True)
-class StatusAction:
-    """One worker action of UpdateJobStatus."""
+# The worker's actions of UpdateJobStatus: one typed value each.
 
-    kind: str  # start | progress | heartbeat | suspend | resume | stop | times
-    progress: float = 0.0
+
+@dataclass(frozen=True, slots=True)
+class Start:
     phase: str = ""
-    cause: RunningStatus | None = None
-    message: str = ""
-    # start: replaces the execution's heartbeat timeout when not None
+    # Replaces the execution's heartbeat timeout when not None.
     heartbeat_timeout_seconds: float | None = None
-    # times: what the platform measured; None leaves the stored value as it is.
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    progress: float
+    phase: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Suspend:
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    cause: RunningStatus
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Times:
+    """What the platform measured; None leaves the stored value as it is."""
+
     create_time: datetime | None = None
     start_time: datetime | None = None
     duration: timedelta | None = None
+
+
+StatusAction = Start | Progress | Heartbeat | Suspend | Resume | Stop | Times
+# The actions that report on a job and leave its status as it is.
+Report = Times | Progress | Heartbeat
+# The actions that move a job.
+Move = Start | Suspend | Resume | Stop
 
 
 def check(errors: ValidationCollector, new: NewExecution, prefix: str = "execution") -> None:

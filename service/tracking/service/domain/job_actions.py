@@ -11,7 +11,18 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from tracking.service.domain import status, times
-from tracking.service.domain.executions import StatusAction
+from tracking.service.domain.changes import Change
+from tracking.service.domain.executions import (
+    Heartbeat,
+    Move,
+    Progress,
+    Report,
+    Resume,
+    Start,
+    Stop,
+    Suspend,
+    Times,
+)
 from tracking.service.domain.status import RunningStatus
 
 
@@ -32,23 +43,22 @@ class JobFields(Protocol):
     lapsed_from: str
 
 
-# The actions that report on a job and leave its status as it is.
-REPORTS = frozenset({"times", "progress", "heartbeat"})
-
-
-def report(job: JobFields, action: StatusAction, now: datetime) -> list[str]:
+def report(job: JobFields, action: Report, now: datetime) -> list[Change]:
     """Apply times, progress or a heartbeat; the kinds of change it made."""
-    if action.kind == "times":
-        return ["TIMES"] if _apply_times(job, action, now) else []
-    status.progress(RunningStatus(job.status), action.kind)
-    if action.kind == "heartbeat":
-        return []
-    job.progress = action.progress
-    job.phase = action.phase or job.phase
-    return ["PROGRESS"]
+    match action:
+        case Times():
+            return [Change.TIMES] if _apply_times(job, action, now) else []
+        case Heartbeat():
+            status.progress(RunningStatus(job.status), "heartbeat")
+            return []
+        case Progress(progress=progress, phase=phase):
+            status.progress(RunningStatus(job.status), "progress")
+            job.progress = progress
+            job.phase = phase or job.phase
+            return [Change.PROGRESS]
 
 
-def rejoin(job: JobFields, action: StatusAction) -> None:
+def rejoin(job: JobFields, action: Start) -> None:
     """A start from a worker whose job had lapsed and was just restored: it runs on as it
     was, with the phase and heartbeat timeout the start gives."""
     job.phase = action.phase or job.phase
@@ -56,35 +66,35 @@ def rejoin(job: JobFields, action: StatusAction) -> None:
         job.heartbeat_timeout_seconds = action.heartbeat_timeout_seconds
 
 
-def transition(job: JobFields, action: StatusAction, now: datetime) -> RunningStatus:
+def transition(job: JobFields, action: Move, now: datetime) -> RunningStatus:
     """Move the job by a start, suspend, resume or stop; its new status."""
     current = RunningStatus(job.status)
-    if action.kind == "start":
-        target = status.start(current)
-        job.start_time = job.start_time or times.start_time(_times_of(job).create_time, now)
-        job.stop_message = ""
-        rejoin(job, action)
-    elif action.kind == "suspend":
-        target = status.suspend(current)
-        job.phase = action.phase or job.phase
-    elif action.kind == "resume":
-        target = status.resume(current)
-    else:
-        assert action.cause is not None
-        target = status.stop(current, action.cause)
-        job.stop_message = action.message
-        if target.is_terminal:
-            job.end_time = _end_time(job, now)
-        if target is RunningStatus.SUCCESS:
-            # A success has no stop message: what the worker said becomes the phase.
-            job.progress = 1.0
-            job.phase = action.message or job.phase
+    match action:
+        case Start():
+            target = status.start(current)
+            job.start_time = job.start_time or times.start_time(_times_of(job).create_time, now)
             job.stop_message = ""
+            rejoin(job, action)
+        case Suspend(reason=reason):
+            target = status.suspend(current)
+            job.phase = reason or job.phase
+        case Resume():
+            target = status.resume(current)
+        case Stop(cause=cause, message=message):
+            target = status.stop(current, cause)
+            job.stop_message = message
+            if target.is_terminal:
+                job.end_time = _end_time(job, now)
+            if target is RunningStatus.SUCCESS:
+                # A success has no stop message: what the worker said becomes the phase.
+                job.progress = 1.0
+                job.phase = message or job.phase
+                job.stop_message = ""
     job.status = target.value
     return target
 
 
-def cancel(job: JobFields, reason: str, now: datetime) -> list[str]:
+def cancel(job: JobFields, reason: str, now: datetime) -> list[Change]:
     """End a job that is not running, or ask a running one to stop; the kinds of change."""
     current = RunningStatus(job.status)
     # Nobody is left to stop a job whose worker went silent: it ends at once.
@@ -97,7 +107,7 @@ def cancel(job: JobFields, reason: str, now: datetime) -> list[str]:
     if target.is_terminal:
         job.end_time = _end_time(job, now)
         job.stop_message = reason or "canceled"
-    return ["STATUS", "CANCEL_REQUEST"]
+    return [Change.STATUS, Change.CANCEL_REQUEST]
 
 
 def _times_of(job: JobFields) -> times.JobTimes:
@@ -111,7 +121,7 @@ def _end_time(job: JobFields, now: datetime) -> datetime:
     return times.end_time(job.start_time, _times_of(job).duration, now)
 
 
-def _apply_times(job: JobFields, action: StatusAction, now: datetime) -> bool:
+def _apply_times(job: JobFields, action: Times, now: datetime) -> bool:
     """Set the times a platform measured; whether any changed."""
     after = times.reported(
         _times_of(job), action.create_time, action.start_time, action.duration, now

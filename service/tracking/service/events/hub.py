@@ -14,6 +14,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from tracking.service.domain.changes import Change, of_stored
 from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.store.models import ExecutionEventRow
 
@@ -51,9 +52,9 @@ class SharedEvent:
     encoded: dict[str, bytes] = field(default_factory=dict)
 
 
-def _ends(row: ExecutionEventRow, changes: list[str]) -> bool:
+def _ends(row: ExecutionEventRow, changes: list[Change]) -> bool:
     """Whether the event ends its execution's logs and metrics (an end, or its deletion)."""
-    return "DELETED" in changes or row.job_status.get("status") in TERMINAL_VALUES
+    return Change.DELETED in changes or row.job_status.get("status") in TERMINAL_VALUES
 
 
 IDLE = object()
@@ -194,10 +195,10 @@ class EventHub:
             # Log and metric followers look only when the execution ends (lines and points
             # wake them on their own): a progress report costs them nothing. A deployment's
             # log followers also take up new executions.
-            changes = row.changes.split(",")
+            changes = of_stored(row.changes)
             if _ends(row, changes):
                 self._wake_enders(row.execution_id)
-            if row.deployment_name and ("CREATED" in changes or _ends(row, changes)):
+            if row.deployment_name and (Change.CREATED in changes or _ends(row, changes)):
                 self._wake(Topic("deployment_logs", row.deployment_name))
 
     def changed_elsewhere(self, execution_id: str, deployment_name: str | None) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tracking.service.domain.changes import Change, of_stored
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.deployment_log_cursor import DeploymentLogCursor, seqs_of
 from tracking.service.domain.errors import FailedPrecondition
@@ -129,10 +130,10 @@ class DeploymentLogStream:
             for event in events:
                 assert event.id is not None
                 cursor.events_after = event.id
-                changes = event.changes.split(",")
-                if "DELETED" in changes:
+                changes = of_stored(event.changes)
+                if Change.DELETED in changes:
                     cursor.seqs.pop(event.execution_id, None)
-                elif "CREATED" in changes:
+                elif Change.CREATED in changes:
                     cursor.seqs[event.execution_id] = 0
             if len(events) < READ_BATCH:
                 return

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracking.service.domain import deployments as rules
 from tracking.service.domain import filters
+from tracking.service.domain.changes import Change
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import AlreadyExists, InvalidArgument, ValidationCollector
 from tracking.service.domain.limits import Limits
@@ -118,7 +119,7 @@ class Deployments:
             row = await store.get(session, name, for_update=True)
             executions = await execution_store.lock_all_of_deployment(session, name)
             events = await self.recorder.record(
-                session, [(e, ["DELETED"]) for e in executions], batch=batch
+                session, [(e, [Change.DELETED]) for e in executions], batch=batch
             )
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])

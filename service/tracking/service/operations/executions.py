@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracking.service.domain import executions as rules
 from tracking.service.domain import filters, job_actions, leases
+from tracking.service.domain.changes import Change
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
     Aborted,
@@ -20,7 +21,17 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.domain.execution_state import ExecutionState
-from tracking.service.domain.executions import NewExecution, StatusAction
+from tracking.service.domain.executions import (
+    Heartbeat,
+    NewExecution,
+    Progress,
+    Resume,
+    Start,
+    StatusAction,
+    Stop,
+    Suspend,
+    Times,
+)
 from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.limits import Limits
@@ -43,7 +54,7 @@ from tracking.service.store.group import Batch
 from tracking.service.store.models import ExecutionRow
 
 # What a change does to an execution locked for it: the kinds of change it made.
-Apply = Callable[[ExecutionState, datetime], list[str]]
+Apply = Callable[[ExecutionState, datetime], list[Change]]
 
 
 def check_id(execution_id: str, field: str = "execution_id") -> None:
@@ -141,7 +152,7 @@ class Executions:
             if deployment_name:
                 deployment.last_execution_id = execution_id
                 session.add(deployment)
-            events = await self.recorder.record(session, [(row, ["CREATED"])], now, batch)
+            events = await self.recorder.record(session, [(row, [Change.CREATED])], now, batch)
             batch.after_commit(lambda: self.hub.publish(events))
             return row
 
@@ -222,7 +233,7 @@ class Executions:
         async def remove(batch: Batch) -> None:
             session = batch.session
             row = await store.get(session, execution_id, for_update=True)
-            (event,) = await self.recorder.record(session, [(row, ["DELETED"])], batch=batch)
+            (event,) = await self.recorder.record(session, [(row, [Change.DELETED])], batch=batch)
             await session.flush()
             await store.delete_rows(session, [execution_id])
             batch.after_commit(lambda: self.hub.publish([event]))
@@ -260,23 +271,23 @@ class Executions:
     ) -> ExecutionState:
         check_id(execution_id)
         errors = ValidationCollector()
-        if action.kind == "progress":
-            rules.check_progress(errors, "progress.progress", action.progress)
         if expected_revision is not None and expected_revision < 0:
             errors.add("expected_revision", "must not be negative")
-        if action.heartbeat_timeout_seconds is not None:
-            check_heartbeat_timeout(
-                errors, "start.heartbeat_timeout", action.heartbeat_timeout_seconds
-            )
-        check_text(
-            errors,
-            f"{action.kind}.phase" if action.kind != "suspend" else "suspend.reason",
-            action.phase,
-        )
-        check_text(errors, "stop.message", action.message)
+        match action:
+            case Progress(progress=progress, phase=phase):
+                rules.check_progress(errors, "progress.progress", progress)
+                check_text(errors, "progress.phase", phase)
+            case Start(phase=phase, heartbeat_timeout_seconds=timeout):
+                if timeout is not None:
+                    check_heartbeat_timeout(errors, "start.heartbeat_timeout", timeout)
+                check_text(errors, "start.phase", phase)
+            case Suspend(reason=reason):
+                check_text(errors, "suspend.reason", reason)
+            case Stop(message=message):
+                check_text(errors, "stop.message", message)
         errors.raise_if_any()
 
-        def apply(row: ExecutionState, now: datetime) -> list[str]:
+        def apply(row: ExecutionState, now: datetime) -> list[Change]:
             if expected_revision is not None and row.revision != expected_revision:
                 raise Aborted(
                     f"execution {row.execution_id!r} is at revision {row.revision}, "
@@ -284,18 +295,21 @@ class Executions:
                 )
             # Every action but a stop is a report of the worker: it brings an execution whose
             # lease ran out back to where it was, before the action applies.
-            restored = ["STATUS"] if action.kind != "stop" and leases.renew(row, now) else []
-            if action.kind in job_actions.REPORTS:
-                return [*restored, *job_actions.report(row, action, now)]
-            if action.kind == "start" and restored:
-                job_actions.rejoin(row, action)
-                leases.renew(row, now)  # under the heartbeat timeout the start may have set
-                return restored
-            if job_actions.transition(row, action, now) is RunningStatus.RUNNING:
-                leases.renew(row, now)
-            else:
-                leases.release(row)
-            return ["STATUS"]  # a restored status changed again: one event says both
+            renewed = not isinstance(action, Stop) and leases.renew(row, now)
+            restored = [Change.STATUS] if renewed else []
+            match action:
+                case Times() | Progress() | Heartbeat():
+                    return [*restored, *job_actions.report(row, action, now)]
+                case Start() if restored:
+                    job_actions.rejoin(row, action)
+                    leases.renew(row, now)  # under the heartbeat timeout the start may set
+                    return restored
+                case Start() | Suspend() | Resume() | Stop():
+                    if job_actions.transition(row, action, now) is RunningStatus.RUNNING:
+                        leases.renew(row, now)
+                    else:
+                        leases.release(row)
+                    return [Change.STATUS]  # a restored status changed again: one event says both
 
         return await self._change(execution_id, apply)
 
@@ -305,7 +319,7 @@ class Executions:
         check_text(errors, "reason", reason)
         errors.raise_if_any()
 
-        def apply(row: ExecutionState, now: datetime) -> list[str]:
+        def apply(row: ExecutionState, now: datetime) -> list[Change]:
             changes = job_actions.cancel(row, reason, now)
             if row.status in TERMINAL_VALUES:
                 leases.release(row)
@@ -326,8 +340,8 @@ class Executions:
         check_unique_names(errors, "outputs", [o.get("name", "") for o in outputs])
         errors.raise_if_any()
 
-        def apply(row: ExecutionState, now: datetime) -> list[str]:
-            restored = ["STATUS"] if leases.renew(row, now) else []
+        def apply(row: ExecutionState, now: datetime) -> list[Change]:
+            restored = [Change.STATUS] if leases.renew(row, now) else []
             by_name = {o["name"]: o for o in row.outputs}
             by_name.update({o["name"]: o for o in outputs})
             row.outputs = list(by_name.values())
@@ -336,7 +350,7 @@ class Executions:
             row.export_paths = {**row.export_paths, **export_paths}
             row.source_views = {**row.source_views, **source_views}
             self._check_fits(row)
-            return [*restored, "OUTPUTS"]
+            return [*restored, Change.OUTPUTS]
 
         return await self._change(execution_id, apply)
 
@@ -347,8 +361,8 @@ class Executions:
         if not step.get("name"):
             raise InvalidArgument.of("step.name", "is required")
 
-        def apply(row: ExecutionState, now: datetime) -> list[str]:
-            restored = ["STATUS"] if leases.renew(row, now) else []
+        def apply(row: ExecutionState, now: datetime) -> list[Change]:
+            restored = [Change.STATUS] if leases.renew(row, now) else []
             steps = list(row.steps)
             for index, existing in enumerate(steps):
                 if existing["name"] == step["name"]:
@@ -358,7 +372,7 @@ class Executions:
                 steps.append(step)
             row.steps = steps
             self._check_fits(row)
-            return [*restored, "STEP"]
+            return [*restored, Change.STEP]
 
         row = await self._change(execution_id, apply)
         return step, row.revision
@@ -369,10 +383,10 @@ class Executions:
 
     async def mark_lapsed(self, execution_id: str, now: datetime) -> bool:
         """Mark the execution UNKNOWN if its lease ran out before `now`; whether it was."""
-        marked: list[str] = []
+        marked: list[Change] = []
 
-        def apply(row: ExecutionState, _now: datetime) -> list[str]:
-            marked[:] = ["STATUS"] if leases.lapse(row, now) else []
+        def apply(row: ExecutionState, _now: datetime) -> list[Change]:
+            marked[:] = [Change.STATUS] if leases.lapse(row, now) else []
             return marked
 
         await self._change(execution_id, apply)

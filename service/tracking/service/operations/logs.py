@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tracking.service.domain import leases
+from tracking.service.domain.changes import Change
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import FailedPrecondition, ValidationCollector
 from tracking.service.domain.leases import LEASED
@@ -86,7 +87,7 @@ class Logs:
             event = None
             if state.lapsed_from and status is RunningStatus.UNKNOWN:
                 locked, before = await execution_store.lock(batch.connection, execution_id)
-                restored = ["STATUS"] if leases.renew(locked, now) else []
+                restored = [Change.STATUS] if leases.renew(locked, now) else []
                 event = await self.recorder.save_change(batch, locked, before, restored, now)
             elif status in LEASED:
                 renewed = leases.renewed_columns(now, state.heartbeat_timeout_seconds)

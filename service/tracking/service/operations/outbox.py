@@ -59,11 +59,19 @@ class Outbox:
             return await outbox_store.events_after(session, cursor, limit)
 
     async def advance(
-        self, subscription_id: str, cursor: int, delivered_at: datetime | None
+        self,
+        subscription_id: str,
+        cursor: int,
+        delivered_at: datetime | None,
+        attempts: list[DeliveryRow],
     ) -> bool:
-        """Move the cursor; False when this replica no longer holds the subscription."""
+        """Move the cursor and record the attempts that led there; False (and nothing
+        written) when this replica no longer holds the subscription."""
         async with self.db.writing() as session:
-            return await store.advance(session, subscription_id, self.owner, cursor, delivered_at)
+            moved = await store.advance(session, subscription_id, self.owner, cursor, delivered_at)
+            if moved and attempts:
+                await store.record_attempts(session, subscription_id, attempts, DELIVERIES_KEPT)
+        return moved
 
     async def note_failure(
         self, subscription_id: str, error: str, failing_since: datetime, give_up: bool
@@ -78,5 +86,4 @@ class Outbox:
         if not attempts:
             return
         async with self.db.writing() as session:
-            await store.add_deliveries(session, attempts)
-            await store.prune_deliveries(session, subscription_id, DELIVERIES_KEPT)
+            await store.record_attempts(session, subscription_id, attempts, DELIVERIES_KEPT)

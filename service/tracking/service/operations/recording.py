@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.changes import Change
 from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.live_parts import changes_shown
 from tracking.service.store import executions as store
@@ -36,7 +37,7 @@ class Recorder:
     async def record(
         self,
         session: AsyncSession,
-        changes: list[tuple[ExecutionRow, list[str]]],
+        changes: list[tuple[ExecutionRow, list[Change]]],
         now: datetime | None = None,
         batch: Batch | None = None,
     ) -> list[ExecutionEventRow]:
@@ -44,7 +45,7 @@ class Recorder:
         `batch`, or at once in the session's own transaction (a deletion)."""
         events = [store.bump(row, kinds, now) for row, kinds in changes]
         for row, kinds in changes:
-            if "DELETED" not in kinds:
+            if Change.DELETED not in kinds:
                 self.store_message(row)
         session.add_all(row for row, _ in changes)
         await session.flush()
@@ -63,7 +64,7 @@ class Recorder:
         batch: Batch,
         state: ExecutionState,
         before: Row,
-        changes: list[str],
+        changes: list[Change],
         now: datetime,
     ) -> ExecutionEventRow | None:
         """Write an execution locked with store.lock; with change kinds, bump its revision

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from tracking.service.domain.changes import Change, of_stored
 from tracking.service.domain.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -78,8 +79,8 @@ class Nudge(Enum):
 
 
 def ends_watch(event: ExecutionEventRow) -> bool:
-    return event.job_status.get("status") in TERMINAL_VALUES or "DELETED" in event.changes.split(
-        ","
+    return event.job_status.get("status") in TERMINAL_VALUES or Change.DELETED in of_stored(
+        event.changes
     )
 
 

@@ -207,14 +207,16 @@ class SubscriptionWorker:
                 await self._advance(min(pending) - 1, False)
             await self._flush_attempts()
             raise GiveUp from None
-        await self._flush_attempts()
         return await self._advance(events[-1].id, bool(matched))
 
     async def _advance(self, cursor: int, delivered: bool) -> bool:
+        """Move the cursor and record the attempts made, in one transaction."""
+        attempts, self.attempts = self.attempts, []
         if cursor <= self.cursor:
+            await self.outbox.record(self.row.subscription_id, attempts)
             return True
         moved = await self.outbox.advance(
-            self.row.subscription_id, cursor, utcnow() if delivered else None
+            self.row.subscription_id, cursor, utcnow() if delivered else None, attempts
         )
         if moved:
             self.cursor = cursor

@@ -13,6 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain import execution_state, job_status
+from tracking.service.domain.changes import Change, of_stored
+from tracking.service.domain.changes import stored as stored_changes
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.execution_state import ExecutionState
@@ -361,7 +363,7 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
 
 
 def bump(
-    row: ExecutionRow | ExecutionState, changes: list[str], now: datetime | None = None
+    row: ExecutionRow | ExecutionState, changes: list[Change], now: datetime | None = None
 ) -> ExecutionEventRow:
     """Advance the row's revision and build the event that records the change.
 
@@ -373,7 +375,7 @@ def bump(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name,
         revision=row.revision,
-        changes=",".join(changes),
+        changes=stored_changes(changes),
         job_status=job_status.snapshot_of(row),
         create_time=row.update_time,
     )
@@ -434,4 +436,4 @@ async def was_deleted_at(session: AsyncSession, execution_id: str, revision: int
         ExecutionEventRow.execution_id == execution_id, ExecutionEventRow.revision == revision
     )
     changes = (await session.exec(query)).first()
-    return changes is not None and "DELETED" in changes.split(",")
+    return changes is not None and Change.DELETED in of_stored(changes)

@@ -152,6 +152,14 @@ async def prune_deliveries(session: AsyncSession, subscription_id: str, keep: in
         )
 
 
+async def record_attempts(
+    session: AsyncSession, subscription_id: str, attempts: list[DeliveryRow], keep: int
+) -> None:
+    """Add delivery attempts, keeping only the last `keep` of the subscription."""
+    await add_deliveries(session, attempts)
+    await prune_deliveries(session, subscription_id, keep)
+
+
 async def deliveries(session: AsyncSession, subscription_id: str, limit: int) -> list[DeliveryRow]:
     query = (
         select(DeliveryRow)
