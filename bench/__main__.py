@@ -30,6 +30,7 @@ from typing import Any
 
 import grpc
 
+from bench import metrics
 from bench.dashboard import dashboard_latency, free_http_address
 from bench.events import events_out
 from bench.harness import (
@@ -563,6 +564,10 @@ TARGETS: dict[str, tuple[str, str, float, str]] = {
     "R1 GetJobStatus during 50 replays": ("p99_ms", "<=", 100, "ms"),
     "R1 GetJobStatus during 200 replays": ("p99_ms", "<=", 100, "ms"),
     "H2 status change to the dashboard": ("p99_ms", "<=", 250, "ms"),
+    "M1 LogMetrics (batches of 1,000)": ("points_per_second", ">=", 200000, "points"),
+    "M2 GetMetricHistory (1,000,000 points, 1,000 buckets)": ("p99_ms", "<=", 100, "ms"),
+    "M2 GetMetricHistory (200,000 points, 1,000 buckets)": ("p99_ms", "<=", 100, "ms"),
+    "M3 point committed to drawn": ("p99_ms", "<=", 250, "ms"),
     "E1 commit to webhook received": ("p99_ms", "<=", 50, "ms"),
     "E2 deliveries to one webhook": ("per_second", ">=", 2000, "per second"),
     "E2 deliveries to NATS JetStream": ("per_second", ">=", 2000, "per second"),
@@ -588,6 +593,8 @@ def headline(name: str, figures: dict[str, Any]) -> str:
         text = f"{figures['http_per_second']:,.0f}/s {figures['ratio']:.2f}"
     elif shown == "lines":
         text = f"{figures['lines_per_second']:,.0f}/s"
+    elif shown == "points":
+        text = f"{figures['points_per_second']:,.0f}/s"
     elif shown == "fan-out":
         text = f"p99 {figures['tracking_p99_ms']:.1f} ms"
         refused = sum(figures.get("tracking_streams_refused", {}).values())
@@ -608,9 +615,12 @@ def target_text(name: str) -> str:
     key, op, bound, shown = TARGETS.get(name, ("", "", 0.0, ""))
     if not key:
         return ""
-    what = {"ratio": "ratio", "lines_per_second": "lines/s", "per_second": "deliveries/s"}.get(
-        key, ""
-    )
+    what = {
+        "ratio": "ratio",
+        "lines_per_second": "lines/s",
+        "points_per_second": "points/s",
+        "per_second": "deliveries/s",
+    }.get(key, "")
     unit = {"fan-out": " ms", "ms": " ms", "kb": " KB"}.get(shown, "")
     return f"{what} {op} {bound:,g}{unit}".strip()
 
@@ -668,6 +678,9 @@ STAGES: dict[str, tuple[Stage, str]] = {
     "replay storm": (lambda t, b, w, q: replay_storm(t, q), "quick: SQLite"),
     "dashboard": (lambda t, b, w, q: dashboard(t, q), "quick: SQLite"),
     "events out": (lambda t, b, w, q: events_out(t.address, q), "all"),
+    "metric ingest": (lambda t, b, w, q: metrics.ingest(t, w, q), "all"),
+    "metric history": (lambda t, b, w, q: metrics.history(t, q), "all"),
+    "metric chart": (lambda t, b, w, q: metrics.chart(t, q), "quick: SQLite"),
 }
 
 

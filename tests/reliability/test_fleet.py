@@ -56,7 +56,7 @@ class FleetScale:
 
 
 SCALE = (
-    FleetScale(grpc_watchers=300, sse_followers=50, writers=20, kills=3, writes_between=150)
+    FleetScale(grpc_watchers=300, sse_followers=50, writers=20, kills=3, writes_between=40)
     if FULL
     else FleetScale(grpc_watchers=20, sse_followers=4, writers=2, kills=3, writes_between=8)
 )
@@ -211,6 +211,11 @@ class Job:
         _, err = self.process.communicate(timeout=300)
         return self.process.returncode, err
 
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
     def printed(self) -> list[str]:
         return self.output.read_text().splitlines()
 
@@ -281,6 +286,8 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
             status_followers = [f for _, f in followers if "WatchStatus" in f.url]
             wait_for(lambda: all(f.received for f in status_followers), "the SSE followers")
             jobs = [Job(grpc_listen, tmp_path).start() for _ in range(2)]
+            for job in jobs:
+                stack.callback(job.kill)
             writers = [Writer(grpc_listen, executions).start() for _ in range(SCALE.writers)]
             log_writer = LogWriter(grpc_listen, executions).start()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from tracking.service.api.values import stamp, time_or_none
 from tracking.service.domain.metrics import MetricBatch, shown_value
@@ -13,15 +13,18 @@ from tracking.v1 import metric_pb2
 
 
 def metric_batch(points: Sequence[metric_pb2.MetricPoint]) -> MetricBatch:
-    """The points of a LogMetrics as columns; NaN becomes None (stored as NULL)."""
+    """The points of a LogMetrics as columns, one pass per field; NaN becomes None (stored
+    as NULL)."""
+    values = [point.value for point in points]
+    times: list[datetime | None] = [None] * len(points)
+    for index, point in enumerate(points):
+        if point.HasField("time"):
+            times[index] = time_or_none(point.time, True, f"points[{index}].time")
     return MetricBatch(
         names=[point.name for point in points],
-        values=[None if math.isnan(point.value) else point.value for point in points],
+        values=[None if value != value else value for value in values],  # NaN != NaN
         steps=[point.step if point.HasField("step") else None for point in points],
-        times=[
-            time_or_none(point.time, point.HasField("time"), f"points[{index}].time")
-            for index, point in enumerate(points)
-        ],
+        times=times,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tracking.service.domain import leases
 from tracking.service.domain.changes import Change
@@ -205,9 +206,15 @@ class Metrics:
                     # Read to its end on an earlier page.
                     histories.append(History(execution_id, 0, through))
                     continue
-                size = await store.range_size(session, execution_id, name, start, end, through)
-                history = History(execution_id, size.count, through)
-                if exact or size.count <= max_points:
+                if exact:
+                    size = await store.range_size(session, execution_id, name, start, end, through)
+                    count = size.count
+                else:
+                    count = await store.count_up_to(
+                        session, execution_id, name, start, end, through, max_points + 1
+                    )
+                history = History(execution_id, count, through)
+                if exact or count <= max_points:
                     after_step, after_seq, _ = positions.get(execution_id, [-1, 0, through])
                     history.points = await store.range_points(
                         session,
@@ -224,14 +231,39 @@ class Metrics:
                         last = history.points[-1]
                         next_positions[execution_id] = [last.step, last.seq, through]
                 else:
-                    cut = buckets_for(size.first_step, size.last_step, max_points)
-                    history.bucket_width = cut.width
-                    history.buckets = await store.buckets(
-                        session, execution_id, name, start, end, through, cut
+                    history.buckets, history.bucket_width = await self._buckets(
+                        session, execution_id, name, start, end, through, max_points
                     )
+                    history.count = sum(bucket.count for bucket in history.buckets)
                 histories.append(history)
         token = codec.encode(query, {"at": next_positions}) if next_positions else ""
         return HistoryPage(histories, token)
+
+    @staticmethod
+    async def _buckets(
+        session: Any,
+        execution_id: str,
+        name: str,
+        start: int,
+        end: int,
+        through: int,
+        max_points: int,
+    ) -> tuple[list[StoredBucket], int]:
+        """More than max_points points in the range: at most max_points buckets, and the
+        steps each spans. Wide buckets come from the rollups, narrow ones from the points."""
+        (first,) = await store.range_points(
+            session, execution_id, name, start, end, through, after=(-1, 0), limit=1
+        )
+        last = await store.last_in_range(session, execution_id, name, start, end, through)
+        assert last is not None
+        cut = buckets_for(first.step, last.step, max_points)
+        if cut.width >= 1 << store.LEVELS[0]:
+            found = await store.rolled_buckets(
+                session, execution_id, name, first.step, last.step, through, cut
+            )
+        else:
+            found = await store.buckets(session, execution_id, name, start, end, through, cut)
+        return found, cut.width
 
     async def follow(
         self,

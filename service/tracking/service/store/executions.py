@@ -29,6 +29,7 @@ from tracking.service.store.models import (
     ExecutionRow,
     LogLineRow,
     MetricPointRow,
+    MetricRollupRow,
 )
 from tracking.service.store.where import apply_conditions
 
@@ -356,6 +357,7 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
     for table, column in (
         (LogLineRow, LogLineRow.execution_id),
         (MetricPointRow, MetricPointRow.execution_id),
+        (MetricRollupRow, MetricRollupRow.execution_id),
         (ExecutionLabelRow, ExecutionLabelRow.execution_id),
         (ExecutionRow, ExecutionRow.execution_id),
     ):

@@ -22,10 +22,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.metrics import Buckets, MetricBatch
-from tracking.service.store.models import ExecutionRow, MetricPointRow
+from tracking.service.store.models import ExecutionRow, MetricPointRow, MetricRollupRow
 from tracking.service.store.types import UtcDateTime
 
 _POINTS: Any = MetricPointRow.__table__  # type: ignore[attr-defined]
+_ROLLUPS: Any = MetricRollupRow.__table__  # type: ignore[attr-defined]
+# Rollup levels: buckets of 2**level steps. A history whose buckets span w steps reads the
+# rollups of the widest level not wider than w: at most 16 rows per bucket it returns.
+LEVELS = (4, 8, 12, 16)
 _EXECUTIONS: Any = ExecutionRow.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("execution_id", "seq", "name", "step", "value", "time")
 _BY_EXECUTION = _EXECUTIONS.c.execution_id == bindparam("b_execution_id")
@@ -122,10 +126,12 @@ _AFTER_SEQ_NAMED = (
     .order_by(_POINTS.c.seq)
     .limit(bindparam("b_limit"))
 )
-_LARGEST_STEPS = (
-    core_select(_POINTS.c.name, func.max(_POINTS.c.step))
-    .where(_OF_EXECUTION, _POINTS.c.name.in_(bindparam("b_names", expanding=True)))
-    .group_by(_POINTS.c.name)
+# One index seek per series (a GROUP BY over several names scans every point instead).
+_LARGEST_STEP = (
+    core_select(_POINTS.c.step)
+    .where(_OF_EXECUTION, _POINTS.c.name == bindparam("b_name"))
+    .order_by(_POINTS.c.step.desc())
+    .limit(1)
 )
 _SERIES = (
     core_select(
@@ -174,6 +180,89 @@ _RANGE_POINTS = (
     .order_by(_POINTS.c.step, _POINTS.c.seq)
     .limit(bindparam("b_limit"))
 )
+# At most b_limit points of a range, counted without reading them.
+_COUNT_UP_TO = core_select(func.count()).select_from(
+    core_select(_POINTS.c.seq).where(*_IN_RANGE).limit(bindparam("b_limit")).subquery()
+)
+_LAST_IN_RANGE = (
+    core_select(*_POINT_COLUMNS)
+    .where(*_IN_RANGE)
+    .order_by(_POINTS.c.step.desc(), _POINTS.c.seq.desc())
+    .limit(1)
+)
+_RANGE_AGGREGATES = core_select(
+    func.count(),
+    func.min(_POINTS.c.step),
+    func.min(_POINTS.c.value),
+    func.max(_POINTS.c.value),
+    func.max(_POINTS.c.seq),
+).where(*_IN_RANGE)
+_IN_LEVEL = (
+    _ROLLUPS.c.execution_id == bindparam("b_execution_id"),
+    _ROLLUPS.c.name == bindparam("b_name"),
+    _ROLLUPS.c.level == bindparam("b_level"),
+    _ROLLUPS.c.bucket >= bindparam("b_low"),
+    _ROLLUPS.c.bucket <= bindparam("b_high"),
+)
+# Rollup rows that hold points after the seq a read stops at: read from the points instead.
+_STALE_ROLLUPS = core_select(_ROLLUPS.c.bucket).where(
+    *_IN_LEVEL, _ROLLUPS.c.max_seq > bindparam("b_through")
+)
+# The other rollup rows joined into the history's buckets by the database, then the row
+# holding each bucket's last step (one probe per bucket) for its last value and time.
+_ROLLED = text(
+    """
+    WITH grouped AS (
+        SELECT (first_step - :b_first) / :b_width AS k, min(first_step) AS first_step,
+               max(last_step) AS last_step, min(min_value) AS min_value,
+               max(max_value) AS max_value, CAST(sum(count) AS BIGINT) AS count
+        FROM metric_rollups
+        WHERE execution_id = :b_execution_id AND name = :b_name AND level = :b_level
+          AND bucket >= :b_low AND bucket <= :b_high AND max_seq <= :b_through
+        GROUP BY 1
+    )
+    SELECT g.first_step, g.last_step, g.min_value, g.max_value, g.count, r.last_value,
+           r.last_time
+    FROM grouped g JOIN metric_rollups r
+      ON r.execution_id = :b_execution_id AND r.name = :b_name AND r.level = :b_level
+     AND r.bucket = g.last_step / :b_size
+    ORDER BY g.first_step
+    """
+).columns(last_time=UtcDateTime())
+_ROLL_UP = text(
+    """
+    INSERT INTO metric_rollups (execution_id, name, level, bucket, count, first_step,
+        min_value, max_value, last_step, last_seq, last_value, last_time, max_seq)
+    VALUES (:execution_id, :name, :level, :bucket, :count, :first_step, :min_value,
+        :max_value, :last_step, :last_seq, :last_value, :last_time, :max_seq)
+    ON CONFLICT (execution_id, name, level, bucket) DO UPDATE SET
+        count = metric_rollups.count + excluded.count,
+        first_step = CASE WHEN excluded.first_step < metric_rollups.first_step
+            THEN excluded.first_step ELSE metric_rollups.first_step END,
+        min_value = CASE WHEN metric_rollups.min_value IS NULL
+            OR excluded.min_value < metric_rollups.min_value
+            THEN excluded.min_value ELSE metric_rollups.min_value END,
+        max_value = CASE WHEN metric_rollups.max_value IS NULL
+            OR excluded.max_value > metric_rollups.max_value
+            THEN excluded.max_value ELSE metric_rollups.max_value END,
+        last_step = CASE WHEN excluded.last_step > metric_rollups.last_step
+            THEN excluded.last_step ELSE metric_rollups.last_step END,
+        last_seq = CASE WHEN excluded.last_step > metric_rollups.last_step
+            OR (excluded.last_step = metric_rollups.last_step
+                AND excluded.last_seq > metric_rollups.last_seq)
+            THEN excluded.last_seq ELSE metric_rollups.last_seq END,
+        last_value = CASE WHEN excluded.last_step > metric_rollups.last_step
+            OR (excluded.last_step = metric_rollups.last_step
+                AND excluded.last_seq > metric_rollups.last_seq)
+            THEN excluded.last_value ELSE metric_rollups.last_value END,
+        last_time = CASE WHEN excluded.last_step > metric_rollups.last_step
+            OR (excluded.last_step = metric_rollups.last_step
+                AND excluded.last_seq > metric_rollups.last_seq)
+            THEN excluded.last_time ELSE metric_rollups.last_time END,
+        max_seq = CASE WHEN excluded.max_seq > metric_rollups.max_seq
+            THEN excluded.max_seq ELSE metric_rollups.max_seq END
+    """
+).bindparams(bindparam("last_time", type_=UtcDateTime()))
 # Each bucket's aggregates, then the latest point at its last step (one index probe per
 # bucket): the value a line through the buckets passes by.
 _BUCKETS = text(
@@ -226,10 +315,13 @@ async def largest_steps(
     session: AsyncSession, execution_id: str, names: Sequence[str]
 ) -> dict[str, int]:
     connection = await _connection(session)
-    rows = await connection.execute(
-        _LARGEST_STEPS, {"b_execution_id": execution_id, "b_names": list(names)}
-    )
-    return {str(name): int(step) for name, step in rows}
+    largest: dict[str, int] = {}
+    for name in names:
+        parameters = {"b_execution_id": execution_id, "b_name": name}
+        step = (await connection.execute(_LARGEST_STEP, parameters)).scalar()
+        if step is not None:
+            largest[name] = int(step)
+    return largest
 
 
 @functools.cache
@@ -281,6 +373,56 @@ async def insert_batch(
         await driver.copy_records_to_table(_POINTS.name, records=rows, columns=_COLUMNS)
     else:
         await connection.exec_driver_sql(sql, rows)
+    await connection.execute(
+        _ROLL_UP, rollups(execution_id, first_seq, batch, steps, [t or now for t in batch.times])
+    )
+
+
+def rollups(
+    execution_id: str,
+    first_seq: int,
+    batch: MetricBatch,
+    steps: list[int],
+    times: list[datetime],
+) -> list[dict[str, Any]]:
+    """The batch summarized per (series, level, bucket), as rows to add to the rollups."""
+    found: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for index, (name, step, value, time) in enumerate(
+        zip(batch.names, steps, batch.values, times, strict=True)
+    ):
+        seq = first_seq + index
+        for level in LEVELS:
+            key = (name, level, step >> level)
+            row = found.get(key)
+            if row is None:
+                found[key] = {
+                    "execution_id": execution_id,
+                    "name": name,
+                    "level": level,
+                    "bucket": step >> level,
+                    "count": 1,
+                    "first_step": step,
+                    "min_value": value,
+                    "max_value": value,
+                    "last_step": step,
+                    "last_seq": seq,
+                    "last_value": value,
+                    "last_time": time,
+                    "max_seq": seq,
+                }
+                continue
+            row["count"] += 1
+            row["max_seq"] = seq
+            row["first_step"] = min(row["first_step"], step)
+            if value is not None:
+                if row["min_value"] is None or value < row["min_value"]:
+                    row["min_value"] = value
+                if row["max_value"] is None or value > row["max_value"]:
+                    row["max_value"] = value
+            if step >= row["last_step"]:
+                row["last_step"], row["last_seq"] = step, seq
+                row["last_value"], row["last_time"] = value, time
+    return list(found.values())
 
 
 async def cursors(session: AsyncSession, execution_id: str) -> tuple[int, int]:
@@ -353,6 +495,120 @@ async def range_size(
     ).one()
     count, first, last = row
     return RangeSize(int(count), int(first or 0), int(last or 0))
+
+
+async def count_up_to(
+    session: AsyncSession,
+    execution_id: str,
+    name: str,
+    start: int,
+    end: int,
+    through_seq: int,
+    limit: int,
+) -> int:
+    """How many points the range holds, counting no further than `limit`."""
+    connection = await _connection(session)
+    parameters = _range(execution_id, name, start, end, through_seq) | {"b_limit": limit}
+    return int((await connection.execute(_COUNT_UP_TO, parameters)).scalar_one())
+
+
+async def last_in_range(
+    session: AsyncSession, execution_id: str, name: str, start: int, end: int, through_seq: int
+) -> StoredPoint | None:
+    connection = await _connection(session)
+    parameters = _range(execution_id, name, start, end, through_seq)
+    row = (await connection.execute(_LAST_IN_RANGE, parameters)).first()
+    return StoredPoint(*row) if row is not None else None
+
+
+async def _piece(
+    connection: Any, execution_id: str, name: str, start: int, end: int, through_seq: int
+) -> StoredBucket | None:
+    """The points of a step range as one bucket (None when there are none)."""
+    parameters = _range(execution_id, name, start, end, through_seq)
+    count, first, low, high, _ = (await connection.execute(_RANGE_AGGREGATES, parameters)).one()
+    if not count:
+        return None
+    last = (await connection.execute(_LAST_IN_RANGE, parameters)).one()
+    return StoredBucket(int(first), int(last.step), low, high, int(count), last.value, last.time)
+
+
+async def rolled_buckets(
+    session: AsyncSession,
+    execution_id: str,
+    name: str,
+    first: int,
+    last: int,
+    through_seq: int,
+    cut: Buckets,
+) -> list[StoredBucket]:
+    """The points with steps first..last (the range's own first and last) in buckets of
+    about `cut.width` steps, from the rollups of the widest level not wider: the rollup
+    rows inside the range, and the points of its ragged ends and of any rollup row that
+    holds points after `through_seq`. Each rollup row goes wholly to the bucket its first
+    step falls in, so a bucket may reach a little past its width; min, max, count and last
+    value stay exact."""
+    connection = await _connection(session)
+    level = max(level for level in LEVELS if 1 << level <= cut.width)
+    size = 1 << level
+    low, high = -(-first // size), (last + 1) // size - 1
+    pieces: list[StoredBucket] = []
+    ends = [(first, min(last, low * size - 1)), (max(first, (high + 1) * size), last)]
+    if low > high:
+        ends = [(first, last)]
+    for start, end in ends:
+        if start <= end:
+            piece = await _piece(connection, execution_id, name, start, end, through_seq)
+            if piece is not None:
+                pieces.append(piece)
+    if low <= high:
+        parameters = {
+            "b_execution_id": execution_id,
+            "b_name": name,
+            "b_level": level,
+            "b_low": low,
+            "b_high": high,
+            "b_through": through_seq,
+        }
+        for (bucket,) in (await connection.execute(_STALE_ROLLUPS, parameters)).all():
+            # It holds points a reader that stopped at through_seq must not see.
+            start = bucket * size
+            piece = await _piece(
+                connection, execution_id, name, start, start + size - 1, through_seq
+            )
+            if piece is not None:
+                pieces.append(piece)
+        parameters |= {"b_first": cut.first_step, "b_width": cut.width, "b_size": size}
+        pieces += [StoredBucket(*row) for row in await connection.execute(_ROLLED, parameters)]
+    return merged_buckets(pieces, cut)
+
+
+def merged_buckets(pieces: list[StoredBucket], cut: Buckets) -> list[StoredBucket]:
+    """Pieces joined into the buckets their first steps fall in, in step order."""
+    merged: dict[int, StoredBucket] = {}
+    for piece in sorted(pieces, key=lambda p: p.first_step):
+        key = (piece.first_step - cut.first_step) // cut.width
+        into = merged.get(key)
+        if into is None:
+            merged[key] = piece
+            continue
+        into.count += piece.count
+        into.first_step = min(into.first_step, piece.first_step)
+        if piece.min_value is not None and (
+            into.min_value is None or piece.min_value < into.min_value
+        ):
+            into.min_value = piece.min_value
+        if piece.max_value is not None and (
+            into.max_value is None or piece.max_value > into.max_value
+        ):
+            into.max_value = piece.max_value
+        if piece.last_step >= into.last_step:
+            into.last_step, into.last_value, into.last_time = (
+                piece.last_step,
+                piece.last_value,
+                piece.last_time,
+            )
+    return [merged[key] for key in sorted(merged)]
 
 
 async def range_points(

@@ -187,6 +187,31 @@ class MetricPointRow(SQLModel, table=True):
     time: datetime = _time()
 
 
+class MetricRollupRow(SQLModel, table=True):
+    """The points of one series whose step falls in one bucket of 2**level steps (bucket =
+    step >> level), summarized as they are written, so a history of a long series reads a
+    few thousand of these instead of every point. `max_seq` tells a read that stops at an
+    earlier seq that the row holds later points (it then reads that bucket's points)."""
+
+    __tablename__ = "metric_rollups"
+    # On SQLite the rows live in their key's order: a history reads neighbouring rows.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    execution_id: str = Field(primary_key=True, foreign_key="executions.execution_id")
+    name: str = Field(primary_key=True, max_length=200)
+    level: int = Field(primary_key=True)
+    bucket: int = Field(primary_key=True, sa_type=BigInteger)
+    count: int = Field(sa_type=BigInteger)
+    first_step: int = Field(sa_type=BigInteger)
+    min_value: float | None = Field(default=None, sa_type=Double)
+    max_value: float | None = Field(default=None, sa_type=Double)
+    last_step: int = Field(sa_type=BigInteger)
+    last_seq: int = Field(sa_type=BigInteger)
+    last_value: float | None = Field(default=None, sa_type=Double)
+    last_time: datetime = _time()
+    max_seq: int = Field(sa_type=BigInteger)
+
+
 class DeploymentLogCursorRow(SQLModel, table=True):
     """Where a deployment-wide log stream stood: the [execution_id, seq] pairs its resume
     tokens build on, so that a token carries only the executions that moved since. Kept

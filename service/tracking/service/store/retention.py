@@ -16,6 +16,7 @@ from tracking.service.store.models import (
     ExecutionRow,
     LogLineRow,
     MetricPointRow,
+    MetricRollupRow,
 )
 
 
@@ -103,7 +104,10 @@ async def delete_lines_of(session: AsyncSession, execution_id: str) -> int:
 
 
 async def delete_points_of(session: AsyncSession, execution_id: str) -> int:
-    """Delete an execution's metric points; how many."""
+    """Delete an execution's metric points and their rollups; how many points."""
+    await _execute(
+        session, delete(MetricRollupRow).where(col(MetricRollupRow.execution_id) == execution_id)
+    )
     removed = await _execute(
         session, delete(MetricPointRow).where(col(MetricPointRow.execution_id) == execution_id)
     )
