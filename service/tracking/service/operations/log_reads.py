@@ -21,6 +21,9 @@ from tracking.service.store.models import LogLineRow
 
 READ_BATCH = 500
 LINE_BATCH = 100
+# What a stream's batch holds at most, in characters of messages (with one line always):
+# 100 lines of 64 KB would be 6.4 MB for a reader that may never read.
+BATCH_CHARS = 256 * 1024
 
 
 class LineReader:

@@ -41,7 +41,7 @@ from tracking.service.events.hub import (
 )
 from tracking.service.operations import deployment_logs, line_matching
 from tracking.service.operations.executions import check_id
-from tracking.service.operations.log_reads import LINE_BATCH, LineReader, tail_start
+from tracking.service.operations.log_reads import BATCH_CHARS, LINE_BATCH, LineReader, tail_start
 from tracking.service.store import deployment_logs as deployment_log_store
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
@@ -340,6 +340,7 @@ class Streams:
                         from_time=since,
                         stream=stream,
                         limit=LINE_BATCH,
+                        max_chars=BATCH_CHARS,
                     )
                     if not batch:
                         break

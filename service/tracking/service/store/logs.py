@@ -8,8 +8,10 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,17 +86,39 @@ async def query(
     stream: str | None = None,
     limit: int,
     newest_first: bool = False,
+    max_chars: int | None = None,
 ) -> list[LogLineRow]:
-    statement = select(LogLineRow).where(
-        LogLineRow.execution_id == execution_id, col(LogLineRow.seq) > after_seq
-    )
+    """At most `limit` lines, and (given `max_chars`) no more lines than fit in that many
+    characters of messages, though always the first: a batch of long lines stays small."""
+    conditions: list[Any] = [
+        LogLineRow.execution_id == execution_id,
+        col(LogLineRow.seq) > after_seq,
+    ]
     if before_seq is not None:
-        statement = statement.where(col(LogLineRow.seq) < before_seq)
+        conditions.append(col(LogLineRow.seq) < before_seq)
     if from_time is not None:
-        statement = statement.where(col(LogLineRow.timestamp) >= from_time)
+        conditions.append(col(LogLineRow.timestamp) >= from_time)
     if to_time is not None:
-        statement = statement.where(col(LogLineRow.timestamp) < to_time)
+        conditions.append(col(LogLineRow.timestamp) < to_time)
     if stream is not None:
-        statement = statement.where(LogLineRow.stream == stream)
+        conditions.append(LogLineRow.stream == stream)
     order = col(LogLineRow.seq).desc() if newest_first else col(LogLineRow.seq)
-    return list((await session.exec(statement.order_by(order).limit(limit))).all())
+    if max_chars is None:
+        statement = select(LogLineRow).where(*conditions).order_by(order).limit(limit)
+        return list((await session.exec(statement)).all())
+    through = func.sum(func.length(LogLineRow.message)).over(order_by=order)
+    first_lines = (
+        core_select(LogLineRow, through.label("chars_through"))
+        .where(*conditions)
+        .order_by(order)
+        .limit(limit)
+        .subquery()
+    )
+    lines = aliased(LogLineRow, first_lines)
+    before_line = first_lines.c.chars_through - func.length(first_lines.c.message)
+    kept = (
+        select(lines)
+        .where(before_line < max_chars)
+        .order_by(first_lines.c.seq.desc() if newest_first else first_lines.c.seq)
+    )
+    return list((await session.exec(kept)).all())
