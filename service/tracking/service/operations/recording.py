@@ -59,6 +59,22 @@ class Recorder:
                 )
         return events
 
+    async def save_new(
+        self,
+        batch: Batch,
+        state: ExecutionState,
+        request_id: str | None,
+        fingerprint: str,
+        now: datetime,
+    ) -> ExecutionEventRow:
+        """Insert a new execution (revision 0 until this records its creation) with its
+        message, and add its event."""
+        event = store.bump(state, [Change.CREATED], now)
+        self.store_message(state)
+        await store.insert_new(batch.connection, state, request_id, fingerprint)
+        self._add(batch, [event])
+        return event
+
     async def save_change(
         self,
         batch: Batch,

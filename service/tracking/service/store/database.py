@@ -122,6 +122,7 @@ class Database:
             self.driver: Driver = SqliteDriver(
                 self.read_engine.dialect,
                 partial(sqlite3.connect, str(args[0]), uri=uri, check_same_thread=False),
+                partial(_sqlite_pragmas, _record=None),
             )
         elif self.dialect == "postgresql":
             self.read_engine = create_async_engine(
@@ -146,6 +147,9 @@ class Database:
             else None
         )
         self._file_identity: tuple[int, int] | None = None
+        # SQLite: the group commit's driver connection and the write engine's take turns, so
+        # that neither waits on the event loop for a write lock the other holds.
+        self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
         self.group = GroupCommit(self)
 
     async def start(self) -> None:
@@ -232,27 +236,62 @@ class Database:
             raise Unavailable(self.file_lost)
         try:
             async with (
+                self._one_writer(),
                 AsyncSession(self.write_engine, expire_on_commit=False) as session,
                 session.begin(),
             ):
                 yield session
         except Exception as error:
-            reason = storage_refused(error)
-            if reason is not None:
-                self.write_problem = reason
-                await self.write_engine.dispose()
-                await self.read_engine.dispose()
+            await self._refused(error)
             raise
         self.write_problem = None
 
+    @asynccontextmanager
+    async def driver_writing(self) -> AsyncIterator[Connection]:
+        """A write transaction on the driver itself (store/driver.py), with no session: what
+        a group commit whose writes all run driver statements uses. Committed when the block
+        ends without error; the storage's refusals are handled as `writing` handles them."""
+        if self.file_lost:
+            raise Unavailable(self.file_lost)
+        try:
+            async with self._one_writer(), self.driver.transaction() as connection:
+                yield connection
+        except Exception as error:
+            await self._refused(error)
+            raise
+        self.write_problem = None
+
+    @asynccontextmanager
+    async def _one_writer(self) -> AsyncIterator[None]:
+        if self._sqlite_writer is None:
+            yield
+        else:
+            async with self._sqlite_writer:
+                yield
+
+    async def _refused(self, error: BaseException) -> None:
+        reason = storage_refused(error)
+        if reason is not None:
+            self.write_problem = reason
+            self.driver.reset_writer()
+            await self.write_engine.dispose()
+            await self.read_engine.dispose()
+
     async def write(
-        self, work: Callable[[Batch], Awaitable[T]], key: str, *, savepoint: bool = True
+        self,
+        work: Callable[[Batch], Awaitable[T]],
+        key: str,
+        *,
+        savepoint: bool = True,
+        session: bool = False,
     ) -> T:
         """Run `work(batch)` in the next group commit (store/group.py) and return what it
         returned once that transaction committed, or raise its own error. `key` (the
         execution id) orders the writes of a batch on PostgreSQL. `savepoint=False` is for
-        work that raises a DomainError only before its first change."""
-        return await self.group.write(work, key, savepoint)
+        work that raises a DomainError only before its first change. `session=True` is for
+        work that uses the ORM (`batch.session`); the others run driver statements on
+        `batch.connection`, and a batch of those alone opens no session."""
+        return await self.group.write(work, key, savepoint, session)
 
     def broken(self, error: BaseException) -> bool:
         """Whether `error` ends the transaction it happened in, not just one write of it."""

@@ -63,7 +63,7 @@ class StoredExecution:
     lease_expire_time: datetime | None
 
     @classmethod
-    def of_row(cls, row: ExecutionRow, message: bytes) -> StoredExecution:
+    def of_row(cls, row: ExecutionRow | ExecutionState, message: bytes) -> StoredExecution:
         leased = lease_is_live(row.status)
         grows = duration_is_live(row.start_time, row.end_time, row.reported_duration_seconds)
         return cls(
@@ -123,6 +123,30 @@ _LOCK_LOG_SEQ = Hot(
     .where(_BY_ID_PARAM)
     .with_for_update()
 )
+_EXISTS = Hot(core_select(_TABLE.c.execution_id).where(_BY_ID_PARAM))
+_BY_REQUEST_ID = Hot(
+    core_select(_TABLE.c.request_fingerprint, *_STORED_COLUMNS).where(
+        _TABLE.c.request_id == param("b_request_id")
+    )
+)
+# A new execution: every column given (no ORM default applies).
+_INSERT = Hot(insert(_TABLE).values({c.name: param(c.name, c.type) for c in _TABLE.columns}))
+_NEW_COLUMNS = {
+    "request_id",
+    "request_fingerprint",
+    "log_seq",
+    "pruned_revision",
+    "pruned_log_seq",
+    "metric_seq",
+    "pruned_metric_seq",
+}
+assert {c.name for c in _TABLE.columns} == set(execution_state.FIELDS) | _NEW_COLUMNS
+_LABELS: Any = ExecutionLabelRow.__table__  # type: ignore[attr-defined]
+_INSERT_LABEL = Hot(
+    insert(_LABELS).values(
+        execution_id=param("execution_id"), key=param("key"), value=param("value")
+    )
+)
 _LAPSED = Hot(
     core_select(_TABLE.c.execution_id)
     .where(_TABLE.c.lease_expire_time < param("b_now"))
@@ -148,6 +172,38 @@ async def lock(connection: Connection, execution_id: str) -> tuple[ExecutionStat
     if found is None:
         raise NotFound("execution", execution_id)
     return ExecutionState(*found), found
+
+
+async def exists(connection: Connection, execution_id: str) -> bool:
+    return await connection.row(_EXISTS, b_execution_id=execution_id) is not None
+
+
+async def insert_new(
+    connection: Connection, state: ExecutionState, request_id: str | None, fingerprint: str
+) -> None:
+    """Insert a new execution and its labels (a creation's statements)."""
+    values = {name: getattr(state, name) for name in execution_state.FIELDS}
+    values.update(dict.fromkeys(_NEW_COLUMNS, 0))
+    values.update(request_id=request_id, request_fingerprint=fingerprint)
+    await connection.execute(_INSERT, **values)
+    if state.labels:
+        await connection.execute_many(
+            _INSERT_LABEL,
+            [
+                {"execution_id": state.execution_id, "key": key, "value": value}
+                for key, value in state.labels.items()
+            ],
+        )
+
+
+async def stored_by_request_id(
+    driver: Driver, request_id: str
+) -> tuple[str, StoredExecution] | None:
+    """The execution a creation with this request_id made: (its request's fingerprint, it)."""
+    row = await driver.row(_BY_REQUEST_ID, b_request_id=request_id)
+    if row is None:
+        return None
+    return str(row[0]), StoredExecution(*row[1:])
 
 
 def changed_columns(state: ExecutionState, before: Row) -> dict[str, Any]:
