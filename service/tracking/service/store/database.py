@@ -19,8 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.announcement import CHANNEL, Announcement, encode_announcement
 from tracking.service.domain.errors import Unavailable
-from tracking.service.events.announcement import CHANNEL, Announcement, encode_announcement
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.store import executions as execution_store
 from tracking.service.store import inline_sqlite, meta, migrations
 from tracking.service.store.driver import (
@@ -34,7 +35,6 @@ from tracking.service.store.driver import (
 )
 from tracking.service.store.faults import PROBE_FREE_BYTES, connection_lost, storage_refused
 from tracking.service.store.group import Batch, GroupCommit
-from tracking.service.store.models import ExecutionEventRow
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -297,7 +297,7 @@ class Database:
         """Whether `error` ends the transaction it happened in, not just one write of it."""
         return connection_lost(error) or storage_refused(error) is not None
 
-    async def add_events(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
+    async def add_events(self, session: AsyncSession, events: list[ExecutionEvent]) -> None:
         """Insert events now (their ids set), in a transaction of its own: a write outside
         group commit (a deletion). A batch's go in at its end (Batch.add_events)."""
         if not events:
@@ -331,7 +331,7 @@ class Database:
         kind: str,
         execution_id: str,
         deployment_name: str | None = None,
-        event: ExecutionEventRow | None = None,
+        event: ExecutionEvent | None = None,
     ) -> None:
         """Tell the other replicas, when this transaction (outside group commit) commits,
         that something changed."""

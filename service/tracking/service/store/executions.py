@@ -17,6 +17,7 @@ from tracking.service.domain.changes import Change, of_stored
 from tracking.service.domain.changes import stored as stored_changes
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.filters import Condition
 from tracking.service.domain.job_status import JobStatus
@@ -252,7 +253,7 @@ def _event_insert(count: int) -> Hot:
     return found
 
 
-async def insert_events(connection: Connection, events: list[ExecutionEventRow]) -> None:
+async def insert_events(connection: Connection, events: list[ExecutionEvent]) -> None:
     """Insert event rows, in one statement, and set their ids (after the event-order lock)."""
     params: dict[str, Any] = {}
     for index, event in enumerate(events):
@@ -422,14 +423,14 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
 
 def bump(
     row: ExecutionRow | ExecutionState, changes: list[Change], now: datetime | None = None
-) -> ExecutionEventRow:
+) -> ExecutionEvent:
     """Advance the row's revision and build the event that records the change.
 
     The caller adds both to the same transaction, after Database.lock_event_order.
     """
     row.revision += 1
     row.update_time = now or utcnow()
-    return ExecutionEventRow(
+    return ExecutionEvent(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name,
         revision=row.revision,
@@ -439,29 +440,39 @@ def bump(
     )
 
 
+# An event's columns, in the order of ExecutionEvent's fields.
+_EVENT_FIELDS = (*_EVENT_COLUMNS, "id")
+assert list(_EVENT_FIELDS) == list(ExecutionEvent.__dataclass_fields__)
+
+
+def _events_query() -> Any:
+    return core_select(*(_EVENTS.c[name] for name in _EVENT_FIELDS))
+
+
+async def _events(session: AsyncSession, query: Any) -> list[ExecutionEvent]:
+    connection = await session.connection()
+    return [ExecutionEvent(*row) for row in (await connection.execute(query)).all()]
+
+
 async def events_after_revision(
     session: AsyncSession, execution_id: str, revision: int, limit: int
-) -> list[ExecutionEventRow]:
+) -> list[ExecutionEvent]:
     query = (
-        select(ExecutionEventRow)
-        .where(
-            ExecutionEventRow.execution_id == execution_id,
-            col(ExecutionEventRow.revision) > revision,
-        )
-        .order_by(col(ExecutionEventRow.revision))
+        _events_query()
+        .where(_EVENTS.c.execution_id == execution_id, _EVENTS.c.revision > revision)
+        .order_by(_EVENTS.c.revision)
         .limit(limit)
     )
-    return list((await session.exec(query)).all())
+    return await _events(session, query)
 
 
 async def events_after_id(
     session: AsyncSession, deployment_name: str | None, event_id: int, limit: int
-) -> list[ExecutionEventRow]:
-    query = select(ExecutionEventRow).where(col(ExecutionEventRow.id) > event_id)
+) -> list[ExecutionEvent]:
+    query = _events_query().where(_EVENTS.c.id > event_id)
     if deployment_name is not None:
-        query = query.where(ExecutionEventRow.deployment_name == deployment_name)
-    query = query.order_by(col(ExecutionEventRow.id)).limit(limit)
-    return list((await session.exec(query)).all())
+        query = query.where(_EVENTS.c.deployment_name == deployment_name)
+    return await _events(session, query.order_by(_EVENTS.c.id).limit(limit))
 
 
 async def last_event_id(session: AsyncSession) -> int:

@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import asyncpg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.announcement import Announcement, encode_announcement
 from tracking.service.domain.errors import DomainError, Unavailable
-from tracking.service.events.announcement import Announcement, encode_announcement
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.store import executions as execution_store
 from tracking.service.store.driver import Connection, connection_of
-from tracking.service.store.models import ExecutionEventRow
 
 if TYPE_CHECKING:
     from tracking.service.store.database import Database
@@ -65,7 +65,7 @@ class Batch:
     connection: Connection
     replica_id: str
     _session: AsyncSession | None = None
-    events: list[ExecutionEventRow] = field(default_factory=list)
+    events: list[ExecutionEvent] = field(default_factory=list)
     announcements: list[Announcement] = field(default_factory=list)
     actions: list[Callable[[], None]] = field(default_factory=list)
 
@@ -82,7 +82,7 @@ class Batch:
             return self._session.begin_nested()
         return self.connection.savepoint()
 
-    def add_events(self, events: list[ExecutionEventRow]) -> None:
+    def add_events(self, events: list[ExecutionEvent]) -> None:
         """Insert these events at the batch's end, with every other write's (ids then)."""
         self.events.extend(events)
 
@@ -91,7 +91,7 @@ class Batch:
         kind: str,
         execution_id: str,
         deployment_name: str | None = None,
-        event: ExecutionEventRow | None = None,
+        event: ExecutionEvent | None = None,
     ) -> None:
         """Tell the other replicas (PostgreSQL), once this transaction commits, that
         something changed; an "event" announcement carries `event`."""
