@@ -292,7 +292,22 @@ def test_metrics_are_refused_once_the_execution_ended(stub: TrackingServiceStub)
     with pytest.raises(grpc.RpcError) as refused:
         log(stub, execution_id, point("loss", 1.0))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "ended" in (refused.value.details() or "")
+    assert f"execution {execution_id!r} ended" in (refused.value.details() or "")
+    listed = stub.ListMetrics(pb.ListMetricsRequest(execution_id=execution_id))
+    assert (listed.last_seq, list(listed.series)) == (0, [])
+
+
+def test_a_batch_over_the_message_limit_is_resource_exhausted_and_stores_nothing(
+    stub: TrackingServiceStub,
+) -> None:
+    execution_id = running(stub)
+    # 1,000 points (the batch limit) whose names alone make 5 MB: over the 4 MB a message may be.
+    points = [point(f"{i:04}" + "x" * 5000, 1.0) for i in range(1000)]
+    with pytest.raises(grpc.RpcError) as refused:
+        log(stub, execution_id, *points)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    listed = stub.ListMetrics(pb.ListMetricsRequest(execution_id=execution_id))
+    assert (listed.last_seq, list(listed.series)) == (0, [])
 
 
 def test_metrics_of_a_missing_execution_are_not_found(stub: TrackingServiceStub) -> None:
