@@ -128,6 +128,17 @@ def test_execution_lifecycle(server: ServerThread, client: TrackingClient) -> No
     ("args", "expected"),
     [
         (["deployments", "list", "--bogus"], "error: No such option: --bogus"),
+        (["--bogus"], "error: No such option: --bogus (see tracking --help)"),
+        (
+            ["--address", "127.0.0.1:1", "executions", "list"],
+            "error: No such option: --address; options go after the command:"
+            " tracking COMMAND --address ...",
+        ),
+        (
+            ["executions", "-o", "json", "list"],
+            "error: No such option: -o; options go after the command:"
+            " tracking executions COMMAND -o ...",
+        ),
         (["executions", "get"], "error: Missing argument 'EXECUTION_ID'."),
         (["nope"], "error: No such command 'nope'."),
         (
