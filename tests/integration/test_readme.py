@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support.cli import start_tracking, tracking
+from tests.support.readme import metrics_example
 from tests.support.server import ServerThread
 from tracking.client import TrackingClient
 
@@ -100,12 +101,9 @@ def test_readme_reporting_example_runs(server: ServerThread, backend: str, tmp_p
 
 
 def test_readme_metrics_example_runs(server: ServerThread, tmp_path: Path) -> None:
-    section = README.read_text().split("### Metrics: a training curve, live", 1)[1]
-    script, commands, printed = re.findall(r"```(?:python|sh|text)\n(.*?)```", section, re.DOTALL)[
-        :3
-    ]
-    (tmp_path / "loss.py").write_text(script)
-    run, follow, table = (shlex.split(line.split("#")[0]) for line in commands.splitlines())
+    example = metrics_example()
+    (tmp_path / "loss.py").write_text(example.script)
+    run, follow, table = example.run, example.follow, example.table
     run[run.index("python")] = sys.executable
     runner = start_tracking(server.address, *run[1:], cwd=tmp_path)
     assert runner.stderr is not None
@@ -122,7 +120,7 @@ def test_readme_metrics_example_runs(server: ServerThread, tmp_path: Path) -> No
     table[table.index("<id>")] = execution_id
     shown = tracking(server.address, *table[1:])
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout == printed
+    assert shown.stdout == example.printed
 
 
 def test_readme_curl_lines_run(server: ServerThread) -> None:

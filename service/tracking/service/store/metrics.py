@@ -208,25 +208,30 @@ _IN_LEVEL = (
 _STALE_ROLLUPS = core_select(_ROLLUPS.c.bucket).where(
     *_IN_LEVEL, _ROLLUPS.c.max_seq > bindparam("b_through")
 )
-# The other rollup rows joined into the history's buckets by the database, then the row
-# holding each bucket's last step (one probe per bucket) for its last value and time.
+# The other rollup rows joined into the history's buckets by the database, each bucket's
+# last value and time taken from its row with the largest last step, in the same pass (a
+# join back to the rollups by bucket was planned, on statistics gathered before the series
+# grew, as a nested loop scanning every row of the level once per bucket: seconds on
+# PostgreSQL for a million points).
 _ROLLED = text(
     """
-    WITH grouped AS (
-        SELECT (first_step - :b_first) / :b_width AS k, min(first_step) AS first_step,
-               max(last_step) AS last_step, min(min_value) AS min_value,
-               max(max_value) AS max_value, CAST(sum(count) AS BIGINT) AS count
+    WITH ranked AS (
+        SELECT (first_step - :b_first) / :b_width AS k, first_step, last_step, min_value,
+               max_value, count, last_value, last_time,
+               row_number() OVER (PARTITION BY (first_step - :b_first) / :b_width
+                                  ORDER BY last_step DESC, last_seq DESC) AS latest
         FROM metric_rollups
         WHERE execution_id = :b_execution_id AND name = :b_name AND level = :b_level
           AND bucket >= :b_low AND bucket <= :b_high AND max_seq <= :b_through
-        GROUP BY 1
     )
-    SELECT g.first_step, g.last_step, g.min_value, g.max_value, g.count, r.last_value,
-           r.last_time
-    FROM grouped g JOIN metric_rollups r
-      ON r.execution_id = :b_execution_id AND r.name = :b_name AND r.level = :b_level
-     AND r.bucket = g.last_step / :b_size
-    ORDER BY g.first_step
+    SELECT min(first_step) AS first_step, max(last_step) AS last_step,
+           min(min_value) AS min_value, max(max_value) AS max_value,
+           CAST(sum(count) AS BIGINT) AS count,
+           max(CASE WHEN latest = 1 THEN last_value END) AS last_value,
+           max(CASE WHEN latest = 1 THEN last_time END) AS last_time
+    FROM ranked
+    GROUP BY k
+    ORDER BY min(first_step)
     """
 ).columns(last_time=UtcDateTime())
 _ROLL_UP = text(
@@ -578,7 +583,7 @@ async def rolled_buckets(
             )
             if piece is not None:
                 pieces.append(piece)
-        parameters |= {"b_first": cut.first_step, "b_width": cut.width, "b_size": size}
+        parameters |= {"b_first": cut.first_step, "b_width": cut.width}
         pieces += [StoredBucket(*row) for row in await connection.execute(_ROLLED, parameters)]
     return merged_buckets(pieces, cut)
 
