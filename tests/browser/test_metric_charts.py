@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import PageWatch, Screenshot
 from tests.support.cli import start_tracking
 from tests.support.factories import unique
+from tests.support.readme import metrics_example
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 from tracking.client import TrackingClient
@@ -84,7 +85,7 @@ def test_the_chart_grows_while_a_tracking_run_job_logs_points(
         )
         names = page.locator(".metrics .chart-name").all_text_contents()
         assert names == ["accuracy", "loss"]
-        screenshot(page, "metrics", ".metrics")
+        screenshot(page, "metrics-live", ".metrics")
     finally:
         if runner.poll() is None:
             runner.terminate()
@@ -96,6 +97,29 @@ def _has_points(client: TrackingClient, execution_id: str) -> bool:
         return bool(client.list_metrics(execution_id).series)
     except Exception:
         return False
+
+
+def test_the_readme_example_draws_its_curve_and_its_spike(
+    page: Page, server: ServerThread, tmp_path: Path, screenshot: Screenshot
+) -> None:
+    """The README's training script, run as printed; its chart is the README's picture."""
+    example = metrics_example()
+    (tmp_path / "loss.py").write_text(example.script)
+    run = example.run
+    run[run.index("python")] = sys.executable
+    runner = start_tracking(server.address, *run[1:], cwd=tmp_path)
+    assert runner.stderr is not None
+    execution_id = runner.stderr.readline().split()[-1]
+    page.goto(f"{server.http_url}/#/executions/{execution_id}")
+    _, err = runner.communicate(timeout=120)
+    assert runner.returncode == 0, err
+    figure = page.locator(chart(page, "loss"))
+    expect(figure).to_have_attribute("data-last-seq", "301", timeout=LONG)
+    expect(page.locator(".metrics .live")).to_have_text("ended", timeout=LONG)
+    # The spike of the last step is drawn, next to the curve that leads to it.
+    assert figure.get_attribute("data-drawn-max") == "3"
+    assert page.locator(".metrics .chart-name").all_text_contents() == ["loss"]
+    screenshot(page, "metrics", ".metrics")
 
 
 def test_one_spike_among_100000_points_is_visible_fully_zoomed_out(

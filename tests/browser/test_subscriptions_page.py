@@ -1,6 +1,7 @@
-"""The dashboard's subscriptions page: an admin sees where events go and why one fails,
-pauses, resumes, sends a test event and reads the last deliveries; a reader is told the page
-is for admins."""
+"""The dashboard's subscriptions page: an admin sees where events go, what each admits and
+why one fails, creates one (its secret shown once, a bad URL refused with the field named),
+pauses, resumes, sends a test event, reads the last deliveries and deletes; a reader is told
+the page is for admins."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from tests.browser.conftest import PageWatch, Screenshot, open_page
 from tests.conftest import ServerFactory
 from tests.support.factories import new_token
 from tests.support.receiver import Answer, receiving
+from tests.support.subscribing import verified_event
 from tests.support.waiting import wait_for
 from tracking.client import TrackingClient
-from tracking.v1 import subscription_pb2
+from tracking.v1 import status_pb2, subscription_pb2
 
 LONG = 60_000  # ms: only so a hang fails instead of blocking the run
 
@@ -67,6 +69,56 @@ def test_an_admin_manages_subscriptions_and_a_reader_is_refused(
                 "delivered", timeout=LONG
             )
 
+            form = page.locator("form.create")
+            form.get_by_label("Name").fill("from the page")
+            form.get_by_label("Webhook URL").fill("ftp://example.com/hook")
+            form.get_by_role("button", name="Create").click()
+            expect(form.get_by_role("alert")).to_contain_text(
+                "subscription.webhook.url: must be http or https", timeout=LONG
+            )
+            form.get_by_label("Webhook URL").fill(healthy.url)
+            form.get_by_label("Success").check()
+            form.get_by_label("Status changed").check()
+            form.get_by_role("button", name="Create").click()
+            expect(page.get_by_role("status")).to_contain_text("shown only this once", timeout=LONG)
+            secret = page.locator("code.secret").inner_text()
+            assert secret.startswith("whsec_")
+            made = page.locator("tr", has_text="from the page")
+            expect(made).to_contain_text("kinds Execution status changed; statuses Success")
+            expect(made.locator(".badge")).to_have_text("Active")
+            screenshot(page, "subscriptions-created")
+            # Shown once: the list never holds it, nor the page read again.
+            page.get_by_role("button", name="Refresh").click()
+            expect(page.locator("code.secret")).to_have_count(0, timeout=LONG)
+            page.reload()
+            expect(page.locator("tr", has_text="from the page")).to_have_count(1, timeout=LONG)
+            assert secret not in page.content()
+            with TrackingClient(server.address, token=admin) as client:
+                execution = client.create_execution(pipeline_name="p", job_name="finished")
+                client.start(execution.execution_id)
+                client.stop(execution.execution_id, status_pb2.RUNNING_STATUS_SUCCESS)
+            # The page's subscription signs with the secret it showed.
+            wait_for(
+                lambda: any(
+                    execution.execution_id.encode() in received.body
+                    and b"SUCCESS" in received.body
+                    and b"status_changed" in received.body
+                    for received in healthy.bodies()
+                ),
+                "the page's subscription's event",
+            )
+            signed = [
+                received
+                for received in healthy.bodies()
+                if execution.execution_id.encode() in received.body and b"SUCCESS" in received.body
+            ]
+            assert any(_verifies(received, secret) for received in signed)
+
+            made.get_by_role("button", name="Delete").click()
+            made.get_by_role("button", name="Really delete").click()
+            expect(page.locator("tr", has_text="from the page")).to_have_count(0, timeout=LONG)
+            expect(page.get_by_role("status")).to_contain_text("from the page: deleted")
+
             page.get_by_role("button", name="Sign out").click()
             page.get_by_label("Token").fill(reader)
             page.keyboard.press("Enter")
@@ -75,3 +127,11 @@ def test_an_admin_manages_subscriptions_and_a_reader_is_refused(
         finally:
             page.context.close()
     assert watch.errors == []
+
+
+def _verifies(received: object, secret: str) -> bool:
+    try:
+        verified_event(received, secret)  # type: ignore[arg-type]
+    except Exception:
+        return False
+    return True

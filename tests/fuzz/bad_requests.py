@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 
 from tests.fuzz import strategies as s
 from tracking.service.domain.names import DEPLOYMENT_NAME, EXECUTION_ID, LABEL_KEY, REQUEST_ID
-from tracking.v1 import auth_pb2, deployment_pb2, execution_pb2, io_pb2, status_pb2
+from tracking.v1 import (
+    auth_pb2,
+    deployment_pb2,
+    execution_pb2,
+    io_pb2,
+    status_pb2,
+    subscription_pb2,
+)
 from tracking.v1 import tracking_service_pb2 as pb
 
 OWN_PREFIX = "fuzz-"
@@ -46,6 +53,7 @@ class Targets:
     page_tokens: tuple[str, ...]  # real tokens of ListDeployments / ListExecutions
     resume_tokens: tuple[str, ...]  # real resume tokens of WatchStatus
     token_ids: tuple[str, ...]
+    subscription_ids: tuple[str, ...] = ()  # the fuzzer's own NATS subscription
 
 
 RequestStrategy = Callable[[Targets], st.SearchStrategy[Message]]
@@ -1013,6 +1021,136 @@ def get_service_info(t: Targets) -> st.SearchStrategy[Message]:
     return st.just(pb.GetServiceInfoRequest())
 
 
+# Subscriptions. Webhook URLs name addresses the server refuses by default (loopback,
+# private, documentation ranges) or hosts that cannot resolve, so nothing is ever sent
+# outside; NATS subjects live under FUZZ_SUBJECT, and what is created is deleted after.
+
+FUZZ_SUBJECT = "tracking-fuzz"
+SUBSCRIPTION_IDS = st.from_regex(r"sub_[0-9a-f]{12}", fullmatch=True)
+GOOD_URLS = st.sampled_from(
+    [
+        "http://127.0.0.1:9/hook",
+        "https://10.1.2.3/hook",
+        "http://192.0.2.7:8080/x?y=1",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest",
+        "http://fuzz.invalid/hook",
+    ]
+)
+BAD_URLS = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "ftp://127.0.0.1/x",
+            "http://user:pw@127.0.0.1/x",
+            "http://",
+            "http://127.0.0.1:99999/x",
+            "http://a b/x",
+            "javascript:alert(1)",
+            "http://[::1/x",
+        ]
+    ),
+    st.integers(2049, 5000).map(lambda n: "http://127.0.0.1/" + "a" * n),
+    s.small_text(40),
+)
+GOOD_SUBJECTS = st.one_of(
+    st.just(FUZZ_SUBJECT),
+    st.from_regex(r"tracking-fuzz\.[a-z0-9_-]{1,10}", fullmatch=True),
+)
+BAD_SUBJECTS = st.one_of(
+    st.sampled_from(["a..b", "a.*", "a.>", " a", "a b", ".a", "a.", "é"]),
+    st.integers(129, 400).map(lambda n: "a" * n),
+    s.small_text(40).filter(bool),
+)
+
+
+@st.composite
+def _create_subscription(draw: st.DrawFn, t: Targets) -> Message:
+    kind_good, kind_bad = _enum(subscription_pb2.EventKind.DESCRIPTOR, skip_zero=True)
+    status_good, status_bad = _enum(status_pb2.RunningStatus.DESCRIPTOR, skip_zero=True)
+    values = _fields(
+        draw,
+        {
+            "name": (
+                st.one_of(st.just("fuzz-sub"), TEXT.filter(str.strip)),
+                st.one_of(st.sampled_from(["", " ", "\t"]), st.just("n" * 129)),
+            ),
+            "target": (
+                st.one_of(
+                    st.tuples(st.just("webhook"), GOOD_URLS),
+                    st.tuples(st.just("nats"), GOOD_SUBJECTS),
+                ),
+                st.one_of(
+                    st.just(("none", "")),
+                    st.tuples(st.just("webhook"), BAD_URLS),
+                    st.tuples(st.just("nats"), BAD_SUBJECTS),
+                ),
+            ),
+            "deployments": (
+                st.lists(st.sampled_from(t.deployments), max_size=2),
+                st.one_of(
+                    st.lists(s.junk_names(), min_size=1, max_size=2),
+                    st.just([f"{ABSENT_PREFIX}nowhere"]),
+                ),
+            ),
+            "kinds": (st.lists(kind_good, max_size=3), st.lists(kind_bad, min_size=1, max_size=2)),
+            "statuses": (
+                st.lists(status_good, max_size=3),
+                st.lists(status_bad, min_size=1, max_size=2),
+            ),
+            "request_id": (
+                st.one_of(st.just(""), st.from_regex(REQUEST_ID.pattern, fullmatch=True)),
+                s.junk_names().filter(lambda v: not REQUEST_ID.fullmatch(v)),
+            ),
+        },
+    )
+    subscription = subscription_pb2.Subscription(
+        name=values["name"],
+        filter=subscription_pb2.SubscriptionFilter(
+            deployment_names=values["deployments"],
+            kinds=values["kinds"],
+            statuses=values["statuses"],
+        ),
+    )
+    target, address = values["target"]
+    if target == "webhook":
+        subscription.webhook.url = address
+    elif target == "nats":
+        subscription.nats.subject = address
+    # Output-only fields, which the server ignores.
+    subscription.subscription_id = draw(st.one_of(st.just(""), s.junk_names()))
+    subscription.delivered_position = draw(s.int64s())
+    return pb.CreateSubscriptionRequest(subscription=subscription, request_id=values["request_id"])
+
+
+def create_subscription(t: Targets) -> st.SearchStrategy[Message]:
+    return _create_subscription(t)
+
+
+def _subscription_ids(t: Targets) -> st.SearchStrategy[str]:
+    own = [st.sampled_from(t.subscription_ids)] if t.subscription_ids else []
+    return st.one_of(*own, SUBSCRIPTION_IDS, s.junk_names())
+
+
+def _by_subscription_id(cls: type[Message]) -> RequestStrategy:
+    def strategy(t: Targets) -> st.SearchStrategy[Message]:
+        return st.builds(cls, subscription_id=_subscription_ids(t))
+
+    return strategy
+
+
+def list_subscriptions(t: Targets) -> st.SearchStrategy[Message]:
+    return st.just(pb.ListSubscriptionsRequest())
+
+
+def list_deliveries(t: Targets) -> st.SearchStrategy[Message]:
+    return st.builds(
+        pb.ListDeliveriesRequest,
+        subscription_id=_subscription_ids(t),
+        page_size=st.one_of(st.integers(0, 1000), s.boundary_ints(s.INT32_MIN, s.INT32_MAX)),
+    )
+
+
 # Tokens
 
 
@@ -1083,6 +1221,14 @@ STRATEGIES: dict[str, RequestStrategy] = {
     "CreateToken": create_token,
     "ListTokens": list_tokens,
     "RevokeToken": revoke_token,
+    "CreateSubscription": create_subscription,
+    "GetSubscription": _by_subscription_id(pb.GetSubscriptionRequest),
+    "ListSubscriptions": list_subscriptions,
+    "DeleteSubscription": _by_subscription_id(pb.DeleteSubscriptionRequest),
+    "PauseSubscription": _by_subscription_id(pb.PauseSubscriptionRequest),
+    "ResumeSubscription": _by_subscription_id(pb.ResumeSubscriptionRequest),
+    "ListDeliveries": list_deliveries,
+    "TestSubscription": _by_subscription_id(pb.TestSubscriptionRequest),
 }
 
 
@@ -1119,6 +1265,16 @@ WRITES: dict[str, tuple[Path, ...]] = {
     "CreateToken": (),
     "ListTokens": (),
     "RevokeToken": (("token_id",),),
+    # Subscriptions are admin data of their own: the test deletes what CreateSubscription
+    # made, and the ids it acts on are its own, random (never another test's), or junk.
+    "CreateSubscription": (),
+    "GetSubscription": (),
+    "ListSubscriptions": (),
+    "DeleteSubscription": (),
+    "PauseSubscription": (),
+    "ResumeSubscription": (),
+    "ListDeliveries": (),
+    "TestSubscription": (),
 }
 
 

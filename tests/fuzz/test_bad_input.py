@@ -55,7 +55,7 @@ from tests.support.chaos import free_address, scrape
 from tests.support.factories import create_deployment, create_execution, unique, violations
 from tests.support.process import ServerProcess
 from tests.support.waiting import wait_for
-from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2
+from tracking.v1 import deployment_pb2, execution_pb2, io_pb2, status_pb2, subscription_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
@@ -418,6 +418,16 @@ def targets(stub: TrackingServiceStub, resume_tokens: tuple[str, ...]) -> Iterat
         stub.ListExecutions(pb.ListExecutionsRequest(page_size=1)).next_page_token,
     )
     token = stub.CreateToken(pb.CreateTokenRequest(name=tag, role=1)).token.token_id
+    subscriptions_before = _subscription_ids(stub)
+    subscription = stub.CreateSubscription(
+        pb.CreateSubscriptionRequest(
+            subscription=subscription_pb2.Subscription(
+                name=tag,
+                nats=subscription_pb2.NatsTarget(subject=bad_requests.FUZZ_SUBJECT),
+                filter=subscription_pb2.SubscriptionFilter(deployment_names=deployments[:1]),
+            )
+        )
+    ).subscription
     yield Targets(
         deployments=tuple(deployments),
         disabled_deployment=disabled,
@@ -429,11 +439,23 @@ def targets(stub: TrackingServiceStub, resume_tokens: tuple[str, ...]) -> Iterat
         page_tokens=tuple(t for t in page_tokens if t),
         resume_tokens=resume_tokens,
         token_ids=(token,),
+        subscription_ids=(subscription.subscription_id,),
     )
+    # Subscriptions the run made would deliver every later event of the server's life.
+    for subscription_id in _subscription_ids(stub) - subscriptions_before:
+        with contextlib.suppress(grpc.RpcError):
+            stub.DeleteSubscription(
+                pb.DeleteSubscriptionRequest(subscription_id=subscription_id), timeout=30
+            )
     # Give back the sink's megabytes of lines, and what the run may have left unreadable
     # (known bugs: a schedule that never fires, outputs nested too deep to read back),
     # which would break other tests that list everything.
     remove(stub, deployments=[*deployments, disabled], executions=[running, ended, sink])
+
+
+def _subscription_ids(stub: TrackingServiceStub) -> set[str]:
+    listed = stub.ListSubscriptions(pb.ListSubscriptionsRequest(), timeout=30).subscriptions
+    return {subscription.subscription_id for subscription in listed}
 
 
 def remove(stub: TrackingServiceStub, deployments: list[str], executions: list[str]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -14,33 +13,10 @@ import pytest
 
 from tests.support.certs import make_pki
 from tests.support.chaos import free_address
+from tests.support.image import image_environment, instructions
 from tests.support.process import TRACKING, ServerProcess
 
-DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
 DOCKER_STOP_TIMEOUT = 10.0  # seconds docker stop waits before SIGKILL, by default
-
-
-def instructions() -> list[tuple[str, str]]:
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in text.splitlines()]
-    return [
-        (line.split(maxsplit=1)[0], line.split(maxsplit=1)[1])
-        for line in lines
-        if line and not line.startswith("#")
-    ]
-
-
-def image_environment() -> dict[str, str]:
-    """The final stage's ENV, without PATH (the test's own venv stands in for the image's)."""
-    final = [i for i, (name, _) in enumerate(instructions()) if name == "FROM"][-1]
-    values: dict[str, str] = {}
-    for name, rest in instructions()[final:]:
-        if name == "ENV":
-            for pair in shlex.split(rest):
-                key, _, value = pair.partition("=")
-                values[key] = value
-    values.pop("PATH", None)
-    return values
 
 
 def healthcheck_command() -> list[str]:

@@ -340,7 +340,11 @@ def test_a_watch_of_every_execution_resumes_from_its_token(http: httpx.Client) -
         after = next(
             e for e in events(stream.iter_lines()) if e.data["event"]["executionId"] == second
         )
-    assert after.data["event"]["changes"] == ["CHANGE_KIND_CREATED"]
+    # On a server with many executions that can still change, the first stream may still be
+    # sending snapshots when `first` is created: its token then resumes among the
+    # snapshots, and `second` comes as a snapshot (no changes) rather than as its event.
+    assert after.data["event"].get("changes", []) in ([], ["CHANGE_KIND_CREATED"])
+    assert after.data["event"]["revision"] == "1"
 
 
 def test_a_log_stream_resumes_after_the_last_seq_it_saw(http: httpx.Client) -> None:

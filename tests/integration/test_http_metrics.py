@@ -59,24 +59,43 @@ def test_metrics_over_connect_json(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("point", "field"),
     [
-        ({"name": "loss", "value": "high"}, "value"),
-        ({"name": "loss", "value": [1]}, "value"),
-        ({"name": "loss", "value": 1, "step": "two"}, "step"),
-        ({"name": "<b>x</b>\u0000", "value": 1}, "name"),
+        ({"name": "loss", "value": "high"}, "points[1].value"),
+        ({"name": "loss", "value": [1]}, "points[1].value"),
+        ({"name": "loss", "value": {"v": 1}}, "points[1].value"),
+        ({"name": "loss", "value": True}, "points[1].value"),  # not 1
+        ({"name": "loss", "value": "1e400"}, "points[1].value"),  # not Infinity
+        ({"name": "loss", "value": "inf"}, "points[1].value"),  # spelt "Infinity"
+        ({"name": "loss", "value": 1, "step": "two"}, "points[1].step"),
+        ({"name": "loss", "value": 1, "step": 1.5}, "points[1].step"),
+        ({"name": "loss", "value": 1, "step": 2**63}, "points[1].step"),
+        ({"name": "loss", "value": 1, "step": -1}, "points[1].step"),
+        ({"name": "<b>x</b>\u0000", "value": 1}, "points[1].name"),
     ],
 )
 def test_a_point_that_is_not_a_point_is_invalid_argument(
     http: httpx.Client, point: dict[str, Any], field: str
 ) -> None:
     execution_id = running(http)
+    good = {"name": "loss", "value": 1}
     response = http.post(
-        SERVICE + "LogMetrics", json={"execution_id": execution_id, "points": [point]}
+        SERVICE + "LogMetrics", json={"execution_id": execution_id, "points": [good, point]}
     )
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "invalid_argument"
-    assert any(field in name for name in violations(response)), violations(response)
+    assert field in violations(response), violations(response)
+    # Nothing of the batch is stored, not even its good point.
     listed = call(http, "ListMetrics", {"execution_id": execution_id})
     assert listed.get("series", []) == []
+
+
+def test_a_raw_json_number_too_large_for_a_double_is_refused(http: httpx.Client) -> None:
+    execution_id = running(http)
+    body = f'{{"execution_id": "{execution_id}", "points": [{{"name": "x", "value": 1e400}}]}}'
+    response = http.post(
+        SERVICE + "LogMetrics", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "points[0].value" in violations(response)
 
 
 def test_the_metric_stream_resumes_after_the_last_event_id(http: httpx.Client) -> None:

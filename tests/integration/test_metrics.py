@@ -67,6 +67,25 @@ def test_points_are_numbered_and_steps_follow_their_series(stub: TrackingService
     assert all(p.time.seconds > 0 for p in found.points)
 
 
+def test_a_step_may_go_backwards_and_both_points_are_kept(stub: TrackingServiceStub) -> None:
+    """A run resumed from a checkpoint logs its steps again: allowed, as the contract says."""
+    execution_id = running(stub)
+    log(stub, execution_id, *[point("loss", 1.0 - step / 10, step=step) for step in range(5)])
+    assert log(stub, execution_id, point("loss", 0.75, step=3), point("loss", 0.65)) == 7
+    (found,) = history(stub, [execution_id], "loss", max_points=100).histories
+    assert [(p.step, p.value, p.seq) for p in found.points] == [
+        (0, 1.0, 1),
+        (1, 0.9, 2),
+        (2, 0.8, 3),
+        (3, 0.7, 4),
+        (3, 0.75, 6),
+        (4, 0.6, 5),
+        (5, 0.65, 7),  # an omitted step follows the largest, not the last sent
+    ]
+    (series,) = stub.ListMetrics(pb.ListMetricsRequest(execution_id=execution_id)).series
+    assert (series.count, series.first_step, series.last_step) == (7, 0, 5)
+
+
 def test_list_metrics_summarizes_each_series(stub: TrackingServiceStub) -> None:
     execution_id = running(stub)
     when = Timestamp()
@@ -273,7 +292,22 @@ def test_metrics_are_refused_once_the_execution_ended(stub: TrackingServiceStub)
     with pytest.raises(grpc.RpcError) as refused:
         log(stub, execution_id, point("loss", 1.0))
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "ended" in (refused.value.details() or "")
+    assert f"execution {execution_id!r} ended" in (refused.value.details() or "")
+    listed = stub.ListMetrics(pb.ListMetricsRequest(execution_id=execution_id))
+    assert (listed.last_seq, list(listed.series)) == (0, [])
+
+
+def test_a_batch_over_the_message_limit_is_resource_exhausted_and_stores_nothing(
+    stub: TrackingServiceStub,
+) -> None:
+    execution_id = running(stub)
+    # 1,000 points (the batch limit) whose names alone make 5 MB: over the 4 MB a message may be.
+    points = [point(f"{i:04}" + "x" * 5000, 1.0) for i in range(1000)]
+    with pytest.raises(grpc.RpcError) as refused:
+        log(stub, execution_id, *points)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    listed = stub.ListMetrics(pb.ListMetricsRequest(execution_id=execution_id))
+    assert (listed.last_seq, list(listed.series)) == (0, [])
 
 
 def test_metrics_of_a_missing_execution_are_not_found(stub: TrackingServiceStub) -> None:

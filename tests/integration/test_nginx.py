@@ -19,6 +19,7 @@ from tests.support.server import ServerThread
 from tests.support.waiting import HANG_GUARD
 from tracking.client import AsyncTrackingClient, TrackingClient
 from tracking.service.settings import Settings
+from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
@@ -204,3 +205,30 @@ def test_without_heartbeats_short_proxy_timeouts_end_the_streams(tmp_path: Path)
     # nginx resets the HTTP/2 stream (gRPC reads it as INTERNAL) and closes the SSE response.
     assert seen_grpc == ["ended: INTERNAL"]
     assert seen_sse == ["ended: RemoteProtocolError"]
+
+
+def test_the_trace_context_a_caller_sends_passes_through_nginx(server: ServerThread) -> None:
+    # The execution keeps the traceparent its creator sent, with tracing on or off: through
+    # nginx it must arrive as sent, as gRPC metadata and as an HTTP header.
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    grpc_listen, http_listen = free_address(), free_address()
+    with nginx(grpc_listen, http_listen, [server.address], [http_address(server)]):
+        with grpc.insecure_channel(grpc_listen) as channel:
+            over_grpc = (
+                TrackingServiceStub(channel)
+                .CreateExecution(
+                    pb.CreateExecutionRequest(execution=epb.Execution(job_name="traced")),
+                    metadata=(("traceparent", traceparent),),
+                    timeout=30,
+                )
+                .execution
+            )
+        over_http = httpx.post(
+            f"http://{http_listen}/tracking.v1.TrackingService/CreateExecution",
+            json={"execution": {"jobName": "traced"}},
+            headers={"traceparent": traceparent},
+            timeout=30,
+        )
+    assert over_grpc.trace_parent == traceparent
+    assert over_http.status_code == 200, over_http.text
+    assert over_http.json()["execution"]["traceParent"] == traceparent

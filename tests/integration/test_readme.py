@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.support.cli import start_tracking, tracking
+from tests.support.readme import metrics_example
 from tests.support.server import ServerThread
 from tracking.client import TrackingClient
 
@@ -83,29 +84,37 @@ def test_readme_reporting_example_runs(server: ServerThread, backend: str, tmp_p
         == 0
     )
     run[run.index("nightly-scripts")] = deployment
-    run[run.index("python")] = sys.executable
+    # train.py as printed, once the watch is open (the job would not wait for it otherwise).
+    go_on = tmp_path / "go-on"
+    run[run.index("python") :] = [
+        sys.executable,
+        "-c",
+        "import pathlib, runpy, time\n"
+        f"while not pathlib.Path({str(go_on)!r}).exists(): time.sleep(0.05)\n"
+        "runpy.run_path('train.py', run_name='__main__')",
+    ]
     runner = start_tracking(server.address, *run[1:], cwd=tmp_path)
     assert runner.stderr is not None
     execution_id = runner.stderr.readline().split()[-1]
     watcher = start_tracking(server.address, "watch", execution_id)
+    assert watcher.stdout is not None
+    first = watcher.stdout.readline()  # the job's state when the watch opened
+    go_on.touch()
     runner.communicate(timeout=60)
     assert runner.returncode == 0
-    watched, _ = watcher.communicate(timeout=60)
+    rest, _ = watcher.communicate(timeout=60)
     assert watcher.returncode == 0
     # The watch starts at the job's state when it connects, then sees every change.
     expected = printed.splitlines()
-    lines = watched.splitlines()
-    assert lines == expected[len(expected) - len(lines) :], watched
-    assert len(lines) >= 3
+    lines = [first.rstrip("\n"), *rest.splitlines()]
+    assert lines == expected[len(expected) - len(lines) :], lines
+    assert lines[-6:] == expected[-6:]  # every epoch, then the end
 
 
 def test_readme_metrics_example_runs(server: ServerThread, tmp_path: Path) -> None:
-    section = README.read_text().split("### Metrics: a training curve, live", 1)[1]
-    script, commands, printed = re.findall(r"```(?:python|sh|text)\n(.*?)```", section, re.DOTALL)[
-        :3
-    ]
-    (tmp_path / "loss.py").write_text(script)
-    run, follow, table = (shlex.split(line.split("#")[0]) for line in commands.splitlines())
+    example = metrics_example()
+    (tmp_path / "loss.py").write_text(example.script)
+    run, follow, table = example.run, example.follow, example.table
     run[run.index("python")] = sys.executable
     runner = start_tracking(server.address, *run[1:], cwd=tmp_path)
     assert runner.stderr is not None
@@ -122,7 +131,7 @@ def test_readme_metrics_example_runs(server: ServerThread, tmp_path: Path) -> No
     table[table.index("<id>")] = execution_id
     shown = tracking(server.address, *table[1:])
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout == printed
+    assert shown.stdout == example.printed
 
 
 def test_readme_curl_lines_run(server: ServerThread) -> None:

@@ -8,6 +8,7 @@ shown from its columns.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -147,7 +148,11 @@ def test_reported_times_and_a_cancel_show_what_their_columns_show(
     stub.UpdateJobStatus(
         pb.UpdateJobStatusRequest(execution_id=execution_id, start=pb.StartAction())
     )
+    # A platform's own times: created 200 s ago, started 150 s ago, ran 90 s.
+    now = int(time.time())
     times = pb.TimesAction()
+    times.create_time.FromSeconds(now - 200)
+    times.start_time.FromSeconds(now - 150)
     times.duration.FromSeconds(90)
     stub.UpdateJobStatus(pb.UpdateJobStatusRequest(execution_id=execution_id, times=times))
     _same_as_its_columns(server, stub, execution_id, experiment)

@@ -4,9 +4,11 @@ input refused with its field named."""
 from __future__ import annotations
 
 import grpc
+import httpx
 import pytest
 
 from tests.conftest import ServerFactory
+from tests.support import http as connect
 from tests.support.factories import create_deployment, new_token, violations
 from tracking.v1 import status_pb2, subscription_pb2
 from tracking.v1 import tracking_service_pb2 as pb
@@ -216,3 +218,55 @@ def test_only_an_admin_manages_subscriptions(make_server: ServerFactory) -> None
         metadata=(("authorization", f"Bearer {admin}"),),
     )
     assert created.secret
+
+
+def test_over_http_bad_input_and_a_non_admin_get_their_connect_codes(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(auth="on", http_address="127.0.0.1:0")
+    _, admin = new_token(server, "ADMIN")
+    _, writer = new_token(server, "WRITER")
+    as_admin = {"authorization": f"Bearer {admin}"}
+    as_writer = {"authorization": f"Bearer {writer}"}
+    hook = {"name": "hook", "webhook": {"url": PUBLIC_URL}}
+    with httpx.Client(base_url=server.http_url, timeout=30) as http:
+        created = connect.call(http, "CreateSubscription", {"subscription": hook}, headers=as_admin)
+        secret = created["secret"]
+        assert secret.startswith("whsec_")
+        subscription_id = created["subscription"]["subscriptionId"]
+
+        bad = dict(hook, webhook={"url": "http://user:pw@93.184.215.14/hook"})
+        answer = http.post(
+            connect.SERVICE + "CreateSubscription", json={"subscription": bad}, headers=as_admin
+        )
+        assert (answer.status_code, answer.json()["code"]) == (400, "invalid_argument")
+        assert "credentials" in connect.violations(answer)["subscription.webhook.url"]
+        bad = {"name": "bus", "nats": {"subject": "jobs.>"}}
+        answer = http.post(
+            connect.SERVICE + "CreateSubscription", json={"subscription": bad}, headers=as_admin
+        )
+        assert (answer.status_code, answer.json()["code"]) == (400, "invalid_argument")
+        assert "subscription.nats.subject" in connect.violations(answer)
+        unknown = dict(hook, filter={"deploymentNames": ["no-such-deployment"]})
+        answer = http.post(
+            connect.SERVICE + "CreateSubscription", json={"subscription": unknown}, headers=as_admin
+        )
+        assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
+
+        for method, body in [
+            ("CreateSubscription", {"subscription": hook}),
+            ("GetSubscription", {"subscriptionId": subscription_id}),
+            ("ListSubscriptions", {}),
+        ]:
+            answer = http.post(connect.SERVICE + method, json=body, headers=as_writer)
+            assert (answer.status_code, answer.json()["code"]) == (403, "permission_denied")
+            assert secret not in answer.text
+        shown = http.post(
+            connect.SERVICE + "GetSubscription",
+            json={"subscriptionId": subscription_id},
+            headers=as_admin,
+        )
+        assert shown.status_code == 200
+        assert secret not in shown.text
+        listed = connect.call(http, "ListSubscriptions", {}, headers=as_admin)
+        assert [s["subscriptionId"] for s in listed["subscriptions"]] == [subscription_id]

@@ -285,6 +285,58 @@ def test_an_exporter_that_is_down_fails_no_call_and_its_spans_are_counted_as_dro
     wait_for(lambda: dropped() >= 5, "the spans the exporter could not take to be counted")
 
 
+class StuckCollector(trace_service_pb2_grpc.TraceServiceServicer):
+    """A collector that takes an export and answers it only when released: one that hangs."""
+
+    def __init__(self) -> None:
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def Export(
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        self.holding.set()
+        self.release.wait(600)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def test_an_exporter_that_hangs_holds_up_no_call_and_the_spans_it_cannot_take_are_dropped(
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck = StuckCollector()
+    collector = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(stuck, collector)  # type: ignore[no-untyped-call]
+    port = collector.add_insecure_port("127.0.0.1:0")
+    collector.start()
+    try:
+        export_to(monkeypatch, f"http://127.0.0.1:{port}")
+        # The export waits for the collector as long as the test lasts; 4 spans wait behind it.
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "600")
+        monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4")
+        server = make_server(metrics_address="127.0.0.1:0")
+        assert server.app is not None
+        with grpc.insecure_channel(server.address) as channel:
+            stub = TrackingServiceStub(channel)
+            create_execution(stub)
+            wait_for(stuck.holding.is_set, "the collector to hold an export")
+            # Every call is answered while the export hangs: none waits for it.
+            made = [create_execution(stub).execution_id for _ in range(20)]
+        assert len(set(made)) == 20
+        url = f"http://127.0.0.1:{server.app.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            metrics = response.read().decode().splitlines()
+        [dropped] = [
+            float(line.split()[1])
+            for line in metrics
+            if line.startswith("tracking_trace_spans_dropped_total ")
+        ]
+        # 20 spans, at most 4 of them queued: the others are dropped and counted.
+        assert dropped >= 16
+    finally:
+        stuck.release.set()
+        collector.stop(None)
+
+
 def test_the_events_of_an_execution_carry_the_trace_context_it_keeps(
     make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,8 @@ reading a huge answer, and stopped by 410 Gone or a receiver that fails too long
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import grpc
 
 from tests.conftest import ServerFactory
@@ -142,6 +144,7 @@ def test_a_failing_receiver_gets_every_event_again_with_the_same_id(
     ]
     assert len({a.event_id for a in attempts[:4]}) == 1
     assert attempts[0].error.startswith("HTTP 500")
+    stub.GetServiceInfo(pb.GetServiceInfoRequest())
 
 
 def test_retry_after_is_honoured(make_server: ServerFactory) -> None:
@@ -156,11 +159,14 @@ def test_retry_after_is_honoured(make_server: ServerFactory) -> None:
     assert waited.total_seconds() >= 1.0
 
 
-def test_410_gone_stops_the_subscription(make_server: ServerFactory) -> None:
+def test_410_gone_stops_the_subscription_until_it_is_resumed(
+    make_server: ServerFactory,
+) -> None:
     _, stub = serving(make_server)
-    with receiving(lambda _: Answer(410)) as receiver:
-        subscription_id, _ = subscribe_webhook(stub, receiver.url)
-        create_execution(stub)
+    answers = iter([Answer(410)])
+    with receiving(lambda _: next(answers, Answer())) as receiver:
+        subscription_id, secret = subscribe_webhook(stub, receiver.url)
+        execution = create_execution(stub)
         wait_for(
             lambda: (
                 subscription(stub, subscription_id).state
@@ -168,9 +174,26 @@ def test_410_gone_stops_the_subscription(make_server: ServerFactory) -> None:
             ),
             "the subscription marked failing",
         )
-    shown = subscription(stub, subscription_id)
-    assert "410" in shown.last_error
-    assert len(deliveries(stub, subscription_id)) == 1
+        shown = subscription(stub, subscription_id)
+        assert "410 Gone" in shown.last_error
+        assert shown.HasField("failing_since")
+        (gone,) = deliveries(stub, subscription_id)
+        assert (gone.http_status, gone.succeeded) == (410, False)
+        # Nothing more is sent while it is failing: a later event waits behind the first.
+        start(stub, execution.execution_id)
+        stub.GetServiceInfo(pb.GetServiceInfoRequest())
+        assert len(deliveries(stub, subscription_id)) == 1
+        assert receiver.bodies() == []
+        # Resumed, it starts again from the event the receiver refused, with the same id.
+        resumed = stub.ResumeSubscription(
+            pb.ResumeSubscriptionRequest(subscription_id=subscription_id)
+        ).subscription
+        assert resumed.state == subscription_pb2.SUBSCRIPTION_STATE_ACTIVE
+        wait_for(lambda: len(receiver.bodies()) >= 2, "both events")
+        events = [verified_event(received, secret) for received in receiver.bodies()]
+    assert events[0].get_id() == gone.event_id
+    assert [data(e)["revision"] for e in events] == [1, 2]
+    wait_for(lambda: subscription(stub, subscription_id).last_error == "", "the error forgotten")
 
 
 def test_a_redirect_is_not_followed(make_server: ServerFactory) -> None:
@@ -191,6 +214,7 @@ def test_a_redirect_is_not_followed(make_server: ServerFactory) -> None:
     assert "redirect" in shown.last_error
     assert "not followed" in shown.last_error
     assert shown.HasField("failing_since")
+    stub.GetServiceInfo(pb.GetServiceInfoRequest())
 
 
 def test_a_receiver_that_hangs_times_out(make_server: ServerFactory) -> None:
@@ -274,6 +298,33 @@ def test_a_paused_subscription_delivers_what_it_held_once_resumed(
         wait_for(lambda: len(receiver.bodies()) >= 2, "the held events")
         events = [verified_event(received, secret) for received in receiver.bodies()]
     assert [data(e)["revision"] for e in events] == [1, 2]
+
+
+def test_retention_keeps_the_events_a_subscription_has_not_delivered(
+    make_server: ServerFactory,
+) -> None:
+    server, stub = serving(make_server, retention_seconds=3600)
+    assert server.app is not None
+    retention = server.app.retention
+    later = datetime.now(UTC) + timedelta(hours=2)
+    with receiving() as receiver:
+        subscription_id, secret = subscribe_webhook(stub, receiver.url)
+        stub.PauseSubscription(pb.PauseSubscriptionRequest(subscription_id=subscription_id))
+        execution = create_execution(stub)
+        start(stub, execution.execution_id)
+        stop(stub, execution.execution_id)
+        # Past its retention time, but not delivered: the sweep leaves it.
+        kept = server.run(retention.sweep(now=later))
+        assert (kept.executions, kept.events) == (0, 0)
+        stub.ResumeSubscription(pb.ResumeSubscriptionRequest(subscription_id=subscription_id))
+        wait_for(lambda: len(receiver.bodies()) >= 3, "the kept events")
+        events = [verified_event(received, secret) for received in receiver.bodies()]
+        assert [data(e)["revision"] for e in events] == [1, 2, 3]
+        # Once delivered (the cursor moved past them), they go like any other.
+        wait_for(
+            lambda: server.run(retention.sweep(now=later)).events == 3,
+            "the delivered events removed",
+        )
 
 
 def test_the_test_event(make_server: ServerFactory) -> None:

@@ -1,7 +1,8 @@
 """A SQLite database that stops taking writes (read-only, full, deleted) on a bad day.
 
 Writes are answered UNAVAILABLE with the reason, health is NOT_SERVING while they cannot
-succeed, and the server recovers by itself once the cause is gone. The database files are
+succeed, and the server recovers by itself once the cause is gone; the liveness name, which
+turns NOT_SERVING only when a restart would help, stays SERVING. The database files are
 made immutable (chattr +i: refused even to root), or live on a small tmpfs of the test's
 own that fills up; both need root.
 """
@@ -21,6 +22,7 @@ from tests.support.environment import cannot_run
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 from tracking.client import NO_RETRY, TrackingClient, Unavailable
+from tracking.service.app import LIVENESS
 from tracking.service.settings import Settings
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -66,9 +68,11 @@ def serving_from(disk: Path) -> Iterator[tuple[ServerThread, TrackingClient]]:
         thread.stop()
 
 
-def health_of(server: ServerThread) -> int:
+def health_of(server: ServerThread, service: str = "") -> int:
     with grpc.insecure_channel(server.address) as channel:
-        response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        response = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service)
+        )
     return int(response.status)
 
 
@@ -91,6 +95,9 @@ def test_a_read_only_database_is_unavailable_until_it_is_writable_again(
             with pytest.raises(Unavailable, match="the database refuses writes"):
                 client.append_logs(execution_id, ["lost?"])
             wait_for(lambda: health_of(server) == NOT_SERVING, "health to turn NOT_SERVING")
+            # Restarting the server would not make the database writable: a liveness probe
+            # must not ask for it.
+            assert health_of(server, LIVENESS) == SERVING
         finally:
             _run("chattr", "-i", *files)
         wait_for(lambda: health_of(server) == SERVING, "health to come back")
@@ -111,6 +118,7 @@ def test_a_full_disk_is_unavailable_until_there_is_room_again(small_disk: Path) 
         with pytest.raises(Unavailable, match="the database refuses writes"):
             fill_until_refused(client, execution_id)
         wait_for(lambda: health_of(server) == NOT_SERVING, "health to turn NOT_SERVING")
+        assert health_of(server, LIVENESS) == SERVING
         filler.unlink()
         wait_for(lambda: health_of(server) == SERVING, "health to come back")
         client.append_logs(execution_id, ["after"])
@@ -123,5 +131,7 @@ def test_a_deleted_database_file_is_noticed_and_writes_are_refused(plain_disk: P
         execution_id = running(client)
         (plain_disk / "tracking.db").unlink()
         wait_for(lambda: health_of(server) == NOT_SERVING, "health to turn NOT_SERVING")
+        # Only a restart opens the new file: this one a liveness probe asks for.
+        assert health_of(server, LIVENESS) == NOT_SERVING
         with pytest.raises(Unavailable, match="was deleted or replaced while the server ran"):
             client.append_logs(execution_id, ["into the void"])

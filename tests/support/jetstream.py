@@ -56,6 +56,15 @@ def read_published(stream: str, subject: str, at_least: int, guard: float = 120)
     return asyncio.run(_read(stream, subject, at_least, guard))
 
 
+async def add_stream(stream: str, subjects: str) -> None:
+    """Create a stream as an operator would (for a server that creates none)."""
+    client = await nats.connect(NATS_URL, connect_timeout=2)
+    try:
+        await client.jetstream().add_stream(name=stream, subjects=[subjects])
+    finally:
+        await client.close()
+
+
 async def _delete_stream(stream: str) -> None:
     client = await nats.connect(NATS_URL, connect_timeout=2)
     try:

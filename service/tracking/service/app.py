@@ -54,6 +54,9 @@ from tracking.v1 import tracking_service_pb2
 
 log = logging.getLogger("tracking")
 SERVICE_NAME = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"].full_name
+# The health name for liveness probes: NOT_SERVING only when a restart would help
+# (storage_watch.py) and while the server drains.
+LIVENESS = "liveness"
 
 
 @dataclass
@@ -192,6 +195,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         queue_capacity=settings.watcher_queue,
         max_watchers_per_principal=settings.max_watchers_per_principal,
         heartbeat_seconds=settings.heartbeat_seconds,
+        backlog_chars=settings.watcher_log_backlog,
     )
     limits = settings.limits()
     recorder = Recorder(database, stored_form)
@@ -280,7 +284,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
     await server.start()
     if http is not None:
         await http.start()
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, LIVENESS):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     retention = Retention(database, timedelta(seconds=settings.retention_seconds))
     dispatcher = dispatcher_of(settings, database, hub)
@@ -304,7 +308,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
     )
     app.tasks.append(asyncio.create_task(dispatcher.run_forever(), name="outbound"))
     app.tasks.append(asyncio.create_task(retention.run_forever(settings.retention_sweep_seconds)))
-    watch = StorageWatch(database, health_servicer, ["", SERVICE_NAME])
+    watch = StorageWatch(database, health_servicer, ["", SERVICE_NAME], LIVENESS)
     app.tasks.append(asyncio.create_task(watch.run_forever(settings.storage_check_seconds)))
     # Leases that ran out while no server was running are marked at once.
     app.tasks.append(asyncio.create_task(sweeper.run_forever(settings.lease_sweep_seconds)))

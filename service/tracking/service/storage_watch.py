@@ -4,6 +4,11 @@ A write the database refuses (read-only, disk full) marks the store; this watch 
 a write that changes nothing every few seconds, so the server recovers by itself when the
 cause goes away. On SQLite it also notices a database file deleted or replaced under the
 server, which no write would report.
+
+The liveness name (LIVENESS, what an orchestrator's liveness probe asks for) turns
+NOT_SERVING only for what a restart mends: a database file lost under the server. A
+database that refuses writes is not mended by restarting every replica that uses it, so
+the liveness name stays SERVING while the others say NOT_SERVING.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class StorageWatch:
-    def __init__(self, db: Database, health: HealthServicer, services: list[str]) -> None:
+    def __init__(
+        self, db: Database, health: HealthServicer, services: list[str], liveness: str
+    ) -> None:
         self.db = db
         self.health = health
         self.services = services
+        self.liveness = liveness
         self.problem: str | None = None
 
     async def check(self) -> str | None:
@@ -53,6 +61,7 @@ class StorageWatch:
         self.problem = problem
         for name in self.services:
             await self.health.set(name, NOT_SERVING if problem else SERVING)
+        await self.health.set(self.liveness, NOT_SERVING if self.db.file_lost else SERVING)
 
     async def run_forever(self, every_seconds: float) -> None:
         while True:

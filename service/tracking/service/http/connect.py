@@ -12,6 +12,7 @@ composed behavior answers with INVALID_ARGUMENT naming the field, after auth, as
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
@@ -20,6 +21,7 @@ from connectrpc.code import Code
 from connectrpc.errors import ConnectError, ErrorDetail
 from connectrpc.request import RequestContext
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2
 
@@ -50,6 +52,94 @@ def _violation(message_type: str, error: json_format.ParseError) -> Violation:
             found, inner = inner, _BAD_FIELD.search(inner.group(2))
         return Violation(path.group(1) if path else found.group(1), found.group(2).strip())
     return Violation("request", f"is not valid JSON for {message_type}: {text}")
+
+
+_INTEGERS = {
+    FieldDescriptor.CPPTYPE_INT32,
+    FieldDescriptor.CPPTYPE_INT64,
+    FieldDescriptor.CPPTYPE_UINT32,
+    FieldDescriptor.CPPTYPE_UINT64,
+}
+_NUMBERS = _INTEGERS | {FieldDescriptor.CPPTYPE_FLOAT, FieldDescriptor.CPPTYPE_DOUBLE}
+_RANGES = {
+    FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.CPPTYPE_INT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.CPPTYPE_UINT32: (0, 2**32 - 1),
+    FieldDescriptor.CPPTYPE_UINT64: (0, 2**64 - 1),
+}
+_SPELLED = {"Infinity", "-Infinity", "NaN"}
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "an object" if isinstance(value, dict) else "an array"
+
+
+def _integer(value: float | str) -> int | None:
+    """The integer a JSON number or string stands for ("12", 12.0, "1e3"), else None."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number.is_integer() else None
+
+
+def _not_a_number(field: FieldDescriptor, value: object) -> str | None:
+    """Why a JSON value is no number for a numeric field, where protobuf's parser would take
+    it (true as 1, "1e400" as Infinity) or refuse it without saying where (an array, an
+    integer's bad string, an integer out of range)."""
+    if value is None:
+        return None  # the field's default, as proto-JSON says
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return f"must be a number, not {_json_type(value)}"
+    if field.cpp_type in _INTEGERS:
+        number = _integer(value)
+        if number is None:
+            return f"must be an integer, got {value!r}"
+        low, high = _RANGES[field.cpp_type]
+        return None if low <= number <= high else f"is out of range, got {value!r}"
+    if isinstance(value, str) and value not in _SPELLED:
+        try:
+            if not math.isfinite(float(value)):
+                return f"is out of range (or spell it Infinity, -Infinity, NaN), got {value!r}"
+        except ValueError:
+            return f"must be a number, got {value!r}"
+    return None
+
+
+def _misfit(document: dict[str, Any], descriptor: Any, prefix: str) -> Violation | None:
+    """The first numeric field of a request's JSON given something that is not a number,
+    named by its whole path (points[1].value)."""
+    for key, value in document.items():
+        field = descriptor.fields_by_name.get(key) or descriptor.fields_by_camelcase_name.get(key)
+        if field is None or value is None:
+            continue  # an unknown field is protobuf's to name; null is the default value
+        path = f"{prefix}{field.name}"
+        repeated = field.is_repeated
+        if field.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
+            kind = field.message_type
+            if kind.full_name.startswith("google.protobuf.") or kind.GetOptions().map_entry:
+                continue  # well-known types and maps have JSON forms of their own
+            items = enumerate(value) if repeated and isinstance(value, list) else [(-1, value)]
+            for index, item in items:
+                if isinstance(item, dict):
+                    at = f"{path}[{index}]." if index >= 0 else f"{path}."
+                    if (found := _misfit(item, kind, at)) is not None:
+                        return found
+        elif field.cpp_type in _NUMBERS:
+            items = enumerate(value) if repeated and isinstance(value, list) else [(-1, value)]
+            for index, item in items:
+                if (why := _not_a_number(field, item)) is not None:
+                    return Violation(f"{path}[{index}]" if index >= 0 else path, why)
+    return None
 
 
 class _DuplicateKey(Exception):
@@ -90,6 +180,8 @@ class JsonCodec:
             return Malformed(name, [Violation("request", f"is not valid JSON: {error}")])
         if not isinstance(document, dict):
             return Malformed(name, [Violation("request", f"must be a JSON object ({name})")])
+        if (misfit := _misfit(document, message.DESCRIPTOR, "")) is not None:
+            return Malformed(name, [misfit])
         try:
             json_format.ParseDict(document, message, ignore_unknown_fields=False)
         except json_format.ParseError as error:
