@@ -11,7 +11,6 @@ from tracking.service.domain import filters, job_actions, leases
 from tracking.service.domain.changes import Change
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
-    Aborted,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
@@ -20,18 +19,10 @@ from tracking.service.domain.errors import (
 )
 from tracking.service.domain.execution_state import ExecutionState, new_state
 from tracking.service.domain.executions import (
-    Heartbeat,
     NewExecution,
-    Progress,
-    Resume,
-    Start,
     StatusAction,
-    Stop,
-    Suspend,
-    Times,
 )
 from tracking.service.domain.job_status import JobStatus
-from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
     check_execution_id,
@@ -41,7 +32,6 @@ from tracking.service.domain.names import (
     new_execution_id,
 )
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
-from tracking.service.domain.status import TERMINAL_VALUES, RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations.paging import Page, page_size
 from tracking.service.operations.recording import Recorder
@@ -262,43 +252,11 @@ class Executions:
         errors = ValidationCollector()
         if expected_revision is not None and expected_revision < 0:
             errors.add("expected_revision", "must not be negative")
-        match action:
-            case Progress(progress=progress, phase=phase):
-                rules.check_progress(errors, "progress.progress", progress)
-                check_text(errors, "progress.phase", phase)
-            case Start(phase=phase, heartbeat_timeout_seconds=timeout):
-                if timeout is not None:
-                    check_heartbeat_timeout(errors, "start.heartbeat_timeout", timeout)
-                check_text(errors, "start.phase", phase)
-            case Suspend(reason=reason):
-                check_text(errors, "suspend.reason", reason)
-            case Stop(message=message):
-                check_text(errors, "stop.message", message)
+        rules.check_action(errors, action)
         errors.raise_if_any()
 
-        def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            if expected_revision is not None and row.revision != expected_revision:
-                raise Aborted(
-                    f"execution {row.execution_id!r} is at revision {row.revision}, "
-                    f"not {expected_revision}: read it again and retry"
-                )
-            # Every action but a stop is a report of the worker: it brings an execution whose
-            # lease ran out back to where it was, before the action applies.
-            renewed = not isinstance(action, Stop) and leases.renew(row, now)
-            restored = [Change.STATUS] if renewed else []
-            match action:
-                case Times() | Progress() | Heartbeat():
-                    return [*restored, *job_actions.report(row, action, now)]
-                case Start() if restored:
-                    job_actions.rejoin(row, action)
-                    leases.renew(row, now)  # under the heartbeat timeout the start may set
-                    return restored
-                case Start() | Suspend() | Resume() | Stop():
-                    if job_actions.transition(row, action, now) is RunningStatus.RUNNING:
-                        leases.renew(row, now)
-                    else:
-                        leases.release(row)
-                    return [Change.STATUS]  # a restored status changed again: one event says both
+        def apply(job: ExecutionState, now: datetime) -> list[Change]:
+            return job_actions.act(job, action, expected_revision, now)
 
         return await self._change(execution_id, apply)
 
@@ -308,11 +266,8 @@ class Executions:
         check_text(errors, "reason", reason)
         errors.raise_if_any()
 
-        def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            changes = job_actions.cancel(row, reason, now)
-            if row.status in TERMINAL_VALUES:
-                leases.release(row)
-            return changes
+        def apply(job: ExecutionState, now: datetime) -> list[Change]:
+            return job_actions.cancel_job(job, reason, now)
 
         return await self._change(execution_id, apply)
 
@@ -330,7 +285,7 @@ class Executions:
         errors.raise_if_any()
 
         def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            restored = [Change.STATUS] if leases.renew(row, now) else []
+            restored = job_actions.reported(row, now)
             by_name = {o["name"]: o for o in row.outputs}
             by_name.update({o["name"]: o for o in outputs})
             row.outputs = list(by_name.values())
@@ -351,7 +306,7 @@ class Executions:
             raise InvalidArgument.of("step.name", "is required")
 
         def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            restored = [Change.STATUS] if leases.renew(row, now) else []
+            restored = job_actions.reported(row, now)
             steps = list(row.steps)
             for index, existing in enumerate(steps):
                 if existing["name"] == step["name"]:
