@@ -6,6 +6,8 @@ package tracking
 import (
 	"context"
 	"crypto/tls"
+	"os"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -20,6 +22,10 @@ import (
 type Options struct {
 	// Token is sent as `authorization: Bearer <token>` with every call.
 	Token string
+	// TraceParent, a W3C trace context, is sent as `traceparent` with every call, so that
+	// the server's spans join that trace and the executions created keep it. Empty: the
+	// TRACEPARENT environment variable, which `tracking run` gives its command.
+	TraceParent string
 	// TLS turns TLS on (nil: plaintext). Its RootCAs, Certificates (mutual TLS) and
 	// ServerName apply.
 	TLS *tls.Config
@@ -42,8 +48,19 @@ func Dial(address string, options Options) (*Client, error) {
 	} else {
 		dialOptions = append(dialOptions, grpc.WithInsecure())
 	}
+	metadata := callMetadata{}
 	if options.Token != "" {
-		dialOptions = append(dialOptions, grpc.WithPerRPCCredentials(bearer(options.Token)))
+		metadata["authorization"] = "Bearer " + options.Token
+	}
+	traceParent := options.TraceParent
+	if traceParent == "" {
+		traceParent = strings.TrimSpace(os.Getenv("TRACEPARENT"))
+	}
+	if traceParent != "" {
+		metadata["traceparent"] = traceParent
+	}
+	if len(metadata) > 0 {
+		dialOptions = append(dialOptions, grpc.WithPerRPCCredentials(metadata))
 	}
 	conn, err := grpc.Dial(address, append(dialOptions, options.DialOptions...)...)
 	if err != nil {
@@ -57,14 +74,15 @@ func (c *Client) Close() error {
 	return c.Conn.Close()
 }
 
-type bearer string
+// callMetadata is sent with every call: the token and the trace context.
+type callMetadata map[string]string
 
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+func (m callMetadata) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return m, nil
 }
 
 // A token over plaintext is allowed: a server on loopback may want one (TRACKING_AUTH=on).
-func (b bearer) RequireTransportSecurity() bool {
+func (m callMetadata) RequireTransportSecurity() bool {
 	return false
 }
 

@@ -216,6 +216,35 @@ func TestCallsWithAToken(t *testing.T) {
 	}
 }
 
+const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+func TestTheTraceContextOfTheEnvironmentOrTheOptionsIsSent(t *testing.T) {
+	t.Setenv("TRACEPARENT", traceParent)
+	fromEnvironment := connect(t, tracking.Options{Token: token})
+	created, err := fromEnvironment.CreateExecution(timeout(t), &pb.CreateExecutionRequest{
+		Execution: &pb.Execution{PipelineName: "traced"},
+	})
+	if err != nil || created.GetExecution().GetTraceParent() != traceParent {
+		t.Fatalf("with TRACEPARENT set: %v %v", created.GetExecution().GetTraceParent(), err)
+	}
+	other := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	fromOptions := connect(t, tracking.Options{Token: token, TraceParent: other})
+	created, err = fromOptions.CreateExecution(timeout(t), &pb.CreateExecutionRequest{
+		Execution: &pb.Execution{PipelineName: "traced"},
+	})
+	if err != nil || created.GetExecution().GetTraceParent() != other {
+		t.Fatalf("with Options.TraceParent: %v %v", created.GetExecution().GetTraceParent(), err)
+	}
+	t.Setenv("TRACEPARENT", "")
+	untraced := connect(t, tracking.Options{Token: token})
+	created, err = untraced.CreateExecution(timeout(t), &pb.CreateExecutionRequest{
+		Execution: &pb.Execution{PipelineName: "traced"},
+	})
+	if err != nil || created.GetExecution().GetTraceParent() != "" {
+		t.Fatalf("with no trace context: %v %v", created.GetExecution().GetTraceParent(), err)
+	}
+}
+
 func TestWatchUntilTheEnd(t *testing.T) {
 	client := connect(t, tracking.Options{Token: token})
 	ctx := timeout(t)

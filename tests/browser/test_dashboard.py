@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -285,36 +286,45 @@ def test_markup_in_names_and_log_lines_is_shown_as_text(
 
 
 # A job as `tracking run` names it, and the exact argv it keeps.
-TYPED = 'python train.py --epochs 10 --note "first try" --data clicks.parquet'
+TYPED = 'python train.py --epochs 10 --note "Ada\'s first try" --data clicks.parquet'
 COMMAND = [
     "python",
     "train.py",
     "--epochs",
     "10",
     "--note",
-    "first try",
+    "Ada's first try",
     "--data",
     "clicks.parquet",
 ]
 
 
-def words_broken(page: Page) -> list[str]:
-    """The words of the page's title that wrap in their middle."""
+# A Struct keeps no order of its keys: the page sorts them, as -o json does.
+RESULT = {"per_class": {"skip": 0.9, "click": 0.95}, "best_epoch": 5, "accuracy": 0.931}
+
+
+def words_broken(page: Page, selector: str) -> list[str]:
+    """The words of the texts in `selector` that wrap in their middle."""
     return list(
         page.evaluate(
-            """() => {
-              const text = document.querySelector("h1").firstChild;
+            """(selector) => {
               const broken = [];
-              let at = 0;
-              for (const word of text.data.split(" ")) {
-                const range = document.createRange();
-                range.setStart(text, at);
-                range.setEnd(text, at + word.length);
-                if (range.getClientRects().length > 1) broken.push(word);
-                at += word.length + 1;
+              const walker = document.createTreeWalker(
+                document.querySelector(selector), NodeFilter.SHOW_TEXT
+              );
+              for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+                let at = 0;
+                for (const word of text.data.split(" ")) {
+                  const range = document.createRange();
+                  range.setStart(text, at);
+                  range.setEnd(text, at + word.length);
+                  if (word && range.getClientRects().length > 1) broken.push(word);
+                  at += word.length + 1;
+                }
               }
               return broken;
-            }"""
+            }""",
+            selector,
         )
     )
 
@@ -394,7 +404,7 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
     client.append_logs(eid, ["\x1b[1;32mvalidation passed\x1b[0m"])  # colours a job wrote
     client.set_execution_outputs(
         eid,
-        result={"accuracy": 0.931, "best_epoch": 5, "per_class": {"click": 0.95, "skip": 0.9}},
+        result=RESULT,
         export_paths={"predictions": "exports/predictions.parquet"},
     )
 
@@ -414,6 +424,9 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
                 "models/ranker"
             )
             expect(row(page, eid).locator(".phase")).to_have_text("epoch 6/10", timeout=LONG)
+            compared = page.locator(".panel", has_text="Metrics of the last")
+            expect(compared).to_contain_text("No metrics reported.", timeout=LONG)
+            expect(page.locator(".live").first).to_have_text("live", timeout=LONG)
             assert_fits(page, viewport)
             screenshot(page, f"deployment{suffix}")
 
@@ -423,17 +436,22 @@ def test_a_deployment_shows_its_schedule_mappings_and_executions_at_any_width(
                 "warning: learning rate clipped"
             )
             result = page.locator(".panel", has_text="Result").locator("pre")
-            expect(result).to_contain_text('"best_epoch": 5')
+            expect(result).to_have_text(json.dumps(RESULT, indent=2, sort_keys=True))
             expect(page.locator("ol.log li .msg").last).to_have_text("validation passed")
             about = page.locator(".panel", has_text="About")
-            expect(about).to_contain_text("python train.py --epochs 10 --note 'first try'")
+            # The exact argv, quoted as typed: the same words as the title here.
+            expect(about.locator("code.command")).to_have_text(TYPED)
             expect(page.locator("h1")).to_have_text(TYPED)
-            assert words_broken(page) == [], "a word of the title is broken across lines"
+            assert words_broken(page, "h1") == [], "a word of the title is broken across lines"
+            assert words_broken(page, "code.command") == [], "a word of the command is broken"
+            expect(page.locator(".metrics .live")).to_have_text("live", timeout=LONG)
             assert_fits(page, viewport)
             screenshot(page, f"execution{suffix}")
             page.goto(f"{server.http_url}/#/?deployment={name}")
             expect(row(page, eid)).to_be_visible(timeout=LONG)
             expect(page.locator("form.filters input[name=deployment]")).to_have_value(name)
+            expect(page.locator(".live")).to_have_text("live", timeout=LONG)
+            assert words_broken(page, "a.job") == [], "a word of the job's name is broken"
             assert_fits(page, viewport)
             screenshot(page, f"executions{suffix}")
         finally:
@@ -507,6 +525,10 @@ def test_an_ended_execution_without_outputs_says_so_plainly(
     expect(page.locator(".panel", has_text="Outputs")).to_contain_text("No outputs.", timeout=LONG)
     expect(page.get_by_text("No outputs yet.")).to_have_count(0)
     expect(page.get_by_text("No result.", exact=True)).to_be_visible()
+    logs = page.locator(".panel.logs")
+    expect(logs).to_contain_text("No log lines.")
+    expect(logs.locator("ol.log")).to_have_count(0)  # no empty box
+    expect(logs.get_by_role("button", name="Pause")).to_be_hidden()  # nothing more will come
 
 
 def test_a_missing_execution_shows_its_message_alone(page: Page, server: ServerThread) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -128,6 +129,17 @@ def test_execution_lifecycle(server: ServerThread, client: TrackingClient) -> No
     ("args", "expected"),
     [
         (["deployments", "list", "--bogus"], "error: No such option: --bogus"),
+        (["--bogus"], "error: No such option: --bogus (see tracking --help)"),
+        (
+            ["--address", "127.0.0.1:1", "executions", "list"],
+            "error: No such option: --address; options go after the command:"
+            " tracking COMMAND --address ...",
+        ),
+        (
+            ["executions", "-o", "json", "list"],
+            "error: No such option: -o; options go after the command:"
+            " tracking executions COMMAND -o ...",
+        ),
         (["executions", "get"], "error: Missing argument 'EXECUTION_ID'."),
         (["nope"], "error: No such command 'nope'."),
         (
@@ -311,6 +323,38 @@ def test_logs_on_a_terminal_mark_stderr_lines_in_red(
     finally:
         os.close(main)
     assert drawn.splitlines() == ["out", "\x1b[31mE\x1b[0m err"]
+
+
+def test_watch_on_a_terminal_shows_how_long_the_job_ran(
+    server: ServerThread, client: TrackingClient
+) -> None:
+    execution_id = new_execution(client)
+    client.start(execution_id)
+    client.stop(execution_id, "SUCCESS")
+    two_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    client.set_times(
+        execution_id,
+        create_time=two_hours_ago,
+        start_time=two_hours_ago,
+        duration=dt.timedelta(hours=1, minutes=2, seconds=3),
+    )
+    main, terminal = os.openpty()
+    try:
+        watcher = subprocess.Popen(
+            [str(TRACKING), "watch", execution_id],
+            stdout=terminal,
+            stderr=terminal,
+            env={**cli_env(server.address), "COLUMNS": "100"},
+        )
+        os.close(terminal)
+        assert watcher.wait(60) == 0
+        drawn = Screen(main).read_to_end().decode()
+    finally:
+        os.close(main)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+    # The job's duration, not the watch's few seconds.
+    assert re.search(r"SUCCESS +━+ 100% 1:02:03\s*$", plain), plain
+    assert "\x1b[32m━" in drawn  # a finished bar is green on any terminal
 
 
 @pytest.mark.parametrize("group", [[], ["deployments"], ["executions"], ["report"]])

@@ -228,12 +228,20 @@ def drawn_until(screen: Screen, text: str) -> str:
     return drawn
 
 
-@pytest.mark.parametrize("command", [["logs", "-f"], ["watch"]], ids=["logs-f", "watch"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["logs", "-f", "exec-anything"],
+        ["watch", "exec-anything"],
+        ["metrics", "exec-anything", "loss", "-f"],
+    ],
+    ids=["logs-f", "watch", "metrics-f"],
+)
 def test_a_follower_without_a_server_says_it_waits_then_fails_like_other_commands(
     command: list[str],
 ) -> None:
     address = free_address()  # nobody listens there
-    process, main = on_a_terminal(address, *command, "exec-anything", "--connect-timeout", "2")
+    process, main = on_a_terminal(address, *command, "--connect-timeout", "2")
     try:
         assert process.wait(60) == 1
         drawn = Screen(main).read_to_end().decode()

@@ -84,20 +84,31 @@ def test_readme_reporting_example_runs(server: ServerThread, backend: str, tmp_p
         == 0
     )
     run[run.index("nightly-scripts")] = deployment
-    run[run.index("python")] = sys.executable
+    # train.py as printed, once the watch is open (the job would not wait for it otherwise).
+    go_on = tmp_path / "go-on"
+    run[run.index("python") :] = [
+        sys.executable,
+        "-c",
+        "import pathlib, runpy, time\n"
+        f"while not pathlib.Path({str(go_on)!r}).exists(): time.sleep(0.05)\n"
+        "runpy.run_path('train.py', run_name='__main__')",
+    ]
     runner = start_tracking(server.address, *run[1:], cwd=tmp_path)
     assert runner.stderr is not None
     execution_id = runner.stderr.readline().split()[-1]
     watcher = start_tracking(server.address, "watch", execution_id)
+    assert watcher.stdout is not None
+    first = watcher.stdout.readline()  # the job's state when the watch opened
+    go_on.touch()
     runner.communicate(timeout=60)
     assert runner.returncode == 0
-    watched, _ = watcher.communicate(timeout=60)
+    rest, _ = watcher.communicate(timeout=60)
     assert watcher.returncode == 0
     # The watch starts at the job's state when it connects, then sees every change.
     expected = printed.splitlines()
-    lines = watched.splitlines()
-    assert lines == expected[len(expected) - len(lines) :], watched
-    assert len(lines) >= 3
+    lines = [first.rstrip("\n"), *rest.splitlines()]
+    assert lines == expected[len(expected) - len(lines) :], lines
+    assert lines[-6:] == expected[-6:]  # every epoch, then the end
 
 
 def test_readme_metrics_example_runs(server: ServerThread, tmp_path: Path) -> None:

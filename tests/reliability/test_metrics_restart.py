@@ -1,9 +1,12 @@
-"""A metric stream survives a SIGKILL and restart of the server: the follower resumes from
-its last seq and gets every point once, in order, and every acknowledged point is stored."""
+"""A metric stream survives a SIGKILL, or a drain (SIGTERM), and a restart of the server: the
+follower resumes from its last seq and gets every point once, in order, and every
+acknowledged point is stored."""
 
 from __future__ import annotations
 
 import threading
+
+import pytest
 
 from tests.support.chaos import free_address
 from tests.support.process import ServerProcess
@@ -22,7 +25,10 @@ def _log(client: TrackingClient, execution_id: str, batch: int) -> int:
     )
 
 
-def test_the_metric_stream_resumes_exactly_across_a_sigkill(fresh_database: str) -> None:
+@pytest.mark.parametrize("stop", ["kill", "drain"])
+def test_the_metric_stream_resumes_exactly_across_a_sigkill_or_a_drain(
+    fresh_database: str, stop: str
+) -> None:
     address = free_address()
     server = ServerProcess(fresh_database, address=address).start()
     received: list[metric_pb2.MetricPoint] = []
@@ -45,7 +51,10 @@ def test_the_metric_stream_resumes_exactly_across_a_sigkill(fresh_database: str)
             follower = threading.Thread(target=follow)
             follower.start()
             wait_for(lambda: len(received) == 4 * BATCH, "the stored points")
-            server.kill()
+            if stop == "kill":
+                server.kill()
+            else:
+                assert server.terminate() == 0  # the drain ends the stream UNAVAILABLE
             server = ServerProcess(fresh_database, address=address).start()
             # A connection of its own: the old one waits out its reconnect backoff.
             with TrackingClient(address, options=[("grpc.use_local_subchannel_pool", 1)]) as again:

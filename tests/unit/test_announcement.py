@@ -222,3 +222,18 @@ def test_the_bridge_hands_a_carried_event_to_the_watchers_of_its_execution() -> 
         assert hub.events_fanned_out == 3
 
     asyncio.run(scenario())
+
+
+def test_lines_go_with_their_size_which_an_older_replica_reads_as_plain_logs() -> None:
+    sent = Announcement("a1b2c3d4", "logs", "exec-1", "dep", size=120_000)
+    payload = encode_announcement(sent)
+    assert payload == "a1b2c3d4|logs:120000|exec-1|dep"
+    received = decode_announcement(payload)
+    assert received is not None
+    assert (received.kind, received.execution_id, received.size) == ("logs", "exec-1", 120_000)
+    # A decoder before sizes: the kind up to ":" (as it read "event:<JSON>").
+    assert payload.split("|")[1].partition(":")[0] == "logs"
+    for bad in ("logs:", "logs:x", "logs:-1", "logs:" + "9" * 40):
+        received = decode_announcement(f"a1b2c3d4|{bad}|exec-1|dep")
+        assert received is not None
+        assert (received.kind, received.size) == ("logs", 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,6 +69,16 @@ click_errors = importlib.import_module(typer.BadParameter.__module__)
 NoArgsIsHelp = getattr(click_errors, "NoArgsIsHelpError", ())
 
 
+def _options_below(command: Any) -> set[str]:
+    """The options the commands of a group take (nothing for a command that is no group)."""
+    found: set[str] = set()
+    for sub in getattr(command, "commands", {}).values():
+        for param in sub.params:
+            found.update(getattr(param, "opts", ()), getattr(param, "secondary_opts", ()))
+        found |= _options_below(sub)
+    return found
+
+
 def main() -> None:
     """Run the command line; a bad flag or argument is one line on stderr and exit code 2."""
     try:
@@ -81,7 +91,19 @@ def main() -> None:
             if isinstance(error, click_errors.UsageError) and error.ctx
             else "--help"
         )
-        typer.echo(f"error: {error.format_message()} (see {where})", err=True)
+        message = error.format_message()
+        if (
+            isinstance(error, click_errors.NoSuchOption)
+            and error.ctx
+            and error.option_name in _options_below(error.ctx.command)
+        ):
+            # `tracking --address X executions list`: options belong to the command they
+            # follow, and a group takes none of the connection's.
+            message += (
+                f"; options go after the command: {error.ctx.command_path} COMMAND"
+                f" {error.option_name} ..."
+            )
+        typer.echo(f"error: {message} (see {where})", err=True)
         code = error.exit_code
     except typer.Abort:
         typer.echo("aborted", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -160,6 +161,30 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, An
         if isinstance(value, dict) and value and key not in ("labels", "result"):
             yield from _flatten(value, f"{prefix}{key}.")
         elif key == "command" and value:
-            yield prefix + key, shlex.join(value)  # the exact argv, as a shell takes it
+            yield prefix + key, shell_join(value)  # the exact argv, as a shell takes it
         elif value not in ({}, [], ""):
             yield prefix + key, json.dumps(value) if isinstance(value, dict | list) else value
+
+
+# Characters a POSIX shell reads as a plain word, and those it still expands in double quotes
+# (history expansion included, for an interactive bash).
+_PLAIN_WORD = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
+_SPECIAL_IN_DOUBLE_QUOTES = frozenset('"$`\\!')
+
+
+def shell_word(word: str) -> str:
+    """`word` as a person would type it for a shell to read it back exactly: bare when it
+    can be, else in single quotes, else (it holds a single quote) in double quotes when
+    nothing in it is special there, else as shlex.quote writes it."""
+    if _PLAIN_WORD.fullmatch(word):
+        return word
+    if "'" not in word:
+        return f"'{word}'"
+    if not _SPECIAL_IN_DOUBLE_QUOTES.intersection(word):
+        return f'"{word}"'
+    return shlex.quote(word)
+
+
+def shell_join(argv: Iterable[str]) -> str:
+    """An argv as one command line a POSIX shell splits back into exactly that argv."""
+    return " ".join(shell_word(word) for word in argv)

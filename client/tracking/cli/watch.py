@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn, TextColumn
+from rich.text import Text
 
 from tracking.cli.common import (
     Connection,
@@ -113,22 +116,48 @@ def _print_each(
     return last
 
 
+# States whose duration grows while the watch waits for the next event.
+TICKING = frozenset({S.RUNNING_STATUS_RUNNING, S.RUNNING_STATUS_CANCEL_REQUESTED})
+
+
+class JobTime(ProgressColumn):
+    """How long the job has run (not how long the watch has): its duration as of the last
+    event, counted on from when that event came while it runs; -:--:-- before it started."""
+
+    def render(self, task: Task) -> Text:
+        status: status_pb2.JobStatus | None = task.fields.get("status")
+        if status is None or not status.HasField("start_time"):
+            return Text("-:--:--", style="progress.elapsed")
+        seconds = status.duration.ToTimedelta().total_seconds()
+        if status.status in TICKING:
+            seconds += time.monotonic() - task.fields["received"]
+        return Text(str(timedelta(seconds=int(max(seconds, 0)))), style="progress.elapsed")
+
+
 def _progress_bar(
     events: Iterable[execution_pb2.ExecutionEvent],
 ) -> execution_pb2.ExecutionEvent | None:
     last = None
     columns = (
         TextColumn("{task.description}"),
-        BarColumn(),
+        # Named colours: rich's default green for a finished bar reads as grey on a
+        # terminal of 16 colours.
+        BarColumn(finished_style="green"),
         TaskProgressColumn(),
-        TimeElapsedColumn(),
+        JobTime(),
     )
     with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("", total=1.0)
+        task = bar.add_task("", total=1.0, status=None)
         for event in events:
             status = event.job_status
             description = f"{status_name(status):<16} {status.phase}"
-            bar.update(task, completed=status.progress, description=description)
+            bar.update(
+                task,
+                completed=status.progress,
+                description=description,
+                status=status,
+                received=time.monotonic(),
+            )
             last = event
     if last is not None and last.job_status.stop_message:
         typer.echo(last.job_status.stop_message)

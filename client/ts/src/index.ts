@@ -12,6 +12,7 @@ export {
   type WatchStatusInit,
 } from "./client.js";
 export { bearerToken } from "./auth.js";
+export { traceParent } from "./trace.js";
 export { codeName, type FieldViolation, TrackingError } from "./errors.js";
 export { DEFAULT_RETRY, isFinal, type RetryPolicy } from "./resume.js";
 export * from "./gen/tracking/v1/auth_pb.js";

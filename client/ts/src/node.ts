@@ -7,6 +7,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 
 import { bearerToken } from "./auth.js";
 import { createTrackingClient, type TrackingClient, type TrackingClientOptions } from "./client.js";
+import { traceParent } from "./trace.js";
 
 export interface TlsOptions {
   /** CA certificate(s) (PEM) to trust instead of the system's. */
@@ -23,6 +24,9 @@ export interface NodeTransportOptions {
   readonly protocol?: "grpc" | "connect";
   /** Sent as `authorization: Bearer <token>` with every call. */
   readonly token?: string | undefined;
+  /** A W3C trace context, sent as `traceparent` with every call. Absent: the TRACEPARENT
+   * environment variable (which `tracking run` gives its command); "": none. */
+  readonly traceParent?: string | undefined;
   /** true (the system's CAs) or TLS settings; plaintext when absent. */
   readonly tls?: boolean | TlsOptions;
   /** Deadline of every call that gives none, in milliseconds. */
@@ -34,8 +38,10 @@ export interface NodeTransportOptions {
 export function createNodeTransport(address: string, options: NodeTransportOptions = {}): Transport {
   const tls = options.tls ?? address.startsWith("https://");
   const baseUrl = /^https?:\/\//.test(address) ? address : `${tls ? "https" : "http"}://${address}`;
+  const trace = (options.traceParent ?? process.env.TRACEPARENT ?? "").trim();
   const interceptors = [
     ...(options.token === undefined ? [] : [bearerToken(options.token)]),
+    ...(trace === "" ? [] : [traceParent(trace)]),
     ...(options.interceptors ?? []),
   ];
   const settings = typeof tls === "object" ? tls : {};

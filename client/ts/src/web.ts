@@ -7,10 +7,13 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 
 import { bearerToken } from "./auth.js";
 import { createTrackingClient, type TrackingClient, type TrackingClientOptions } from "./client.js";
+import { traceParent } from "./trace.js";
 
 export interface WebTransportOptions {
   /** Sent as `authorization: Bearer <token>` with every call. */
   readonly token?: string | undefined;
+  /** A W3C trace context, sent as `traceparent` with every call. */
+  readonly traceParent?: string | undefined;
   /** Deadline of every call that gives none, in milliseconds. */
   readonly timeoutMs?: number;
   /** JSON instead of binary protobuf: easier to read in the browser's network tab. */
@@ -25,6 +28,7 @@ export function createWebTransport(baseUrl: string, options: WebTransportOptions
     useBinaryFormat: !options.json,
     interceptors: [
       ...(options.token === undefined ? [] : [bearerToken(options.token)]),
+      ...(options.traceParent ? [traceParent(options.traceParent)] : []),
       ...(options.interceptors ?? []),
     ],
     ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),

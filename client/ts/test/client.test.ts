@@ -338,6 +338,28 @@ describe("TrackingClient against a live server, auth on", () => {
     }
   });
 
+  it("sends the trace context of TRACEPARENT or of its options, over gRPC and Connect", async () => {
+    const fromEnvironment = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const fromOptions = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const before = process.env.TRACEPARENT;
+    process.env.TRACEPARENT = fromEnvironment;
+    try {
+      const cases: [TrackingClient, string][] = [
+        [connect(server.address, { token, timeoutMs: 20_000 }), fromEnvironment],
+        [connect(server.address, { token, traceParent: fromOptions, timeoutMs: 20_000 }), fromOptions],
+        [connect(server.address, { token, traceParent: "", timeoutMs: 20_000 }), ""],
+        [connectWeb(server.httpUrl, { token, traceParent: fromOptions, timeoutMs: 20_000 }), fromOptions],
+      ];
+      for (const [traced, expected] of cases) {
+        const { execution } = await traced.createExecution({ execution: { pipelineName: "traced" } });
+        assert.equal(execution?.traceParent, expected);
+      }
+    } finally {
+      if (before === undefined) delete process.env.TRACEPARENT;
+      else process.env.TRACEPARENT = before;
+    }
+  });
+
   it("rejects a call without a token with UNAUTHENTICATED", async () => {
     const anonymous = createTrackingClient(createNodeTransport(server.address));
     const error = await rejection(anonymous.getServiceInfo({}));

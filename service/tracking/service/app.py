@@ -195,6 +195,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         queue_capacity=settings.watcher_queue,
         max_watchers_per_principal=settings.max_watchers_per_principal,
         heartbeat_seconds=settings.heartbeat_seconds,
+        backlog_chars=settings.watcher_log_backlog,
     )
     limits = settings.limits()
     recorder = Recorder(database, stored_form)

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     watcher_queue: int = Field(
         1024, gt=0, description="events a watcher may fall behind before it is closed"
     )
+    watcher_log_backlog: int = Field(
+        16 << 20,
+        gt=0,
+        description="characters of log lines a log follower may fall behind (not reading"
+        " them) before it is closed",
+    )
     default_page_size: int = Field(50, gt=0, description="page size when a list request gives none")
     max_page_size: int = Field(1000, gt=0, description="largest page a list returns")
     max_log_batch: int = Field(5000, gt=0, description="most lines in one AppendLogs")

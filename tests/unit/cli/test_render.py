@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
+import subprocess
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tracking.cli.render import SHORT_NAMES, age, run_time, span
+from tracking.cli.render import SHORT_NAMES, age, run_time, shell_join, span
 from tracking.v1 import status_pb2
 
 
@@ -47,3 +51,35 @@ def test_enum_values_have_the_short_names_lists_show() -> None:
     assert SHORT_NAMES["RUNNING_STATUS_CANCELED"] == "CANCELED"
     assert SHORT_NAMES["EXECUTION_RULE_PERIODIC"] == "PERIODIC"
     assert SHORT_NAMES["JOB_TYPE_UNSPECIFIED"] == "-"  # unset
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["python", "train.py", "--epochs", "10"], "python train.py --epochs 10"),
+        (["echo", "two words", ""], "echo 'two words' ''"),
+        (
+            ["python", "-c", "print(f'step {i}')"],
+            "python -c \"print(f'step {i}')\"",
+        ),
+        (["sh", "-c", "echo '$HOME'"], "sh -c 'echo '\"'\"'$HOME'\"'\"''"),
+    ],
+)
+def test_a_command_is_shown_as_a_person_would_type_it(argv: list[str], shown: str) -> None:
+    assert shell_join(argv) == shown
+
+
+def test_a_shown_command_is_read_back_by_a_shell_as_the_same_argv() -> None:
+    argv = ["a b", "it's", 'say "hi"', "$HOME", "`x`", "back\\slash", "wow!", "tab\there", ""]
+    printed = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {shell_join(argv)}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert printed.split("\0")[:-1] == argv
+
+
+@given(st.lists(st.text(alphabet=st.characters(exclude_characters="\0")), max_size=5))
+def test_any_command_splits_back_into_its_argv(argv: list[str]) -> None:
+    assert shlex.split(shell_join(argv)) == argv

@@ -8,7 +8,7 @@ from datetime import datetime
 from tracking.service.api.values import stamp, time_or_none
 from tracking.service.domain.metrics import MetricBatch, shown_value
 from tracking.service.operations.metrics import History
-from tracking.service.store.metrics import SeriesSummary, StoredBucket, StoredPoint
+from tracking.service.store.metrics import SeriesSummary, StoredPoint
 from tracking.v1 import metric_pb2
 
 
@@ -55,25 +55,25 @@ def series_proto(summary: SeriesSummary) -> metric_pb2.MetricSeries:
     )
 
 
-def bucket_proto(bucket: StoredBucket) -> metric_pb2.MetricBucket:
-    return metric_pb2.MetricBucket(
-        first_step=bucket.first_step,
-        last_step=bucket.last_step,
-        min_value=shown_value(bucket.min_value),
-        max_value=shown_value(bucket.max_value),
-        last_value=shown_value(bucket.last_value),
-        count=bucket.count,
-        last_time=stamp(bucket.last_time),
-    )
-
-
 def history_proto(history: History) -> metric_pb2.MetricHistory:
-    return metric_pb2.MetricHistory(
+    found = metric_pb2.MetricHistory(
         execution_id=history.execution_id,
         # The request names the series: its points leave the name out.
         points=[point_proto(point, named=False) for point in history.points],
-        buckets=[bucket_proto(bucket) for bucket in history.buckets],
         count=history.count,
         bucket_width=history.bucket_width,
         through_seq=history.through_seq,
     )
+    # Made in place: a list of made messages would be copied into the field one by one.
+    add = found.buckets.add
+    for bucket in history.buckets:
+        add(
+            first_step=bucket.first_step,
+            last_step=bucket.last_step,
+            min_value=shown_value(bucket.min_value),
+            max_value=shown_value(bucket.max_value),
+            last_value=shown_value(bucket.last_value),
+            count=bucket.count,
+            last_time=stamp(bucket.last_time),
+        )
+    return found

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+
+import grpc
 
 from tracking.service.api.context import Context, watcher_budget
 from tracking.service.api.execution_messages import event_proto, snapshot_proto
@@ -15,6 +19,35 @@ from tracking.service.domain.log_filters import LineFilter, line_filter
 from tracking.service.operations.streams import StatusItem, Streams
 from tracking.service.operations.streams import overflow_listener as overflow_listener
 from tracking.v1 import tracking_service_pb2 as pb
+
+# Statuses of streams closed because they fell behind, on their way to their readers.
+_closing: set[asyncio.Future[None]] = set()
+
+
+def close_when_behind(context: Context) -> None:
+    """A gRPC stream whose watcher overflows ends at once, even while it waits for its
+    reader to take a message: its status is queued (the reader gets what was sent, then
+    RESOURCE_EXHAUSTED saying where to resume) and its handler is cancelled, which lets go
+    of its watcher and of what it read. Server-sent events set a listener of their own."""
+    if overflow_listener.get() is not None:
+        return
+    task = asyncio.current_task()
+    if task is None:
+        return
+
+    def close(message: str) -> None:
+        status = asyncio.ensure_future(_abort(context, message))
+        _closing.add(status)
+        status.add_done_callback(_closing.discard)
+        task.cancel()
+
+    overflow_listener.set(close)
+
+
+async def _abort(context: Context, message: str) -> None:
+    # AbortError once the status is sent; a call that already ended refuses a second one.
+    with contextlib.suppress(Exception):
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
 
 def _heartbeat() -> pb.Heartbeat:
@@ -33,6 +66,7 @@ class StreamsApi:
             raise InvalidArgument.of(
                 "deployment_name", "watch an execution or a deployment, not both"
             )
+        close_when_behind(context)
         if request.execution_id:
             if request.resume_token:
                 raise InvalidArgument.of(
@@ -75,6 +109,7 @@ class StreamsApi:
         self, request: pb.StreamLogsRequest, context: Context
     ) -> AsyncIterator[pb.StreamLogsResponse]:
         keep = _log_stream_filter(request)
+        close_when_behind(context)
         responses = (
             self._deployment_logs(request, keep, watcher_budget(context))
             if request.deployment_name

@@ -6,6 +6,8 @@ A payload is four fields joined by "|": replica id, kind, execution id, deployme
 An "event" announcement carries its committed event in the kind field, as
 `event:<JSON>`, so the replicas that receive it hand it to their watchers without reading
 the table; one whose event would not fit in a NOTIFY goes as plain `event`, a wake-up. A
+"logs" announcement carries the size of its lines (characters of messages) as
+`logs:<size>`. A
 replica that does not know the carried form still reads four fields and an unknown kind,
 which it takes as a wake-up; a carried event this version cannot read is one too.
 """
@@ -35,6 +37,7 @@ class Announcement:
     execution_id: str
     deployment_name: str | None
     event: ExecutionEventRow | None = None
+    size: int = 0
 
 
 def encode_announcement(announcement: Announcement) -> str:
@@ -57,6 +60,8 @@ def encode_announcement(announcement: Announcement) -> str:
         payload = _join(announcement, kind + ":" + carried.replace("|", "\\u007c"))
         if len(payload) <= MAX_PAYLOAD:
             return payload
+    if kind == "logs" and announcement.size:
+        return _join(announcement, f"logs:{announcement.size}")
     return _join(announcement, kind)
 
 
@@ -80,7 +85,9 @@ def decode_announcement(payload: str) -> Announcement | None:
     replica_id, kind, execution_id, deployment_name = parts
     kind, _, carried = kind.partition(":")
     event = _event(carried, execution_id, deployment_name or None) if kind == "event" else None
-    return Announcement(replica_id, kind, execution_id, deployment_name or None, event)
+    digits = kind == "logs" and carried.isascii() and carried.isdigit() and len(carried) < 19
+    size = int(carried) if digits else 0
+    return Announcement(replica_id, kind, execution_id, deployment_name or None, event, size)
 
 
 def _event(

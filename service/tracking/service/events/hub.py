@@ -60,25 +60,45 @@ def _ends(row: ExecutionEventRow, changes: list[Change]) -> bool:
 IDLE = object()
 """What Subscription.next returns when nothing happened for a heartbeat interval."""
 
+# How far a log follower may fall behind before it is closed, in characters of lines
+# (bytes, for ASCII).
+DEFAULT_BACKLOG_CHARS = 16 << 20
+
 
 class Subscription:
     """A bounded queue of events (or wake-ups, None) for one watcher.
 
     Waiting costs one future and no timer: the hub's ticker resolves the
     futures of watchers that stayed idle for a heartbeat interval.
+
+    A log follower is handed no lines, only wake-ups; what bounds it is the size of the
+    lines committed while it was not waiting for the hub (sending, or stuck sending to a
+    reader that stopped reading): past `backlog_chars` characters of them, it overflowed.
     """
 
-    def __init__(self, hub: EventHub, topic: Topic, principal: str, capacity: int) -> None:
+    def __init__(
+        self,
+        hub: EventHub,
+        topic: Topic,
+        principal: str,
+        capacity: int,
+        backlog_chars: int = DEFAULT_BACKLOG_CHARS,
+    ) -> None:
         self._hub = hub
         self.topic = topic
         self.principal = principal
         self._capacity = capacity
+        self._backlog_chars = backlog_chars
         self._items: deque[SharedEvent | None] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
+        # Characters of lines committed since the watcher last looked at the hub.
+        self.behind_chars = 0
         # Called once when the queue overflows: a transport whose reader stopped reading
         # closes the stream then, without waiting for the watcher to take its next item.
         self.on_overflow: Callable[[], None] | None = None
+        # Where the watcher's stream resumes, for the message that closes it.
+        self.resume_from = "the last message received"
         self.active_at = time.monotonic()
 
     def _resolve(self) -> None:
@@ -89,12 +109,25 @@ class Subscription:
         if self.overflowed:
             return
         if len(self._items) >= self._capacity:
-            self.overflowed = True
-            if self.on_overflow is not None:
-                self.on_overflow()
+            self._overflow()
         else:
             self._items.append(event)
         self._resolve()
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        if self.on_overflow is not None:
+            self.on_overflow()
+
+    def grew(self, size: int) -> None:
+        """Lines of `size` characters were committed: a watcher waiting for the hub looks
+        at the table; one busy elsewhere finds them when it next looks, unless it fell
+        more than `backlog_chars` behind."""
+        if self._waiter is None and not self.overflowed:
+            self.behind_chars += size
+            if self.behind_chars > self._backlog_chars:
+                self._overflow()
+        self.wake()
 
     def wake(self) -> None:
         """Make the watcher look at the table (a change it was not handed, or shutdown)."""
@@ -123,6 +156,7 @@ class Subscription:
         if self.overflowed:
             raise WatcherOverflow
         self.active_at = time.monotonic()
+        self.behind_chars = 0
         return self._items.popleft() if self._items else IDLE
 
     def close(self) -> None:
@@ -141,8 +175,10 @@ class EventHub:
         queue_capacity: int = 1024,
         max_watchers_per_principal: int = 10_000,
         heartbeat_seconds: float = 15.0,
+        backlog_chars: int = DEFAULT_BACKLOG_CHARS,
     ) -> None:
         self.queue_capacity = queue_capacity
+        self.backlog_chars = backlog_chars
         self.max_watchers_per_principal = max_watchers_per_principal
         self.heartbeat_seconds = heartbeat_seconds
         self._ticker: asyncio.Task[None] | None = None
@@ -163,7 +199,7 @@ class EventHub:
             raise HubClosed
         if self._per_principal[principal] >= self.max_watchers_per_principal:
             raise TooManyWatchers
-        subscription = Subscription(self, topic, principal, self.queue_capacity)
+        subscription = Subscription(self, topic, principal, self.queue_capacity, self.backlog_chars)
         self._subscribers[topic].add(subscription)
         self._per_principal[principal] += 1
         return subscription
@@ -222,10 +258,17 @@ class EventHub:
         self._wake(Topic("logs", execution_id))
         self._wake(Topic("metrics", execution_id))
 
-    def publish_logs(self, execution_id: str, deployment_name: str | None = None) -> None:
-        self._wake(Topic("logs", execution_id))
+    def publish_logs(
+        self, execution_id: str, deployment_name: str | None = None, size: int = 0
+    ) -> None:
+        """Lines of `size` characters (of messages) were committed to an execution's log."""
+        self._grew(Topic("logs", execution_id), size)
         if deployment_name:
-            self._wake(Topic("deployment_logs", deployment_name))
+            self._grew(Topic("deployment_logs", deployment_name), size)
+
+    def _grew(self, topic: Topic, size: int) -> None:
+        for subscription in list(self._subscribers.get(topic, ())):
+            subscription.grew(size)
 
     def publish_metrics(self, execution_id: str) -> None:
         self._wake(Topic("metrics", execution_id))

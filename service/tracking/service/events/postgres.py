@@ -54,7 +54,9 @@ class PostgresBridge:
         if announcement is None or announcement.replica_id == self.replica_id:
             return
         if announcement.kind == "logs":
-            self.hub.publish_logs(announcement.execution_id, announcement.deployment_name)
+            self.hub.publish_logs(
+                announcement.execution_id, announcement.deployment_name, announcement.size
+            )
         elif announcement.kind == "metrics":
             self.hub.publish_metrics(announcement.execution_id)
         elif announcement.kind == "deployment_deleted" and announcement.deployment_name:

@@ -225,7 +225,8 @@ class SseEndpoint:
         out: asyncio.Queue[Any],
         abort: Callable[[], None] | None,
     ) -> None:
-        overflow_listener.set(abort)
+        # Its unsent bytes are dropped: the EventSource resumes from its Last-Event-ID.
+        overflow_listener.set(None if abort is None else lambda _message: abort())
         try:
             async for response in self.method.stream(request, cast(Any, context)):
                 await out.put(response)

@@ -24,7 +24,12 @@ from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprin
 from tracking.service.domain.status import TERMINAL_VALUES
 from tracking.service.events.hub import Topic
 from tracking.service.operations import line_matching
-from tracking.service.operations.log_reads import LINE_BATCH, READ_BATCH, tail_start
+from tracking.service.operations.log_reads import (
+    BATCH_CHARS,
+    LINE_BATCH,
+    READ_BATCH,
+    tail_start,
+)
 from tracking.service.store import deployment_logs as store
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
@@ -193,8 +198,10 @@ class DeploymentLogStream:
                     from_time=self.since,
                     stream=self.stream,
                     limit=LINE_BATCH,
+                    max_chars=BATCH_CHARS,
                 )
-                if len(lines) == LINE_BATCH:
+                # A batch of as many lines or characters as a batch holds may have left some.
+                if len(lines) == LINE_BATCH or _chars(lines) >= BATCH_CHARS:
                     full_batch = True
                     cursor.seqs[execution_id] = lines[-1].seq
                 elif status in TERMINAL_VALUES:
@@ -225,3 +232,7 @@ class DeploymentLogStream:
     def _token_maker(self, cursor: DeploymentLogCursor, execution_id: str) -> Callable[[int], str]:
         # Called while the stream waits at the yield: the cursor is as the batch left it.
         return lambda seq: self.codec.encode(self.query, cursor.position(execution_id, seq))
+
+
+def _chars(lines: list[LogLineRow]) -> int:
+    return sum(len(line.message) for line in lines)

@@ -24,14 +24,18 @@ from tracking.service.store.database import Database
 from tracking.service.store.group import Batch
 from tracking.service.store.models import LogLineRow
 
-# Lines read at a time while a filter looks for matches.
+# Lines read at a time while a filter looks for matches, and their characters at most.
 SCAN_BATCH = 1000
+SCAN_BATCH_CHARS = 4 << 20
 # What one filtered read examines at most, in lines, in characters and in seconds of
 # matching: a pattern that matches nothing in a long log costs a bounded amount of work,
 # and the response says where to read on.
 MAX_SCANNED_LINES = 100_000
 MAX_SCANNED_CHARS = 16 << 20
 MAX_MATCH_SECONDS = 0.5
+# What one read returns at most, in characters of messages (with one line always): the
+# response holds 2 MiB at most, and 10,000 lines of 64 KB would be 640 MB to read for it.
+READ_CHARS = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,14 @@ class Logs:
             log_seq += len(lines)
             await execution_store.set_log_seq(batch.connection, execution_id, log_seq, **renewed)
             await store.insert_batch(batch.connection, execution_id, first, lines, now)
-            batch.announce("logs", execution_id, state.deployment_name)
+            size = sum(map(len, lines.messages))
+            batch.announce("logs", execution_id, state.deployment_name, size=size)
 
             def published() -> None:
                 self.lines_written += len(lines)
                 if event is not None:
                     self.hub.publish([event])
-                self.hub.publish_logs(execution_id, state.deployment_name)
+                self.hub.publish_logs(execution_id, state.deployment_name, size)
 
             batch.after_commit(published)
             return log_seq
@@ -143,14 +148,17 @@ class Logs:
                     to_time=to_time,
                     stream=stream,
                     limit=allowed + 1,
+                    max_chars=READ_CHARS,
                 )
+            if len(lines) <= allowed and _chars(lines) >= READ_CHARS:
+                return LogPage(lines, True)  # cut by size: more lines may follow
         else:
             await self.db.read(execution_store.get, execution_id)
             # A batch per read, so that a long scan holds no transaction open; one line past
             # what may be returned tells whether more match.
             lines = []
             cursor = after_seq
-            scanned_lines = scanned_chars = 0
+            scanned_lines = scanned_chars = kept_chars = 0
             budget = MatchBudget(MAX_MATCH_SECONDS)
             while len(lines) <= allowed:
                 if (
@@ -167,7 +175,9 @@ class Logs:
                     to_time=to_time,
                     stream=stream,
                     limit=SCAN_BATCH,
+                    max_chars=SCAN_BATCH_CHARS,
                 )
+                whole = len(batch) < SCAN_BATCH and _chars(batch) < SCAN_BATCH_CHARS
                 within = _within_chars(batch, MAX_SCANNED_CHARS - scanned_chars, scanned_lines)
                 if batch and not within:
                     return LogPage(lines, True, scanned_to=cursor)
@@ -176,7 +186,10 @@ class Logs:
                 scanned_lines += len(examined)
                 scanned_chars += sum(len(line.message) for line in examined)
                 lines += scan.kept
-                if len(examined) == len(batch) < SCAN_BATCH:
+                kept_chars += _chars(scan.kept)
+                if kept_chars >= READ_CHARS and len(lines) <= allowed:
+                    return LogPage(lines, True)  # as many as a response holds: read on
+                if len(examined) == len(batch) and whole:
                     break
                 cursor = examined[-1].seq
         more = len(lines) > allowed
@@ -193,3 +206,7 @@ def _within_chars(batch: list[LogLineRow], chars: int, scanned: int) -> list[Log
         if total > chars and (index or scanned):
             return batch[:index]
     return batch
+
+
+def _chars(lines: list[LogLineRow]) -> int:
+    return sum(len(line.message) for line in lines)

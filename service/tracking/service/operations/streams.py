@@ -51,11 +51,16 @@ from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLi
 
 READ_BATCH = 500
 
-# Set by a transport that cannot tell a stream it is behind while it waits to send (the
-# server-sent events): called when the stream's watcher overflows, to close it at once.
-overflow_listener: ContextVar[Callable[[], None] | None] = ContextVar(
+# Set by the transport: called when the stream's watcher overflows, with the message that
+# says where to resume, to close the stream at once, even while it waits to send to a
+# reader that stopped reading.
+overflow_listener: ContextVar[Callable[[str], None] | None] = ContextVar(
     "overflow_listener", default=None
 )
+
+
+def behind_message(resume_from: str) -> str:
+    return f"this watcher fell too far behind and was closed: resume from {resume_from}"
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,9 @@ class Streams:
             ) from None
         except HubClosed:
             raise Unavailable("the server is shutting down: connect to another replica") from None
-        subscription.on_overflow = overflow_listener.get()
+        listener = overflow_listener.get()
+        if listener is not None:
+            subscription.on_overflow = lambda: listener(behind_message(subscription.resume_from))
         with subscription:
             yield subscription
 
@@ -121,12 +128,11 @@ class Streams:
         """The hub's next event, or a Nudge: IDLE (time for a heartbeat) or LOOK (read the
         table: a change came that the hub did not hand over). `cursor` names where a
         watcher that is closed resumes."""
+        subscription.resume_from = cursor
         try:
             item = await subscription.next()
         except WatcherOverflow:
-            raise ResourceExhausted(
-                f"this watcher fell too far behind and was closed: resume from {cursor}"
-            ) from None
+            raise ResourceExhausted(behind_message(cursor)) from None
         except HubClosed:
             raise Unavailable(f"the server is shutting down: resume from {cursor}") from None
         if item is IDLE:
@@ -190,6 +196,7 @@ class Streams:
                     execution_store.events_after_revision, execution_id, cursor, READ_BATCH
                 )
                 for event in rows:
+                    subscription.resume_from = f"after_revision={event.revision}"
                     yield StatusItem(event=event)
                     cursor = event.revision
                     if ends_watch(event):
@@ -209,6 +216,7 @@ class Streams:
                         continue
                     if item.row.revision != cursor + 1:
                         break
+                    subscription.resume_from = f"after_revision={item.row.revision}"
                     yield StatusItem(event=item.row, shared=item)
                     cursor = item.row.revision
                     if ends_watch(item.row):
@@ -348,6 +356,7 @@ class Streams:
                     kept = await line_matching.kept(keep, batch)
                     del batch
                     if kept:
+                        subscription.resume_from = f"after_seq={cursor}"
                         yield kept
                 if not follow or ended:
                     return

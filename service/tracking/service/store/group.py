@@ -81,12 +81,14 @@ class Batch:
         execution_id: str,
         deployment_name: str | None = None,
         event: ExecutionEventRow | None = None,
+        size: int = 0,
     ) -> None:
         """Tell the other replicas (PostgreSQL), once this transaction commits, that
-        something changed; an "event" announcement carries `event`."""
+        something changed; an "event" announcement carries `event`, a "logs" one the
+        `size` of the lines."""
         if self.connection.dialect.name == "postgresql":
             self.announcements.append(
-                Announcement(self.replica_id, kind, execution_id, deployment_name, event)
+                Announcement(self.replica_id, kind, execution_id, deployment_name, event, size)
             )
 
     def after_commit(self, action: Callable[[], None]) -> None:

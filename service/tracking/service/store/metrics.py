@@ -208,9 +208,34 @@ _IN_LEVEL = (
 _STALE_ROLLUPS = core_select(_ROLLUPS.c.bucket).where(
     *_IN_LEVEL, _ROLLUPS.c.max_seq > bindparam("b_through")
 )
-# The other rollup rows joined into the history's buckets by the database, then the row
-# holding each bucket's last step (one probe per bucket) for its last value and time.
-_ROLLED = text(
+# The other rollup rows joined into the history's buckets by the database, each bucket's
+# last value and time taken from its row with the largest last step. On PostgreSQL in the
+# same pass (a join back to the rollups by bucket was planned, on statistics gathered before
+# the series grew, as a nested loop scanning every row of the level once per bucket:
+# seconds for a million points); SQLite, which plans by its indexes, does that join in half
+# the time of the ranking (one primary key probe per bucket).
+_ROLLED_RANKED = text(
+    """
+    WITH ranked AS (
+        SELECT (first_step - :b_first) / :b_width AS k, first_step, last_step, min_value,
+               max_value, count, last_value, last_time,
+               row_number() OVER (PARTITION BY (first_step - :b_first) / :b_width
+                                  ORDER BY last_step DESC, last_seq DESC) AS latest
+        FROM metric_rollups
+        WHERE execution_id = :b_execution_id AND name = :b_name AND level = :b_level
+          AND bucket >= :b_low AND bucket <= :b_high AND max_seq <= :b_through
+    )
+    SELECT min(first_step) AS first_step, max(last_step) AS last_step,
+           min(min_value) AS min_value, max(max_value) AS max_value,
+           CAST(sum(count) AS BIGINT) AS count,
+           max(CASE WHEN latest = 1 THEN last_value END) AS last_value,
+           max(CASE WHEN latest = 1 THEN last_time END) AS last_time
+    FROM ranked
+    GROUP BY k
+    ORDER BY min(first_step)
+    """
+).columns(last_time=UtcDateTime())
+_ROLLED_JOINED = text(
     """
     WITH grouped AS (
         SELECT (first_step - :b_first) / :b_width AS k, min(first_step) AS first_step,
@@ -324,6 +349,32 @@ async def largest_steps(
     return largest
 
 
+_ROLLUP_COLUMNS = (
+    "execution_id",
+    "name",
+    "level",
+    "bucket",
+    "count",
+    "first_step",
+    "min_value",
+    "max_value",
+    "last_step",
+    "last_seq",
+    "last_value",
+    "last_time",
+    "max_seq",
+)
+
+
+@functools.cache
+def _roll_up_for(dialect: Dialect) -> str:
+    """The rollup upsert in this dialect's own positional parameter style."""
+    compiled = _ROLL_UP.compile(dialect=dialect)
+    if tuple(compiled.positiontup or ()) != _ROLLUP_COLUMNS:
+        raise RuntimeError(f"{dialect.name}: rollup parameters are not positional")
+    return compiled.string
+
+
 @functools.cache
 def _insert_for(dialect: Dialect) -> tuple[str, Callable[[Any], Any] | None]:
     """The INSERT of a point in this dialect's own parameter style, and how a time is bound."""
@@ -373,9 +424,39 @@ async def insert_batch(
         await driver.copy_records_to_table(_POINTS.name, records=rows, columns=_COLUMNS)
     else:
         await connection.exec_driver_sql(sql, rows)
-    await connection.execute(
-        _ROLL_UP, rollups(execution_id, first_seq, batch, steps, [t or now for t in batch.times])
-    )
+    times = [time or now for time in batch.times]
+    rolled = rollups(execution_id, first_seq, batch, steps, times)
+    if bind_time is not None:
+        rolled = [(*row[:11], bound(row[11]), row[12]) for row in rolled]
+    await connection.exec_driver_sql(_roll_up_for(connection.dialect), rolled)
+
+
+# A rollup row while it is summed: count, first_step, min_value, max_value, last_step,
+# last_seq, last_value, last_time, max_seq.
+_Rolled = list[Any]
+
+
+def _fold(rows: dict[tuple[str, int], _Rolled], shift: int) -> dict[tuple[str, int], _Rolled]:
+    """The rows of one level summed into the next, whose buckets are 2**shift times wider."""
+    found: dict[tuple[str, int], _Rolled] = {}
+    for (name, bucket), row in rows.items():
+        key = (name, bucket >> shift)
+        into = found.get(key)
+        if into is None:
+            found[key] = row.copy()
+            continue
+        into[0] += row[0]
+        if row[1] < into[1]:
+            into[1] = row[1]
+        if row[2] is not None and (into[2] is None or row[2] < into[2]):
+            into[2] = row[2]
+        if row[3] is not None and (into[3] is None or row[3] > into[3]):
+            into[3] = row[3]
+        if row[4] > into[4] or (row[4] == into[4] and row[5] > into[5]):
+            into[4:8] = row[4:8]
+        if row[8] > into[8]:
+            into[8] = row[8]
+    return found
 
 
 def rollups(
@@ -384,45 +465,42 @@ def rollups(
     batch: MetricBatch,
     steps: list[int],
     times: list[datetime],
-) -> list[dict[str, Any]]:
-    """The batch summarized per (series, level, bucket), as rows to add to the rollups."""
-    found: dict[tuple[str, int, int], dict[str, Any]] = {}
-    for index, (name, step, value, time) in enumerate(
-        zip(batch.names, steps, batch.values, times, strict=True)
+) -> list[tuple[Any, ...]]:
+    """The batch summarized per (series, level, bucket), as rows to add to the rollups
+    (columns in _ROLLUP_COLUMNS order): the points summed into the narrowest level, each
+    level summed into the next."""
+    rows: dict[tuple[str, int], _Rolled] = {}
+    first_level = LEVELS[0]
+    for seq, name, step, value, time in zip(
+        range(first_seq, first_seq + len(steps)),
+        batch.names,
+        steps,
+        batch.values,
+        times,
+        strict=True,
     ):
-        seq = first_seq + index
-        for level in LEVELS:
-            key = (name, level, step >> level)
-            row = found.get(key)
-            if row is None:
-                found[key] = {
-                    "execution_id": execution_id,
-                    "name": name,
-                    "level": level,
-                    "bucket": step >> level,
-                    "count": 1,
-                    "first_step": step,
-                    "min_value": value,
-                    "max_value": value,
-                    "last_step": step,
-                    "last_seq": seq,
-                    "last_value": value,
-                    "last_time": time,
-                    "max_seq": seq,
-                }
-                continue
-            row["count"] += 1
-            row["max_seq"] = seq
-            row["first_step"] = min(row["first_step"], step)
-            if value is not None:
-                if row["min_value"] is None or value < row["min_value"]:
-                    row["min_value"] = value
-                if row["max_value"] is None or value > row["max_value"]:
-                    row["max_value"] = value
-            if step >= row["last_step"]:
-                row["last_step"], row["last_seq"] = step, seq
-                row["last_value"], row["last_time"] = value, time
-    return list(found.values())
+        key = (name, step >> first_level)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = [1, step, value, value, step, seq, value, time, seq]
+            continue
+        row[0] += 1
+        if step < row[1]:
+            row[1] = step
+        if value is not None:
+            if row[2] is None or value < row[2]:
+                row[2] = value
+            if row[3] is None or value > row[3]:
+                row[3] = value
+        if step >= row[4]:  # the points come in seq order: the later one of a step wins
+            row[4], row[5], row[6], row[7] = step, seq, value, time
+        row[8] = seq
+    found: list[tuple[Any, ...]] = []
+    for index, level in enumerate(LEVELS):
+        if index:
+            rows = _fold(rows, level - LEVELS[index - 1])
+        found += [(execution_id, name, level, bucket, *row) for (name, bucket), row in rows.items()]
+    return found
 
 
 async def cursors(session: AsyncSession, execution_id: str) -> tuple[int, int]:
@@ -578,8 +656,11 @@ async def rolled_buckets(
             )
             if piece is not None:
                 pieces.append(piece)
-        parameters |= {"b_first": cut.first_step, "b_width": cut.width, "b_size": size}
-        pieces += [StoredBucket(*row) for row in await connection.execute(_ROLLED, parameters)]
+        parameters |= {"b_first": cut.first_step, "b_width": cut.width}
+        rolled = _ROLLED_RANKED
+        if connection.dialect.name == "sqlite":
+            rolled, parameters["b_size"] = _ROLLED_JOINED, size
+        pieces += [StoredBucket(*row) for row in await connection.execute(rolled, parameters)]
     return merged_buckets(pieces, cut)
 
 

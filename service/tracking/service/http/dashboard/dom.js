@@ -21,6 +21,13 @@ export function add(element, children) {
   return element;
 }
 
+// Words (a title's, a command's, a job's name), each in a box of its own: a line breaks
+// between words (not after a hyphen inside one, as in --data), and inside one only when it is
+// wider than the line.
+export function unbroken(text) {
+  return text.split(" ").map((word, i) => [i ? " " : null, h("span", { class: "word" }, word)]);
+}
+
 export function replace(element, ...children) {
   element.replaceChildren();
   return add(element, children);

@@ -79,12 +79,26 @@ export function percent(progress) {
   return `${Math.round((progress || 0) * 100)}%`;
 }
 
+// A map's keys sorted (as the command line's -o json has them): a Struct keeps no order.
 export function json(value) {
-  return JSON.stringify(value, null, 2);
+  const sorted = (_, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+      : v;
+  return JSON.stringify(value, sorted, 2);
 }
 
-// An argv as a POSIX shell takes it back (Python's shlex.join): each word that needs it in
-// single quotes, a single quote inside written '"'"'.
+// A word as a person types it for a POSIX shell to read it back exactly (the command line's
+// shell_word): bare when it can be, else in single quotes, else (it holds a single quote) in
+// double quotes when nothing in it is special there, else a single quote written '"'"'.
+function shellWord(word) {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  if (!word.includes("'")) return `'${word}'`;
+  if (!/["$`\\!]/.test(word)) return `"${word}"`;
+  return `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
+// An argv as one command line a POSIX shell splits back into exactly that argv.
 export function shellJoin(argv) {
-  return argv.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`)).join(" ");
+  return argv.map(shellWord).join(" ");
 }

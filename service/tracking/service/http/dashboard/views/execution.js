@@ -2,7 +2,7 @@
 // results, its logs, and a cancel button.
 
 import { call, stream } from "../api.js";
-import { facts, h, replace, section, table } from "../dom.js";
+import { facts, h, replace, section, table, unbroken } from "../dom.js";
 import {
   durationOf, enumName, isTerminal, json, seconds, shellJoin, shortDuration, statusBadge, statusOf, when,
   words,
@@ -85,7 +85,7 @@ function labels(map) {
 }
 
 export function executionView(root, executionId, who) {
-  const title = h("h1", {}, executionId);
+  const title = h("h1", {}, unbroken(executionId));
   const badge = h("span");
   const statusFacts = h("div");
   const progress = h("div", { class: "progress-large" });
@@ -153,7 +153,7 @@ export function executionView(root, executionId, who) {
   }
 
   function drawAll() {
-    title.textContent = execution.jobName || executionId;
+    replace(title, unbroken(execution.jobName || executionId));
     const dep = execution.deploymentName;
     replace(
       summary,
@@ -166,7 +166,7 @@ export function executionView(root, executionId, who) {
         ["Model run", execution.modelRunId],
         ["Created by", execution.createdBy],
         ["Heartbeat timeout", execution.heartbeatTimeout ? shortDuration(seconds(execution.heartbeatTimeout)) : ""],
-        ["Command", (execution.command || []).length ? h("code", {}, shellJoin(execution.command)) : ""],
+        ["Command", (execution.command || []).length ? h("code", { class: "command" }, unbroken(shellJoin(execution.command))) : ""],
         ["Labels", labels(execution.labels)],
       ]),
     );

@@ -1,7 +1,7 @@
 // The executions list: one page from ListExecutions, kept live by one WatchStatus stream.
 
 import { ApiError, call, stream } from "../api.js";
-import { h, replace } from "../dom.js";
+import { h, replace, unbroken } from "../dom.js";
 import { STATUSES, age, durationOf, percent, statusBadge, statusOf, words } from "../format.js";
 
 const quoted = (text) => `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
@@ -100,7 +100,7 @@ export function executionList(criteria, { pageSize = 25, showDeployment = true }
     const job = h(
       "a",
       { href: `#/executions/${encodeURIComponent(id)}`, class: "job" },
-      execution.jobName || id,
+      unbroken(execution.jobName || id),
     );
     const deployment = execution.deploymentName
       ? h("a", { href: `#/deployments/${encodeURIComponent(execution.deploymentName)}` }, execution.deploymentName)

@@ -113,6 +113,7 @@ export function logPanel(executionId) {
     if (!paused) {
       show(pending);
       pending = [];
+      if (state.dataset.state === "ended") pause.hidden = true;
     }
     explain();
   }
@@ -129,6 +130,8 @@ export function logPanel(executionId) {
       end: () => {
         state.textContent = "ended: no more lines";
         state.dataset.state = "ended";
+        if (!paused) pause.hidden = true; // nothing more will come
+        if (!lastSeq) box.replaceWith(h("p", { class: "muted" }, "No log lines."));
       },
       fail: (error) => {
         state.textContent = "stopped";
