@@ -426,3 +426,21 @@ func realDir(t *testing.T) string {
 	}
 	return here
 }
+
+// The harness itself: a server that cannot start fails the tests with its own words.
+func TestAServerThatCannotStartIsReportedWithItsOwnError(t *testing.T) {
+	bin, problem := trackingBin()
+	if problem != "" {
+		t.Skip(problem)
+	}
+	t.Setenv("TRACKING_MAX_PAGE_SIZE", "lots")
+	_, err := serve(bin, "sqlite:///"+filepath.Join(t.TempDir(), "tracking.db"))
+	if err == nil {
+		t.Fatal("the server started")
+	}
+	for _, want := range []string{"tracking serve exited", "error: max_page_size: Input should be a valid integer"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("%q does not say %q", err, want)
+		}
+	}
+}

@@ -529,6 +529,7 @@ def test_an_ended_execution_without_outputs_says_so_plainly(
     expect(logs).to_contain_text("No log lines.")
     expect(logs.locator("ol.log")).to_have_count(0)  # no empty box
     expect(logs.get_by_role("button", name="Pause")).to_be_hidden()  # nothing more will come
+    expect(logs.get_by_role("button", name="Download all lines")).to_be_hidden()
 
 
 def test_a_missing_execution_shows_its_message_alone(page: Page, server: ServerThread) -> None:

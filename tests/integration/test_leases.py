@@ -22,7 +22,7 @@ from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 from tracking.service.settings import Settings
 from tracking.v1 import execution_pb2 as epb
-from tracking.v1 import io_pb2
+from tracking.v1 import io_pb2, metric_pb2
 from tracking.v1 import status_pb2 as spb
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -106,6 +106,11 @@ def test_every_report_of_the_worker_renews_the_lease(
                 execution_id=execution_id, outputs=[io_pb2.ExecutionOutput(name="model")]
             )
         ),
+        "metrics": lambda: stub.LogMetrics(
+            pb.LogMetricsRequest(
+                execution_id=execution_id, points=[metric_pb2.MetricPoint(name="loss", value=1)]
+            )
+        ),
     }
     for name, report in reports.items():
         before = status(stub, execution_id)
@@ -115,7 +120,8 @@ def test_every_report_of_the_worker_renews_the_lease(
         assert after.last_heartbeat_time.ToDatetime(UTC) >= sent_at, name
         assert after.lease_expire_time.ToDatetime(UTC) >= sent_at + timedelta(seconds=30), name
         assert after.lease_expire_time.ToDatetime() > before.lease_expire_time.ToDatetime(), name
-    # progress, step and outputs are changes; a heartbeat and log lines only renew the lease
+    # progress, step and outputs are changes; a heartbeat, log lines and metric points only
+    # renew the lease
     assert status(stub, execution_id).revision == job.revision + 3
 
 
@@ -166,7 +172,7 @@ def test_a_silent_worker_becomes_unknown_and_its_next_report_brings_it_back(
     assert events[0].changes == [epb.CHANGE_KIND_STATUS]
 
 
-@pytest.mark.parametrize("report", ["progress", "logs", "step", "outputs", "start"])
+@pytest.mark.parametrize("report", ["progress", "logs", "step", "outputs", "metrics", "start"])
 def test_any_report_brings_a_lapsed_execution_back(
     leased: tuple[ServerThread, TrackingServiceStub], report: str
 ) -> None:
@@ -183,6 +189,9 @@ def test_any_report_brings_a_lapsed_execution_back(
         stub.UpdateStep(pb.UpdateStepRequest(execution_id=execution_id, step=epb.Step(name="a")))
     elif report == "outputs":
         stub.SetExecutionOutputs(pb.SetExecutionOutputsRequest(execution_id=execution_id))
+    elif report == "metrics":
+        point = metric_pb2.MetricPoint(name="loss", value=0.5)
+        stub.LogMetrics(pb.LogMetricsRequest(execution_id=execution_id, points=[point]))
     else:
         act(stub, execution_id, start=pb.StartAction())
     back = status(stub, execution_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import grpc
+from google.protobuf import field_mask_pb2
 
 from tests.conftest import ServerFactory
 from tests.support.factories import create_deployment, create_execution, start, stop
@@ -19,6 +20,7 @@ from tests.support.subscribing import (
     verified_event,
 )
 from tests.support.waiting import wait_for
+from tracking.v1 import deployment_pb2 as dpb
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import status_pb2, subscription_pb2
 from tracking.v1 import tracking_service_pb2 as pb
@@ -83,9 +85,11 @@ def test_an_execution_created_in_a_trace_sends_its_traceparent(
         )
         untraced = create_execution(stub)
         wait_for(lambda: len(receiver.bodies()) >= 2, "both events")
-        traced, plain = (verified_event(received, secret) for received in receiver.bodies())
+        events = [verified_event(received, secret) for received in receiver.bodies()]
+    # Two executions' events: sent in parallel, they may arrive in either order.
+    (plain,) = [e for e in events if e.get_subject() == untraced.execution_id]
+    (traced,) = [e for e in events if e.get_subject() != untraced.execution_id]
     assert traced.get_extension("traceparent") == traceparent
-    assert plain.get_subject() == untraced.execution_id
     assert plain.get_extension("traceparent") is None
 
 
@@ -116,6 +120,71 @@ def test_a_filter_chooses_deployments_kinds_and_statuses(make_server: ServerFact
         (chosen.name, "ERROR"),
         (chosen.name, "SUCCESS"),
     ]
+
+
+def test_a_deployments_creation_update_and_deletion_are_events(
+    make_server: ServerFactory,
+) -> None:
+    _, stub = serving(make_server)
+    with receiving() as receiver, receiving() as deployments_only:
+        subscription_id, secret = subscribe_webhook(stub, receiver.url)
+        _, only_secret = subscribe_webhook(
+            stub,
+            deployments_only.url,
+            kinds=[
+                subscription_pb2.EVENT_KIND_DEPLOYMENT_CREATED,
+                subscription_pb2.EVENT_KIND_DEPLOYMENT_DELETED,
+            ],
+        )
+        # A filter with statuses admits no deployment event (they have none).
+        with receiving() as by_status:
+            _, status_secret = subscribe_webhook(
+                stub, by_status.url, statuses=[status_pb2.RUNNING_STATUS_WAITING]
+            )
+            deployment = create_deployment(stub, labels={"team": "ml"})
+            stub.UpdateDeployment(
+                pb.UpdateDeploymentRequest(
+                    deployment=dpb.Deployment(name=deployment.name, description="nightly"),
+                    update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+                )
+            )
+            execution = create_execution(stub, deployment_name=deployment.name)
+            stub.DeleteDeployment(pb.DeleteDeploymentRequest(name=deployment.name))
+            wait_for(lambda: len(receiver.bodies()) >= 5, "five events")
+            wait_for(lambda: len(deployments_only.bodies()) >= 2, "the chosen two")
+            wait_for(lambda: len(by_status.bodies()) >= 2, "the waiting execution's events")
+            only_waiting = [verified_event(b, status_secret) for b in by_status.bodies()]
+        events = [verified_event(received, secret) for received in receiver.bodies()]
+        chosen = [verified_event(received, only_secret) for received in deployments_only.bodies()]
+    deployment_events = [e for e in events if e.get_type().startswith("dev.tracking.deployment.")]
+    assert [e.get_type() for e in deployment_events] == [
+        "dev.tracking.deployment.created.v1",
+        "dev.tracking.deployment.updated.v1",
+        "dev.tracking.deployment.deleted.v1",
+    ]
+    assert {e.get_subject() for e in deployment_events} == {deployment.name}
+    assert all(e.get_id().startswith("dep_") for e in deployment_events)
+    assert len({e.get_id() for e in events}) == len(events) == 5
+    shown = [data(e)["deployment"] for e in deployment_events]
+    assert [d.get("description", "") for d in shown] == ["", "nightly", "nightly"]
+    assert shown[0]["labels"] == {"team": "ml"}
+    assert all("endpointToken" not in d for d in shown)
+    assert [e.get_type() for e in events if e.get_subject() == execution.execution_id] == [
+        "dev.tracking.execution.created.v1",
+        "dev.tracking.execution.deleted.v1",
+    ]
+    assert [e.get_type() for e in chosen] == [
+        "dev.tracking.deployment.created.v1",
+        "dev.tracking.deployment.deleted.v1",
+    ]
+    assert [e.get_type() for e in only_waiting] == [
+        "dev.tracking.execution.created.v1",
+        "dev.tracking.execution.deleted.v1",
+    ]
+    wait_for(
+        lambda: sum(d.succeeded for d in deliveries(stub, subscription_id)) >= 5,
+        "the attempts recorded",
+    )
 
 
 def test_a_failing_receiver_gets_every_event_again_with_the_same_id(

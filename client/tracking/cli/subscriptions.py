@@ -62,7 +62,11 @@ def create(
     ] = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option(help="only these kinds: execution_created, execution_status_changed, ..."),
+        typer.Option(
+            help="only these kinds: execution_created, execution_status_changed,"
+            " execution_updated, execution_deleted, deployment_created, deployment_updated,"
+            " deployment_deleted"
+        ),
     ] = None,
     output: OutputOption = Output.TABLE,
 ) -> None:

@@ -19,6 +19,9 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_EXECUTION_STATUS_CHANGED: _ClassVar[EventKind]
     EVENT_KIND_EXECUTION_UPDATED: _ClassVar[EventKind]
     EVENT_KIND_EXECUTION_DELETED: _ClassVar[EventKind]
+    EVENT_KIND_DEPLOYMENT_CREATED: _ClassVar[EventKind]
+    EVENT_KIND_DEPLOYMENT_UPDATED: _ClassVar[EventKind]
+    EVENT_KIND_DEPLOYMENT_DELETED: _ClassVar[EventKind]
 
 class SubscriptionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +34,9 @@ EVENT_KIND_EXECUTION_CREATED: EventKind
 EVENT_KIND_EXECUTION_STATUS_CHANGED: EventKind
 EVENT_KIND_EXECUTION_UPDATED: EventKind
 EVENT_KIND_EXECUTION_DELETED: EventKind
+EVENT_KIND_DEPLOYMENT_CREATED: EventKind
+EVENT_KIND_DEPLOYMENT_UPDATED: EventKind
+EVENT_KIND_DEPLOYMENT_DELETED: EventKind
 SUBSCRIPTION_STATE_UNSPECIFIED: SubscriptionState
 SUBSCRIPTION_STATE_ACTIVE: SubscriptionState
 SUBSCRIPTION_STATE_PAUSED: SubscriptionState

@@ -47,6 +47,9 @@ class EventKind(StrEnum):
     EXECUTION_STATUS_CHANGED = "EXECUTION_STATUS_CHANGED"
     EXECUTION_UPDATED = "EXECUTION_UPDATED"
     EXECUTION_DELETED = "EXECUTION_DELETED"
+    DEPLOYMENT_CREATED = "DEPLOYMENT_CREATED"
+    DEPLOYMENT_UPDATED = "DEPLOYMENT_UPDATED"
+    DEPLOYMENT_DELETED = "DEPLOYMENT_DELETED"
 
 
 TEST_EVENT_TYPE = "dev.tracking.test.v1"
@@ -66,8 +69,15 @@ def kind_of(changes: Iterable[str]) -> EventKind:
     return EventKind.EXECUTION_UPDATED
 
 
+def deployment_kind_of(change: str) -> EventKind:
+    """The kind of a deployment event row (CREATED, UPDATED or DELETED)."""
+    return EventKind(f"DEPLOYMENT_{change}")
+
+
 def cloud_event_type(kind: EventKind) -> str:
-    return f"dev.tracking.execution.{kind.value.removeprefix('EXECUTION_').lower()}.v1"
+    """dev.tracking.execution.<kind>.v1 or dev.tracking.deployment.<kind>.v1."""
+    subject, _, change = kind.value.lower().partition("_")
+    return f"dev.tracking.{subject}.{change}.v1"
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,12 @@ def published_subject(prefix: str, deployment_name: str | None, execution_id: st
         return _UNSAFE_IN_TOKEN.sub("_", value) or "_"
 
     return f"{prefix or DEFAULT_SUBJECT}.{token(deployment_name or '')}.{token(execution_id)}"
+
+
+def published_deployment_subject(prefix: str, deployment_name: str) -> str:
+    """`<prefix>.<deployment>._deployment`: a deployment's own events, beside its
+    executions'."""
+    return published_subject(prefix, deployment_name, "_deployment")
 
 
 def stream_name(prefix: str) -> str:

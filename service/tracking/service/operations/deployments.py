@@ -51,6 +51,9 @@ class Deployments:
                 session.add(row)
                 await session.flush()
                 await store.replace_labels(session, row.name, row.labels)
+                await self.db.add_deployment_event(
+                    session, store.deployment_event(row, "CREATED", now)
+                )
         except IntegrityError:
             raise AlreadyExists(f"deployment {row.name!r} already exists") from None
         return row
@@ -108,6 +111,9 @@ class Deployments:
             session.add(row)
             if "labels" in paths:
                 await store.replace_labels(session, name, row.labels)
+            await self.db.add_deployment_event(
+                session, store.deployment_event(row, "UPDATED", row.update_time)
+            )
         return row
 
     async def delete(self, name: str) -> tuple[DeploymentRow, int]:
@@ -124,6 +130,7 @@ class Deployments:
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])
             await store.delete_row(session, row)
+            batch.add_deployment_event(store.deployment_event(row, "DELETED", utcnow()))
             batch.announce("deployment_deleted", "", name)
 
             def published() -> None:

@@ -11,12 +11,12 @@ from tracking.service.store import outbox as outbox_store
 from tracking.service.store import subscriptions as store
 from tracking.service.store.database import Database
 from tracking.service.store.models import DeliveryRow, SubscriptionRow
-from tracking.service.store.outbox import OutboxEvent
+from tracking.service.store.outbox import DeploymentOutboxEvent, OutboxEvent
 
 # Delivery attempts kept per subscription.
 DELIVERIES_KEPT = 1000
 
-__all__ = ["Outbox", "OutboxEvent"]
+__all__ = ["DeploymentOutboxEvent", "Outbox", "OutboxEvent"]
 
 
 class Outbox:
@@ -58,17 +58,24 @@ class Outbox:
         async with self.db.reading() as session:
             return await outbox_store.events_after(session, cursor, limit)
 
+    async def deployment_events_after(self, cursor: int, limit: int) -> list[DeploymentOutboxEvent]:
+        async with self.db.reading() as session:
+            return await outbox_store.deployment_events_after(session, cursor, limit)
+
     async def advance(
         self,
         subscription_id: str,
         cursor: int,
         delivered_at: datetime | None,
         attempts: list[DeliveryRow],
+        column: str = "cursor",
     ) -> bool:
-        """Move the cursor and record the attempts that led there; False (and nothing
-        written) when this replica no longer holds the subscription."""
+        """Move the cursor (or `deployment_cursor`) and record the attempts that led there;
+        False (and nothing written) when this replica no longer holds the subscription."""
         async with self.db.writing() as session:
-            moved = await store.advance(session, subscription_id, self.owner, cursor, delivered_at)
+            moved = await store.advance(
+                session, subscription_id, self.owner, cursor, delivered_at, column
+            )
             if moved and attempts:
                 await store.record_attempts(session, subscription_id, attempts, DELIVERIES_KEPT)
         return moved

@@ -80,6 +80,12 @@ class Retention:
                     await meta.put(session, meta.PRUNED_EVENT_ID, str(largest_removed))
             if len(rows) < SWEEP_BATCH:
                 break
+        async with self.db.writing() as session:
+            # Deployments' events age out the same way, but never one a subscription has
+            # not delivered yet.
+            await retention_store.delete_deployment_events(
+                session, cutoff, await subscription_store.lowest_deployment_cursor(session)
+            )
         if executions or events:
             log.info(
                 "retention removed %d events, %d lines and %d metric points of %d executions",

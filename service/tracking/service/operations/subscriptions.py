@@ -160,6 +160,7 @@ class Subscriptions:
                 state=State.ACTIVE.value,
                 # Only what happens from now on is delivered.
                 cursor=await outbox_store.last_event_id(session),
+                deployment_cursor=await outbox_store.last_deployment_event_id(session),
                 create_time=utcnow(),
                 created_by=created_by,
                 request_id=draft.request_id or None,

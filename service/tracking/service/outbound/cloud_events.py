@@ -10,8 +10,13 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from tracking.service.domain.clock import utcnow
-from tracking.service.domain.subscriptions import TEST_EVENT_TYPE, cloud_event_type, kind_of
-from tracking.service.operations.outbox import OutboxEvent
+from tracking.service.domain.subscriptions import (
+    TEST_EVENT_TYPE,
+    cloud_event_type,
+    deployment_kind_of,
+    kind_of,
+)
+from tracking.service.operations.outbox import DeploymentOutboxEvent, OutboxEvent
 
 CONTENT_TYPE = JSONFormat.CONTENT_TYPE
 _FORMAT = JSONFormat()
@@ -29,9 +34,12 @@ _STATUS_FIELDS = {
 }
 
 
-def event_id(event: OutboxEvent) -> str:
-    """The CloudEvent id: the event's position in the service's log, the same on every
-    retry (the receiver's idempotency key; also webhook-id and Nats-Msg-Id)."""
+def event_id(event: OutboxEvent | DeploymentOutboxEvent) -> str:
+    """The CloudEvent id: the event's position in the service's log (`evt_`), or in the
+    deployments' (`dep_`), the same on every retry (the receiver's idempotency key; also
+    webhook-id and Nats-Msg-Id)."""
+    if isinstance(event, DeploymentOutboxEvent):
+        return f"dep_{event.id}"
     return f"evt_{event.id}"
 
 
@@ -69,6 +77,20 @@ def encode(event: OutboxEvent, source: str) -> bytes:
     if event.trace_parent:
         attributes["traceparent"] = event.trace_parent
     return _encode(attributes, data_of(event))
+
+
+def encode_deployment(event: DeploymentOutboxEvent, source: str) -> bytes:
+    """A deployment's creation, update or deletion as a structured CloudEvent (JSON)."""
+    attributes = {
+        "id": event_id(event),
+        "source": source,
+        "type": cloud_event_type(deployment_kind_of(event.kind)),
+        "subject": event.deployment_name,
+        "time": event.create_time,
+    }
+    return _encode(
+        attributes, {"deploymentName": event.deployment_name, "deployment": event.deployment}
+    )
 
 
 def encode_test(

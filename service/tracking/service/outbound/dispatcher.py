@@ -1,6 +1,7 @@
 """The dispatcher: for each active subscription whose lease this replica holds, a worker
 sends the events after its cursor, in commit order per execution (executions in parallel
-up to a bound), and moves the cursor only once the receiver acknowledged them."""
+up to a bound), and moves the cursor only once the receiver acknowledged them. A second
+worker does the same with the deployments' events and their own cursor."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from tracking.service.domain.subscriptions import (
     Filter,
     RetrySchedule,
     Target,
+    deployment_kind_of,
     kind_of,
+    published_deployment_subject,
     published_subject,
 )
 from tracking.service.events.hub import EventHub, HubClosed, Topic
-from tracking.service.operations.outbox import Outbox, OutboxEvent
+from tracking.service.operations.outbox import DeploymentOutboxEvent, Outbox, OutboxEvent
 from tracking.service.operations.subscriptions import filter_of
 from tracking.service.outbound import cloud_events
 from tracking.service.outbound.attempts import Outcome
@@ -31,8 +34,14 @@ from tracking.service.store.models import DeliveryRow, SubscriptionRow
 log = logging.getLogger("tracking.outbound")
 # Events read after a cursor at once.
 BATCH = 500
-# A worker looks at the table this often even without a wake-up (a commit the hub missed).
+# A worker looks at the table this often even without a wake-up (a commit the hub missed;
+# the deployments' events, which the hub does not carry).
 POLL_SECONDS = 1.0
+# The two logs a subscription follows: the executions' events and the deployments'.
+EXECUTIONS = "cursor"
+DEPLOYMENTS = "deployment_cursor"
+
+Event = OutboxEvent | DeploymentOutboxEvent
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ class Dispatcher:
         self.webhooks = webhooks
         self.nats = nats_publisher
         self.lease_seconds = lease_seconds
-        self.workers: dict[str, asyncio.Task[None]] = {}
+        self.workers: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def run_forever(self) -> None:
         try:
@@ -81,36 +90,43 @@ class Dispatcher:
     async def _rebalance(self) -> None:
         """Renew the leases held, take free ones, and run one worker per held subscription."""
         held = {row.subscription_id: row for row in await self.outbox.claim_active()}
-        for subscription_id, task in list(self.workers.items()):
-            if subscription_id not in held or task.done():
+        for key, task in list(self.workers.items()):
+            if key[0] not in held or task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-                del self.workers[subscription_id]
+                del self.workers[key]
         for subscription_id, row in held.items():
-            if subscription_id not in self.workers:
-                self.workers[subscription_id] = asyncio.create_task(
-                    SubscriptionWorker(self, row).run(), name=f"outbound-{subscription_id}"
-                )
+            for log_name in (EXECUTIONS, DEPLOYMENTS):
+                if (subscription_id, log_name) not in self.workers:
+                    self.workers[subscription_id, log_name] = asyncio.create_task(
+                        SubscriptionWorker(self, row, log_name).run(),
+                        name=f"outbound-{subscription_id}-{log_name}",
+                    )
 
     async def _stop_workers(self) -> None:
         for task in self.workers.values():
             task.cancel()
-        for subscription_id, task in self.workers.items():
+        for task in self.workers.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for subscription_id in dict.fromkeys(key[0] for key in self.workers):
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.outbox.release(subscription_id))
         self.workers.clear()
         await self.webhooks.close()
         await self.nats.close()
 
-    async def send(self, row: SubscriptionRow, event: OutboxEvent) -> Outcome:
+    async def send(self, row: SubscriptionRow, event: Event) -> Outcome:
         message_id = cloud_events.event_id(event)
-        body = cloud_events.encode(event, self.policy.source)
+        if isinstance(event, DeploymentOutboxEvent):
+            body = cloud_events.encode_deployment(event, self.policy.source)
+            subject = published_deployment_subject(row.subject, event.deployment_name)
+        else:
+            body = cloud_events.encode(event, self.policy.source)
+            subject = published_subject(row.subject, event.deployment_name, event.execution_id)
         if row.target == Target.WEBHOOK:
             return await self.webhooks.send(row.url, row.signing_secret, message_id, body)
-        subject = published_subject(row.subject, event.deployment_name, event.execution_id)
         return await self.nats.publish(row.subject, subject, message_id, body)
 
     async def send_test(self, row: SubscriptionRow) -> DeliveryRow:
@@ -128,16 +144,17 @@ class Dispatcher:
 def attempt_row(
     subscription_id: str,
     message_id: str,
-    event: OutboxEvent | None,
+    event: Event | None,
     attempt: int,
     at: datetime,
     outcome: Outcome,
 ) -> DeliveryRow:
+    execution = event if isinstance(event, OutboxEvent) else None
     return DeliveryRow(
         subscription_id=subscription_id,
         event_id=message_id,
-        execution_id=event.execution_id if event else "",
-        revision=event.revision if event else 0,
+        execution_id=execution.execution_id if execution else "",
+        revision=execution.revision if execution else 0,
         attempt_time=at,
         attempt=attempt,
         http_status=outcome.http_status,
@@ -148,13 +165,16 @@ def attempt_row(
 
 
 class SubscriptionWorker:
-    def __init__(self, dispatcher: Dispatcher, row: SubscriptionRow) -> None:
+    """Delivers one log (EXECUTIONS or DEPLOYMENTS) of events to one subscription."""
+
+    def __init__(self, dispatcher: Dispatcher, row: SubscriptionRow, log_name: str) -> None:
         self.dispatcher = dispatcher
         self.outbox = dispatcher.outbox
         self.policy = dispatcher.policy
         self.row = row
+        self.log_name = log_name
         self.filter: Filter = filter_of(row)
-        self.cursor = row.cursor
+        self.cursor = row.deployment_cursor if log_name == DEPLOYMENTS else row.cursor
         self.failing_since: datetime | None = row.failing_since
         self.attempts: list[DeliveryRow] = []
         self.delivered: set[int] = set()
@@ -164,7 +184,7 @@ class SubscriptionWorker:
         try:
             with self.dispatcher.hub.subscribe(Topic("all"), "outbound") as wake:
                 while True:
-                    events = await self.outbox.events_after(self.cursor, BATCH)
+                    events = await self._events_after()
                     if not events:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(wake.next(), POLL_SECONDS)
@@ -183,17 +203,31 @@ class SubscriptionWorker:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._flush_attempts())
 
-    def _matches(self, event: OutboxEvent) -> bool:
+    async def _events_after(self) -> Sequence[Event]:
+        if self.log_name == DEPLOYMENTS:
+            return await self.outbox.deployment_events_after(self.cursor, BATCH)
+        return await self.outbox.events_after(self.cursor, BATCH)
+
+    def _matches(self, event: Event) -> bool:
+        if isinstance(event, DeploymentOutboxEvent):
+            # A deployment's event has no status: a filter with statuses admits none.
+            return self.filter.admits(event.deployment_name, deployment_kind_of(event.kind), "")
         kind = kind_of(event.changes.split(","))
         return self.filter.admits(event.deployment_name, kind, event.job_status.get("status", ""))
 
-    async def _deliver_batch(self, events: Sequence[OutboxEvent]) -> bool:
+    async def _deliver_batch(self, events: Sequence[Event]) -> bool:
         """Deliver the matching events of a batch; then move the cursor past it. False when
         the lease is lost."""
         matched = [event for event in events if self._matches(event)]
-        by_execution: dict[str, list[OutboxEvent]] = {}
+        # In order per execution (per deployment for the deployments' own events).
+        by_execution: dict[str, list[Event]] = {}
         for event in matched:
-            by_execution.setdefault(event.execution_id, []).append(event)
+            key = (
+                event.deployment_name
+                if isinstance(event, DeploymentOutboxEvent)
+                else event.execution_id
+            )
+            by_execution.setdefault(key, []).append(event)
         self.delivered.clear()
         limit = asyncio.Semaphore(self.policy.parallelism)
         try:
@@ -216,20 +250,22 @@ class SubscriptionWorker:
             await self.outbox.record(self.row.subscription_id, attempts)
             return True
         moved = await self.outbox.advance(
-            self.row.subscription_id, cursor, utcnow() if delivered else None, attempts
+            self.row.subscription_id,
+            cursor,
+            utcnow() if delivered else None,
+            attempts,
+            self.log_name,
         )
         if moved:
             self.cursor = cursor
         return moved
 
-    async def _deliver_in_order(
-        self, sequence: list[OutboxEvent], limit: asyncio.Semaphore
-    ) -> None:
+    async def _deliver_in_order(self, sequence: list[Event], limit: asyncio.Semaphore) -> None:
         async with limit:
             for event in sequence:
                 await self._deliver(event)
 
-    async def _deliver(self, event: OutboxEvent) -> None:
+    async def _deliver(self, event: Event) -> None:
         attempt = 0
         message_id = cloud_events.event_id(event)
         while True:

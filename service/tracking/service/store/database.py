@@ -35,6 +35,7 @@ from tracking.service.store.driver import (
 )
 from tracking.service.store.faults import PROBE_FREE_BYTES, connection_lost, storage_refused
 from tracking.service.store.group import Batch, GroupCommit
+from tracking.service.store.models import DeploymentEventRow
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -305,6 +306,13 @@ class Database:
         connection = await connection_of(session)
         await self.lock_event_order(connection)
         await execution_store.insert_events(connection, events)
+
+    async def add_deployment_event(self, session: AsyncSession, event: DeploymentEventRow) -> None:
+        """Insert a deployment's event at the end of a transaction outside group commit
+        (its id in commit order, as execution events')."""
+        await self.lock_event_order(await connection_of(session))
+        session.add(event)
+        await session.flush()
 
     async def probe_write(self) -> bool:
         """Whether the storage takes writes again, by a write that changes nothing (and, on

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, update
@@ -12,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.filters import Condition
 from tracking.service.store.driver import Connection, Hot, param
-from tracking.service.store.models import DeploymentLabelRow, DeploymentRow
+from tracking.service.store.models import DeploymentEventRow, DeploymentLabelRow, DeploymentRow
 from tracking.service.store.where import apply_conditions
 
 _TABLE: Any = DeploymentRow.__table__  # type: ignore[attr-defined]
@@ -79,3 +80,33 @@ async def delete_row(session: AsyncSession, row: DeploymentRow) -> None:
         delete(DeploymentLabelRow).where(col(DeploymentLabelRow.deployment_name) == row.name)
     )
     await session.delete(row)
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def deployment_event(row: DeploymentRow, kind: str, at: datetime) -> DeploymentEventRow:
+    """The event of a deployment's creation, update or deletion (CREATED, UPDATED, DELETED),
+    with what a subscription's payload shows of it (never its endpoint token)."""
+    shown = {
+        "name": row.name,
+        "pipelineName": row.pipeline_name,
+        "description": row.description,
+        "executionRule": row.execution_rule,
+        "mode": row.mode,
+        "schedule": row.schedule,
+        "status": row.status,
+        "isEnabled": row.is_enabled,
+        "labels": dict(row.labels or {}),
+        "createTime": _rfc3339(row.create_time),
+        "updateTime": _rfc3339(row.update_time),
+        "createdBy": row.created_by,
+        "updatedBy": row.updated_by,
+    }
+    return DeploymentEventRow(
+        deployment_name=row.name,
+        kind=kind,
+        deployment={key: value for key, value in shown.items() if value not in (None, "")},
+        create_time=at,
+    )

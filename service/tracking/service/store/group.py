@@ -42,6 +42,7 @@ from tracking.service.domain.errors import DomainError, Unavailable
 from tracking.service.domain.events import ExecutionEvent
 from tracking.service.store import executions as execution_store
 from tracking.service.store.driver import Connection, connection_of
+from tracking.service.store.models import DeploymentEventRow
 
 if TYPE_CHECKING:
     from tracking.service.store.database import Database
@@ -68,6 +69,7 @@ class Batch:
     events: list[ExecutionEvent] = field(default_factory=list)
     announcements: list[Announcement] = field(default_factory=list)
     actions: list[Callable[[], None]] = field(default_factory=list)
+    deployment_events: list[DeploymentEventRow] = field(default_factory=list)
 
     @property
     def session(self) -> AsyncSession:
@@ -85,6 +87,10 @@ class Batch:
     def add_events(self, events: list[ExecutionEvent]) -> None:
         """Insert these events at the batch's end, with every other write's (ids then)."""
         self.events.extend(events)
+
+    def add_deployment_event(self, event: DeploymentEventRow) -> None:
+        """Insert this deployment event at the batch's end (its id then, in commit order)."""
+        self.deployment_events.append(event)
 
     def announce(
         self,
@@ -106,14 +112,20 @@ class Batch:
         """Run `action` once the batch committed (never if it did not)."""
         self.actions.append(action)
 
-    def mark(self) -> tuple[int, int, int]:
-        return len(self.events), len(self.announcements), len(self.actions)
+    def mark(self) -> tuple[int, int, int, int]:
+        return (
+            len(self.events),
+            len(self.announcements),
+            len(self.actions),
+            len(self.deployment_events),
+        )
 
-    def undo_to(self, mark: tuple[int, int, int]) -> None:
+    def undo_to(self, mark: tuple[int, int, int, int]) -> None:
         """Forget what a write whose savepoint was rolled back left."""
         del self.events[mark[0] :]
         del self.announcements[mark[1] :]
         del self.actions[mark[2] :]
+        del self.deployment_events[mark[3] :]
 
 
 @dataclass
@@ -258,9 +270,14 @@ class GroupCommit:
                 yield Batch(connection, self.db.replica_id)
 
     async def _finish(self, batch: Batch) -> None:
-        if batch.events:
+        if batch.events or batch.deployment_events:
             await self.db.lock_event_order(batch.connection)
+        if batch.events:
             await execution_store.insert_events(batch.connection, batch.events)
+        if batch.deployment_events:
+            # Added by writes that asked for a session (a deployment's deletion).
+            batch.session.add_all(batch.deployment_events)
+            await batch.session.flush()
         if batch.announcements:
             payloads = dict.fromkeys(map(encode_announcement, batch.announcements))
             await self.db.notify(batch.connection, list(payloads))

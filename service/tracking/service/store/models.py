@@ -157,6 +157,29 @@ class ExecutionEventRow(SQLModel, table=True):
     create_time: datetime = _time()
 
 
+class DeploymentEventRow(SQLModel, table=True):
+    """Every committed creation, update and deletion of a deployment, for subscriptions.
+
+    `id` orders them in commit order (writers take the event-order lock before inserting
+    one, as for execution events)."""
+
+    __tablename__ = "deployment_events"
+    __table_args__ = (
+        Index("ix_deployment_events_create_time", "create_time"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
+    )
+    deployment_name: str = Field(max_length=63)
+    # CREATED, UPDATED or DELETED
+    kind: str = Field(max_length=16)
+    # What a payload shows of the deployment after the change.
+    deployment: dict[str, Any] = _json(dict)
+    create_time: datetime = _time()
+
+
 class LogLineRow(SQLModel, table=True):
     __tablename__ = "log_lines"
     __table_args__ = (Index("ix_log_lines_execution_timestamp", "execution_id", "timestamp"),)
@@ -271,6 +294,8 @@ class SubscriptionRow(SQLModel, table=True):
     state: str = Field(max_length=16)
     # Every event with an id up to this one was delivered or did not match.
     cursor: int = Field(default=0, sa_type=BigInteger)
+    # The same, in the deployments' events.
+    deployment_cursor: int = Field(default=0, sa_type=BigInteger)
     last_error: str = ""
     last_error_time: datetime | None = _time(nullable=True)
     failing_since: datetime | None = _time(nullable=True)

@@ -11,7 +11,18 @@ from sqlalchemy import select as core_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+from tracking.service.store.models import DeploymentEventRow, ExecutionEventRow, ExecutionRow
+
+
+@dataclass(slots=True)
+class DeploymentOutboxEvent:
+    """A deployment's creation, update or deletion, as its event row keeps it."""
+
+    id: int
+    deployment_name: str
+    kind: str  # CREATED, UPDATED or DELETED
+    deployment: dict[str, Any]
+    create_time: datetime
 
 
 @dataclass(slots=True)
@@ -77,4 +88,40 @@ async def events_after(session: AsyncSession, after_id: int, limit: int) -> list
 async def last_event_id(session: AsyncSession) -> int:
     connection = await session.connection()
     value = (await connection.execute(core_select(func.max(ExecutionEventRow.id)))).scalar()
+    return int(value or 0)
+
+
+async def deployment_events_after(
+    session: AsyncSession, after_id: int, limit: int
+) -> list[DeploymentOutboxEvent]:
+    """Up to `limit` deployment events after `after_id`, in id (commit) order."""
+    connection = await session.connection()
+    query = (
+        core_select(
+            col(DeploymentEventRow.id),
+            col(DeploymentEventRow.deployment_name),
+            col(DeploymentEventRow.kind),
+            col(DeploymentEventRow.deployment),
+            col(DeploymentEventRow.create_time),
+        )
+        .where(col(DeploymentEventRow.id) > after_id)
+        .order_by(col(DeploymentEventRow.id))
+        .limit(limit)
+    )
+    rows = (await connection.execute(query)).all()
+    return [
+        DeploymentOutboxEvent(
+            id=int(row.id),
+            deployment_name=row.deployment_name,
+            kind=row.kind,
+            deployment=row.deployment,
+            create_time=row.create_time,
+        )
+        for row in rows
+    ]
+
+
+async def last_deployment_event_id(session: AsyncSession) -> int:
+    connection = await session.connection()
+    value = (await connection.execute(core_select(func.max(DeploymentEventRow.id)))).scalar()
     return int(value or 0)

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.store.models import (
+    DeploymentEventRow,
     ExecutionEventRow,
     ExecutionRow,
     LogLineRow,
@@ -110,5 +111,18 @@ async def delete_points_of(session: AsyncSession, execution_id: str) -> int:
     )
     removed = await _execute(
         session, delete(MetricPointRow).where(col(MetricPointRow.execution_id) == execution_id)
+    )
+    return int(removed.rowcount or 0)
+
+
+async def delete_deployment_events(
+    session: AsyncSession, cutoff: datetime, keep_after: int | None
+) -> int:
+    """Delete deployment events older than `cutoff` and not after `keep_after` (what a
+    subscription has not delivered yet); how many."""
+    kept = [] if keep_after is None else [col(DeploymentEventRow.id) <= keep_after]
+    removed = await _execute(
+        session,
+        delete(DeploymentEventRow).where(col(DeploymentEventRow.create_time) < cutoff, *kept),
     )
     return int(removed.rowcount or 0)

@@ -96,15 +96,17 @@ async def advance(
     owner: str,
     cursor: int,
     delivered_at: datetime | None,
+    column: str = "cursor",
 ) -> bool:
-    """Move the cursor of a subscription whose lease `owner` holds; False when it does not
-    (another replica took over, or an admin paused or deleted it)."""
-    values: dict[str, Any] = {"cursor": cursor}
+    """Move the cursor (`cursor`, or `deployment_cursor` for the deployments' events) of a
+    subscription whose lease `owner` holds; False when it does not (another replica took
+    over, or an admin paused or deleted it)."""
+    values: dict[str, Any] = {column: cursor}
     if delivered_at is not None:
         values.update(last_delivery_time=delivered_at, failing_since=None, last_error="")
     statement = (
         update(SubscriptionRow)
-        .where(*_held(subscription_id, owner), col(SubscriptionRow.cursor) <= cursor)
+        .where(*_held(subscription_id, owner), getattr(SubscriptionRow, column) <= cursor)
         .values(**values)
     )
     return bool((await _execute(session, statement)).rowcount)
@@ -174,4 +176,11 @@ async def lowest_cursor(session: AsyncSession) -> int | None:
     """The smallest cursor of any subscription (paused and failing ones included); None
     without subscriptions. Retention keeps every event after it."""
     value = (await _execute(session, select(func.min(SubscriptionRow.cursor)))).scalar()
+    return None if value is None else int(value)
+
+
+async def lowest_deployment_cursor(session: AsyncSession) -> int | None:
+    """The smallest cursor into the deployments' events of any subscription; None without
+    subscriptions."""
+    value = (await _execute(session, select(func.min(SubscriptionRow.deployment_cursor)))).scalar()
     return None if value is None else int(value)

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tracking/v1/subscription.proto.
  */
 export const file_tracking_v1_subscription: GenFile = /*@__PURE__*/
-  fileDesc("Ch50cmFja2luZy92MS9zdWJzY3JpcHRpb24ucHJvdG8SC3RyYWNraW5nLnYxIoMBChJTdWJzY3JpcHRpb25GaWx0ZXISGAoQZGVwbG95bWVudF9uYW1lcxgBIAMoCRIlCgVraW5kcxgCIAMoDjIWLnRyYWNraW5nLnYxLkV2ZW50S2luZBIsCghzdGF0dXNlcxgDIAMoDjIaLnRyYWNraW5nLnYxLlJ1bm5pbmdTdGF0dXMiHAoNV2ViaG9va1RhcmdldBILCgN1cmwYASABKAkiHQoKTmF0c1RhcmdldBIPCgdzdWJqZWN0GAEgASgJIowECgxTdWJzY3JpcHRpb24SFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSLQoHd2ViaG9vaxgDIAEoCzIaLnRyYWNraW5nLnYxLldlYmhvb2tUYXJnZXRIABInCgRuYXRzGAQgASgLMhcudHJhY2tpbmcudjEuTmF0c1RhcmdldEgAEi8KBmZpbHRlchgFIAEoCzIfLnRyYWNraW5nLnYxLlN1YnNjcmlwdGlvbkZpbHRlchItCgVzdGF0ZRgGIAEoDjIeLnRyYWNraW5nLnYxLlN1YnNjcmlwdGlvblN0YXRlEhIKCmxhc3RfZXJyb3IYByABKAkSMwoPbGFzdF9lcnJvcl90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgKIAEoCRIaChJkZWxpdmVyZWRfcG9zaXRpb24YCyABKAMSNgoSbGFzdF9kZWxpdmVyeV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1mYWlsaW5nX3NpbmNlGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZ0YXJnZXQi6gEKCERlbGl2ZXJ5EhAKCGV2ZW50X2lkGAEgASgJEhQKDGV4ZWN1dGlvbl9pZBgCIAEoCRIQCghyZXZpc2lvbhgDIAEoAxIwCgxhdHRlbXB0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBSABKAUSEwoLaHR0cF9zdGF0dXMYBiABKAUSKgoHbGF0ZW5jeRgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglzdWNjZWVkZWQYCCABKAgSDQoFZXJyb3IYCSABKAkqtgEKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASIAocRVZFTlRfS0lORF9FWEVDVVRJT05fQ1JFQVRFRBABEicKI0VWRU5UX0tJTkRfRVhFQ1VUSU9OX1NUQVRVU19DSEFOR0VEEAISIAocRVZFTlRfS0lORF9FWEVDVVRJT05fVVBEQVRFRBADEiAKHEVWRU5UX0tJTkRfRVhFQ1VUSU9OX0RFTEVURUQQBCqVAQoRU3Vic2NyaXB0aW9uU3RhdGUSIgoeU1VCU0NSSVBUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZU1VCU0NSSVBUSU9OX1NUQVRFX0FDVElWRRABEh0KGVNVQlNDUklQVElPTl9TVEFURV9QQVVTRUQQAhIeChpTVUJTQ1JJUFRJT05fU1RBVEVfRkFJTElORxADQitaKXRyYWNraW5nL2NsaWVudC9nby90cmFja2luZy92MTt0cmFja2luZ3YxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_tracking_v1_status]);
+  fileDesc("Ch50cmFja2luZy92MS9zdWJzY3JpcHRpb24ucHJvdG8SC3RyYWNraW5nLnYxIoMBChJTdWJzY3JpcHRpb25GaWx0ZXISGAoQZGVwbG95bWVudF9uYW1lcxgBIAMoCRIlCgVraW5kcxgCIAMoDjIWLnRyYWNraW5nLnYxLkV2ZW50S2luZBIsCghzdGF0dXNlcxgDIAMoDjIaLnRyYWNraW5nLnYxLlJ1bm5pbmdTdGF0dXMiHAoNV2ViaG9va1RhcmdldBILCgN1cmwYASABKAkiHQoKTmF0c1RhcmdldBIPCgdzdWJqZWN0GAEgASgJIowECgxTdWJzY3JpcHRpb24SFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSLQoHd2ViaG9vaxgDIAEoCzIaLnRyYWNraW5nLnYxLldlYmhvb2tUYXJnZXRIABInCgRuYXRzGAQgASgLMhcudHJhY2tpbmcudjEuTmF0c1RhcmdldEgAEi8KBmZpbHRlchgFIAEoCzIfLnRyYWNraW5nLnYxLlN1YnNjcmlwdGlvbkZpbHRlchItCgVzdGF0ZRgGIAEoDjIeLnRyYWNraW5nLnYxLlN1YnNjcmlwdGlvblN0YXRlEhIKCmxhc3RfZXJyb3IYByABKAkSMwoPbGFzdF9lcnJvcl90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgKIAEoCRIaChJkZWxpdmVyZWRfcG9zaXRpb24YCyABKAMSNgoSbGFzdF9kZWxpdmVyeV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1mYWlsaW5nX3NpbmNlGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZ0YXJnZXQi6gEKCERlbGl2ZXJ5EhAKCGV2ZW50X2lkGAEgASgJEhQKDGV4ZWN1dGlvbl9pZBgCIAEoCRIQCghyZXZpc2lvbhgDIAEoAxIwCgxhdHRlbXB0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBSABKAUSEwoLaHR0cF9zdGF0dXMYBiABKAUSKgoHbGF0ZW5jeRgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglzdWNjZWVkZWQYCCABKAgSDQoFZXJyb3IYCSABKAkqnwIKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASIAocRVZFTlRfS0lORF9FWEVDVVRJT05fQ1JFQVRFRBABEicKI0VWRU5UX0tJTkRfRVhFQ1VUSU9OX1NUQVRVU19DSEFOR0VEEAISIAocRVZFTlRfS0lORF9FWEVDVVRJT05fVVBEQVRFRBADEiAKHEVWRU5UX0tJTkRfRVhFQ1VUSU9OX0RFTEVURUQQBBIhCh1FVkVOVF9LSU5EX0RFUExPWU1FTlRfQ1JFQVRFRBAFEiEKHUVWRU5UX0tJTkRfREVQTE9ZTUVOVF9VUERBVEVEEAYSIQodRVZFTlRfS0lORF9ERVBMT1lNRU5UX0RFTEVURUQQByqVAQoRU3Vic2NyaXB0aW9uU3RhdGUSIgoeU1VCU0NSSVBUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZU1VCU0NSSVBUSU9OX1NUQVRFX0FDVElWRRABEh0KGVNVQlNDUklQVElPTl9TVEFURV9QQVVTRUQQAhIeChpTVUJTQ1JJUFRJT05fU1RBVEVfRkFJTElORxADQitaKXRyYWNraW5nL2NsaWVudC9nby90cmFja2luZy92MTt0cmFja2luZ3YxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_tracking_v1_status]);
 
 /**
  * Which events a subscription receives; an empty list admits everything.
@@ -23,7 +23,7 @@ export const file_tracking_v1_subscription: GenFile = /*@__PURE__*/
  */
 export type SubscriptionFilter = Message<"tracking.v1.SubscriptionFilter"> & {
   /**
-   * Only events of executions of these deployments.
+   * Only events of these deployments and of their executions.
    *
    * @generated from field: repeated string deployment_names = 1;
    */
@@ -37,7 +37,8 @@ export type SubscriptionFilter = Message<"tracking.v1.SubscriptionFilter"> & {
   kinds: EventKind[];
 
   /**
-   * Only events whose execution has one of these statuses after the change.
+   * Only events whose execution has one of these statuses after the change
+   * (a deployment's events have no status: a filter with statuses admits none).
    *
    * @generated from field: repeated tracking.v1.RunningStatus statuses = 3;
    */
@@ -291,7 +292,8 @@ export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
 
 /**
  * The kinds of change a subscription can choose (CloudEvent `type`
- * `dev.tracking.execution.<kind>.v1`, docs/events.md).
+ * `dev.tracking.execution.<kind>.v1` or `dev.tracking.deployment.<kind>.v1`,
+ * docs/events.md).
  *
  * @generated from enum tracking.v1.EventKind
  */
@@ -332,6 +334,28 @@ export enum EventKind {
    * @generated from enum value: EVENT_KIND_EXECUTION_DELETED = 4;
    */
   EXECUTION_DELETED = 4,
+
+  /**
+   * A deployment was created (type dev.tracking.deployment.created.v1).
+   *
+   * @generated from enum value: EVENT_KIND_DEPLOYMENT_CREATED = 5;
+   */
+  DEPLOYMENT_CREATED = 5,
+
+  /**
+   * A deployment was updated (type dev.tracking.deployment.updated.v1).
+   *
+   * @generated from enum value: EVENT_KIND_DEPLOYMENT_UPDATED = 6;
+   */
+  DEPLOYMENT_UPDATED = 6,
+
+  /**
+   * A deployment was deleted, with its executions
+   * (type dev.tracking.deployment.deleted.v1).
+   *
+   * @generated from enum value: EVENT_KIND_DEPLOYMENT_DELETED = 7;
+   */
+  DEPLOYMENT_DELETED = 7,
 }
 
 /**

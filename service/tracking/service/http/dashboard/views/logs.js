@@ -131,7 +131,10 @@ export function logPanel(executionId) {
         state.textContent = "ended: no more lines";
         state.dataset.state = "ended";
         if (!paused) pause.hidden = true; // nothing more will come
-        if (!lastSeq) box.replaceWith(h("p", { class: "muted" }, "No log lines."));
+        if (!lastSeq) {
+          box.replaceWith(h("p", { class: "muted" }, "No log lines."));
+          save.hidden = true; // nothing to download
+        }
       },
       fail: (error) => {
         state.textContent = "stopped";

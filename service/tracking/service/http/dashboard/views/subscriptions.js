@@ -6,7 +6,10 @@ import { call } from "../api.js";
 import { h, replace, section, table } from "../dom.js";
 import { STATUSES, enumName, when, words } from "../format.js";
 
-const KINDS = ["EXECUTION_CREATED", "EXECUTION_STATUS_CHANGED", "EXECUTION_UPDATED", "EXECUTION_DELETED"];
+const KINDS = [
+  "EXECUTION_CREATED", "EXECUTION_STATUS_CHANGED", "EXECUTION_UPDATED", "EXECUTION_DELETED",
+  "DEPLOYMENT_CREATED", "DEPLOYMENT_UPDATED", "DEPLOYMENT_DELETED",
+];
 
 const state = (s) => words(enumName(s.state, "SUBSCRIPTION_STATE_"));
 const target = (s) => (s.webhook ? s.webhook.url : `NATS ${s.nats?.subject || "tracking"}.>`);
