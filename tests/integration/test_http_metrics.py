@@ -98,6 +98,25 @@ def test_a_raw_json_number_too_large_for_a_double_is_refused(http: httpx.Client)
     assert "points[0].value" in violations(response)
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"executionIds": ["e1"], "name": "loss", "maxPoints": True}, "max_points"),
+        ({"execution_ids": ["e1"], "name": "loss", "max_points": "ten"}, "max_points"),
+        (
+            {"execution_ids": ["e1"], "name": "loss", "max_points": 10, "startStep": [0]},
+            "start_step",
+        ),
+    ],
+)
+def test_a_history_field_that_is_not_a_number_is_named(
+    http: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    response = http.post(SERVICE + "GetMetricHistory", json=body)
+    assert response.status_code == 400, response.text
+    assert field in violations(response), violations(response)
+
+
 def test_the_metric_stream_resumes_after_the_last_event_id(http: httpx.Client) -> None:
     execution_id = running(http)
     log(http, execution_id, {"name": "loss", "value": 1.0}, {"name": "acc", "value": 0.1})
