@@ -24,6 +24,7 @@ import json
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from connectrpc.code import Code
@@ -224,6 +225,11 @@ class DeferredGzip:
             raise ConnectError(Code.INVALID_ARGUMENT, f"decompress: {error}") from error
 
 
+# Two bodies are inflated and parsed at once, the rest wait their turn: what the parses
+# hold together stays bounded, and other threads' work does not queue behind them.
+_parser = ThreadPoolExecutor(2, thread_name_prefix="tracking-parse")
+
+
 class Deferred:
     """A request to inflate and parse off the loop: `await resolve()`."""
 
@@ -235,7 +241,7 @@ class Deferred:
         decode, self._decode = self._decode, None
         assert decode is not None, "resolved twice"
         try:
-            return await asyncio.to_thread(decode)
+            return await asyncio.get_running_loop().run_in_executor(_parser, decode)
         finally:
             del decode
             release_soon()
