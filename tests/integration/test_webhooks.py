@@ -379,16 +379,24 @@ def test_retention_keeps_the_events_a_subscription_has_not_delivered(
     with receiving() as receiver:
         subscription_id, secret = subscribe_webhook(stub, receiver.url)
         stub.PauseSubscription(pb.PauseSubscriptionRequest(subscription_id=subscription_id))
+        deployment = create_deployment(stub)
         execution = create_execution(stub)
         start(stub, execution.execution_id)
         stop(stub, execution.execution_id)
-        # Past its retention time, but not delivered: the sweep leaves it.
+        # Past their retention time, but not delivered: the sweep leaves them.
         kept = server.run(retention.sweep(now=later))
         assert (kept.executions, kept.events) == (0, 0)
         stub.ResumeSubscription(pb.ResumeSubscriptionRequest(subscription_id=subscription_id))
-        wait_for(lambda: len(receiver.bodies()) >= 3, "the kept events")
+        wait_for(lambda: len(receiver.bodies()) >= 4, "the kept events")
         events = [verified_event(received, secret) for received in receiver.bodies()]
-        assert [data(e)["revision"] for e in events] == [1, 2, 3]
+        assert [data(e)["revision"] for e in events if e.get_subject() != deployment.name] == [
+            1,
+            2,
+            3,
+        ]
+        assert [e.get_type() for e in events if e.get_subject() == deployment.name] == [
+            "dev.tracking.deployment.created.v1"
+        ]
         # Once delivered (the cursor moved past them), they go like any other.
         wait_for(
             lambda: server.run(retention.sweep(now=later)).events == 3,
