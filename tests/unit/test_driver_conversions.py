@@ -1,0 +1,49 @@
+"""The driver's own conversions on SQLite give what the column types' processors give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.dialects import sqlite
+
+from tracking.service.store import driver
+from tracking.service.store.types import JsonDocument, UtcDateTime
+
+DIALECT = sqlite.dialect()
+TIMES = [
+    datetime(2026, 12, 7, 11, 54, 5, 310713, tzinfo=UTC),
+    datetime(2026, 12, 7, 11, 54, 5, tzinfo=UTC),
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2020, 1, 1, 5),  # naive: taken as UTC
+    datetime(2020, 1, 1, 5, tzinfo=timezone(timedelta(hours=3))),
+]
+
+
+@pytest.mark.parametrize("value", TIMES, ids=str)
+def test_a_time_is_bound_and_read_as_the_column_type_does(value: datetime) -> None:
+    impl = UtcDateTime().dialect_impl(DIALECT)
+    bind = impl.bind_processor(DIALECT)
+    result = impl.result_processor(DIALECT, None)
+    assert bind is not None
+    assert result is not None
+    stored = bind(value)
+    assert driver._sqlite_time(value) == stored
+    assert driver._sqlite_time_of(stored) == result(stored)
+    assert driver._sqlite_time_of("2026-12-07 11:54:05") == result("2026-12-07 11:54:05")
+
+
+@pytest.mark.parametrize("stored", ['{"a": [1, 2.5, "\\u00e9"]}', "[]", "{}", "null", "3"])
+def test_a_document_is_read_as_the_column_type_does(stored: str) -> None:
+    result = JsonDocument.dialect_impl(DIALECT).result_processor(DIALECT, None)
+    assert result is not None
+    assert driver._sqlite_document_of(stored) == result(stored)
+
+
+def test_the_hot_statements_use_them_on_sqlite() -> None:
+    from tracking.service.store.executions import _LOCK
+
+    compiled = _LOCK.compiled(DIALECT)
+    used = {converter for _, converter in compiled.converters}
+    assert {driver._sqlite_time_of, driver._sqlite_document_of} <= used
