@@ -20,11 +20,18 @@ from sqlalchemy import text
 from tests.support.databases import database_url
 from tracking.service.domain.clock import utcnow
 from tracking.service.store.database import Database
+from tracking.service.store.driver import Hot, param
 from tracking.service.store.group import Batch
 from tracking.service.store.models import ExecutionRow
 
-_LOCK = text("SELECT 1 FROM executions WHERE execution_id = :id FOR UPDATE")
-_MARK = text("UPDATE executions SET phase = phase || :mark WHERE execution_id = :id")
+_LOCK = Hot(
+    text("SELECT 1 FROM executions WHERE execution_id = :b_id FOR UPDATE").bindparams(param("b_id"))
+)
+_MARK = Hot(
+    text("UPDATE executions SET phase = phase || :b_mark WHERE execution_id = :b_id").bindparams(
+        param("b_mark"), param("b_id")
+    )
+)
 
 
 async def _crossing_writes(url: str, savepoint: bool) -> tuple[list[object], dict[str, str], int]:
@@ -49,12 +56,12 @@ async def _crossing_writes(url: str, savepoint: bool) -> tuple[list[object], dic
         def crossing(own: str, other: str) -> Callable[[Batch], Awaitable[str]]:
             async def work(batch: Batch) -> str:
                 attempts[own] += 1
-                connection = await batch.session.connection()
-                await connection.execute(_LOCK, {"id": own})
+                connection = batch.connection
+                await connection.execute(_LOCK, b_id=own)
                 locked[own].set()
                 await locked[other].wait()
-                await connection.execute(_LOCK, {"id": other})
-                await connection.execute(_MARK, {"mark": own, "id": other})
+                await connection.execute(_LOCK, b_id=other)
+                await connection.execute(_MARK, b_mark=own, b_id=other)
                 return f"{own} marked {other}"
 
             return work
@@ -84,4 +91,7 @@ def test_the_write_that_lost_a_deadlock_runs_again_and_is_stored_once(
         results, phases, attempts = asyncio.run(_crossing_writes(url, savepoint))
     assert results == ["a marked b", "b marked a"]
     assert phases == {"a": "b", "b": "a"}
-    assert attempts == 3  # one of the two lost the deadlock and ran a second time
+    # One of the two lost the deadlock and ran a second time. Its second run may take its
+    # first row again before the winner, woken by the rollback, relocks it: then the two
+    # deadlock once more and one of them runs a third time (each retry is a new batch).
+    assert 3 <= attempts <= 5

@@ -8,14 +8,15 @@ batch, which is how the mixed-batch tests know that failures and successes met.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import grpc
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from tests.support.factories import create_deployment, create_execution, start, stop
 from tests.support.server import ServerThread
@@ -31,10 +32,18 @@ from tracking.service.operations.logs import Logs
 from tracking.service.operations.recording import Recorder
 from tracking.service.settings import Settings
 from tracking.service.store.database import Database
+from tracking.service.store.driver import Hot, param
 from tracking.service.store.group import Batch
 from tracking.v1 import execution_pb2, status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
+
+_HALF = Hot(
+    text("UPDATE executions SET phase = 'half' WHERE execution_id = :b_id").bindparams(
+        param("b_id")
+    )
+)
+_NO_SUCH_TABLE = Hot(text("SELECT * FROM no_such_table"))
 
 
 def _progress(execution_id: str, phase: str, **fields: Any) -> pb.UpdateJobStatusRequest:
@@ -421,11 +430,8 @@ def test_a_write_without_savepoint_that_fails_after_changing_starts_the_batch_ov
 
     async def broken(batch: Batch) -> None:
         # A change, then a statement the database refuses: not a domain error.
-        connection = await batch.session.connection()
-        await connection.execute(
-            text("UPDATE executions SET phase = 'half' WHERE execution_id = :id"), {"id": a}
-        )
-        await connection.execute(text("SELECT * FROM no_such_table"))
+        await batch.connection.execute(_HALF, b_id=a)
+        await batch.connection.execute(_NO_SUCH_TABLE)
 
     async def write_together() -> list[Any]:
         before = database.group.batches
@@ -439,7 +445,7 @@ def test_a_write_without_savepoint_that_fails_after_changing_starts_the_batch_ov
         return outcomes
 
     first, failed, last = loop.run_until_complete(write_together())
-    assert isinstance(failed, DBAPIError)
+    assert isinstance(failed, sqlite3.Error | asyncpg.PostgresError)
     assert (first.revision, last.revision) == (3, 4)
     row = loop.run_until_complete(executions.get(a))
     assert (row.revision, row.progress, row.phase) == (4, 0.2, "")

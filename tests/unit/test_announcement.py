@@ -1,4 +1,4 @@
-"""What replicas tell each other over NOTIFY (events/announcement.py), and what the bridge
+"""What replicas tell each other over NOTIFY (domain/announcement.py), and what the bridge
 hands its hub (events/postgres.py), without a database."""
 
 from __future__ import annotations
@@ -8,21 +8,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracking.service.events.announcement import (
+from tracking.service.domain.announcement import (
     CHANNEL,
     MAX_PAYLOAD,
     Announcement,
     decode_announcement,
     encode_announcement,
 )
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.events.hub import EventHub, SharedEvent, Topic
 from tracking.service.events.postgres import PostgresBridge
-from tracking.service.store.models import ExecutionEventRow
 
 T0 = datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC)
 
 
-def event(phase: str = "training", stop_message: str = "", **fields: object) -> ExecutionEventRow:
+def event(phase: str = "training", stop_message: str = "", **fields: object) -> ExecutionEvent:
     values: dict[str, object] = {
         "id": 41,
         "execution_id": "dep-1a2b3c4d5e6f",
@@ -45,14 +45,14 @@ def event(phase: str = "training", stop_message: str = "", **fields: object) -> 
         "create_time": T0,
     }
     values.update(fields)
-    return ExecutionEventRow(**values)
+    return ExecutionEvent(**values)
 
 
-def carrying(row: ExecutionEventRow, replica_id: str = "a1b2c3d4") -> Announcement:
+def carrying(row: ExecutionEvent, replica_id: str = "a1b2c3d4") -> Announcement:
     return Announcement(replica_id, "event", row.execution_id, row.deployment_name, row)
 
 
-def fields_of(row: ExecutionEventRow | None) -> tuple[object, ...]:
+def fields_of(row: ExecutionEvent | None) -> tuple[object, ...]:
     assert row is not None
     return (
         row.id,

@@ -9,9 +9,10 @@ from tracking.service.api.enum_names import enum_name, enum_number
 from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
 from tracking.service.domain import job_status
 from tracking.service.domain.changes import of_stored
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.executions import NewExecution
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+from tracking.service.store.models import ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
 
 
@@ -97,7 +98,7 @@ def execution_proto(row: ExecutionRow | ExecutionState, now: datetime) -> execut
     return execution
 
 
-def event_proto(event: ExecutionEventRow, resume_token: str = "") -> execution_pb2.ExecutionEvent:
+def event_proto(event: ExecutionEvent, resume_token: str = "") -> execution_pb2.ExecutionEvent:
     return execution_pb2.ExecutionEvent(
         execution_id=event.execution_id,
         deployment_name=event.deployment_name or "",

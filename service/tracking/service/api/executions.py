@@ -24,13 +24,13 @@ class ExecutionsApi:
         fingerprint = hashlib.sha256(
             request.execution.SerializeToString(deterministic=True)
         ).hexdigest()
-        row = await self.executions.create(
+        stored = await self.executions.create(
             new_execution(request.execution, creation_traceparent(context.invocation_metadata())),
             request.request_id,
             fingerprint,
             caller_name(),
         )
-        return pb.CreateExecutionResponse(execution=execution_proto(row, utcnow()))
+        return pb.CreateExecutionResponse(execution=execution_of(stored, utcnow()))
 
     async def GetExecution(
         self, request: pb.GetExecutionRequest, context: Context

@@ -7,6 +7,9 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from tracking.service.domain.executions import NewExecution
+from tracking.service.domain.status import RunningStatus
+
 
 @dataclass(slots=True)
 class ExecutionState:
@@ -50,3 +53,50 @@ class ExecutionState:
 
 
 FIELDS = tuple(field.name for field in fields(ExecutionState))
+
+
+def new_state(
+    new: NewExecution,
+    execution_id: str,
+    pipeline_name: str,
+    heartbeat_timeout_seconds: float,
+    now: datetime,
+) -> ExecutionState:
+    """A new execution, WAITING, at revision 0 (its creation is recorded as revision 1)."""
+    return ExecutionState(
+        execution_id=execution_id,
+        deployment_name=new.deployment_name or None,
+        pipeline_name=pipeline_name,
+        job_name=new.job_name,
+        job_type=new.job_type,
+        experiment_name=new.experiment_name,
+        model_run_id=new.model_run_id,
+        status=RunningStatus.WAITING.value,
+        progress=0.0,
+        phase="",
+        stop_message="",
+        cancel_reason="",
+        create_time=now,
+        start_time=None,
+        end_time=None,
+        reported_duration_seconds=None,
+        reported_create_time=None,
+        update_time=now,
+        revision=0,
+        steps=new.steps,
+        inputs=new.inputs,
+        outputs=[],
+        result={},
+        export_paths={},
+        source_views={},
+        labels=new.labels,
+        created_by="",
+        command=new.command,
+        trace_parent=new.trace_parent,
+        heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+        last_heartbeat_time=None,
+        lease_expire_time=None,
+        lapsed_from="",
+        message=None,
+        message_revision=None,
+    )

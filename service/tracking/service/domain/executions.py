@@ -116,6 +116,22 @@ Report = Times | Progress | Heartbeat
 Move = Start | Suspend | Resume | Stop
 
 
+def check_action(errors: ValidationCollector, action: StatusAction) -> None:
+    """The fields of a worker's action, named as in UpdateJobStatusRequest."""
+    match action:
+        case Progress(progress=progress, phase=phase):
+            check_progress(errors, "progress.progress", progress)
+            check_text(errors, "progress.phase", phase)
+        case Start(phase=phase, heartbeat_timeout_seconds=timeout):
+            if timeout is not None:
+                check_heartbeat_timeout(errors, "start.heartbeat_timeout", timeout)
+            check_text(errors, "start.phase", phase)
+        case Suspend(reason=reason):
+            check_text(errors, "suspend.reason", reason)
+        case Stop(message=message):
+            check_text(errors, "stop.message", message)
+
+
 def check(errors: ValidationCollector, new: NewExecution, prefix: str = "execution") -> None:
     if new.execution_id:
         check_execution_id(errors, f"{prefix}.execution_id", new.execution_id)

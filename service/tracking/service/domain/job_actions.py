@@ -1,8 +1,9 @@
 """What a worker's action and a cancel change on an execution, beside its status.
 
 The state machine (status.py) says where a job may go; these functions also set what goes
-with the move: start and end times, phase, stop message, progress. Leases are the
-caller's: it renews or releases them once it knows the job's new status.
+with the move: start and end times, phase, stop message, progress. `act`, `cancel_job` and
+`reported` also apply the lease rules (leases.py) that go with each: a worker's report
+renews the lease (and brings back a job that had lapsed), a move out of RUNNING releases it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from tracking.service.domain import status, times
+from tracking.service.domain import leases, status, times
 from tracking.service.domain.changes import Change
+from tracking.service.domain.errors import Aborted
 from tracking.service.domain.executions import (
     Heartbeat,
     Move,
@@ -19,6 +21,7 @@ from tracking.service.domain.executions import (
     Report,
     Resume,
     Start,
+    StatusAction,
     Stop,
     Suspend,
     Times,
@@ -41,6 +44,57 @@ class JobFields(Protocol):
     reported_duration_seconds: float | None
     heartbeat_timeout_seconds: float
     lapsed_from: str
+    last_heartbeat_time: datetime | None
+    lease_expire_time: datetime | None
+
+
+class Revised(JobFields, Protocol):
+    """A job with its identity and revision (what a conditional action checks)."""
+
+    execution_id: str
+    revision: int
+
+
+def act(
+    job: Revised, action: StatusAction, expected_revision: int | None, now: datetime
+) -> list[Change]:
+    """Apply a worker's action (UpdateJobStatus), with its lease; the kinds of change.
+
+    Every action but a stop is a report of the worker: it brings a job whose lease ran out
+    back to where it was, before the action applies."""
+    if expected_revision is not None and job.revision != expected_revision:
+        raise Aborted(
+            f"execution {job.execution_id!r} is at revision {job.revision}, "
+            f"not {expected_revision}: read it again and retry"
+        )
+    restored = [Change.STATUS] if not isinstance(action, Stop) and leases.renew(job, now) else []
+    match action:
+        case Times() | Progress() | Heartbeat():
+            return [*restored, *report(job, action, now)]
+        case Start() if restored:
+            rejoin(job, action)
+            leases.renew(job, now)  # under the heartbeat timeout the start may set
+            return restored
+        case Start() | Suspend() | Resume() | Stop():
+            if transition(job, action, now) is RunningStatus.RUNNING:
+                leases.renew(job, now)
+            else:
+                leases.release(job)
+            return [Change.STATUS]  # a restored status changed again: one event says both
+
+
+def reported(job: JobFields, now: datetime) -> list[Change]:
+    """A report of the worker that is not a status action (outputs, a step, log lines):
+    it renews the lease; [STATUS] if that brought back a job that had lapsed."""
+    return [Change.STATUS] if leases.renew(job, now) else []
+
+
+def cancel_job(job: JobFields, reason: str, now: datetime) -> list[Change]:
+    """A cancel (CancelExecution), with its lease: an ended job holds none."""
+    changes = cancel(job, reason, now)
+    if job.status in status.TERMINAL_VALUES:
+        leases.release(job)
+    return changes
 
 
 def report(job: JobFields, action: Report, now: datetime) -> list[Change]:

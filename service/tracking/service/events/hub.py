@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tracking.service.domain.changes import Change, of_stored
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.domain.status import TERMINAL_VALUES
-from tracking.service.store.models import ExecutionEventRow
 
 
 class HubClosed(Exception):
@@ -48,11 +48,11 @@ class SharedEvent:
     `encoded` lets the first watcher that serializes it leave the bytes for the others.
     """
 
-    row: ExecutionEventRow
+    row: ExecutionEvent
     encoded: dict[str, bytes] = field(default_factory=dict)
 
 
-def _ends(row: ExecutionEventRow, changes: list[Change]) -> bool:
+def _ends(row: ExecutionEvent, changes: list[Change]) -> bool:
     """Whether the event ends its execution's logs and metrics (an end, or its deletion)."""
     return Change.DELETED in changes or row.job_status.get("status") in TERMINAL_VALUES
 
@@ -219,7 +219,7 @@ class EventHub:
         for subscription in self._subscribers.get(topic, ()):
             subscription.wake()
 
-    def publish(self, events: Iterable[ExecutionEventRow]) -> None:
+    def publish(self, events: Iterable[ExecutionEvent]) -> None:
         """Hand committed events to their watchers: this process's (after the commit) and
         those another replica's announcement carried."""
         for row in events:

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from tracking.service.events.announcement import CHANNEL, decode_announcement
+from tracking.service.domain.announcement import CHANNEL, decode_announcement
 from tracking.service.events.hub import EventHub
 
 log = logging.getLogger("tracking.events.postgres")

@@ -227,7 +227,7 @@ class DeploymentLogStream:
         async def save(batch: Batch) -> int:
             return await store.save_cursor(batch.session, pairs, utcnow())
 
-        cursor.based_on(await self.db.write(save, key="2:deployment-log-cursor"))
+        cursor.based_on(await self.db.write(save, key="2:deployment-log-cursor", session=True))
 
     def _token_maker(self, cursor: DeploymentLogCursor, execution_id: str) -> Callable[[int], str]:
         # Called while the stream waits at the yield: the cursor is as the batch left it.

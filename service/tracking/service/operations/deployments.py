@@ -144,7 +144,7 @@ class Deployments:
         # like the deployment's creations (key "0:<name>") it locks the deployment's row,
         # then its executions in the order of their ids, as the changes that follow do
         # (store/group.py): two processes' transactions lock in the same order.
-        return await self.db.write(remove, key=f"0:{name}")
+        return await self.db.write(remove, key=f"0:{name}", session=True)
 
     @staticmethod
     def _check_name(name: str, field: str = "name") -> None:

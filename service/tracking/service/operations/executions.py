@@ -6,34 +6,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from tracking.service.domain import executions as rules
 from tracking.service.domain import filters, job_actions, leases
 from tracking.service.domain.changes import Change
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import (
-    Aborted,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     ValidationCollector,
 )
-from tracking.service.domain.execution_state import ExecutionState
+from tracking.service.domain.execution_state import ExecutionState, new_state
 from tracking.service.domain.executions import (
-    Heartbeat,
     NewExecution,
-    Progress,
-    Resume,
-    Start,
     StatusAction,
-    Stop,
-    Suspend,
-    Times,
 )
 from tracking.service.domain.job_status import JobStatus
-from tracking.service.domain.leases import check_heartbeat_timeout
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
     check_execution_id,
@@ -43,13 +32,13 @@ from tracking.service.domain.names import (
     new_execution_id,
 )
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
-from tracking.service.domain.status import TERMINAL_VALUES, RunningStatus
 from tracking.service.events.hub import EventHub
 from tracking.service.operations.paging import Page, page_size
 from tracking.service.operations.recording import Recorder
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
+from tracking.service.store.faults import duplicate
 from tracking.service.store.group import Batch
 from tracking.service.store.models import ExecutionRow
 
@@ -72,7 +61,7 @@ class Executions:
 
     async def create(
         self, new: NewExecution, request_id: str, fingerprint: str, principal: str
-    ) -> ExecutionRow:
+    ) -> store.StoredExecution:
         """Create in WAITING; a repeated request_id with the same content returns the first."""
         errors = ValidationCollector()
         rules.check(errors, new)
@@ -80,81 +69,71 @@ class Executions:
         errors.raise_if_any()
         rules.check_documents_fit(new.documents(), self.limits.max_execution_documents)
         if request_id:
-            async with self.db.reading() as session:
-                earlier = await store.by_request_id(session, request_id)
+            earlier = await store.stored_by_request_id(self.db.driver, request_id)
             if earlier is not None:
-                return self._same_request(earlier, request_id, fingerprint)
+                return await self._same_request(earlier, request_id, fingerprint)
         try:
-            return await self._insert(new, request_id, fingerprint, principal)
-        except IntegrityError:
+            state = await self._insert(new, request_id, fingerprint, principal)
+        except Exception as error:
+            if not duplicate(error):
+                raise
             # A concurrent twin won the race for the request_id or the execution_id.
-            async with self.db.reading() as session:
-                earlier = await store.by_request_id(session, request_id) if request_id else None
+            earlier = (
+                await store.stored_by_request_id(self.db.driver, request_id) if request_id else None
+            )
             if earlier is not None:
-                return self._same_request(earlier, request_id, fingerprint)
+                return await self._same_request(earlier, request_id, fingerprint)
             raise AlreadyExists(f"execution {new.execution_id!r} already exists") from None
+        assert state.message is not None
+        return store.StoredExecution.of_row(state, state.message)
 
-    @staticmethod
-    def _same_request(earlier: ExecutionRow, request_id: str, fingerprint: str) -> ExecutionRow:
-        if earlier.request_fingerprint != fingerprint:
+    async def _same_request(
+        self, earlier: tuple[str, store.StoredExecution], request_id: str, fingerprint: str
+    ) -> store.StoredExecution:
+        earlier_fingerprint, stored = earlier
+        if earlier_fingerprint != fingerprint:
             raise AlreadyExists(
                 f"request_id {request_id!r} was already used for execution "
-                f"{earlier.execution_id!r} with different content"
+                f"{stored.execution_id!r} with different content"
             )
-        return earlier
+        shown = await self._with_messages([stored])
+        if not shown:
+            raise NotFound("execution", stored.execution_id)
+        return shown[0]
 
     async def _insert(
         self, new: NewExecution, request_id: str, fingerprint: str, principal: str
-    ) -> ExecutionRow:
+    ) -> ExecutionState:
         deployment_name = new.deployment_name or None
         heartbeat_timeout_seconds = new.heartbeat_timeout_seconds
         if heartbeat_timeout_seconds is None:
             heartbeat_timeout_seconds = self.limits.default_heartbeat_timeout_seconds
 
-        async def insert(batch: Batch) -> ExecutionRow:
-            session = batch.session
+        async def insert(batch: Batch) -> ExecutionState:
+            connection = batch.connection
             now = utcnow()
             pipeline_name = new.pipeline_name
             if deployment_name:
-                deployment = await deployment_store.get(session, deployment_name, for_update=True)
-                if not deployment.is_enabled:
+                enabled, pipeline = await deployment_store.lock_for_execution(
+                    connection, deployment_name
+                )
+                if not enabled:
                     raise FailedPrecondition(
                         f"deployment {deployment_name!r} is disabled: enable it to create executions"
                     )
-                pipeline_name = pipeline_name or deployment.pipeline_name
+                pipeline_name = pipeline_name or pipeline
             execution_id = new.execution_id or new_execution_id(deployment_name or "")
-            if new.execution_id and await store.find(session, execution_id) is not None:
+            if new.execution_id and await store.exists(connection, execution_id):
                 raise AlreadyExists(f"execution {execution_id!r} already exists")
-            row = ExecutionRow(
-                execution_id=execution_id,
-                deployment_name=deployment_name,
-                pipeline_name=pipeline_name,
-                job_name=new.job_name,
-                job_type=new.job_type,
-                experiment_name=new.experiment_name,
-                model_run_id=new.model_run_id,
-                steps=new.steps,
-                inputs=new.inputs,
-                labels=new.labels,
-                command=new.command,
-                trace_parent=new.trace_parent,
-                heartbeat_timeout_seconds=heartbeat_timeout_seconds,
-                status=RunningStatus.WAITING.value,
-                create_time=now,
-                update_time=now,
-                created_by=principal,
-                request_id=request_id or None,
-                request_fingerprint=fingerprint if request_id else "",
+            state = new_state(new, execution_id, pipeline_name, heartbeat_timeout_seconds, now)
+            state.created_by = principal
+            event = await self.recorder.save_new(
+                batch, state, request_id or None, fingerprint if request_id else "", now
             )
-            session.add(row)
-            await session.flush()
-            await store.replace_labels(session, execution_id, row.labels)
             if deployment_name:
-                deployment.last_execution_id = execution_id
-                session.add(deployment)
-            events = await self.recorder.record(session, [(row, [Change.CREATED])], now, batch)
-            batch.after_commit(lambda: self.hub.publish(events))
-            return row
+                await deployment_store.set_last_execution(connection, deployment_name, execution_id)
+            batch.after_commit(lambda: self.hub.publish([event]))
+            return state
 
         # Creations in one deployment lock its row: they come first in a batch (PostgreSQL).
         return await self.db.write(insert, key=f"0:{deployment_name or ''}")
@@ -239,7 +218,7 @@ class Executions:
             batch.after_commit(lambda: self.hub.publish([event]))
 
         # In a group commit, locking like the changes of the execution (store/group.py).
-        await self.db.write(remove, key=f"1:{execution_id}")
+        await self.db.write(remove, key=f"1:{execution_id}", session=True)
 
     async def get_input(self, execution_id: str, name: str) -> dict[str, Any]:
         return self._named(
@@ -273,43 +252,11 @@ class Executions:
         errors = ValidationCollector()
         if expected_revision is not None and expected_revision < 0:
             errors.add("expected_revision", "must not be negative")
-        match action:
-            case Progress(progress=progress, phase=phase):
-                rules.check_progress(errors, "progress.progress", progress)
-                check_text(errors, "progress.phase", phase)
-            case Start(phase=phase, heartbeat_timeout_seconds=timeout):
-                if timeout is not None:
-                    check_heartbeat_timeout(errors, "start.heartbeat_timeout", timeout)
-                check_text(errors, "start.phase", phase)
-            case Suspend(reason=reason):
-                check_text(errors, "suspend.reason", reason)
-            case Stop(message=message):
-                check_text(errors, "stop.message", message)
+        rules.check_action(errors, action)
         errors.raise_if_any()
 
-        def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            if expected_revision is not None and row.revision != expected_revision:
-                raise Aborted(
-                    f"execution {row.execution_id!r} is at revision {row.revision}, "
-                    f"not {expected_revision}: read it again and retry"
-                )
-            # Every action but a stop is a report of the worker: it brings an execution whose
-            # lease ran out back to where it was, before the action applies.
-            renewed = not isinstance(action, Stop) and leases.renew(row, now)
-            restored = [Change.STATUS] if renewed else []
-            match action:
-                case Times() | Progress() | Heartbeat():
-                    return [*restored, *job_actions.report(row, action, now)]
-                case Start() if restored:
-                    job_actions.rejoin(row, action)
-                    leases.renew(row, now)  # under the heartbeat timeout the start may set
-                    return restored
-                case Start() | Suspend() | Resume() | Stop():
-                    if job_actions.transition(row, action, now) is RunningStatus.RUNNING:
-                        leases.renew(row, now)
-                    else:
-                        leases.release(row)
-                    return [Change.STATUS]  # a restored status changed again: one event says both
+        def apply(job: ExecutionState, now: datetime) -> list[Change]:
+            return job_actions.act(job, action, expected_revision, now)
 
         return await self._change(execution_id, apply)
 
@@ -319,11 +266,8 @@ class Executions:
         check_text(errors, "reason", reason)
         errors.raise_if_any()
 
-        def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            changes = job_actions.cancel(row, reason, now)
-            if row.status in TERMINAL_VALUES:
-                leases.release(row)
-            return changes
+        def apply(job: ExecutionState, now: datetime) -> list[Change]:
+            return job_actions.cancel_job(job, reason, now)
 
         return await self._change(execution_id, apply)
 
@@ -341,7 +285,7 @@ class Executions:
         errors.raise_if_any()
 
         def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            restored = [Change.STATUS] if leases.renew(row, now) else []
+            restored = job_actions.reported(row, now)
             by_name = {o["name"]: o for o in row.outputs}
             by_name.update({o["name"]: o for o in outputs})
             row.outputs = list(by_name.values())
@@ -362,7 +306,7 @@ class Executions:
             raise InvalidArgument.of("step.name", "is required")
 
         def apply(row: ExecutionState, now: datetime) -> list[Change]:
-            restored = [Change.STATUS] if leases.renew(row, now) else []
+            restored = job_actions.reported(row, now)
             steps = list(row.steps)
             for index, existing in enumerate(steps):
                 if existing["name"] == step["name"]:

@@ -135,7 +135,7 @@ class Metrics:
             return last
 
         # Its refusals come before its first change: no savepoint needed.
-        return await self.db.write(append, key=f"1:{execution_id}", savepoint=False)
+        return await self.db.write(append, key=f"1:{execution_id}", savepoint=False, session=True)
 
     async def series(self, execution_id: str) -> SeriesList:
         check_id(execution_id)

@@ -10,13 +10,14 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.changes import Change
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.live_parts import changes_shown
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
 from tracking.service.store.driver import Row
 from tracking.service.store.group import Batch
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow
+from tracking.service.store.models import ExecutionRow
 
 # An execution's message without its live parts, serialized (api/stored_executions.py).
 EncodeExecution = Callable[[ExecutionRow | ExecutionState], bytes]
@@ -40,7 +41,7 @@ class Recorder:
         changes: list[tuple[ExecutionRow, list[Change]]],
         now: datetime | None = None,
         batch: Batch | None = None,
-    ) -> list[ExecutionEventRow]:
+    ) -> list[ExecutionEvent]:
         """Bump each row's revision, store its message and add its event (ORM rows): in
         `batch`, or at once in the session's own transaction (a deletion)."""
         events = [store.bump(row, kinds, now) for row, kinds in changes]
@@ -59,6 +60,22 @@ class Recorder:
                 )
         return events
 
+    async def save_new(
+        self,
+        batch: Batch,
+        state: ExecutionState,
+        request_id: str | None,
+        fingerprint: str,
+        now: datetime,
+    ) -> ExecutionEvent:
+        """Insert a new execution (revision 0 until this records its creation) with its
+        message, and add its event."""
+        event = store.bump(state, [Change.CREATED], now)
+        self.store_message(state)
+        await store.insert_new(batch.connection, state, request_id, fingerprint)
+        self._add(batch, [event])
+        return event
+
     async def save_change(
         self,
         batch: Batch,
@@ -66,7 +83,7 @@ class Recorder:
         before: Row,
         changes: list[Change],
         now: datetime,
-    ) -> ExecutionEventRow | None:
+    ) -> ExecutionEvent | None:
         """Write an execution locked with store.lock; with change kinds, bump its revision
         and add its event. A change with no kind (a renewed lease) keeps its revision, and
         its message unless it changed what one shows."""
@@ -81,7 +98,7 @@ class Recorder:
         return event
 
     @staticmethod
-    def _add(batch: Batch, events: list[ExecutionEventRow]) -> None:
+    def _add(batch: Batch, events: list[ExecutionEvent]) -> None:
         batch.add_events(events)
         for event in events:
             batch.announce("event", event.execution_id, event.deployment_name, event)

@@ -24,6 +24,7 @@ from tracking.service.domain.errors import (
     Unavailable,
     ValidationCollector,
 )
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.log_filters import NO_FILTER, LineFilter
 from tracking.service.domain.names import check_deployment_name, check_execution_id
@@ -47,7 +48,7 @@ from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
 from tracking.service.store import meta
 from tracking.service.store.database import Database
-from tracking.service.store.models import ExecutionEventRow, ExecutionRow, LogLineRow
+from tracking.service.store.models import ExecutionRow, LogLineRow
 
 READ_BATCH = 500
 
@@ -67,7 +68,7 @@ def behind_message(resume_from: str) -> str:
 class StatusItem:
     """One message of WatchStatus: an event, a snapshot, or (all None) a heartbeat."""
 
-    event: ExecutionEventRow | None = None
+    event: ExecutionEvent | None = None
     shared: SharedEvent | None = None
     snapshot: ExecutionRow | None = None
     resume_token: str = ""
@@ -83,7 +84,7 @@ class Nudge(Enum):
     LOOK = "look"  # a change the hub did not hand over (or a shutdown): read the table
 
 
-def ends_watch(event: ExecutionEventRow) -> bool:
+def ends_watch(event: ExecutionEvent) -> bool:
     return event.job_status.get("status") in TERMINAL_VALUES or Change.DELETED in of_stored(
         event.changes
     )

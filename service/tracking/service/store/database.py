@@ -19,8 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.announcement import CHANNEL, Announcement, encode_announcement
 from tracking.service.domain.errors import Unavailable
-from tracking.service.events.announcement import CHANNEL, Announcement, encode_announcement
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.store import executions as execution_store
 from tracking.service.store import inline_sqlite, meta, migrations
 from tracking.service.store.driver import (
@@ -34,7 +35,7 @@ from tracking.service.store.driver import (
 )
 from tracking.service.store.faults import PROBE_FREE_BYTES, connection_lost, storage_refused
 from tracking.service.store.group import Batch, GroupCommit
-from tracking.service.store.models import DeploymentEventRow, ExecutionEventRow
+from tracking.service.store.models import DeploymentEventRow
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -122,6 +123,7 @@ class Database:
             self.driver: Driver = SqliteDriver(
                 self.read_engine.dialect,
                 partial(sqlite3.connect, str(args[0]), uri=uri, check_same_thread=False),
+                partial(_sqlite_pragmas, _record=None),
             )
         elif self.dialect == "postgresql":
             self.read_engine = create_async_engine(
@@ -146,6 +148,9 @@ class Database:
             else None
         )
         self._file_identity: tuple[int, int] | None = None
+        # SQLite: the group commit's driver connection and the write engine's take turns, so
+        # that neither waits on the event loop for a write lock the other holds.
+        self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
         self.group = GroupCommit(self)
 
     async def start(self) -> None:
@@ -232,33 +237,68 @@ class Database:
             raise Unavailable(self.file_lost)
         try:
             async with (
+                self._one_writer(),
                 AsyncSession(self.write_engine, expire_on_commit=False) as session,
                 session.begin(),
             ):
                 yield session
         except Exception as error:
-            reason = storage_refused(error)
-            if reason is not None:
-                self.write_problem = reason
-                await self.write_engine.dispose()
-                await self.read_engine.dispose()
+            await self._refused(error)
             raise
         self.write_problem = None
 
+    @asynccontextmanager
+    async def driver_writing(self) -> AsyncIterator[Connection]:
+        """A write transaction on the driver itself (store/driver.py), with no session: what
+        a group commit whose writes all run driver statements uses. Committed when the block
+        ends without error; the storage's refusals are handled as `writing` handles them."""
+        if self.file_lost:
+            raise Unavailable(self.file_lost)
+        try:
+            async with self._one_writer(), self.driver.transaction() as connection:
+                yield connection
+        except Exception as error:
+            await self._refused(error)
+            raise
+        self.write_problem = None
+
+    @asynccontextmanager
+    async def _one_writer(self) -> AsyncIterator[None]:
+        if self._sqlite_writer is None:
+            yield
+        else:
+            async with self._sqlite_writer:
+                yield
+
+    async def _refused(self, error: BaseException) -> None:
+        reason = storage_refused(error)
+        if reason is not None:
+            self.write_problem = reason
+            self.driver.reset_writer()
+            await self.write_engine.dispose()
+            await self.read_engine.dispose()
+
     async def write(
-        self, work: Callable[[Batch], Awaitable[T]], key: str, *, savepoint: bool = True
+        self,
+        work: Callable[[Batch], Awaitable[T]],
+        key: str,
+        *,
+        savepoint: bool = True,
+        session: bool = False,
     ) -> T:
         """Run `work(batch)` in the next group commit (store/group.py) and return what it
         returned once that transaction committed, or raise its own error. `key` (the
         execution id) orders the writes of a batch on PostgreSQL. `savepoint=False` is for
-        work that raises a DomainError only before its first change."""
-        return await self.group.write(work, key, savepoint)
+        work that raises a DomainError only before its first change. `session=True` is for
+        work that uses the ORM (`batch.session`); the others run driver statements on
+        `batch.connection`, and a batch of those alone opens no session."""
+        return await self.group.write(work, key, savepoint, session)
 
     def broken(self, error: BaseException) -> bool:
         """Whether `error` ends the transaction it happened in, not just one write of it."""
         return connection_lost(error) or storage_refused(error) is not None
 
-    async def add_events(self, session: AsyncSession, events: list[ExecutionEventRow]) -> None:
+    async def add_events(self, session: AsyncSession, events: list[ExecutionEvent]) -> None:
         """Insert events now (their ids set), in a transaction of its own: a write outside
         group commit (a deletion). A batch's go in at its end (Batch.add_events)."""
         if not events:
@@ -299,7 +339,7 @@ class Database:
         kind: str,
         execution_id: str,
         deployment_name: str | None = None,
-        event: ExecutionEventRow | None = None,
+        event: ExecutionEvent | None = None,
     ) -> None:
         """Tell the other replicas, when this transaction (outside group commit) commits,
         that something changed."""

@@ -5,14 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists
+from sqlalchemy import delete, exists, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.filters import Condition
+from tracking.service.store.driver import Connection, Hot, param
 from tracking.service.store.models import DeploymentEventRow, DeploymentLabelRow, DeploymentRow
 from tracking.service.store.where import apply_conditions
+
+_TABLE: Any = DeploymentRow.__table__  # type: ignore[attr-defined]
+_BY_NAME = _TABLE.c.name == param("b_name")
+# A creation in a deployment locks its row, as its deletion does.
+_LOCK_FOR_EXECUTION = Hot(
+    core_select(_TABLE.c.is_enabled, _TABLE.c.pipeline_name).where(_BY_NAME).with_for_update()
+)
+_SET_LAST_EXECUTION = Hot(
+    update(_TABLE).where(_BY_NAME).values(last_execution_id=param("last_execution_id"))
+)
+
+
+async def lock_for_execution(connection: Connection, name: str) -> tuple[bool, str]:
+    """Lock a deployment to create an execution in it: (whether it is enabled, its pipeline)."""
+    row = await connection.row(_LOCK_FOR_EXECUTION, b_name=name)
+    if row is None:
+        raise NotFound("deployment", name)
+    return bool(row[0]), str(row[1])
+
+
+async def set_last_execution(connection: Connection, name: str, execution_id: str) -> None:
+    await connection.execute(_SET_LAST_EXECUTION, b_name=name, last_execution_id=execution_id)
 
 
 async def get(session: AsyncSession, name: str, *, for_update: bool = False) -> DeploymentRow:

@@ -14,8 +14,10 @@ hot.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +144,14 @@ class Connection:
     async def execute(self, statement: Hot, **params: Any) -> None:
         await self.rows(statement, **params)
 
+    async def execute_many(self, statement: Hot, params: list[dict[str, Any]]) -> None:
+        """Run `statement` once for each set of parameters."""
+        raise NotImplementedError
+
+    def savepoint(self) -> Any:
+        """An async context manager: what runs in it is rolled back if it raises."""
+        raise NotImplementedError
+
 
 class SqliteConnection(Connection):
     """A sqlite3 connection, used on the event loop."""
@@ -162,6 +172,21 @@ class SqliteConnection(Connection):
         compiled = statement.compiled(self.dialect)
         self.raw.execute(compiled.sql, compiled.arguments(params))
 
+    async def execute_many(self, statement: Hot, params: list[dict[str, Any]]) -> None:
+        compiled = statement.compiled(self.dialect)
+        self.raw.executemany(compiled.sql, [compiled.arguments(p) for p in params])
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        self.raw.execute("SAVEPOINT write")
+        try:
+            yield
+        except BaseException:
+            self.raw.execute("ROLLBACK TO write")
+            self.raw.execute("RELEASE write")
+            raise
+        self.raw.execute("RELEASE write")
+
 
 class PostgresConnection(Connection):
     """An asyncpg connection; asyncpg prepares each statement text once and keeps it."""
@@ -180,6 +205,21 @@ class PostgresConnection(Connection):
     async def execute(self, statement: Hot, **params: Any) -> None:
         compiled = statement.compiled(self.dialect)
         await self.raw.execute(compiled.sql, *compiled.arguments(params))
+
+    async def execute_many(self, statement: Hot, params: list[dict[str, Any]]) -> None:
+        compiled = statement.compiled(self.dialect)
+        await self.raw.executemany(compiled.sql, [compiled.arguments(p) for p in params])
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        transaction = self.raw.transaction()  # inside a transaction: a SAVEPOINT
+        await transaction.start()
+        try:
+            yield
+        except BaseException:
+            await transaction.rollback()
+            raise
+        await transaction.commit()
 
 
 async def connection_of(session: AsyncSession) -> Connection:
@@ -211,6 +251,14 @@ class Driver:
         found = await self.rows(statement, **params)
         return found[0] if found else None
 
+    def transaction(self) -> Any:
+        """An async context manager: a write transaction on a driver connection of its own,
+        committed when the block ends without error, rolled back otherwise (group commit)."""
+        raise NotImplementedError
+
+    def reset_writer(self) -> None:
+        """Drop the connection writes use (one that saw the storage refuse may keep failing)."""
+
     async def close(self) -> None:
         raise NotImplementedError
 
@@ -219,10 +267,17 @@ class SqliteDriver(Driver):
     """One sqlite3 connection for reads, used on the event loop. In WAL a reader never
     waits for the writer; statements are short (one execution, one page)."""
 
-    def __init__(self, dialect: Dialect, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        connect: Callable[[], sqlite3.Connection],
+        prepare_writer: Callable[[sqlite3.Connection], None],
+    ) -> None:
         super().__init__(dialect)
         self._connect = connect
+        self._prepare_writer = prepare_writer
         self._connection: SqliteConnection | None = None
+        self._writer: SqliteConnection | None = None
 
     def _open(self) -> SqliteConnection:
         if self._connection is None:
@@ -246,13 +301,60 @@ class SqliteDriver(Driver):
         if connection is not None:
             connection.raw.close()
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """BEGIN IMMEDIATE on the writer's connection, on the event loop (the caller makes
+        sure no other writer of this process holds SQLite's write lock meanwhile)."""
+        if self._writer is None:
+            raw = self._connect()
+            raw.isolation_level = None  # BEGIN and COMMIT are ours
+            self._prepare_writer(raw)
+            self._writer = SqliteConnection(self.dialect, raw)
+        connection = self._writer
+        connection.raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+            connection.raw.execute("COMMIT")
+        except BaseException:
+            if connection.raw.in_transaction:
+                try:
+                    connection.raw.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self.reset_writer()
+            raise
+
+    def reset_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.raw.close()
+
     async def close(self) -> None:
         self.reset()
+        self.reset_writer()
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
     """Hand a connection back as it is: the hot statements change no session state, and
     asyncpg's default reset costs a round trip per statement (RESET ALL, UNLISTEN *, ...)."""
+
+
+async def _json_codecs(connection: asyncpg.Connection) -> None:
+    """Documents as SQLAlchemy's asyncpg dialect passes them (its bind processors make the
+    JSON text, the codec parses results), so that compiled statements behave the same."""
+    await connection.set_type_codec(
+        "json",
+        encoder=str.encode,
+        decoder=lambda b: json.loads(b.decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=lambda s: b"\x01" + s.encode(),
+        decoder=lambda b: json.loads(b[1:].decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
 
 
 class PostgresDriver(Driver):
@@ -272,8 +374,39 @@ class PostgresDriver(Driver):
                 max_size=self._max_size,
                 statement_cache_size=256,
                 reset=_keep_session,
+                init=_json_codecs,
             )
         return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        pool = await self._get_pool()
+        for attempt in (1, 2):
+            async with pool.acquire() as raw:
+                transaction = raw.transaction()
+                try:
+                    await transaction.start()
+                except Exception as error:
+                    # A connection the database closed while it sat in the pool (a restart):
+                    # nothing ran yet, so the transaction starts once more on a new one.
+                    if attempt == 2 or not connection_lost(error):
+                        raise
+                    continue
+                try:
+                    yield PostgresConnection(self.dialect, raw)
+                except BaseException:
+                    if not raw.is_closed():
+                        try:
+                            await transaction.rollback()
+                        except Exception:
+                            raw.terminate()
+                    raise
+                await transaction.commit()
+                return
+
+    def reset_writer(self) -> None:
+        if self._pool is not None:
+            self._pool.expire_connections()
 
     async def rows(self, statement: Hot, **params: Any) -> list[Row]:
         compiled = statement.compiled(self.dialect)

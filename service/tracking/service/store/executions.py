@@ -17,6 +17,7 @@ from tracking.service.domain.changes import Change, of_stored
 from tracking.service.domain.changes import stored as stored_changes
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.filters import Condition
 from tracking.service.domain.job_status import JobStatus
@@ -63,7 +64,7 @@ class StoredExecution:
     lease_expire_time: datetime | None
 
     @classmethod
-    def of_row(cls, row: ExecutionRow, message: bytes) -> StoredExecution:
+    def of_row(cls, row: ExecutionRow | ExecutionState, message: bytes) -> StoredExecution:
         leased = lease_is_live(row.status)
         grows = duration_is_live(row.start_time, row.end_time, row.reported_duration_seconds)
         return cls(
@@ -123,6 +124,30 @@ _LOCK_LOG_SEQ = Hot(
     .where(_BY_ID_PARAM)
     .with_for_update()
 )
+_EXISTS = Hot(core_select(_TABLE.c.execution_id).where(_BY_ID_PARAM))
+_BY_REQUEST_ID = Hot(
+    core_select(_TABLE.c.request_fingerprint, *_STORED_COLUMNS).where(
+        _TABLE.c.request_id == param("b_request_id")
+    )
+)
+# A new execution: every column given (no ORM default applies).
+_INSERT = Hot(insert(_TABLE).values({c.name: param(c.name, c.type) for c in _TABLE.columns}))
+_NEW_COLUMNS = {
+    "request_id",
+    "request_fingerprint",
+    "log_seq",
+    "pruned_revision",
+    "pruned_log_seq",
+    "metric_seq",
+    "pruned_metric_seq",
+}
+assert {c.name for c in _TABLE.columns} == set(execution_state.FIELDS) | _NEW_COLUMNS
+_LABELS: Any = ExecutionLabelRow.__table__  # type: ignore[attr-defined]
+_INSERT_LABEL = Hot(
+    insert(_LABELS).values(
+        execution_id=param("execution_id"), key=param("key"), value=param("value")
+    )
+)
 _LAPSED = Hot(
     core_select(_TABLE.c.execution_id)
     .where(_TABLE.c.lease_expire_time < param("b_now"))
@@ -148,6 +173,38 @@ async def lock(connection: Connection, execution_id: str) -> tuple[ExecutionStat
     if found is None:
         raise NotFound("execution", execution_id)
     return ExecutionState(*found), found
+
+
+async def exists(connection: Connection, execution_id: str) -> bool:
+    return await connection.row(_EXISTS, b_execution_id=execution_id) is not None
+
+
+async def insert_new(
+    connection: Connection, state: ExecutionState, request_id: str | None, fingerprint: str
+) -> None:
+    """Insert a new execution and its labels (a creation's statements)."""
+    values = {name: getattr(state, name) for name in execution_state.FIELDS}
+    values.update(dict.fromkeys(_NEW_COLUMNS, 0))
+    values.update(request_id=request_id, request_fingerprint=fingerprint)
+    await connection.execute(_INSERT, **values)
+    if state.labels:
+        await connection.execute_many(
+            _INSERT_LABEL,
+            [
+                {"execution_id": state.execution_id, "key": key, "value": value}
+                for key, value in state.labels.items()
+            ],
+        )
+
+
+async def stored_by_request_id(
+    driver: Driver, request_id: str
+) -> tuple[str, StoredExecution] | None:
+    """The execution a creation with this request_id made: (its request's fingerprint, it)."""
+    row = await driver.row(_BY_REQUEST_ID, b_request_id=request_id)
+    if row is None:
+        return None
+    return str(row[0]), StoredExecution(*row[1:])
 
 
 def changed_columns(state: ExecutionState, before: Row) -> dict[str, Any]:
@@ -196,7 +253,7 @@ def _event_insert(count: int) -> Hot:
     return found
 
 
-async def insert_events(connection: Connection, events: list[ExecutionEventRow]) -> None:
+async def insert_events(connection: Connection, events: list[ExecutionEvent]) -> None:
     """Insert event rows, in one statement, and set their ids (after the event-order lock)."""
     params: dict[str, Any] = {}
     for index, event in enumerate(events):
@@ -366,14 +423,14 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
 
 def bump(
     row: ExecutionRow | ExecutionState, changes: list[Change], now: datetime | None = None
-) -> ExecutionEventRow:
+) -> ExecutionEvent:
     """Advance the row's revision and build the event that records the change.
 
     The caller adds both to the same transaction, after Database.lock_event_order.
     """
     row.revision += 1
     row.update_time = now or utcnow()
-    return ExecutionEventRow(
+    return ExecutionEvent(
         execution_id=row.execution_id,
         deployment_name=row.deployment_name,
         revision=row.revision,
@@ -383,29 +440,39 @@ def bump(
     )
 
 
+# An event's columns, in the order of ExecutionEvent's fields.
+_EVENT_FIELDS = (*_EVENT_COLUMNS, "id")
+assert list(_EVENT_FIELDS) == list(ExecutionEvent.__dataclass_fields__)
+
+
+def _events_query() -> Any:
+    return core_select(*(_EVENTS.c[name] for name in _EVENT_FIELDS))
+
+
+async def _events(session: AsyncSession, query: Any) -> list[ExecutionEvent]:
+    connection = await session.connection()
+    return [ExecutionEvent(*row) for row in (await connection.execute(query)).all()]
+
+
 async def events_after_revision(
     session: AsyncSession, execution_id: str, revision: int, limit: int
-) -> list[ExecutionEventRow]:
+) -> list[ExecutionEvent]:
     query = (
-        select(ExecutionEventRow)
-        .where(
-            ExecutionEventRow.execution_id == execution_id,
-            col(ExecutionEventRow.revision) > revision,
-        )
-        .order_by(col(ExecutionEventRow.revision))
+        _events_query()
+        .where(_EVENTS.c.execution_id == execution_id, _EVENTS.c.revision > revision)
+        .order_by(_EVENTS.c.revision)
         .limit(limit)
     )
-    return list((await session.exec(query)).all())
+    return await _events(session, query)
 
 
 async def events_after_id(
     session: AsyncSession, deployment_name: str | None, event_id: int, limit: int
-) -> list[ExecutionEventRow]:
-    query = select(ExecutionEventRow).where(col(ExecutionEventRow.id) > event_id)
+) -> list[ExecutionEvent]:
+    query = _events_query().where(_EVENTS.c.id > event_id)
     if deployment_name is not None:
-        query = query.where(ExecutionEventRow.deployment_name == deployment_name)
-    query = query.order_by(col(ExecutionEventRow.id)).limit(limit)
-    return list((await session.exec(query)).all())
+        query = query.where(_EVENTS.c.deployment_name == deployment_name)
+    return await _events(session, query.order_by(_EVENTS.c.id).limit(limit))
 
 
 async def last_event_id(session: AsyncSession) -> int:

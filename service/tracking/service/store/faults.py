@@ -68,6 +68,18 @@ _REFUSED_WRITE_ERRORS = (
 PROBE_FREE_BYTES = 4 << 20
 
 
+_DUPLICATE = (
+    exc.IntegrityError,
+    sqlite3.IntegrityError,
+    asyncpg.IntegrityConstraintViolationError,
+)
+
+
+def duplicate(error: BaseException) -> bool:
+    """Whether `error` is a unique key (or another integrity rule) the database enforced."""
+    return any(isinstance(current, _DUPLICATE) for current in _chain(error))
+
+
 def storage_refused(error: BaseException) -> str | None:
     """What the storage said if `error` is it refusing to write (read-only, full, I/O)."""
     for current in _chain(error):

@@ -1,8 +1,9 @@
 """Group commit: writes that arrive together share one transaction.
 
-A write joins the group with `Database.write(work, key)`: `work(session)` is queued, and
+A write joins the group with `Database.write(work, key)`: `work(batch)` is queued, and
 one task per Database (the committer) takes every write waiting, opens one transaction,
-runs each write in a SAVEPOINT of its own, then commits once. A write that fails (a
+runs each write in a SAVEPOINT of its own, then commits once. The transaction is the
+driver's own (no session, no ORM object) unless a write of the batch asked for a session. A write that fails (a
 domain error, a constraint) rolls back its savepoint and gets its own error; the others
 go on. A write that checks before it changes anything (the status changes and log
 appends) may run without a savepoint: its domain errors come before its first change, so
@@ -28,18 +29,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from tracking.service.domain.announcement import Announcement, encode_announcement
 from tracking.service.domain.errors import DomainError, Unavailable
-from tracking.service.events.announcement import Announcement, encode_announcement
+from tracking.service.domain.events import ExecutionEvent
 from tracking.service.store import executions as execution_store
 from tracking.service.store.driver import Connection, connection_of
-from tracking.service.store.models import DeploymentEventRow, ExecutionEventRow
+from tracking.service.store.models import DeploymentEventRow
 
 if TYPE_CHECKING:
     from tracking.service.store.database import Database
@@ -56,18 +59,32 @@ DEADLOCK_RETRIES = 3
 @dataclass
 class Batch:
     """One group commit's transaction, handed to each write explicitly: the driver
-    connection its hot statements run on, the session for the others, and what its writes
-    leave for its end (event rows, announcements, actions after the commit)."""
+    connection its statements run on, a session only when one of its writes asked for one
+    (`Database.write(..., session=True)`), and what its writes leave for its end (event
+    rows, announcements, actions after the commit)."""
 
-    session: AsyncSession
     connection: Connection
     replica_id: str
-    events: list[ExecutionEventRow] = field(default_factory=list)
+    _session: AsyncSession | None = None
+    events: list[ExecutionEvent] = field(default_factory=list)
     announcements: list[Announcement] = field(default_factory=list)
     actions: list[Callable[[], None]] = field(default_factory=list)
     deployment_events: list[DeploymentEventRow] = field(default_factory=list)
 
-    def add_events(self, events: list[ExecutionEventRow]) -> None:
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session of the transaction, for a write that asked for one."""
+        if self._session is None:
+            raise RuntimeError("this write did not ask for a session (Database.write)")
+        return self._session
+
+    def savepoint(self) -> Any:
+        """An async context manager: a SAVEPOINT that a failing write rolls back."""
+        if self._session is not None:
+            return self._session.begin_nested()
+        return self.connection.savepoint()
+
+    def add_events(self, events: list[ExecutionEvent]) -> None:
         """Insert these events at the batch's end, with every other write's (ids then)."""
         self.events.extend(events)
 
@@ -80,7 +97,7 @@ class Batch:
         kind: str,
         execution_id: str,
         deployment_name: str | None = None,
-        event: ExecutionEventRow | None = None,
+        event: ExecutionEvent | None = None,
         size: int = 0,
     ) -> None:
         """Tell the other replicas (PostgreSQL), once this transaction commits, that
@@ -117,6 +134,7 @@ class _Write(Generic[T]):
     key: str
     future: asyncio.Future[T]
     savepoint: bool
+    session: bool
     tries: int = 0
     outcome: tuple[bool, Any] | None = None  # (succeeded, result or error)
 
@@ -147,11 +165,13 @@ class GroupCommit:
         self.batches = 0
         self.writes = 0
 
-    async def write(self, work: Callable[[Batch], Awaitable[T]], key: str, savepoint: bool) -> T:
+    async def write(
+        self, work: Callable[[Batch], Awaitable[T]], key: str, savepoint: bool, session: bool
+    ) -> T:
         if self._closed:
             raise Unavailable("the server is stopping")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Write(work, key, future, savepoint))
+        self._queue.append(_Write(work, key, future, savepoint, session))
         if self._task is None:
             self._task = asyncio.create_task(self._commit_forever(), name="tracking-group-commit")
         elif self._wakeup is not None and not self._wakeup.done():
@@ -179,13 +199,12 @@ class GroupCommit:
         again: list[_Write[Any]] = []
         batch: Batch | None = None
         try:
-            async with self.db.writing() as session:
-                batch = Batch(session, await connection_of(session), self.db.replica_id)
+            async with self._transaction(any(w.session for w in writes)) as batch:
                 for write in writes:
                     mark = batch.mark()
                     try:
                         if write.savepoint:
-                            async with session.begin_nested():
+                            async with batch.savepoint():
                                 result = await write.work(batch)
                         else:
                             result = await write.work(batch)
@@ -206,7 +225,7 @@ class GroupCommit:
                             write.outcome = (False, error)
                     else:
                         write.outcome = (True, result)
-                await self._finish(session, batch)
+                await self._finish(batch)
         except Exception as error:
             # Not committed. A write that failed on its own keeps its error (it changed
             # nothing either way); the others get the batch's error, or run again when a
@@ -240,14 +259,25 @@ class GroupCommit:
             else:
                 write.future.set_exception(value)
 
-    async def _finish(self, session: AsyncSession, batch: Batch) -> None:
+    @asynccontextmanager
+    async def _transaction(self, with_session: bool) -> AsyncIterator[Batch]:
+        """The batch's transaction: on the driver alone, unless a write asked for a session."""
+        if with_session:
+            async with self.db.writing() as session:
+                yield Batch(await connection_of(session), self.db.replica_id, session)
+        else:
+            async with self.db.driver_writing() as connection:
+                yield Batch(connection, self.db.replica_id)
+
+    async def _finish(self, batch: Batch) -> None:
         if batch.events or batch.deployment_events:
             await self.db.lock_event_order(batch.connection)
         if batch.events:
             await execution_store.insert_events(batch.connection, batch.events)
         if batch.deployment_events:
-            session.add_all(batch.deployment_events)
-            await session.flush()
+            # Added by writes that asked for a session (a deployment's deletion).
+            batch.session.add_all(batch.deployment_events)
+            await batch.session.flush()
         if batch.announcements:
             payloads = dict.fromkeys(map(encode_announcement, batch.announcements))
             await self.db.notify(batch.connection, list(payloads))

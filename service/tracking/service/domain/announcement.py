@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tracking.service.store.models import ExecutionEventRow
+from tracking.service.domain.events import ExecutionEvent
 
 CHANNEL = "tracking_changes"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more (and the whole transaction
@@ -36,7 +36,7 @@ class Announcement:
     kind: str
     execution_id: str
     deployment_name: str | None
-    event: ExecutionEventRow | None = None
+    event: ExecutionEvent | None = None
     size: int = 0
 
 
@@ -90,9 +90,7 @@ def decode_announcement(payload: str) -> Announcement | None:
     return Announcement(replica_id, kind, execution_id, deployment_name or None, event, size)
 
 
-def _event(
-    carried: str, execution_id: str, deployment_name: str | None
-) -> ExecutionEventRow | None:
+def _event(carried: str, execution_id: str, deployment_name: str | None) -> ExecutionEvent | None:
     if not carried or not execution_id:
         return None
     try:
@@ -111,7 +109,7 @@ def _event(
         and create_time.tzinfo is not None
     ):
         return None
-    return ExecutionEventRow(
+    return ExecutionEvent(
         id=event_id,
         execution_id=execution_id,
         deployment_name=deployment_name,
