@@ -37,6 +37,8 @@ BATCH = 500
 # A worker looks at the table this often even without a wake-up (a commit the hub missed;
 # the deployments' events, which the hub does not carry).
 POLL_SECONDS = 1.0
+# How long a stop waits for the workers to end.
+STOP_SECONDS = 5.0
 # The two logs a subscription follows: the executions' events and the deployments'.
 EXECUTIONS = "cursor"
 DEPLOYMENTS = "deployment_cursor"
@@ -107,9 +109,12 @@ class Dispatcher:
     async def _stop_workers(self) -> None:
         for task in self.workers.values():
             task.cancel()
-        for task in self.workers.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.workers:
+            # Bounded: a worker that does not end (a swallowed cancellation) must not hold
+            # the server's stop.
+            _, stuck = await asyncio.wait(self.workers.values(), timeout=STOP_SECONDS)
+            if stuck:
+                log.warning("%d subscription workers did not stop in time", len(stuck))
         for subscription_id in dict.fromkeys(key[0] for key in self.workers):
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.outbox.release(subscription_id))
@@ -181,9 +186,14 @@ class SubscriptionWorker:
 
     async def run(self) -> None:
         subscription_id = self.row.subscription_id
+        this = asyncio.current_task()
         try:
             with self.dispatcher.hub.subscribe(Topic("all"), "outbound") as wake:
                 while True:
+                    if this is not None and this.cancelling():
+                        # A cancellation a database call swallowed (seen on a lost
+                        # connection): stop anyway, or the server's drain waits forever.
+                        raise asyncio.CancelledError
                     events = await self._events_after()
                     if not events:
                         with contextlib.suppress(TimeoutError):
