@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy.exc import IntegrityError
-
 from tracking.service.domain import deployments as rules
 from tracking.service.domain import filters
 from tracking.service.domain.changes import Change
@@ -20,6 +18,7 @@ from tracking.service.operations.recording import Recorder
 from tracking.service.store import deployments as store
 from tracking.service.store import executions as execution_store
 from tracking.service.store.database import Database
+from tracking.service.store.faults import duplicate
 from tracking.service.store.group import Batch
 from tracking.service.store.models import DeploymentRow
 
@@ -54,7 +53,9 @@ class Deployments:
                 await self.db.add_deployment_event(
                     session, store.deployment_event(row, "CREATED", now)
                 )
-        except IntegrityError:
+        except Exception as error:
+            if not duplicate(error):
+                raise
             raise AlreadyExists(f"deployment {row.name!r} already exists") from None
         return row
 
@@ -124,9 +125,7 @@ class Deployments:
             session = batch.session
             row = await store.get(session, name, for_update=True)
             executions = await execution_store.lock_all_of_deployment(session, name)
-            events = await self.recorder.record(
-                session, [(e, [Change.DELETED]) for e in executions], batch=batch
-            )
+            events = await self.recorder.record(batch, [(e, [Change.DELETED]) for e in executions])
             await session.flush()
             await execution_store.delete_rows(session, [e.execution_id for e in executions])
             await store.delete_row(session, row)

@@ -212,7 +212,7 @@ class Executions:
         async def remove(batch: Batch) -> None:
             session = batch.session
             row = await store.get(session, execution_id, for_update=True)
-            (event,) = await self.recorder.record(session, [(row, [Change.DELETED])], batch=batch)
+            (event,) = await self.recorder.record(batch, [(row, [Change.DELETED])])
             await session.flush()
             await store.delete_rows(session, [execution_id])
             batch.after_commit(lambda: self.hub.publish([event]))

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from tracking.service.domain.changes import Change
 from tracking.service.domain.events import ExecutionEvent
 from tracking.service.domain.execution_state import ExecutionState
@@ -37,27 +35,19 @@ class Recorder:
 
     async def record(
         self,
-        session: AsyncSession,
+        batch: Batch,
         changes: list[tuple[ExecutionRow, list[Change]]],
         now: datetime | None = None,
-        batch: Batch | None = None,
     ) -> list[ExecutionEvent]:
-        """Bump each row's revision, store its message and add its event (ORM rows): in
-        `batch`, or at once in the session's own transaction (a deletion)."""
+        """Bump each ORM row's revision, store its message and add its event to the batch
+        (a deletion: its write asked for the batch's session)."""
         events = [store.bump(row, kinds, now) for row, kinds in changes]
         for row, kinds in changes:
             if Change.DELETED not in kinds:
                 self.store_message(row)
-        session.add_all(row for row, _ in changes)
-        await session.flush()
-        if batch is not None:
-            self._add(batch, events)
-        else:
-            await self.db.add_events(session, events)
-            for event in events:
-                await self.db.announce(
-                    session, "event", event.execution_id, event.deployment_name, event
-                )
+        batch.session.add_all(row for row, _ in changes)
+        await batch.session.flush()
+        self._add(batch, events)
         return events
 
     async def save_new(

@@ -19,10 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from tracking.service.domain.announcement import CHANNEL, Announcement, encode_announcement
+from tracking.service.domain.announcement import CHANNEL
 from tracking.service.domain.errors import Unavailable
-from tracking.service.domain.events import ExecutionEvent
-from tracking.service.store import executions as execution_store
 from tracking.service.store import inline_sqlite, meta, migrations
 from tracking.service.store.driver import (
     Connection,
@@ -298,15 +296,6 @@ class Database:
         """Whether `error` ends the transaction it happened in, not just one write of it."""
         return connection_lost(error) or storage_refused(error) is not None
 
-    async def add_events(self, session: AsyncSession, events: list[ExecutionEvent]) -> None:
-        """Insert events now (their ids set), in a transaction of its own: a write outside
-        group commit (a deletion). A batch's go in at its end (Batch.add_events)."""
-        if not events:
-            return
-        connection = await connection_of(session)
-        await self.lock_event_order(connection)
-        await execution_store.insert_events(connection, events)
-
     async def add_deployment_event(self, session: AsyncSession, event: DeploymentEventRow) -> None:
         """Insert a deployment's event at the end of a transaction outside group commit
         (its id in commit order, as execution events')."""
@@ -332,20 +321,6 @@ class Database:
         """Make event ids follow commit order across concurrent writers (PostgreSQL)."""
         if self.dialect == "postgresql":
             await connection.execute(_EVENT_LOCK)
-
-    async def announce(
-        self,
-        session: AsyncSession,
-        kind: str,
-        execution_id: str,
-        deployment_name: str | None = None,
-        event: ExecutionEvent | None = None,
-    ) -> None:
-        """Tell the other replicas, when this transaction (outside group commit) commits,
-        that something changed."""
-        if self.dialect == "postgresql":
-            announcement = Announcement(self.replica_id, kind, execution_id, deployment_name, event)
-            await self.notify(await connection_of(session), [encode_announcement(announcement)])
 
     async def notify(self, connection: Connection, payloads: list[str]) -> None:
         """NOTIFY every payload, in one statement, delivered when the transaction commits."""
