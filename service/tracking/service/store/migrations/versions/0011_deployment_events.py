@@ -1,5 +1,6 @@
-"""deployment events: creations, updates and deletions of deployments, and each
-subscription's cursor into them
+"""deployment events: deployments' creations, updates and deletions; subscriptions' cursors
+
+Each subscription keeps a cursor into them beside its cursor into execution events.
 
 Revision ID: 0011
 Revises: 0010
