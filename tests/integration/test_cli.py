@@ -286,12 +286,24 @@ def test_logs_print_filter_and_follow(server: ServerThread, client: TrackingClie
     assert server.app is not None
     hub = server.app.hub
     watching = hub.watcher_count
+    registry = server.app.metrics.registry
+    labels = {"method": "StreamLogs", "code": "OK"}
+
+    def streams_ended() -> float:
+        return registry.get_sample_value("tracking_rpc_total", labels) or 0.0
+
+    ended_before = streams_ended()
     follower = start_tracking(server.address, "logs", execution_id, "-f", "--tail", "1")
     only_new = start_tracking(server.address, "logs", execution_id, "-f", "--tail", "0")
     assert follower.stdout is not None
     assert only_new.stdout is not None
     assert follower.stdout.readline() == "three\n"
-    wait_for(lambda: hub.watcher_count == watching + 2, "both followers to follow")
+    # `--tail 0` first reads the last seq with a stream of its own, which counts as a
+    # watcher while it lasts: both follow once that one has ended and two watch.
+    wait_for(
+        lambda: streams_ended() == ended_before + 1 and hub.watcher_count == watching + 2,
+        "both followers to follow",
+    )
     client.append_logs(execution_id, ["four", "five"])
     assert follower.stdout.readline() == "four\n"
     client.stop(execution_id, "SUCCESS")
