@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -98,9 +99,21 @@ def sandboxed(command: list[str], user: int, group: int) -> list[str]:
     """`command` in a mount namespace of its own whose root filesystem is read-only, with a
     fresh writable /tmp (the pod's emptyDir volumes: /tmp, and HOME as /tmp/data), as
     `user`:`group` with no capability and no way to gain one."""
+    # A checkout (and its .venv) under /tmp would be hidden by the fresh /tmp: it is kept
+    # on /mnt meanwhile and bound back to its place.
+    kept = {
+        Path("/tmp", path.relative_to("/tmp").parts[0])
+        for path in (Path(__file__).resolve(), Path(sys.prefix).resolve())
+        if path.is_relative_to("/tmp")
+    }
+    assert len(kept) <= 1, f"one checkout under /tmp at most: {kept}"
+    keep = restore = ""
+    for checkout in kept:
+        keep = f"mount --bind {checkout} /mnt && "
+        restore = f" && mkdir -p {checkout} && mount --bind /mnt {checkout}"
     script = (
-        "mount -o remount,bind,ro / && mount -t tmpfs -o mode=1777 tmpfs /tmp"
-        " && mkdir -m 1777 /tmp/data && cd /tmp/data"
+        f"{keep}mount -o remount,bind,ro / && mount -t tmpfs -o mode=1777 tmpfs /tmp"
+        f"{restore} && mkdir -m 1777 /tmp/data && cd /tmp/data"
         f" && exec setpriv --reuid {user} --regid {group} --clear-groups"
         ' --inh-caps=-all --bounding-set=-all --no-new-privs "$@"'
     )
