@@ -5,11 +5,9 @@ status watcher is, and resumes from the last line it took."""
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import grpc
 import httpx
@@ -18,7 +16,7 @@ from sqlalchemy import event
 
 from tests.conftest import ServerFactory
 from tests.support.factories import create_deployment, create_execution, start
-from tests.support.http import EventReader
+from tests.support.http import EventReader, never_reading
 from tests.support.server import ServerThread
 from tests.support.waiting import wait_for
 from tracking.service.store.models import LogLineRow
@@ -99,20 +97,6 @@ def test_a_log_follower_that_never_reads_is_closed_once_behind_then_resumes(
         again = pb.StreamLogsRequest(execution_id=execution_id, after_seq=seqs[-1], follow=False)
         resumed = [e.seq for r in stub.StreamLogs(again, timeout=120) for e in r.entries]
         assert resumed == list(range(seqs[-1] + 1, last + 1))
-
-
-@contextmanager
-def never_reading(http_url: str, path: str) -> Iterator[socket.socket]:
-    """A connection that asks for `path` and then never reads a byte."""
-    parts = urlsplit(http_url)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    try:
-        sock.connect((parts.hostname, parts.port))
-        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: tracking\r\n\r\n".encode())
-        yield sock
-    finally:
-        sock.close()
 
 
 def test_an_event_stream_of_a_log_never_read_is_closed_once_behind_then_resumes(

@@ -3,17 +3,14 @@ they fall behind, and resumable from the last event the reader did take."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from urllib.parse import urlsplit
+from contextlib import ExitStack
 
 import grpc
 import httpx
 
 from tests.conftest import ServerFactory
 from tests.support.factories import act, create_execution, start
-from tests.support.http import EventReader
+from tests.support.http import EventReader, never_reading
 from tests.support.waiting import wait_for
 from tracking.v1 import tracking_service_pb2 as pb
 from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -21,20 +18,6 @@ from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 UNREAD = 5
 QUEUE = 16
 PHASE = "p" * 2000  # events of about 2 KB: the socket buffers fill in a few thousand
-
-
-@contextmanager
-def never_reading(http_url: str, path: str) -> Iterator[socket.socket]:
-    """A connection that asks for `path` and then never reads a byte."""
-    parts = urlsplit(http_url)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    try:
-        sock.connect((parts.hostname, parts.port))
-        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: tracking\r\n\r\n".encode())
-        yield sock
-    finally:
-        sock.close()
 
 
 def test_a_watcher_that_never_reads_is_closed_once_behind_then_resumes(

@@ -4,9 +4,12 @@ server-sent events."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -76,3 +79,17 @@ class EventReader:
     def rest(self) -> list[Event]:
         """Every event until the stream ends."""
         return list(self._events)
+
+
+@contextmanager
+def never_reading(http_url: str, path: str) -> Iterator[socket.socket]:
+    """A connection that asks for `path` and then never reads a byte."""
+    parts = urlsplit(http_url)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        sock.connect((parts.hostname, parts.port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: tracking\r\n\r\n".encode())
+        yield sock
+    finally:
+        sock.close()
