@@ -8,9 +8,15 @@ send lines are kept with their seq: an ended execution whose lines were all sent
 dropped.
 
 A token carries at most MAX_TOKEN_EXECUTIONS executions' seqs, however many run at once:
-past that, the stream saves the seqs of all it follows (a row of its own, named by id,
+past that, the stream saves its position (a row of its own, named by id,
 store/deployment_logs.py) and its tokens carry that id and only the seqs that moved since
 (an execution dropped after it moved stays among them with its last seq).
+
+A saved position is a link of a chain: the seqs that moved since the position it builds on
+(its parent), or, when those and the links before them since the last full copy would
+outweigh one, a full copy of every seq followed (a chain's root). Saving thus costs at most
+two pairs per seq moved, whatever the number of executions followed, and a resume reads
+one chain of at most twice a full copy's pairs.
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ class DeploymentLogCursor:
     # The saved seqs the tokens build on (their id; None: nothing saved yet).
     base_id: int | None = None
     base_seqs: dict[str, int] = field(default_factory=dict)
+    # The root of the base's chain, when it was saved, and the pairs of the links since.
+    root_id: int | None = None
+    root_time: datetime | None = None
+    chain_pairs: int = 0
     # Executions of the base dropped (all their lines sent) after they moved: their last seq.
     finished: dict[str, int] = field(default_factory=dict)
 
@@ -63,11 +73,30 @@ class DeploymentLogCursor:
         next token): the seqs must be saved first."""
         return len(self.moved()) >= MAX_TOKEN_EXECUTIONS
 
-    def based_on(self, base_id: int) -> None:
-        """The seqs as they stand were saved as `base_id`."""
+    def to_save(self, now: datetime, roots_after: datetime) -> SavedPosition:
+        """What saving the position at `now` writes: the seqs that moved since the base,
+        or all seqs once the chain's links would outweigh a full copy, or once its root
+        was saved before `roots_after` (a chain retention may soon take is not built on)."""
+        moved = self.moved()
+        if (
+            self.base_id is None
+            or self.root_time is None
+            or self.root_time < roots_after
+            or self.chain_pairs + len(moved) > len(self.seqs)
+        ):
+            return SavedPosition(dict(self.seqs), parent_id=None, root_id=None, create_time=now)
+        return SavedPosition(moved, self.base_id, self.root_id, create_time=now)
+
+    def based_on(self, base_id: int, saved: SavedPosition) -> None:
+        """The seqs as they stand were saved (as `saved`) under `base_id`."""
         self.base_id = base_id
         self.base_seqs = dict(self.seqs)
         self.finished.clear()
+        if saved.parent_id is None:
+            self.root_id, self.root_time, self.chain_pairs = base_id, saved.create_time, 0
+        else:
+            self.root_id = saved.root_id
+            self.chain_pairs += len(saved.seqs)
 
     def finish(self, execution_id: str) -> None:
         """Stop following an execution whose lines were all sent."""
@@ -117,10 +146,32 @@ class DeploymentLogCursor:
             raise _not_issued() from None
         return cls(events_after, cutoff, listed_after, seqs, base_id)
 
-    def with_base(self, base_seqs: dict[str, int]) -> None:
-        """Load the base the token named: the seqs it lists move on from there."""
-        self.base_seqs = dict(base_seqs)
+    def with_base(self, chain: list[SavedPosition]) -> None:
+        """Load the base the token named, as the chain from its root to it: the seqs the
+        token lists move on from there."""
+        base_seqs: dict[str, int] = {}
+        for link in chain:
+            base_seqs.update(link.seqs)
+        self.base_seqs = base_seqs
         self.seqs = {**base_seqs, **self.seqs}
+        self.root_id, self.root_time = chain[0].id, chain[0].create_time
+        self.chain_pairs = sum(len(link.seqs) for link in chain[1:])
+
+
+@dataclass(frozen=True)
+class SavedPosition:
+    """One link of a chain of saved positions: the seqs that moved since its parent, or
+    (without one) every seq followed; `root_id` is the chain's root, and `id` the link's
+    own once saved."""
+
+    seqs: dict[str, int]
+    parent_id: int | None
+    root_id: int | None
+    create_time: datetime | None = None
+    id: int | None = None
+
+    def pairs(self) -> list[list[Any]]:
+        return [[k, v] for k, v in self.seqs.items()]
 
 
 def seqs_of(pairs: Any) -> dict[str, int]:

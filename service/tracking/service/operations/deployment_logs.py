@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tracking.service.domain.changes import Change, of_stored
 from tracking.service.domain.clock import utcnow
-from tracking.service.domain.deployment_log_cursor import DeploymentLogCursor, seqs_of
+from tracking.service.domain.deployment_log_cursor import DeploymentLogCursor
 from tracking.service.domain.errors import FailedPrecondition
 from tracking.service.domain.log_filters import LineFilter
 from tracking.service.domain.page_tokens import PageTokenCodec, query_fingerprint
@@ -89,14 +89,14 @@ class DeploymentLogStream:
                     self.codec.decode(resume_token, self.query, "resume_token")
                 )
                 if cursor.base_id is not None:
-                    saved = await self.db.read(store.saved_cursor, cursor.base_id)
-                    if saved is None:
+                    chain = await self.db.read(store.saved_chain, cursor.base_id, utcnow())
+                    if chain is None:
                         raise FailedPrecondition(
                             "this resume_token is older than "
                             f"{store.DEPLOYMENT_LOG_CURSOR_DAYS} days: "
                             "stream again without resume_token to start afresh"
                         )
-                    cursor.with_base(seqs_of(saved))
+                    cursor.with_base(chain)
                 pruned = int(await self.db.read(meta.get, meta.PRUNED_EVENT_ID) or 0)
                 if cursor.events_after < pruned:
                     raise FailedPrecondition(
@@ -221,13 +221,16 @@ class DeploymentLogStream:
                 return
 
     async def _save(self, cursor: DeploymentLogCursor) -> None:
-        """Save the seqs (all sent) for the tokens to build on: they stay small."""
-        pairs = [[k, v] for k, v in cursor.seqs.items()]
+        """Save the position (its seqs all sent) for the tokens to build on: they stay
+        small."""
+        now = utcnow()
+        saved = cursor.to_save(now, store.roots_after(now))
 
         async def save(batch: Batch) -> int:
-            return await store.save_cursor(batch.session, pairs, utcnow())
+            return await store.save_cursor(batch.session, saved)
 
-        cursor.based_on(await self.db.write(save, key="2:deployment-log-cursor", session=True))
+        saved_id = await self.db.write(save, key="2:deployment-log-cursor", session=True)
+        cursor.based_on(saved_id, saved)
 
     def _token_maker(self, cursor: DeploymentLogCursor, execution_id: str) -> Callable[[int], str]:
         # Called while the stream waits at the yield: the cursor is as the batch left it.

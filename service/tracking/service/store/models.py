@@ -236,9 +236,11 @@ class MetricRollupRow(SQLModel, table=True):
 
 
 class DeploymentLogCursorRow(SQLModel, table=True):
-    """Where a deployment-wide log stream stood: the [execution_id, seq] pairs its resume
-    tokens build on, so that a token carries only the executions that moved since. Kept
-    for DEPLOYMENT_LOG_CURSOR_DAYS (store/deployment_logs.py), then deleted."""
+    """Where a deployment-wide log stream stood, the position its resume tokens build on
+    (so that a token carries only the executions that moved since): a link of a chain,
+    whose [execution_id, seq] pairs are those that moved since its parent, or, without a
+    parent, every seq (the chain's root). Kept for DEPLOYMENT_LOG_CURSOR_DAYS
+    (store/deployment_logs.py), and as long as any link that builds on it."""
 
     __tablename__ = "deployment_log_cursors"
     # ids are named by tokens: SQLite must never hand out a deleted id again
@@ -248,6 +250,11 @@ class DeploymentLogCursorRow(SQLModel, table=True):
         default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
     )
     seqs: list[Any] = _json(list)
+    parent_id: int | None = Field(default=None, sa_column=Column(BigInteger(), nullable=True))
+    # The chain's root (None: this link is one), whose sweep takes the chain with it.
+    root_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger(), nullable=True, index=True)
+    )
     create_time: datetime = _time(index=True)
 
 
