@@ -1,4 +1,4 @@
-"""The driver's own conversions on SQLite give what the column types' processors give."""
+"""The driver's own conversions give what the column types' processors give."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 
 from tracking.service.store import driver
 from tracking.service.store.types import JsonDocument, UtcDateTime
@@ -47,3 +48,27 @@ def test_the_hot_statements_use_them_on_sqlite() -> None:
     compiled = _LOCK.compiled(DIALECT)
     used = {converter for _, converter in compiled.converters}
     assert {driver._sqlite_time_of, driver._sqlite_document_of} <= used
+
+
+POSTGRES = postgresql_asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize("value", TIMES, ids=str)
+def test_a_time_is_bound_and_read_on_postgresql_as_the_column_type_does(value: datetime) -> None:
+    impl = UtcDateTime().dialect_impl(POSTGRES)
+    bind = impl.bind_processor(POSTGRES)
+    result = impl.result_processor(POSTGRES, None)
+    assert bind is not None
+    assert result is not None
+    bound = driver._postgres_time(value)
+    assert bound == bind(value)
+    assert bound.tzinfo is UTC
+    assert driver._postgres_time(bound) == result(bound)
+    assert driver._postgres_time(bound).tzinfo is UTC
+
+
+def test_the_hot_statements_use_them_on_postgresql() -> None:
+    from tracking.service.store.executions import _LOCK
+
+    compiled = _LOCK.compiled(POSTGRES)
+    assert driver._postgres_time in {converter for _, converter in compiled.converters}

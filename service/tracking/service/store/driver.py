@@ -94,7 +94,7 @@ def compile_for(statement: Any, dialect: Dialect) -> Compiled:
         bind_type = types.get(name) or types.get(name.rsplit("_", 1)[0])
         binder = None
         if bind_type is not None and isinstance(bind_type, _CONVERTED):
-            binder = _fast_sqlite.get((dialect.name, _kind(bind_type), "bind"))
+            binder = _fast.get((dialect.name, _kind(bind_type), "bind"))
             if binder is None:
                 binder = bind_type.dialect_impl(dialect).bind_processor(dialect)
         binders.append(binder)
@@ -102,7 +102,7 @@ def compile_for(statement: Any, dialect: Dialect) -> Compiled:
     for index, column in enumerate(_result_columns(statement)):
         if not isinstance(column.type, _CONVERTED):
             continue  # numbers, text and bytes come from both drivers as they are
-        converter = _fast_sqlite.get((dialect.name, _kind(column.type), "result"))
+        converter = _fast.get((dialect.name, _kind(column.type), "result"))
         if converter is None:
             converter = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if converter is not None:
@@ -132,6 +132,16 @@ def _sqlite_time_of(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+def _postgres_time(value: datetime) -> datetime:
+    """What UtcDateTime binds on PostgreSQL (an aware UTC time), without a new object when
+    it already is one."""
+    if value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def _sqlite_document_of(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
@@ -144,12 +154,15 @@ def _kind(type_: Any) -> str:
     return ""
 
 
-# Conversions done here rather than by the column type's processors, on SQLite, where the
-# processors' layers cost more than the conversion (tests/unit/test_driver_conversions.py compares them).
-_fast_sqlite: dict[tuple[str, str, str], Callable[[Any], Any]] = {
+# Conversions done here rather than by the column type's processors, whose layers cost more
+# than the conversion (tests/unit/test_driver_conversions.py compares them).
+_fast: dict[tuple[str, str, str], Callable[[Any], Any]] = {
     ("sqlite", "time", "bind"): _sqlite_time,
     ("sqlite", "time", "result"): _sqlite_time_of,
     ("sqlite", "json", "result"): _sqlite_document_of,
+    # asyncpg reads a timestamptz as an aware time in UTC already: the same conversion.
+    ("postgresql", "time", "bind"): _postgres_time,
+    ("postgresql", "time", "result"): _postgres_time,
 }
 
 # The column types whose driver value is not yet the value (times, flags, documents).
@@ -423,6 +436,8 @@ class PostgresDriver(Driver):
                 statement_cache_size=256,
                 reset=_keep_session,
                 init=_json_codecs,
+                # No idle timer: asyncpg would arm and cancel one per acquisition.
+                max_inactive_connection_lifetime=0,
             )
         return self._pool
 
