@@ -21,7 +21,7 @@ from sqlalchemy import text
 from tests.support.factories import create_deployment, create_execution, start, stop
 from tests.support.server import ServerThread
 from tracking.service.api.execution_messages import new_execution
-from tracking.service.api.stored_executions import stored_form
+from tracking.service.api.stored_executions import stored_form, with_job_status
 from tracking.service.domain.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from tracking.service.domain.executions import NewExecution, Progress, Start, Stop, Times
 from tracking.service.domain.log_batch import LogBatch
@@ -306,7 +306,7 @@ def storage(fresh_database: str) -> Iterator[tuple[Database, Executions, Logs, E
     loop.run_until_complete(database.start())
     hub = EventHub(queue_capacity=1000, max_watchers_per_principal=1000, heartbeat_seconds=60)
     limits = settings.limits()
-    recorder = Recorder(database, stored_form)
+    recorder = Recorder(database, stored_form, with_job_status)
     asyncio.set_event_loop(loop)
     try:
         yield (
@@ -375,14 +375,14 @@ def test_one_batch_holds_failures_and_successes_and_the_failures_change_nothing(
 
     outcomes, published = loop.run_until_complete(subscribe_and_write())
     assert [type(o).__name__ for o in outcomes] == [
-        "ExecutionState",
+        "JobState",
         "FailedPrecondition",
         "Aborted",
         "FailedPrecondition",
         "InvalidArgument",
         "NotFound",
         "int",
-        "ExecutionState",
+        "JobState",
     ]
     assert isinstance(outcomes[1], FailedPrecondition)
     assert isinstance(outcomes[2], Aborted)

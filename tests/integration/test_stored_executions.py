@@ -211,6 +211,32 @@ def test_a_message_behind_its_revision_is_not_shown(
     assert shown.job_status.revision == 2
 
 
+def test_a_status_change_of_a_row_whose_message_is_behind_makes_it_from_the_columns(
+    server: ServerThread, stub: TrackingServiceStub
+) -> None:
+    """A status change puts its JobStatus in the stored message only while that message is
+    current; one behind its revision is made again from every column."""
+    experiment = f"stored-{uuid.uuid4().hex[:8]}"
+    execution_id = stub.CreateExecution(
+        pb.CreateExecutionRequest(execution=execution_pb2.Execution(experiment_name=experiment))
+    ).execution.execution_id
+    _sql(
+        server,
+        "UPDATE executions SET pipeline_name = 'set by an older version', revision = revision + 1"
+        " WHERE execution_id = :id",
+        id=execution_id,
+    )
+    stub.UpdateJobStatus(
+        pb.UpdateJobStatusRequest(execution_id=execution_id, start=pb.StartAction(phase="go"))
+    )
+    _same_as_its_columns(server, stub, execution_id, experiment)
+    shown = _shown(stub, execution_id, experiment)
+    assert shown.pipeline_name == "set by an older version"
+    assert shown.job_status.phase == "go"
+    stub.CancelExecution(pb.CancelExecutionRequest(execution_id=execution_id, reason="enough"))
+    _same_as_its_columns(server, stub, execution_id, experiment)
+
+
 def test_a_page_whose_rows_were_all_deleted_while_read_goes_on(
     server: ServerThread, stub: TrackingServiceStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from tracking.service import ports
 from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
-from tracking.service.api.stored_executions import stored_form
+from tracking.service.api.stored_executions import stored_form, with_job_status
 from tracking.service.auth import AuthInterceptor, RateLimiter
 from tracking.service.domain.subscriptions import RetrySchedule
 from tracking.service.drain import DrainInterceptor
@@ -198,7 +198,7 @@ async def create_server(settings: Settings, reuse_port: bool = False) -> tuple[T
         backlog_chars=settings.watcher_log_backlog,
     )
     limits = settings.limits()
-    recorder = Recorder(database, stored_form)
+    recorder = Recorder(database, stored_form, with_job_status)
     logs = Logs(database, hub, limits, recorder)
     tokens = Tokens(database, cache_seconds=settings.token_cache_seconds)
     executions = Executions(database, hub, limits, recorder)

@@ -10,7 +10,7 @@ from tracking.service.api.values import from_json, seconds_or_none, stamp, to_js
 from tracking.service.domain import job_status
 from tracking.service.domain.changes import of_stored
 from tracking.service.domain.events import ExecutionEvent
-from tracking.service.domain.execution_state import ExecutionState
+from tracking.service.domain.execution_state import ExecutionState, JobState
 from tracking.service.domain.executions import NewExecution
 from tracking.service.store.models import ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
@@ -40,7 +40,7 @@ def new_execution(execution: execution_pb2.Execution, trace_parent: str = "") ->
 
 
 # What a JobStatus is built from: an ORM row, or the columns read without it.
-JobStatusSource = ExecutionRow | ExecutionState | job_status.JobStatus
+JobStatusSource = ExecutionRow | ExecutionState | JobState | job_status.JobStatus
 
 
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
-from tracking.service.api.execution_messages import execution_proto
+from tracking.service.api.execution_messages import execution_proto, job_status_of_row
 from tracking.service.api.sizing import MAX_RESPONSE_BYTES
 from tracking.service.api.values import stamp
-from tracking.service.domain.execution_state import ExecutionState
+from tracking.service.domain.execution_state import ExecutionState, JobState
 from tracking.service.domain.live_parts import duration_is_live, lease_is_live
 from tracking.service.store.executions import StoredExecution
 from tracking.service.store.models import ExecutionRow
@@ -25,13 +25,31 @@ from tracking.v1 import execution_pb2, status_pb2
 def stored_form(row: ExecutionRow | ExecutionState) -> bytes:
     """The Execution message of a row without its live parts, serialized."""
     execution = execution_proto(row, row.update_time)
+    _without_live_parts(execution.job_status, row)
+    return execution.SerializeToString()
+
+
+def with_job_status(message: bytes, job: JobState) -> bytes:
+    """A stored message (as stored_form made it) with the JobStatus and heartbeat timeout
+    of `job` put in: what stored_form gives for the row after a status change, which
+    touches nothing else the message shows. Parsing, replacing and serializing are
+    protobuf's C code; the documents are neither read nor converted."""
+    execution = execution_pb2.Execution.FromString(message)
     status = execution.job_status
+    status.CopyFrom(job_status_of_row(job, job.update_time))
+    _without_live_parts(status, job)
+    execution.heartbeat_timeout.FromNanoseconds(round(job.heartbeat_timeout_seconds * 1e9))
+    return execution.SerializeToString()
+
+
+def _without_live_parts(
+    status: status_pb2.JobStatus, row: ExecutionRow | ExecutionState | JobState
+) -> None:
     if lease_is_live(row.status):
         status.ClearField("last_heartbeat_time")
         status.ClearField("lease_expire_time")
     if duration_is_live(row.start_time, row.end_time, row.reported_duration_seconds):
         status.ClearField("duration")
-    return execution.SerializeToString()
 
 
 def _live_parts(stored: StoredExecution, now: datetime) -> bytes:

@@ -55,6 +55,44 @@ class ExecutionState:
 FIELDS = tuple(field.name for field in fields(ExecutionState))
 
 
+@dataclass(slots=True)
+class JobState:
+    """The fields of an execution that a status change (a worker's action, a cancel, a
+    lapse) reads and writes: its JobStatus and lease, without its documents. Its stored
+    message gets the new JobStatus put in, instead of being encoded again whole."""
+
+    execution_id: str
+    deployment_name: str | None
+    status: str
+    progress: float
+    phase: str
+    stop_message: str
+    cancel_reason: str
+    create_time: datetime
+    start_time: datetime | None
+    end_time: datetime | None
+    reported_duration_seconds: float | None
+    reported_create_time: datetime | None
+    update_time: datetime
+    revision: int
+    heartbeat_timeout_seconds: float
+    last_heartbeat_time: datetime | None
+    lease_expire_time: datetime | None
+    lapsed_from: str
+    message: bytes | None
+    message_revision: int | None
+
+    @property
+    def message_is_current(self) -> bool:
+        """Whether the stored message shows this revision (an older version may have left
+        one behind it, or none)."""
+        return self.message is not None and self.message_revision == self.revision
+
+
+JOB_FIELDS = tuple(field.name for field in fields(JobState))
+assert set(JOB_FIELDS) <= set(FIELDS)
+
+
 def new_state(
     new: NewExecution,
     execution_id: str,

@@ -17,11 +17,12 @@ from tracking.service.domain.errors import (
     NotFound,
     ValidationCollector,
 )
-from tracking.service.domain.execution_state import ExecutionState, new_state
+from tracking.service.domain.execution_state import ExecutionState, JobState, new_state
 from tracking.service.domain.executions import (
     NewExecution,
     StatusAction,
 )
+from tracking.service.domain.job_actions import JobFields, Revised
 from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
@@ -44,6 +45,8 @@ from tracking.service.store.models import ExecutionRow
 
 # What a change does to an execution locked for it: the kinds of change it made.
 Apply = Callable[[ExecutionState, datetime], list[Change]]
+# The same for a status change, which needs the JobStatus and lease fields alone.
+ApplyToJob = Callable[[Revised, datetime], list[Change]]
 
 
 def check_id(execution_id: str, field: str = "execution_id") -> None:
@@ -247,7 +250,7 @@ class Executions:
 
     async def update_status(
         self, execution_id: str, action: StatusAction, expected_revision: int | None
-    ) -> ExecutionState:
+    ) -> JobState | ExecutionState:
         check_id(execution_id)
         errors = ValidationCollector()
         if expected_revision is not None and expected_revision < 0:
@@ -255,21 +258,21 @@ class Executions:
         rules.check_action(errors, action)
         errors.raise_if_any()
 
-        def apply(job: ExecutionState, now: datetime) -> list[Change]:
+        def apply(job: Revised, now: datetime) -> list[Change]:
             return job_actions.act(job, action, expected_revision, now)
 
-        return await self._change(execution_id, apply)
+        return await self._change_job(execution_id, apply)
 
-    async def cancel(self, execution_id: str, reason: str) -> ExecutionState:
+    async def cancel(self, execution_id: str, reason: str) -> JobState | ExecutionState:
         check_id(execution_id)
         errors = ValidationCollector()
         check_text(errors, "reason", reason)
         errors.raise_if_any()
 
-        def apply(job: ExecutionState, now: datetime) -> list[Change]:
+        def apply(job: JobFields, now: datetime) -> list[Change]:
             return job_actions.cancel_job(job, reason, now)
 
-        return await self._change(execution_id, apply)
+        return await self._change_job(execution_id, apply)
 
     async def set_outputs(
         self,
@@ -329,11 +332,11 @@ class Executions:
         """Mark the execution UNKNOWN if its lease ran out before `now`; whether it was."""
         marked: list[Change] = []
 
-        def apply(row: ExecutionState, _now: datetime) -> list[Change]:
+        def apply(row: JobFields, _now: datetime) -> list[Change]:
             marked[:] = [Change.STATUS] if leases.lapse(row, now) else []
             return marked
 
-        await self._change(execution_id, apply)
+        await self._change_job(execution_id, apply)
         return bool(marked)
 
     async def _change(self, execution_id: str, apply: Apply) -> ExecutionState:
@@ -344,6 +347,21 @@ class Executions:
         async def change(batch: Batch) -> ExecutionState:
             now = utcnow()
             state, before = await store.lock(batch.connection, execution_id)
+            event = await self.recorder.save_change(batch, state, before, apply(state, now), now)
+            if event is not None:
+                batch.after_commit(lambda: self.hub.publish([event]))
+            return state
+
+        # `apply` raises before `change` writes anything: no savepoint needed.
+        return await self.db.write(change, key=f"1:{execution_id}", savepoint=False)
+
+    async def _change_job(self, execution_id: str, apply: ApplyToJob) -> JobState | ExecutionState:
+        """`_change` for a status change: it locks and writes the JobState alone and puts the
+        new JobStatus in the stored message (store.lock_status)."""
+
+        async def change(batch: Batch) -> JobState | ExecutionState:
+            now = utcnow()
+            state, before = await store.lock_status(batch.connection, execution_id)
             event = await self.recorder.save_change(batch, state, before, apply(state, now), now)
             if event is not None:
                 batch.after_commit(lambda: self.hub.publish([event]))

@@ -90,7 +90,7 @@ class Logs:
             renewed: dict[str, datetime | None] = {}
             event = None
             if state.lapsed_from and status is RunningStatus.UNKNOWN:
-                locked, before = await execution_store.lock(batch.connection, execution_id)
+                locked, before = await execution_store.lock_status(batch.connection, execution_id)
                 restored = [Change.STATUS] if leases.renew(locked, now) else []
                 event = await self.recorder.save_change(batch, locked, before, restored, now)
             elif status in LEASED:

@@ -108,7 +108,7 @@ class Metrics:
             renewed: dict[str, datetime | None] = {}
             event = None
             if state.lapsed_from and status is RunningStatus.UNKNOWN:
-                locked, before = await execution_store.lock(group.connection, execution_id)
+                locked, before = await execution_store.lock_status(group.connection, execution_id)
                 restored = [Change.STATUS] if leases.renew(locked, now) else []
                 event = await self.recorder.save_change(group, locked, before, restored, now)
             elif status in LEASED:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tracking.service.domain.changes import Change
 from tracking.service.domain.events import ExecutionEvent
-from tracking.service.domain.execution_state import ExecutionState
+from tracking.service.domain.execution_state import ExecutionState, JobState
 from tracking.service.domain.live_parts import changes_shown
 from tracking.service.store import executions as store
 from tracking.service.store.database import Database
@@ -19,18 +19,28 @@ from tracking.service.store.models import ExecutionRow
 
 # An execution's message without its live parts, serialized (api/stored_executions.py).
 EncodeExecution = Callable[[ExecutionRow | ExecutionState], bytes]
+# A stored message with a status change's JobStatus put in (the same bytes' meaning as
+# encoding the changed row whole).
+PatchExecution = Callable[[bytes, JobState], bytes]
 
 
 class Recorder:
     """The one path by which a change of an execution is written. The caller owns the
     transaction: it commits, then publishes the events returned."""
 
-    def __init__(self, db: Database, encode: EncodeExecution) -> None:
+    def __init__(self, db: Database, encode: EncodeExecution, patch: PatchExecution) -> None:
         self.db = db
         self.encode = encode
+        self.patch = patch
 
-    def store_message(self, row: ExecutionRow | ExecutionState) -> None:
-        row.message = self.encode(row)
+    def store_message(self, row: ExecutionRow | ExecutionState | JobState) -> None:
+        if isinstance(row, JobState):
+            # A JobState is only changed while its message is current (store.lock_job's
+            # callers check): only the JobStatus in it changes.
+            assert row.message is not None
+            row.message = self.patch(row.message, row)
+        else:
+            row.message = self.encode(row)
         row.message_revision = row.revision
 
     async def record(
@@ -69,7 +79,7 @@ class Recorder:
     async def save_change(
         self,
         batch: Batch,
-        state: ExecutionState,
+        state: ExecutionState | JobState,
         before: Row,
         changes: list[Change],
         now: datetime,

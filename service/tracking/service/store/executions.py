@@ -18,7 +18,7 @@ from tracking.service.domain.changes import stored as stored_changes
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import NotFound
 from tracking.service.domain.events import ExecutionEvent
-from tracking.service.domain.execution_state import ExecutionState
+from tracking.service.domain.execution_state import ExecutionState, JobState
 from tracking.service.domain.filters import Condition
 from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.leases import LEASED
@@ -113,6 +113,12 @@ _LOCK = Hot(
     .where(_BY_ID_PARAM)
     .with_for_update()
 )
+# A status change reads the fields of a JobState alone: no document is read or decoded.
+_LOCK_JOB = Hot(
+    core_select(*(_TABLE.c[name] for name in execution_state.JOB_FIELDS))
+    .where(_BY_ID_PARAM)
+    .with_for_update()
+)
 _LOCK_LOG_SEQ = Hot(
     core_select(
         _TABLE.c.status,
@@ -175,6 +181,27 @@ async def lock(connection: Connection, execution_id: str) -> tuple[ExecutionStat
     return ExecutionState(*found), found
 
 
+async def lock_job(connection: Connection, execution_id: str) -> tuple[JobState, Row]:
+    """Lock an execution for a status change: (its JobState, to change; the values it was
+    read with)."""
+    found = await connection.row(_LOCK_JOB, b_execution_id=execution_id)
+    if found is None:
+        raise NotFound("execution", execution_id)
+    return JobState(*found), found
+
+
+async def lock_status(
+    connection: Connection, execution_id: str
+) -> tuple[JobState | ExecutionState, Row]:
+    """Lock an execution for a status change: its JobState; or, when its stored message is
+    not current (an older version left it behind), the whole row, so that the message is
+    made again from its columns."""
+    job, before = await lock_job(connection, execution_id)
+    if job.message_is_current:
+        return job, before
+    return await lock(connection, execution_id)
+
+
 async def exists(connection: Connection, execution_id: str) -> bool:
     return await connection.row(_EXISTS, b_execution_id=execution_id) is not None
 
@@ -207,11 +234,17 @@ async def stored_by_request_id(
     return str(row[0]), StoredExecution(*row[1:])
 
 
-def changed_columns(state: ExecutionState, before: Row) -> dict[str, Any]:
+_FIELDS_OF = {
+    ExecutionState: execution_state.FIELDS,
+    JobState: execution_state.JOB_FIELDS,
+}
+
+
+def changed_columns(state: ExecutionState | JobState, before: Row) -> dict[str, Any]:
     """The fields of a locked execution that differ from what was read (values are replaced
     by the callers, never changed in place), with their new values."""
     changed = {}
-    for name, old in zip(execution_state.FIELDS, before, strict=True):
+    for name, old in zip(_FIELDS_OF[type(state)], before, strict=True):
         value = getattr(state, name)
         if value != old:
             changed[name] = value
@@ -422,7 +455,9 @@ async def delete_rows(session: AsyncSession, execution_ids: list[str]) -> None:
 
 
 def bump(
-    row: ExecutionRow | ExecutionState, changes: list[Change], now: datetime | None = None
+    row: ExecutionRow | ExecutionState | JobState,
+    changes: list[Change],
+    now: datetime | None = None,
 ) -> ExecutionEvent:
     """Advance the row's revision and build the event that records the change.
 
