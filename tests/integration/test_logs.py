@@ -49,6 +49,48 @@ def test_lines_are_numbered_in_order_across_batches(stub: TrackingServiceStub) -
     assert all(e.timestamp.seconds > 0 for e in lines)
 
 
+@pytest.mark.parametrize("size", [1, 3, 257, 500])
+def test_every_field_of_every_line_is_stored_whatever_the_batch_size(
+    stub: TrackingServiceStub, size: int
+) -> None:
+    """A batch is stored in statements of several rows each (on SQLite): each line keeps its
+    own seq, stream, message, step and time, or the append's time when it sends none."""
+    execution_id = create_execution(stub).execution_id
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    assert append(stub, execution_id, epb.LogEntry(message="first")) == 1
+
+    def entry(i: int) -> epb.LogEntry:
+        line = epb.LogEntry(
+            message=f"line {i} {'é' * (i % 3)}",
+            stream=epb.LOG_STREAM_STDERR if i % 2 else epb.LOG_STREAM_STDOUT,
+            step_name=f"step {i % 5}" if i % 4 else "",
+        )
+        if i % 3 == 1:
+            line.timestamp.CopyFrom(stamp(base + timedelta(seconds=i)))
+        return line
+
+    sent = [entry(i) for i in range(size)]
+    for batch in (sent, [line for line in sent if not line.HasField("timestamp")] or sent):
+        before = datetime.now(UTC) - timedelta(seconds=1)
+        last = append(stub, execution_id, *batch)
+        stored = stub.GetExecutionLogs(
+            pb.GetExecutionLogsRequest(
+                execution_id=execution_id, after_seq=last - len(batch), limit=len(batch)
+            )
+        ).entries
+        assert [e.seq for e in stored] == list(range(last - len(batch) + 1, last + 1))
+        for line, kept in zip(batch, stored, strict=True):
+            assert (kept.message, kept.stream, kept.step_name) == (
+                line.message,
+                line.stream,
+                line.step_name,
+            )
+            if line.HasField("timestamp"):
+                assert kept.timestamp == line.timestamp
+            else:
+                assert kept.timestamp.ToDatetime(UTC) >= before
+
+
 def test_time_range_limit_stream_and_after_seq(stub: TrackingServiceStub) -> None:
     execution_id = create_execution(stub).execution_id
     base = datetime(2026, 1, 1, tzinfo=UTC)

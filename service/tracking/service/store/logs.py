@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import sqlite3
+from collections.abc import Callable
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import aliased
@@ -24,14 +25,54 @@ _COLUMNS = ("execution_id", "seq", "timestamp", "stream", "message", "step_name"
 
 
 @functools.cache
-def _insert_for(dialect: Dialect) -> tuple[str, Callable[[Any], Any] | None]:
-    """The INSERT of a log line in this dialect's own parameter style, and how a timestamp
-    is bound (the column type's processing, done here once per distinct time)."""
-    compiled = insert(_TABLE).compile(dialect=dialect, column_keys=list(_COLUMNS))
-    if tuple(compiled.positiontup or ()) != _COLUMNS:
-        raise RuntimeError(f"{dialect.name}: log line parameters are not positional")
-    time_type = _TABLE.c.timestamp.type.dialect_impl(dialect)
-    return compiled.string, time_type.bind_processor(dialect)
+def _time_binder(dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a timestamp is bound (the column type's processing, done here once per distinct
+    time)."""
+    binder: Callable[[Any], Any] | None
+    binder = _TABLE.c.timestamp.type.dialect_impl(dialect).bind_processor(dialect)
+    return binder
+
+
+# SQLite takes a batch as multi-row INSERTs of these many rows (the largest that fits what
+# is left, so that a few statement texts serve every size): one statement runs for many
+# lines, and what every line shares is bound once.
+_SQLITE_ROWS = (256, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+@functools.cache
+def _sqlite_insert(rows: int, own_times: bool) -> str:
+    """A multi-row INSERT of log lines: ?1 the execution, ?2 the first seq (a row's seq is
+    ?2 plus its place), then each row's stream, message and step name, after its own time
+    (`own_times`) or a time all rows share (?3)."""
+    values = []
+    for index in range(rows):
+        if own_times:
+            first = 3 + 4 * index
+            time, rest = f"?{first}", first + 1
+        else:
+            time, rest = "?3", 4 + 3 * index
+        values.append(f"(?1, ?2 + {index}, {time}, ?{rest}, ?{rest + 1}, ?{rest + 2})")
+    return f"INSERT INTO {_TABLE.name} ({', '.join(_COLUMNS)}) VALUES {', '.join(values)}"
+
+
+def _insert_sqlite(
+    raw: sqlite3.Connection, execution_id: str, first_seq: int, lines: LogBatch, times: Any
+) -> None:
+    """`times`: a list of one bound time per line, or one for every line."""
+    own_times = isinstance(times, list)
+    count, start = len(lines), 0
+    while start < count:
+        rows = next(size for size in _SQLITE_ROWS if size <= count - start)
+        end = start + rows
+        parts = [lines.streams[start:end], lines.messages[start:end], lines.step_names[start:end]]
+        if own_times:
+            parts.insert(0, times[start:end])
+            params = [execution_id, first_seq + start]
+        else:
+            params = [execution_id, first_seq + start, times]
+        params.extend(chain.from_iterable(zip(*parts, strict=True)))
+        raw.execute(_sqlite_insert(rows, own_times), params)
+        start = end
 
 
 async def insert_batch(
@@ -39,30 +80,34 @@ async def insert_batch(
 ) -> None:
     """Store the lines as seqs first_seq, first_seq + 1, ..., straight from the batch's
     columns: PostgreSQL takes them by COPY (about twice the rate of a prepared executemany
-    here), SQLite by one executemany. Lines without a time of their own get `now`; each
-    distinct time is converted once."""
+    here), SQLite by multi-row INSERTs (their cursors stay on the last page between rows,
+    where an executemany seeks each row from the root). Lines without a
+    time of their own get `now`; each distinct time is converted once."""
     if not lines:
         return
-    sql, bind_time = _insert_for(connection.dialect)
+    bind_time = _time_binder(connection.dialect)
 
     def bound(time: datetime) -> Any:
         return bind_time(time) if bind_time is not None else time
 
     count = len(lines)
-    times: Iterable[Any]
+    times: Any  # one bound time for every line, or a list of one per line
     if lines.timestamps is None:
-        times = repeat(bound(now), count)
+        times = bound(now)
     else:
         converted: dict[datetime, Any] = {}
         times = [
             converted.get(t) or converted.setdefault(t, bound(t))
             for t in (t or now for t in lines.timestamps)
         ]
+    if isinstance(connection, SqliteConnection):
+        _insert_sqlite(connection.raw, execution_id, first_seq, lines, times)
+        return
     rows = list(
         zip(
             repeat(execution_id, count),
             range(first_seq, first_seq + count),
-            times,
+            times if isinstance(times, list) else repeat(times, count),
             lines.streams,
             lines.messages,
             lines.step_names,
@@ -71,8 +116,6 @@ async def insert_batch(
     )
     if isinstance(connection, PostgresConnection):
         await connection.raw.copy_records_to_table(_TABLE.name, records=rows, columns=_COLUMNS)
-    elif isinstance(connection, SqliteConnection):
-        connection.raw.executemany(sql, rows)
 
 
 async def query(
