@@ -1,10 +1,11 @@
 """A process of watchers (or one log follower) that records when each event arrives.
 
-    python -m bench.watchers watch ADDRESS EXECUTION_ID COUNT CHANNELS
+    python -m bench.watchers watch ADDRESS EXECUTION_ID COUNT CHANNELS [unread]
     python -m bench.watchers follow ADDRESS EXECUTION_ID
     python -m bench.watchers replay ADDRESS EXECUTION_ID COUNT
 
-Prints "ready" once every stream is open, then runs until stdin closes, then
+With `unread`, each `watch` stream reads its first message (the snapshot) and nothing more:
+a client that stopped reading. Prints "ready" once every stream is open, then runs until stdin closes, then
 prints one JSON line: for `watch`, {revision: [receipt times]} summarized as
 {revision: [count, last receipt]}; for `follow`, {seq: receipt time}; for `replay`
 (COUNT streams each reading the whole log from the start, again and again),
@@ -46,7 +47,9 @@ def open_seconds(count: int) -> float:
     return 30.0 + count / 100
 
 
-async def watch(address: str, execution_id: str, count: int, channel_count: int) -> None:
+async def watch(
+    address: str, execution_id: str, count: int, channel_count: int, unread: bool = False
+) -> None:
     channels = [
         grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
         for _ in range(channel_count)
@@ -72,6 +75,8 @@ async def watch(address: str, execution_id: str, count: int, channel_count: int)
                     first = False
                     opened += 1
                     check()
+                    if unread:
+                        await asyncio.Future()  # until cancelled: never reads again
                 if response.HasField("event") and not response.event.snapshot:
                     arrivals[response.event.revision].append(time.time())
             code = "ended"  # the server closed it with OK: not expected either
@@ -149,7 +154,8 @@ async def replay(address: str, execution_id: str, count: int) -> None:
 if __name__ == "__main__":
     mode, address, execution_id = sys.argv[1:4]
     if mode == "watch":
-        asyncio.run(watch(address, execution_id, int(sys.argv[4]), int(sys.argv[5])))
+        unread = sys.argv[6:] == ["unread"]
+        asyncio.run(watch(address, execution_id, int(sys.argv[4]), int(sys.argv[5]), unread))
     elif mode == "replay":
         asyncio.run(replay(address, execution_id, int(sys.argv[4])))
     else:
