@@ -16,7 +16,7 @@ from tracking.service.api.values import time_or_none
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.log_filters import LineFilter, line_filter
-from tracking.service.operations.streams import StatusItem, Streams
+from tracking.service.operations.streams import SharedEvent, StatusItem, Streams
 from tracking.service.operations.streams import overflow_listener as overflow_listener
 from tracking.v1 import tracking_service_pb2 as pb
 
@@ -89,13 +89,13 @@ class StreamsApi:
             del item
 
     @staticmethod
-    def _watch_response(item: StatusItem) -> bytes | pb.WatchStatusResponse:
-        if item.shared is not None:
+    def _watch_response(item: StatusItem | SharedEvent) -> bytes | pb.WatchStatusResponse:
+        if isinstance(item, SharedEvent):
             # Serialized once; every watcher of this execution sends the same bytes.
-            encoded = item.shared.encoded.get("watch")
+            encoded = item.encoded.get("watch")
             if encoded is None:
-                response = pb.WatchStatusResponse(event=event_proto(item.shared.row))
-                encoded = item.shared.encoded["watch"] = response.SerializeToString()
+                response = pb.WatchStatusResponse(event=event_proto(item.row))
+                encoded = item.encoded["watch"] = response.SerializeToString()
             return encoded
         if item.event is not None:
             return pb.WatchStatusResponse(event=event_proto(item.event, item.resume_token))

@@ -41,14 +41,17 @@ class Topic:
     key: str = ""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SharedEvent:
     """One committed event as every watcher receives it.
 
-    `encoded` lets the first watcher that serializes it leave the bytes for the others.
+    What every watcher asks of it is worked out once, not once per watcher: `ends` (it ends
+    its execution's watches: an end, or its deletion), and `encoded`, where the first
+    watcher that serializes it leaves the bytes for the others.
     """
 
     row: ExecutionEvent
+    ends: bool = False
     encoded: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -223,18 +226,21 @@ class EventHub:
         """Hand committed events to their watchers: this process's (after the commit) and
         those another replica's announcement carried."""
         for row in events:
-            shared = SharedEvent(row)
-            for subscription in self._subscribers.get(Topic("execution", row.execution_id), ()):
+            changes = of_stored(row.changes)
+            ends = _ends(row, changes)
+            shared = SharedEvent(row, ends)
+            # Each watcher is handed the event and woken; none runs here: sending is theirs.
+            watchers = self._subscribers.get(Topic("execution", row.execution_id), ())
+            for subscription in watchers:
                 subscription.offer(shared)
-                self.events_fanned_out += 1
+            self.events_fanned_out += len(watchers)
             self._wake_table_readers(row.execution_id, row.deployment_name)
             # Log and metric followers look only when the execution ends (lines and points
             # wake them on their own): a progress report costs them nothing. A deployment's
             # log followers also take up new executions.
-            changes = of_stored(row.changes)
-            if _ends(row, changes):
+            if ends:
                 self._wake_enders(row.execution_id)
-            if row.deployment_name and (Change.CREATED in changes or _ends(row, changes)):
+            if row.deployment_name and (Change.CREATED in changes or ends):
                 self._wake(Topic("deployment_logs", row.deployment_name))
 
     def changed_elsewhere(self, execution_id: str, deployment_name: str | None) -> None:

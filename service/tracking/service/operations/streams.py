@@ -50,6 +50,9 @@ from tracking.service.store import meta
 from tracking.service.store.database import Database
 from tracking.service.store.models import ExecutionRow, LogLineRow
 
+# SharedEvent too: WatchStatus sends the hub's event as it was handed over.
+__all__ = ["SharedEvent", "StatusItem", "Streams", "overflow_listener"]
+
 READ_BATCH = 500
 
 # Set by the transport: called when the stream's watcher overflows, with the message that
@@ -66,10 +69,10 @@ def behind_message(resume_from: str) -> str:
 
 @dataclass(frozen=True)
 class StatusItem:
-    """One message of WatchStatus: an event, a snapshot, or (all None) a heartbeat."""
+    """One message of WatchStatus read from the table: an event, a snapshot, or (all None)
+    a heartbeat. An event the hub handed over is sent as the SharedEvent itself."""
 
     event: ExecutionEvent | None = None
-    shared: SharedEvent | None = None
     snapshot: ExecutionRow | None = None
     resume_token: str = ""
 
@@ -125,34 +128,35 @@ class Streams:
         state = states.get(execution_id)
         return state is None or state[0] in TERMINAL_VALUES
 
-    async def next_item(self, subscription: Subscription, cursor: str) -> SharedEvent | Nudge:
+    @staticmethod
+    async def next_item(subscription: Subscription) -> SharedEvent | Nudge:
         """The hub's next event, or a Nudge: IDLE (time for a heartbeat) or LOOK (read the
-        table: a change came that the hub did not hand over). `cursor` names where a
-        watcher that is closed resumes."""
-        subscription.resume_from = cursor
+        table: a change came that the hub did not hand over). A watcher that is closed
+        resumes from `subscription.resume_from`."""
         try:
             item = await subscription.next()
         except WatcherOverflow:
-            raise ResourceExhausted(behind_message(cursor)) from None
+            raise ResourceExhausted(behind_message(subscription.resume_from)) from None
         except HubClosed:
-            raise Unavailable(f"the server is shutting down: resume from {cursor}") from None
-        if item is IDLE:
-            return Nudge.IDLE
-        if item is None:
-            return Nudge.LOOK
-        assert isinstance(item, SharedEvent)
-        return item
+            raise Unavailable(
+                f"the server is shutting down: resume from {subscription.resume_from}"
+            ) from None
+        if isinstance(item, SharedEvent):
+            return item
+        return Nudge.IDLE if item is IDLE else Nudge.LOOK
 
     async def heartbeats_until_change(
         self, subscription: Subscription, cursor: str
     ) -> AsyncIterator[None]:
-        """One None per idle interval, until anything happens (then the table is read)."""
-        while await self.next_item(subscription, cursor) is Nudge.IDLE:
+        """One None per idle interval, until anything happens (then the table is read).
+        `cursor` names where a watcher that is closed resumes."""
+        subscription.resume_from = cursor
+        while await self.next_item(subscription) is Nudge.IDLE:
             yield None
 
     async def watch_execution(
         self, execution_id: str, after_revision: int, principal: str = ""
-    ) -> AsyncIterator[StatusItem]:
+    ) -> AsyncIterator[StatusItem | SharedEvent]:
         check_id(execution_id)
         if after_revision < 0:
             raise InvalidArgument.of(
@@ -206,21 +210,26 @@ class Streams:
                     continue
                 rows = []
                 # Follow the hub until it hands over something that is not next in line.
+                # This runs once per change per watcher: what is the same for every watcher
+                # (the event's end, its bytes) was worked out once, by the hub and the first.
+                subscription.resume_from = f"after_revision={cursor}"
                 while True:
-                    item = await self.next_item(subscription, f"after_revision={cursor}")
+                    item = await self.next_item(subscription)
                     if item is Nudge.IDLE:
                         yield HEARTBEAT
                         continue
                     if item is Nudge.LOOK:
                         break
-                    if item.row.revision <= cursor:
+                    assert isinstance(item, SharedEvent)
+                    revision = item.row.revision
+                    if revision <= cursor:
                         continue
-                    if item.row.revision != cursor + 1:
+                    if revision != cursor + 1:
                         break
-                    subscription.resume_from = f"after_revision={item.row.revision}"
-                    yield StatusItem(event=item.row, shared=item)
-                    cursor = item.row.revision
-                    if ends_watch(item.row):
+                    cursor = revision
+                    subscription.resume_from = f"after_revision={revision}"
+                    yield item
+                    if item.ends:
                         return
 
     async def watch_many(
