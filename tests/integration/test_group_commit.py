@@ -26,7 +26,7 @@ from tracking.service.domain.errors import Aborted, FailedPrecondition, InvalidA
 from tracking.service.domain.executions import NewExecution, Progress, Start, Stop, Times
 from tracking.service.domain.log_batch import LogBatch
 from tracking.service.domain.status import RunningStatus
-from tracking.service.events.hub import EventHub, SharedEvent, Topic
+from tracking.service.events.hub import EventHub, SharedEvent, Subscription, Topic
 from tracking.service.operations.executions import Executions
 from tracking.service.operations.logs import Logs
 from tracking.service.operations.recording import Recorder
@@ -405,6 +405,39 @@ def test_one_batch_holds_failures_and_successes_and_the_failures_change_nothing(
     assert row_a.start_time.year != 2030
     assert (row_b.revision, row_b.log_seq) == (3, 0)
     assert [line.message for line in page.lines] == ["one", "two"]
+
+
+def test_a_writer_is_answered_before_the_watchers_its_change_wakes_run(
+    storage: tuple[Database, Executions, Logs, EventHub],
+) -> None:
+    """The hub wakes a change's watchers once its writers are answered: the writer's answer
+    does not wait behind every watcher sending the change (each a gRPC send)."""
+    _, executions, _, hub = storage
+    loop = asyncio.get_event_loop()
+
+    async def writer_and_watchers() -> list[str]:
+        execution_id = (await executions.create(_fields(), "", "", "test")).execution_id
+        await executions.update_status(execution_id, Start(), None)
+        order: list[str] = []
+
+        async def watch(subscription: Subscription, name: str) -> None:
+            event = await subscription.next()
+            assert isinstance(event, SharedEvent)
+            order.append(name)
+
+        topic = Topic("execution", execution_id)
+        with hub.subscribe(topic) as first, hub.subscribe(topic) as second:
+            watchers = [
+                asyncio.create_task(watch(first, "watcher")),
+                asyncio.create_task(watch(second, "watcher")),
+            ]
+            await asyncio.sleep(0)  # both wait for the hub
+            await executions.update_status(execution_id, Progress(progress=0.5), None)
+            order.append("writer")
+            await asyncio.gather(*watchers)
+        return order
+
+    assert loop.run_until_complete(writer_and_watchers()) == ["writer", "watcher", "watcher"]
 
 
 def _utc(year: int) -> datetime:

@@ -19,7 +19,7 @@ What a transaction does once, however many writes it holds, is done at the end, 
 so a batch takes no row lock while it holds that lock; the announcements to other
 replicas, which carry those events with their ids, go out as one statement; and the
 after-commit actions (publishing to this process's hub) run in order once the commit
-returned. On PostgreSQL the writes of a batch
+returned and the writes were answered. On PostgreSQL the writes of a batch
 run in the order of their keys (execution ids), so that two processes' batches lock rows
 in the same order and cannot deadlock; a write that loses a deadlock anyway is tried
 again in the next batch.
@@ -198,6 +198,7 @@ class GroupCommit:
             writes.sort(key=lambda w: w.key)
         again: list[_Write[Any]] = []
         batch: Batch | None = None
+        actions: list[Callable[[], None]] = []
         try:
             async with self._transaction(any(w.session for w in writes)) as batch:
                 for write in writes:
@@ -244,11 +245,7 @@ class GroupCommit:
             self.batches += 1
             self.writes += len(writes) - len(again)
             assert batch is not None
-            for action in batch.actions:
-                try:
-                    action()
-                except Exception:
-                    log.exception("an action after a commit failed")
+            actions = batch.actions
         self._queue[:0] = again
         for write in writes:
             if write.outcome is None or write.future.done():
@@ -258,6 +255,14 @@ class GroupCommit:
                 write.future.set_result(value)
             else:
                 write.future.set_exception(value)
+        # Answered first, published then, in the same step: the watchers the hub wakes
+        # run after the writers, so a writer's answer does not wait for every watcher to
+        # send the change it made.
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                log.exception("an action after a commit failed")
 
     @asynccontextmanager
     async def _transaction(self, with_session: bool) -> AsyncIterator[Batch]:
