@@ -23,6 +23,7 @@ from tracking.service.api.registration import compose, register
 from tracking.service.api.servicer import TrackingServicer
 from tracking.service.api.stored_executions import stored_form, with_job_status
 from tracking.service.auth import AuthInterceptor, RateLimiter
+from tracking.service.collector import settle_after_startup
 from tracking.service.domain.subscriptions import RetrySchedule
 from tracking.service.drain import DrainInterceptor
 from tracking.service.errors import ErrorInterceptor
@@ -348,6 +349,7 @@ async def serve(
     shares its ports and calls `on_ready` once it serves (the parent says where)."""
     raise_descriptor_limit()
     app, port = await create_server(settings, reuse_port)
+    settle_after_startup()
     # Before the server says it serves: a SIGTERM sent as soon as it does is a drain.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
