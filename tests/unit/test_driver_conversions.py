@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy.dialects import sqlite
@@ -72,3 +73,13 @@ def test_the_hot_statements_use_them_on_postgresql() -> None:
 
     compiled = _LOCK.compiled(POSTGRES)
     assert driver._postgres_time in {converter for _, converter in compiled.converters}
+
+
+@pytest.mark.parametrize(
+    "document", [[], {}, {"a": [1, 2.5, "\u00e9"]}, [{}], "text", 3, 0, False, [[]]], ids=repr
+)
+@pytest.mark.parametrize("dialect", [DIALECT, POSTGRES], ids=lambda d: d.name)
+def test_a_document_is_bound_as_the_column_type_does(document: Any, dialect: Any) -> None:
+    bind = JsonDocument.dialect_impl(dialect).bind_processor(dialect)
+    assert bind is not None
+    assert driver._document_text(document) == bind(document)

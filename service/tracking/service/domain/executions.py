@@ -171,13 +171,21 @@ def check_progress(errors: ValidationCollector, field: str, value: float) -> Non
 DOCUMENT_FIELDS = ("steps", "inputs", "outputs", "result", "export_paths", "source_views")
 
 
+def _json_size(document: Any) -> int:
+    """The length of a document as compact JSON (an empty one, the most common, without
+    encoding it)."""
+    if document == [] or document == {}:
+        return 2
+    return len(json.dumps(document, separators=(",", ":")))
+
+
 def check_documents_fit(documents: dict[str, Any], limit: int) -> None:
     """Refuse a change that would make an execution's documents larger than `limit` bytes.
 
     Each call is bounded by the message size, but calls add up: without a budget an
     execution could grow past what one GetExecution response can carry.
     """
-    size = sum(len(json.dumps(documents[name], separators=(",", ":"))) for name in DOCUMENT_FIELDS)
+    size = sum(_json_size(documents[name]) for name in DOCUMENT_FIELDS)
     if size > limit:
         raise ResourceExhausted(
             f"the execution's steps, inputs, outputs and result would take {size} bytes, more"
