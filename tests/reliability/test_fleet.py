@@ -356,7 +356,7 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
     for (code, err), job, lines, status in zip(jobs_ended, jobs, job_logs, job_status, strict=True):
         assert code == 0, err
         printed = job.printed()
-        assert [message for _, message in lines] == printed
+        assert [message for _, message in lines] == printed, err
         assert [seq for seq, _ in lines] == list(range(1, len(printed) + 1))
         assert status == status_pb2.RUNNING_STATUS_SUCCESS
     unexpected = [line for line in all_output if "unexpected error" in line]
