@@ -36,3 +36,15 @@ def test_pre_commit_runs_every_check_of_make_lint() -> None:
         c for c in lint_commands() if not any(e.startswith(c) or c.startswith(e) for e in entries)
     ]
     assert missing == []
+
+
+def test_every_migration_title_is_one_line() -> None:
+    # Alembic logs a migration's title at every upgrade: a second line would break the
+    # server's one-record-per-line log.
+    versions = ROOT / "service/tracking/service/store/migrations/versions"
+    titles = {
+        path.name: path.read_text().split('"""')[1].split("\n\n")[0]
+        for path in sorted(versions.glob("[0-9]*.py"))
+    }
+    assert titles
+    assert [name for name, title in titles.items() if "\n" in title] == []

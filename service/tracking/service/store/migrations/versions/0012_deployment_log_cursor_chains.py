@@ -1,7 +1,7 @@
-"""deployment log cursors as chains: each saved position holds the seqs that moved since
-its parent, or every seq at a chain's root
+"""deployment log cursors as chains of saved positions
 
-Rows saved before are roots (no parent).
+Each saved position holds the seqs that moved since its parent, or every seq at a chain's
+root. Rows saved before are roots (no parent).
 
 Revision ID: 0012
 Revises: 0011
