@@ -4,8 +4,9 @@ a cursor, and asks Reconnects what to do when a call fails.
 
 - A call that fails with UNAVAILABLE (server shutting down or unreachable),
   RESOURCE_EXHAUSTED (the watcher fell behind and was closed, or a limit of the caller was
-  reached) or INTERNAL from a stream a proxy reset (retry.reset_by_proxy: the replica behind
-  nginx died) is opened again from the cursor after a backoff drawn by the RetryPolicy. The
+  reached), or that was cut off on the far side (retry.cut_off: INTERNAL from a stream a
+  proxy reset when the replica behind nginx died, CANCELLED from a server that stopped) is
+  opened again from the cursor after a backoff drawn by the RetryPolicy. The
   count of failures starts again at zero after every message received, so only
   `max_attempts` failures in a row without a message give up, with the last error.
 - Any other error (NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION when retention
@@ -40,7 +41,7 @@ from tracking.v1 import tracking_service_pb2 as pb
 from . import methods as m
 from . import requests as rq
 from .errors import DeadlineExceeded, from_rpc_error
-from .retry import RetryPolicy, reset_by_proxy
+from .retry import RetryPolicy, cut_off
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
@@ -276,7 +277,7 @@ class Reconnects:
         """The backoff before reopening `stream` after `err`; raise it if it is final."""
         code = err.code() if callable(getattr(err, "code", None)) else None
         self.failures += 1
-        resumable = code in RESUMABLE_CODES or reset_by_proxy(err)
+        resumable = code in RESUMABLE_CODES or cut_off(err)
         if not resumable or self.failures >= self.policy.max_attempts:
             self.give_up(err)
         delay = self.policy.backoff(self.failures)

@@ -1,8 +1,9 @@
 """Retry of safe calls on UNAVAILABLE: bounded attempts, exponential backoff, full jitter.
 
 Only UNAVAILABLE is retried: the server did not take the call, or is going away; and a call
-a proxy reset (`reset_by_proxy`), which a client behind nginx sees when the replica behind
-it dies. DEADLINE_EXCEEDED is not, since the call may still be running on the server.
+cut off on the far side (`cut_off`): reset by a proxy, which a client behind nginx sees when
+the replica behind it dies, or cancelled by a server that stops. DEADLINE_EXCEEDED is not,
+since the call may still be running on the server.
 Which calls are safe to repeat is declared in `methods`. The streams that resume by
 themselves (`resume`) use the same backoff, and also resume after RESOURCE_EXHAUSTED.
 """
@@ -31,6 +32,28 @@ def reset_by_proxy(err: grpc.RpcError) -> bool:
     code = err.code() if callable(getattr(err, "code", None)) else None
     details = err.details() if callable(getattr(err, "details", None)) else None
     return code == grpc.StatusCode.INTERNAL and "RST_STREAM" in (details or "")
+
+
+# What grpcio says of a call this side cancelled (cancel(), garbage collection, a closed
+# channel; grpc.aio raises asyncio.CancelledError instead).
+LOCAL_CANCELLATIONS = frozenset(
+    {"Locally cancelled by application!", "Cancelled upon garbage collection!", "Channel closed!"}
+)
+
+
+def cancelled_remotely(err: grpc.RpcError) -> bool:
+    """CANCELLED that this side did not ask for: a server that stops cancels the calls it has
+    not answered (behind nginx, a draining replica's last calls come back so). The server's
+    own errors carry another status, so as after UNAVAILABLE the call may or may not have
+    been applied: a safe call may be sent again and a stream resumed."""
+    code = err.code() if callable(getattr(err, "code", None)) else None
+    details = err.details() if callable(getattr(err, "details", None)) else None
+    return code == grpc.StatusCode.CANCELLED and details not in LOCAL_CANCELLATIONS
+
+
+def cut_off(err: grpc.RpcError) -> bool:
+    """The call was ended on the far side without an answer of the server's own."""
+    return reset_by_proxy(err) or cancelled_remotely(err)
 
 
 @dataclass(frozen=True)
@@ -70,7 +93,7 @@ class RetryPolicy:
     def should_retry(self, err: grpc.RpcError, attempt: int) -> bool:
         """Whether attempt number `attempt` (from 1), which failed with `err`, gets another."""
         code = err.code() if callable(getattr(err, "code", None)) else None
-        return attempt < self.max_attempts and (code in RETRYABLE_CODES or reset_by_proxy(err))
+        return attempt < self.max_attempts and (code in RETRYABLE_CODES or cut_off(err))
 
 
 DEFAULT_RETRY = RetryPolicy()

@@ -8,6 +8,7 @@ import datetime as dt
 import signal
 from typing import cast
 
+import grpc
 import pytest
 import typer
 
@@ -17,13 +18,25 @@ from tracking.cli.runner.persist import Deadline
 from tracking.cli.runner.runner import MAX_JOB_NAME, default_job_name
 from tracking.cli.runner.shipper import LogShipper
 from tracking.client import AsyncTrackingClient, InvalidArgument, Unavailable
+from tracking.client.errors import from_rpc_error
 from tracking.v1 import execution_pb2
+
+
+class Cancelled(grpc.RpcError):
+    """What grpcio raises when a draining replica behind nginx cancels an unanswered call."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.CANCELLED
+
+    def details(self) -> str:
+        return "CANCELLED"
 
 
 class FlakyLogStore:
     """append_logs and get_execution_logs of one execution, with failures on order:
     "lost" fails before storing, "stored" stores then fails (the answer never arrives),
-    "refused" is a permanent refusal."""
+    "cancelled" stores then is cancelled by a server that stops, "refused" is a permanent
+    refusal."""
 
     def __init__(self, *failures: str) -> None:
         self.failures = list(failures)
@@ -40,6 +53,8 @@ class FlakyLogStore:
         self.lines.extend(entry.message for entry in entries)
         if failure == "stored":
             raise Unavailable("connection reset")
+        if failure == "cancelled":
+            raise from_rpc_error(Cancelled()) from Cancelled()
         return len(self.lines)
 
     async def get_execution_logs(
@@ -67,6 +82,13 @@ async def ship(store: FlakyLogStore, batches: list[list[str]]) -> LogShipper:
 
 async def test_a_batch_stored_by_a_call_that_failed_is_not_sent_again() -> None:
     store = FlakyLogStore("stored")
+    shipper = await ship(store, [["a", "b"], ["c"]])
+    assert store.lines == ["a", "b", "c"]
+    assert (shipper.last_seq, shipper.sent, shipper.refused) == (3, 3, [])
+
+
+async def test_a_batch_a_stopping_server_cancelled_is_checked_and_not_lost() -> None:
+    store = FlakyLogStore("cancelled")
     shipper = await ship(store, [["a", "b"], ["c"]])
     assert store.lines == ["a", "b", "c"]
     assert (shipper.last_seq, shipper.sent, shipper.refused) == (3, 3, [])

@@ -312,6 +312,20 @@ async def test_a_stream_a_proxy_reset_resumes_from_its_cursor(
     assert scripted.requests["WatchStatus"] == [watch_request(0), watch_request(2)]
 
 
+async def test_a_stream_a_stopping_server_cancelled_resumes_from_its_cursor(
+    kind: str, scripted: ScriptedStreams
+) -> None:
+    # What grpcio reports when a draining replica behind nginx cancels a stream at its end.
+    scripted.answer(
+        "WatchStatus",
+        Stream((snapshot(1), event(2)), Fail(grpc.StatusCode.CANCELLED, "CANCELLED")),
+        Stream((event(3, SUCCESS),)),
+    )
+    events = await collect(kind, scripted.address, policy([]), "watch", execution_id="e1")
+    assert revisions(events) == [1, 2, 3]
+    assert scripted.requests["WatchStatus"] == [watch_request(0), watch_request(2)]
+
+
 async def test_a_heartbeat_counts_as_a_message(kind: str, scripted: ScriptedStreams) -> None:
     scripted.answer(
         "WatchStatus",

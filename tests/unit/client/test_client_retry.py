@@ -67,6 +67,16 @@ def test_a_call_reset_by_a_proxy_is_retried() -> None:
     assert not p.should_retry(CodeError(grpc.StatusCode.INTERNAL, "a bug"), 1)
 
 
+def test_a_call_a_stopping_server_cancelled_is_retried_and_one_cancelled_here_is_not() -> None:
+    # What grpcio reports when a draining replica behind nginx cancels a call it had not
+    # answered, and what it reports when this side cancelled.
+    p = RetryPolicy(max_attempts=2)
+    assert p.should_retry(CodeError(grpc.StatusCode.CANCELLED, "CANCELLED"), 1)
+    assert not p.should_retry(CodeError(grpc.StatusCode.CANCELLED, "CANCELLED"), 2)
+    for local in ("Locally cancelled by application!", "Channel closed!"):
+        assert not p.should_retry(CodeError(grpc.StatusCode.CANCELLED, local), 1)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"max_attempts": 0}, {"initial_backoff": -1.0}, {"max_backoff": -1.0}, {"multiplier": 0.5}],

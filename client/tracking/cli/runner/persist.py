@@ -11,7 +11,7 @@ from typing import TypeVar
 import grpc
 
 from tracking.client import RemoteException
-from tracking.client.retry import reset_by_proxy
+from tracking.client.retry import cut_off
 
 T = TypeVar("T")
 
@@ -21,10 +21,11 @@ UNCERTAIN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXC
 TRANSIENT = UNCERTAIN | {grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
-def _reset_by_proxy(error: RemoteException) -> bool:
-    """The call was reset by a proxy whose server went away: uncertain, as UNAVAILABLE is."""
+def _cut_off(error: RemoteException) -> bool:
+    """The call was reset by a proxy whose server went away, or cancelled by a server that
+    stopped: uncertain, as UNAVAILABLE is."""
     cause = error.__cause__
-    return isinstance(cause, grpc.RpcError) and reset_by_proxy(cause)
+    return isinstance(cause, grpc.RpcError) and cut_off(cause)
 
 
 class Deadline:
@@ -60,7 +61,7 @@ async def persist(
         try:
             return await attempt(uncertain)
         except RemoteException as error:
-            reset = _reset_by_proxy(error)
+            reset = _cut_off(error)
             if (error.code not in TRANSIENT and not reset) or deadline.passed():
                 raise
             uncertain = uncertain or error.code in UNCERTAIN or reset
