@@ -71,10 +71,15 @@ CHILD = (
     "print(f'line {i}', flush=True)\n"
 )
 
+TIMEOUT = 3600 if FULL else 300
+# The watchers and followers give up well before the test's timeout, so that a run too slow
+# to finish still prints its figures; never sooner, so that a slow machine is no failure.
+GIVE_UP = TIMEOUT * 0.8
+
 pytestmark = [
     pytest.mark.chaos,
     pytest.mark.postgres,
-    pytest.mark.timeout(3600 if FULL else 300),
+    pytest.mark.timeout(TIMEOUT),
 ]
 if FULL:
     pytestmark.append(pytest.mark.slow)
@@ -146,6 +151,7 @@ class LogWriter:
         self.executions = executions
         self.acknowledged: list[tuple[str, str]] = []
         self.failed: Counter[str] = Counter()
+        self.failure_details: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet-logs", daemon=True)
 
@@ -166,6 +172,7 @@ class LogWriter:
                     self.stub.AppendLogs(request, timeout=30)
                 except grpc.RpcError as error:
                     self.failed[error.code().name] += 1
+                    self.failure_details[f"{error.code().name}: {error.details()}"] += 1
                     self._stop.wait(0.05)
                     continue
                 self.acknowledged.append((execution_id, message))
@@ -229,13 +236,20 @@ def sse_followers(http_listen: str, executions: list[str]) -> list[tuple[str, Fo
             url = f"http://{http_listen}/events/WatchStatus?execution_id={execution_id}"
         else:
             url = f"http://{http_listen}/events/StreamLogs?execution_id={execution_id}&follow=true"
-        followers.append((execution_id, Follower(url, give_up_seconds=900 if FULL else 240)))
+        followers.append((execution_id, Follower(url, give_up_seconds=GIVE_UP)))
     return followers
 
 
 def stored_lines(address: str, execution_id: str) -> list[tuple[int, str]]:
+    """Every stored line, read a page at a time (one read returns at most max_log_read)."""
+    lines: list[tuple[int, str]] = []
     with TrackingClient(address) as client:
-        return [(e.seq, e.message) for e in client.get_execution_logs(execution_id)]
+        while True:
+            after = lines[-1][0] if lines else 0
+            page = client.get_execution_logs(execution_id, after_seq=after)
+            if not page:
+                return lines
+            lines += [(e.seq, e.message) for e in page]
 
 
 def followed_problems(
@@ -277,6 +291,7 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
                     deployment=deployment,
                     count=SCALE.grpc_watchers,
                     every=DEPLOYMENT_WATCHER_EVERY,
+                    guard=GIVE_UP,
                 )
             )
             followers = sse_followers(http_listen, executions)
@@ -330,6 +345,7 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
         with TrackingClient(grpc_listen) as client:
             job_status = [client.get_job_status(job.execution_id).status for job in jobs]
         all_output = [line for replica in replicas for line in replica.output]
+        failure_details = sum((w.failure_details for w in writers), log_writer.failure_details)
     print(
         "\n"
         + figures.line(
@@ -340,6 +356,7 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
             log_lines=len(log_writer.acknowledged),
             lines_lost=lines_lost,
             log_failed=dict(log_writer.failed) or 0,
+            failure_details=dict(failure_details) or 0,
             job_lines=[len(lines) for lines in job_logs],
             writers=len(writers),
             seconds=f"{time.monotonic() - began:.1f}",

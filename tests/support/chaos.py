@@ -120,6 +120,8 @@ class Writer:
         self.padding = "x" * phase_size
         self.acknowledged: list[tuple[str, int, str]] = []
         self.failed: Counter[str] = Counter()
+        # What the server (or a proxy) said, counted: "CODE: details".
+        self.failure_details: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-writer", daemon=True)
 
@@ -141,6 +143,7 @@ class Writer:
                     response = self.stub.UpdateJobStatus(request, timeout=30)
                 except grpc.RpcError as error:
                     self.failed[error.code().name] += 1
+                    self.failure_details[f"{error.code().name}: {error.details()}"] += 1
                     self._stop.wait(0.05)
                     continue
                 self.acknowledged.append((execution_id, response.job_status.revision, phase))
@@ -171,6 +174,7 @@ class Writer:
                     break
                 except grpc.RpcError as error:
                     self.failed[error.code().name] += 1
+                    self.failure_details[f"{error.code().name}: {error.details()}"] += 1
                     current = self._status(execution_id)
                     if current == spb.RUNNING_STATUS_SUCCESS:
                         break  # the failed call had committed

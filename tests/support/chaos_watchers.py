@@ -6,7 +6,8 @@ Options (JSON): address, executions (ids), deployment (name), count, every (one 
 `every` watches the whole deployment, the others one execution each), followers (resuming
 log followers per execution, reading forever), paused (wait for a line on stdin before
 reading anything after the first item: a client that stops reading), bdp (HTTP/2 window
-growth; off for a paused client, so its window stays small).
+growth; off for a paused client, so its window stays small), guard (seconds after which
+a watcher gives up, reconnects included; HANG_GUARD unless given).
 
 Prints "ready" once every watcher has its first snapshot. When every watcher has seen
 every execution end, prints one JSON line: per watcher, its scope, the revisions it got
@@ -107,10 +108,11 @@ async def watch_one(
     received: Received,
     first: asyncio.Event,
     go: asyncio.Event,
+    guard: float,
 ) -> int:
     watch = CountingWatch(**scope)
     # watch() itself, with the cursor above: the stream the user reads, resumed as watch() does.
-    events: AsyncGenerator[execution_pb2.ExecutionEvent, None] = client._resuming(watch, HANG_GUARD)
+    events: AsyncGenerator[execution_pb2.ExecutionEvent, None] = client._resuming(watch, guard)
     try:
         async for event in events:
             if event.snapshot:
@@ -145,6 +147,7 @@ async def main(options: dict[str, Any]) -> None:
     count: int = options["count"]
     every: int = options.get("every", 0)
     paused: bool = options.get("paused", False)
+    guard: float = options.get("guard", HANG_GUARD)
     clients = [
         AsyncTrackingClient(address, options=channel_options(options.get("bdp", True)), retry=RETRY)
         for _ in range(max(1, count // PER_CHANNEL))
@@ -166,7 +169,9 @@ async def main(options: dict[str, Any]) -> None:
         received.append(Received(name))
         firsts.append(asyncio.Event())
         tasks.append(
-            asyncio.create_task(watch_one(client, scope, wanted, received[-1], firsts[-1], go))
+            asyncio.create_task(
+                watch_one(client, scope, wanted, received[-1], firsts[-1], go, guard)
+            )
         )
     followers = [
         asyncio.create_task(follow_forever(clients[n % len(clients)], execution_id))
