@@ -19,6 +19,9 @@ _CONNECTION_LOST = (
     asyncpg.AdminShutdownError,  # 57P01: terminated, or the server is stopping
     asyncpg.CrashShutdownError,  # 57P02
     asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
+    # 53300: a new connection refused because the database has as many as it allows (its
+    # max_connections, shared with every other client, or a role's or database's limit).
+    asyncpg.TooManyConnectionsError,
     # A connection whose statement was cut by its backend's end can be left mid-protocol
     # ("cannot switch to state ...; another operation is in progress"): it is lost too.
     asyncpg.InternalClientError,
