@@ -345,6 +345,7 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
         with TrackingClient(grpc_listen) as client:
             job_status = [client.get_job_status(job.execution_id).status for job in jobs]
         all_output = [line for replica in replicas for line in replica.output]
+        unexpected = [line for line in all_output if "unexpected error" in line]
         failure_details = sum((w.failure_details for w in writers), log_writer.failure_details)
     print(
         "\n"
@@ -359,11 +360,14 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
             failure_details=dict(failure_details) or 0,
             job_lines=[len(lines) for lines in job_logs],
             writers=len(writers),
+            unexpected_errors=len(unexpected),
             seconds=f"{time.monotonic() - began:.1f}",
         ),
         flush=True,
     )
     assert drained == 0
+    # First: a replica's own error explains what its callers then saw.
+    assert unexpected == [], "a replica logged unexpected errors:\n" + "".join(unexpected[:3])
     assert figures.errors == []
     assert figures.clean, figures
     assert figures.watchers == SCALE.grpc_watchers
@@ -376,8 +380,6 @@ def test_a_fleet_behind_nginx_loses_nothing_when_replicas_die(tmp_path: Path) ->
         assert [message for _, message in lines] == printed, err
         assert [seq for seq, _ in lines] == list(range(1, len(printed) + 1))
         assert status == status_pb2.RUNNING_STATUS_SUCCESS
-    unexpected = [line for line in all_output if "unexpected error" in line]
-    assert unexpected == [], "a replica logged unexpected errors:\n" + "".join(unexpected[:3])
 
 
 async def _hold_migration_lock(
