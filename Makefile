@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Most tests wait on servers, databases and browsers: three workers keep two cores busy.
+TEST_WORKERS ?= 3
 BUF := tools/node_modules/.bin/buf
 TS := client/ts
 TS_STAMP := $(TS)/node_modules/.installed
@@ -34,7 +36,7 @@ nginx-deps:
 	test -x /usr/sbin/nginx || (apt-get update -q && apt-get install -y -q nginx)
 
 test: $(STAMP) proto-check browser-deps nginx-deps go-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 	if command -v node >/dev/null; then $(MAKE) ts-test; else $(call NEED,node,the TypeScript client's tests); fi
 	if command -v go >/dev/null; then $(MAKE) go-test; else $(call NEED,go,the Go client's tests); fi
 
