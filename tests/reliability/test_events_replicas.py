@@ -55,7 +55,8 @@ def test_one_replica_dispatches_and_another_takes_over() -> None:
             # parallel with the new event, so they may come after it too.
             later = receiver.bodies()[41:]
             new = [b for b in later if execution.execution_id.encode() in b.body]
-            assert len(_ids(new)) == 1 and _ids(new)[0] not in ids
+            assert len(_ids(new)) == 1
+            assert _ids(new)[0] not in ids
             again = set(_ids(later)) - set(_ids(new))
             assert again <= set(ids), "an event that was not sent before came twice"
         finally:
