@@ -132,3 +132,35 @@ def test_a_resumed_cursor_reads_its_chain_and_saves_on_it() -> None:
     assert cursor.to_save(later, ROOTS_AFTER) == SavedPosition(
         {"a": 5, "b": 4, "c": 6, "d": 3}, None, None, later
     )
+
+
+class _CountedLookups(dict[str, int]):
+    def __init__(self, seqs: dict[str, int]) -> None:
+        super().__init__(seqs)
+        self.lookups = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.lookups += 1
+        return super().get(key, default)
+
+
+def test_what_moved_is_worked_out_from_the_executions_set_since_the_base() -> None:
+    # A stream checks needs_base once per execution per round: going through every seq
+    # followed each time held the event loop for seconds over thousands of executions.
+    followed = 5_000
+    cursor = DeploymentLogCursor(
+        events_after=1, listing_cutoff=None, seqs={f"e-{i}": 0 for i in range(followed)}
+    )
+    cursor.based_on(42, cursor.to_save(NOW, ROOTS_AFTER))
+    cursor.base_seqs = base = _CountedLookups(cursor.base_seqs)
+    cursor.seqs["e-7"] = 3
+    cursor.seqs["e-9"] = 0  # set to its base's seq: not moved
+    for _ in range(followed):
+        assert not cursor.needs_base
+    assert cursor.moved() == {"e-7": 3}
+    assert base.lookups <= 3 * (followed + 1)
+    resumed = DeploymentLogCursor.from_position(cursor.position("e-8", 4))
+    resumed.with_base([SavedPosition({f"e-{i}": 0 for i in range(followed)}, None, None, NOW, 42)])
+    resumed.base_seqs = base = _CountedLookups(resumed.base_seqs)
+    assert resumed.moved() == {"e-7": 3, "e-8": 4}
+    assert base.lookups == 2
