@@ -189,6 +189,9 @@ class EventHub:
         self._per_principal: dict[str, int] = defaultdict(int)
         self.closed = False
         self.events_fanned_out = 0
+        # Moves before the deployment-wide and service-wide watchers are woken: reads of the
+        # table made before it moved may miss what woke them (operations/shared_reads.py).
+        self.table_version = 0
 
     @property
     def watcher_count(self) -> int:
@@ -255,6 +258,7 @@ class EventHub:
 
     def _wake_table_readers(self, execution_id: str, deployment_name: str | None) -> None:
         # Deployment-wide and service-wide watchers read the table in id order.
+        self.table_version += 1
         if deployment_name:
             self._wake(Topic("deployment", deployment_name))
         self._wake(Topic("all"))
@@ -285,6 +289,7 @@ class EventHub:
 
     def wake_all(self) -> None:
         """Make every watcher re-read the table (changes may have been missed)."""
+        self.table_version += 1
         for subscribers in self._subscribers.values():
             for subscription in subscribers:
                 subscription.wake()

@@ -126,11 +126,8 @@ class DeploymentLogStream:
     async def _take_events(self, cursor: DeploymentLogCursor) -> None:
         """Follow the executions created since the cursor's events; drop the deleted ones."""
         while True:
-            events = await self.db.read(
-                execution_store.events_after_id,
-                self.deployment_name,
-                cursor.events_after,
-                READ_BATCH,
+            events = await self.streams.events.events_after(
+                self.deployment_name, cursor.events_after, READ_BATCH
             )
             for event in events:
                 assert event.id is not None

@@ -43,6 +43,7 @@ from tracking.service.events.hub import (
 from tracking.service.operations import deployment_logs, line_matching
 from tracking.service.operations.executions import check_id
 from tracking.service.operations.log_reads import BATCH_CHARS, LINE_BATCH, LineReader, tail_start
+from tracking.service.operations.shared_reads import SharedEventReads
 from tracking.service.store import deployment_logs as deployment_log_store
 from tracking.service.store import deployments as deployment_store
 from tracking.service.store import executions as execution_store
@@ -103,6 +104,7 @@ class Streams:
         self.hub = hub
         self.limits = limits
         self.lines = LineReader(db, limits.max_concurrent_log_reads)
+        self.events = SharedEventReads(db, hub)
 
     @contextmanager
     def subscribe(self, topic: Topic, principal: str) -> Iterator[Subscription]:
@@ -287,9 +289,7 @@ class Streams:
                 snapshotting = len(rows_left) == READ_BATCH
             rows_left = []
             while True:
-                rows = await self.db.read(
-                    execution_store.events_after_id, scope, cursor, READ_BATCH
-                )
+                rows = await self.events.events_after(scope, cursor, READ_BATCH)
                 for event in rows:
                     assert event.id is not None
                     cursor = event.id
