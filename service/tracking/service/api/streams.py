@@ -98,7 +98,16 @@ class StreamsApi:
                 encoded = item.encoded["watch"] = response.SerializeToString()
             return encoded
         if item.event is not None:
-            return pb.WatchStatusResponse(event=event_proto(item.event, item.resume_token))
+            if item.encoded is None:
+                return pb.WatchStatusResponse(event=event_proto(item.event, item.resume_token))
+            # The watchers of a deployment at this event send the same bytes (the token
+            # names the event and the deployment): serialized once.
+            key = "watch " + item.resume_token
+            encoded = item.encoded.get(key)
+            if encoded is None:
+                response = pb.WatchStatusResponse(event=event_proto(item.event, item.resume_token))
+                encoded = item.encoded[key] = response.SerializeToString()
+            return encoded
         if item.snapshot is not None:
             return pb.WatchStatusResponse(
                 event=snapshot_proto(item.snapshot, utcnow(), item.resume_token)

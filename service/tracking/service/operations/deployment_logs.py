@@ -129,7 +129,8 @@ class DeploymentLogStream:
             events = await self.streams.events.events_after(
                 self.deployment_name, cursor.events_after, READ_BATCH
             )
-            for event in events:
+            for shared in events:
+                event = shared.row
                 assert event.id is not None
                 cursor.events_after = event.id
                 changes = of_stored(event.changes)

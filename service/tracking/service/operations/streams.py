@@ -76,6 +76,8 @@ class StatusItem:
     event: ExecutionEvent | None = None
     snapshot: ExecutionRow | None = None
     resume_token: str = ""
+    # Where the watchers that share the event's read leave its encodings for each other.
+    encoded: dict[str, bytes] | None = None
 
 
 HEARTBEAT = StatusItem()
@@ -290,12 +292,17 @@ class Streams:
             rows_left = []
             while True:
                 rows = await self.events.events_after(scope, cursor, READ_BATCH)
-                for event in rows:
+                for shared in rows:
+                    event = shared.row
                     assert event.id is not None
                     cursor = event.id
                     if event.revision <= seen.get(event.execution_id, 0):
                         continue
-                    yield StatusItem(event=event, resume_token=codec.encode(query, {"id": cursor}))
+                    yield StatusItem(
+                        event=event,
+                        resume_token=codec.encode(query, {"id": cursor}),
+                        encoded=shared.encoded,
+                    )
                 if len(rows) == READ_BATCH:
                     continue
                 rows = []
