@@ -37,7 +37,7 @@ KILLS = 2
 # Events a worker may have sent and not yet recorded when it is killed: one batch.
 BATCH = 500
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(1800 if FULL else 300)]
 
 
 @pytest.fixture(params=BACKENDS)
