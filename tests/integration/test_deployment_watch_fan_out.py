@@ -5,15 +5,12 @@ watchers cost the database about one read per change, not one per watcher."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import grpc
-from sqlalchemy import event
 
 from tests.conftest import ServerFactory
 from tests.support.factories import act, create_deployment, create_execution, start, stop
+from tests.support.statements import counted_reads
 from tests.support.waiting import wait_for
 from tracking.v1 import status_pb2
 from tracking.v1 import tracking_service_pb2 as pb
@@ -21,23 +18,6 @@ from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 WATCHERS = 20
 REPORTS = 30
-
-
-@contextmanager
-def counted_event_reads(engine: Any) -> Iterator[list[str]]:
-    """The reads of the event log the server runs meanwhile."""
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statement = str(args[2])
-        if statement.lstrip().startswith("SELECT") and "FROM execution_events" in statement:
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 def test_watchers_of_a_deployment_share_their_reads_of_each_change(
@@ -65,7 +45,7 @@ def test_watchers_of_a_deployment_share_their_reads_of_each_change(
             thread.start()
         wait_for(lambda: hub.watcher_count == WATCHERS, "every watcher to subscribe")
         wait_for(lambda: all(received), "every watcher's snapshot")
-        with counted_event_reads(engine) as statements:
+        with counted_reads(engine, "execution_events") as statements:
             start(stub, execution_id)
             for turn in range(REPORTS):
                 act(stub, execution_id, progress=pb.ProgressAction(progress=turn / REPORTS))

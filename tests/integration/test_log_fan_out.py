@@ -5,15 +5,12 @@ cost the database nothing per report; lines and the end reach every one."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import grpc
-from sqlalchemy import event
 
 from tests.conftest import ServerFactory
 from tests.support.factories import act, create_execution, start, stop
+from tests.support.statements import counted_reads
 from tests.support.waiting import wait_for
 from tracking.v1 import execution_pb2 as epb
 from tracking.v1 import tracking_service_pb2 as pb
@@ -21,24 +18,6 @@ from tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
 
 FOLLOWERS = 20
 REPORTS = 30
-
-
-@contextmanager
-def counted_reads(engine: Any) -> Iterator[list[str]]:
-    """The reads of log lines the server runs meanwhile (each follower that looks reads
-    its lines; the other statements, writes and sweeps, are left out)."""
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statement = str(args[2])
-        if statement.lstrip().startswith("SELECT") and "FROM log_lines" in statement:
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 def test_progress_reports_cost_log_followers_no_read(make_server: ServerFactory) -> None:
@@ -60,7 +39,7 @@ def test_progress_reports_cost_log_followers_no_read(make_server: ServerFactory)
         for thread in threads:
             thread.start()
         wait_for(lambda: hub.watcher_count == FOLLOWERS, "every follower to subscribe")
-        with counted_reads(engine) as statements:
+        with counted_reads(engine, "log_lines") as statements:
             for turn in range(REPORTS):
                 act(stub, execution_id, progress=pb.ProgressAction(progress=turn / REPORTS))
             entries = [epb.LogEntry(message="after the reports")]
