@@ -139,10 +139,12 @@ def _json(message: Message) -> bytes:
 
 @functools.lru_cache(maxsize=64)
 def _shared_watch_event(data: bytes) -> bytes:
-    """The event of a change WatchStatus fans out to every watcher of an execution as the
-    same bytes: encoded once for all of them, its id the revision."""
+    """The event of a change WatchStatus fans out as the same bytes, to every watcher of an
+    execution or of a deployment at one cursor: encoded once for all of them, its id the
+    resume token a deployment's event carries, or else the revision."""
     response = pb.WatchStatusResponse.FromString(data)
-    return _event(_json(response), cursor=str(response.event.revision))
+    cursor = response.event.resume_token or str(response.event.revision)
+    return _event(_json(response), cursor=cursor)
 
 
 class _Done:
