@@ -23,7 +23,8 @@ from tests.support.server import ServerThread
 from tracking.service.api.execution_messages import new_execution
 from tracking.service.api.stored_executions import stored_form, with_job_status
 from tracking.service.domain.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from tracking.service.domain.executions import NewExecution, Progress, Start, Stop, Times
+from tracking.service.domain.executions import NewExecution
+from tracking.service.domain.job_actions import Progress, Start, Stop, Times
 from tracking.service.domain.log_batch import LogBatch
 from tracking.service.domain.status import RunningStatus
 from tracking.service.events.hub import EventHub, SharedEvent, Subscription, Topic

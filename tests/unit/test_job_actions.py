@@ -9,7 +9,7 @@ import pytest
 
 from tracking.service.domain import job_actions
 from tracking.service.domain.errors import FailedPrecondition, InvalidArgument
-from tracking.service.domain.executions import (
+from tracking.service.domain.job_actions import (
     Heartbeat,
     Move,
     Progress,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tracking.service.api.enum_names import enum_name, enum_number
-from tracking.service.api.values import from_json, seconds_or_none, stamp, to_json
+from tracking.service.api.job_status import job_status_of_row
+from tracking.service.api.values import from_json, seconds_or_none, to_json
 from tracking.service.domain import job_status
 from tracking.service.domain.changes import of_stored
 from tracking.service.domain.events import ExecutionEvent
-from tracking.service.domain.execution_state import ExecutionState, JobState
+from tracking.service.domain.execution_state import ExecutionState
 from tracking.service.domain.executions import NewExecution
 from tracking.service.store.models import ExecutionRow
 from tracking.v1 import execution_pb2, io_pb2, status_pb2
@@ -39,37 +40,10 @@ def new_execution(execution: execution_pb2.Execution, trace_parent: str = "") ->
     )
 
 
-# What a JobStatus is built from: an ORM row, or the columns read without it.
-JobStatusSource = ExecutionRow | ExecutionState | JobState | job_status.JobStatus
-
-
 def job_status_proto(snapshot: dict[str, Any]) -> status_pb2.JobStatus:
     """A JobStatus from the snapshot an event keeps: as the row stood at its update_time."""
     view = job_status.of_snapshot(snapshot)
     return job_status_of_row(view, view.update_time)
-
-
-def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStatus:
-    """The JobStatus of a row as it stands now (a running execution's duration grows)."""
-    status = status_pb2.JobStatus(
-        status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, row.status),
-        progress=row.progress,
-        phase=row.phase,
-        stop_message=row.stop_message,
-        cancel_reason=row.cancel_reason,
-        create_time=stamp(row.reported_create_time or row.create_time),
-        start_time=stamp(row.start_time),
-        end_time=stamp(row.end_time),
-        update_time=stamp(row.update_time),
-        revision=row.revision,
-        last_heartbeat_time=stamp(row.last_heartbeat_time),
-        lease_expire_time=stamp(row.lease_expire_time),
-    )
-    if row.reported_duration_seconds is not None:
-        status.duration.FromTimedelta(timedelta(seconds=row.reported_duration_seconds))
-    elif row.start_time is not None:
-        status.duration.FromTimedelta((row.end_time or now) - row.start_time)
-    return status
 
 
 def execution_proto(row: ExecutionRow | ExecutionState, now: datetime) -> execution_pb2.Execution:

@@ -1,17 +1,17 @@
-"""Status RPCs: read, the worker's actions, cancel."""
+"""The JobStatus: its RPCs (read, the worker's actions, cancel) and its message."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from tracking.service.api.context import Context
-from tracking.service.api.enum_names import enum_name
-from tracking.service.api.execution_messages import job_status_of_row
-from tracking.service.api.values import seconds_or_none, time_or_none, timedelta_or_none
+from tracking.service.api.enum_names import enum_name, enum_number
+from tracking.service.api.values import seconds_or_none, stamp, time_or_none, timedelta_or_none
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
-from tracking.service.domain.executions import (
+from tracking.service.domain.job_actions import (
     Heartbeat,
     Progress,
     Resume,
@@ -48,6 +48,63 @@ class JobStatusApi:
     ) -> pb.CancelExecutionResponse:
         row = await self.executions.cancel(request.execution_id, request.reason)
         return pb.CancelExecutionResponse(job_status=job_status_of_row(row, utcnow()))
+
+
+class JobStatusSource(Protocol):
+    """What a JobStatus is made from: a status change's JobState, a whole execution's
+    ExecutionState, an event's snapshot (domain.job_status.JobStatus) or a row."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> float: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def stop_message(self) -> str: ...
+    @property
+    def cancel_reason(self) -> str: ...
+    @property
+    def create_time(self) -> datetime: ...
+    @property
+    def reported_create_time(self) -> datetime | None: ...
+    @property
+    def start_time(self) -> datetime | None: ...
+    @property
+    def end_time(self) -> datetime | None: ...
+    @property
+    def update_time(self) -> datetime: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def last_heartbeat_time(self) -> datetime | None: ...
+    @property
+    def lease_expire_time(self) -> datetime | None: ...
+    @property
+    def reported_duration_seconds(self) -> float | None: ...
+
+
+def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStatus:
+    """The JobStatus of a row as it stands now (a running execution's duration grows)."""
+    status = status_pb2.JobStatus(
+        status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, row.status),
+        progress=row.progress,
+        phase=row.phase,
+        stop_message=row.stop_message,
+        cancel_reason=row.cancel_reason,
+        create_time=stamp(row.reported_create_time or row.create_time),
+        start_time=stamp(row.start_time),
+        end_time=stamp(row.end_time),
+        update_time=stamp(row.update_time),
+        revision=row.revision,
+        last_heartbeat_time=stamp(row.last_heartbeat_time),
+        lease_expire_time=stamp(row.lease_expire_time),
+    )
+    if row.reported_duration_seconds is not None:
+        status.duration.FromTimedelta(timedelta(seconds=row.reported_duration_seconds))
+    elif row.start_time is not None:
+        status.duration.FromTimedelta((row.end_time or now) - row.start_time)
+    return status
 
 
 def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:

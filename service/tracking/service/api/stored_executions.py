@@ -12,7 +12,8 @@ from datetime import datetime
 
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
-from tracking.service.api.execution_messages import execution_proto, job_status_of_row
+from tracking.service.api.execution_messages import execution_proto
+from tracking.service.api.job_status import job_status_of_row
 from tracking.service.api.sizing import MAX_RESPONSE_BYTES
 from tracking.service.api.values import stamp
 from tracking.service.domain.execution_state import ExecutionState, JobState

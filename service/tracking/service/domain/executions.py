@@ -1,10 +1,9 @@
-"""Rules an execution must follow, and the actions a worker may take."""
+"""Rules an execution must follow: what a creator may set, filters, documents."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from tracking.service.domain.errors import ResourceExhausted, ValidationCollector
@@ -63,75 +62,6 @@ class NewExecution:
         }
 
 
-# The worker's actions of UpdateJobStatus: one typed value each.
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    phase: str = ""
-    # Replaces the execution's heartbeat timeout when not None.
-    heartbeat_timeout_seconds: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    progress: float
-    phase: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Suspend:
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Stop:
-    cause: RunningStatus
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Times:
-    """What the platform measured; None leaves the stored value as it is."""
-
-    create_time: datetime | None = None
-    start_time: datetime | None = None
-    duration: timedelta | None = None
-
-
-StatusAction = Start | Progress | Heartbeat | Suspend | Resume | Stop | Times
-# The actions that report on a job and leave its status as it is.
-Report = Times | Progress | Heartbeat
-# The actions that move a job.
-Move = Start | Suspend | Resume | Stop
-
-
-def check_action(errors: ValidationCollector, action: StatusAction) -> None:
-    """The fields of a worker's action, named as in UpdateJobStatusRequest."""
-    match action:
-        case Progress(progress=progress, phase=phase):
-            check_progress(errors, "progress.progress", progress)
-            check_text(errors, "progress.phase", phase)
-        case Start(phase=phase, heartbeat_timeout_seconds=timeout):
-            if timeout is not None:
-                check_heartbeat_timeout(errors, "start.heartbeat_timeout", timeout)
-            check_text(errors, "start.phase", phase)
-        case Suspend(reason=reason):
-            check_text(errors, "suspend.reason", reason)
-        case Stop(message=message):
-            check_text(errors, "stop.message", message)
-
-
 def check(errors: ValidationCollector, new: NewExecution, prefix: str = "execution") -> None:
     if new.execution_id:
         check_execution_id(errors, f"{prefix}.execution_id", new.execution_id)
@@ -161,11 +91,6 @@ def check_command(errors: ValidationCollector, field: str, command: list[str]) -
     size = sum(len(part) for part in command)
     if size > MAX_COMMAND_CHARACTERS:
         errors.add(field, f"at most {MAX_COMMAND_CHARACTERS} characters in all, got {size}")
-
-
-def check_progress(errors: ValidationCollector, field: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        errors.add(field, f"must be between 0 and 1, got {value}")
 
 
 DOCUMENT_FIELDS = ("steps", "inputs", "outputs", "result", "export_paths", "source_views")

@@ -1,4 +1,5 @@
-"""What a worker's action and a cancel change on an execution, beside its status.
+"""The actions a worker may take (one typed value each), and what they and a cancel change
+on an execution beside its status.
 
 The state machine (status.py) says where a job may go; these functions also set what goes
 with the move: start and end times, phase, stop message, progress. `act`, `cancel_job` and
@@ -8,25 +9,89 @@ renews the lease (and brings back a job that had lapsed), a move out of RUNNING 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from tracking.service.domain import leases, status, times
 from tracking.service.domain.changes import Change
-from tracking.service.domain.errors import Aborted
-from tracking.service.domain.executions import (
-    Heartbeat,
-    Move,
-    Progress,
-    Report,
-    Resume,
-    Start,
-    StatusAction,
-    Stop,
-    Suspend,
-    Times,
-)
+from tracking.service.domain.errors import Aborted, ValidationCollector
+from tracking.service.domain.leases import check_heartbeat_timeout
+from tracking.service.domain.names import check_text
 from tracking.service.domain.status import RunningStatus
+
+# The worker's actions of UpdateJobStatus: one typed value each.
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    phase: str = ""
+    # Replaces the execution's heartbeat timeout when not None.
+    heartbeat_timeout_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    progress: float
+    phase: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Suspend:
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    cause: RunningStatus
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Times:
+    """What the platform measured; None leaves the stored value as it is."""
+
+    create_time: datetime | None = None
+    start_time: datetime | None = None
+    duration: timedelta | None = None
+
+
+StatusAction = Start | Progress | Heartbeat | Suspend | Resume | Stop | Times
+# The actions that report on a job and leave its status as it is.
+Report = Times | Progress | Heartbeat
+# The actions that move a job.
+Move = Start | Suspend | Resume | Stop
+
+
+def check_action(errors: ValidationCollector, action: StatusAction) -> None:
+    """The fields of a worker's action, named as in UpdateJobStatusRequest."""
+    match action:
+        case Progress(progress=progress, phase=phase):
+            check_progress(errors, "progress.progress", progress)
+            check_text(errors, "progress.phase", phase)
+        case Start(phase=phase, heartbeat_timeout_seconds=timeout):
+            if timeout is not None:
+                check_heartbeat_timeout(errors, "start.heartbeat_timeout", timeout)
+            check_text(errors, "start.phase", phase)
+        case Suspend(reason=reason):
+            check_text(errors, "suspend.reason", reason)
+        case Stop(message=message):
+            check_text(errors, "stop.message", message)
+
+
+def check_progress(errors: ValidationCollector, field: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        errors.add(field, f"must be between 0 and 1, got {value}")
 
 
 class JobFields(Protocol):

@@ -18,11 +18,8 @@ from tracking.service.domain.errors import (
     ValidationCollector,
 )
 from tracking.service.domain.execution_state import ExecutionState, JobState, new_state
-from tracking.service.domain.executions import (
-    NewExecution,
-    StatusAction,
-)
-from tracking.service.domain.job_actions import JobFields, Revised
+from tracking.service.domain.executions import NewExecution
+from tracking.service.domain.job_actions import JobFields, Revised, StatusAction, check_action
 from tracking.service.domain.job_status import JobStatus
 from tracking.service.domain.limits import Limits
 from tracking.service.domain.names import (
@@ -255,7 +252,7 @@ class Executions:
         errors = ValidationCollector()
         if expected_revision is not None and expected_revision < 0:
             errors.add("expected_revision", "must not be negative")
-        rules.check_action(errors, action)
+        check_action(errors, action)
         errors.raise_if_any()
 
         def apply(job: Revised, now: datetime) -> list[Change]:
