@@ -177,8 +177,8 @@ class AuthInterceptor(WrappingInterceptor):
                 " this server accepts",
             )
         principal = ANONYMOUS
-        host = self.failures.caller(peer, metadata)
         if self.required:
+            host = self.failures.caller(peer, metadata)
             if await self.failures.refuses(host, metadata):
                 return Refusal(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -63,6 +63,8 @@ class FailedAuthGuard:
     def caller(self, peer: str, metadata: Any) -> str:
         """The address a call is counted against: the peer's, or through a trusted proxy
         the client's it names."""
+        if not self.trusted_proxies:
+            return peer_host(peer)
         forwarded = client_host(
             peer,
             forwarded=_values(metadata, "forwarded"),

@@ -8,7 +8,13 @@ from typing import Any, Protocol
 
 from tracking.service.api.context import Context
 from tracking.service.api.enum_names import enum_name, enum_number
-from tracking.service.api.values import seconds_or_none, stamp, time_or_none, timedelta_or_none
+from tracking.service.api.values import (
+    seconds_or_none,
+    span,
+    stamp,
+    time_or_none,
+    timedelta_or_none,
+)
 from tracking.service.domain.clock import utcnow
 from tracking.service.domain.errors import InvalidArgument, ValidationCollector
 from tracking.service.domain.job_actions import (
@@ -86,7 +92,13 @@ class JobStatusSource(Protocol):
 
 def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStatus:
     """The JobStatus of a row as it stands now (a running execution's duration grows)."""
-    status = status_pb2.JobStatus(
+    if row.reported_duration_seconds is not None:
+        duration = span(timedelta(seconds=row.reported_duration_seconds))
+    elif row.start_time is not None:
+        duration = span((row.end_time or now) - row.start_time)
+    else:
+        duration = None
+    return status_pb2.JobStatus(
         status=enum_number(status_pb2.RunningStatus.DESCRIPTOR, row.status),
         progress=row.progress,
         phase=row.phase,
@@ -95,16 +107,12 @@ def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStat
         create_time=stamp(row.reported_create_time or row.create_time),
         start_time=stamp(row.start_time),
         end_time=stamp(row.end_time),
+        duration=duration,
         update_time=stamp(row.update_time),
         revision=row.revision,
         last_heartbeat_time=stamp(row.last_heartbeat_time),
         lease_expire_time=stamp(row.lease_expire_time),
     )
-    if row.reported_duration_seconds is not None:
-        status.duration.FromTimedelta(timedelta(seconds=row.reported_duration_seconds))
-    elif row.start_time is not None:
-        status.duration.FromTimedelta((row.end_time or now) - row.start_time)
-    return status
 
 
 def _action(request: pb.UpdateJobStatusRequest) -> StatusAction:

@@ -15,7 +15,7 @@ from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from tracking.service.api.execution_messages import execution_proto
 from tracking.service.api.job_status import job_status_of_row
 from tracking.service.api.sizing import MAX_RESPONSE_BYTES
-from tracking.service.api.values import stamp
+from tracking.service.api.values import span, stamp
 from tracking.service.domain.execution_state import ExecutionState, JobState
 from tracking.service.domain.live_parts import duration_is_live, lease_is_live
 from tracking.service.store.executions import StoredExecution
@@ -62,9 +62,8 @@ def _live_parts(stored: StoredExecution, now: datetime) -> bytes:
     status = status_pb2.JobStatus(
         last_heartbeat_time=stamp(stored.last_heartbeat_time),
         lease_expire_time=stamp(stored.lease_expire_time),
+        duration=None if stored.growing_since is None else span(now - stored.growing_since),
     )
-    if stored.growing_since is not None:
-        status.duration.FromTimedelta(now - stored.growing_since)
     return execution_pb2.Execution(job_status=status).SerializeToString()
 
 

@@ -83,8 +83,10 @@ def client_host(
     """The client's address named as gRPC names a peer without its port ("ipv4:10.0.0.7"),
     when the peer is a trusted proxy that says who its client was; None otherwise (the peer
     itself is the caller)."""
+    if not trusted:
+        return None
     address = peer_address(peer)
-    if not trusted or address is None or not _trusted(address, trusted):
+    if address is None or not _trusted(address, trusted):
         return None
     if forwarded:
         hops = [_forwarded_host(hop) for hop in _forwarded_hops(forwarded)]

@@ -69,7 +69,7 @@ def renew(job: Leased, now: datetime) -> bool:
         job.status = job.lapsed_from
         job.stop_message = ""
     job.lapsed_from = ""
-    if RunningStatus(job.status) in LEASED:
+    if job.status in LEASED:
         job.last_heartbeat_time = now
         job.lease_expire_time = expiry(now, job.heartbeat_timeout_seconds)
     return restored

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from tracking.service.domain.leases import LEASED
-from tracking.service.domain.status import RunningStatus
 
 LEASE_COLUMNS = frozenset({"last_heartbeat_time", "lease_expire_time"})
 # Columns no Execution message shows.
@@ -19,7 +18,7 @@ UNSHOWN_COLUMNS = frozenset({"lapsed_from", "log_seq", "message", "message_revis
 
 
 def lease_is_live(status: str) -> bool:
-    return RunningStatus(status) in LEASED
+    return status in LEASED  # a RunningStatus is its value (StrEnum)
 
 
 def duration_is_live(
