@@ -20,12 +20,19 @@ COPY service service
 RUN /opt/tracking/bin/pip install --no-cache-dir '.[server]'
 
 FROM python:3.11.11-slim-bookworm
+# jemalloc: with glibc's malloc a server on PostgreSQL grew about 0.7 KB per stream opened
+# and closed, fragments it never gave back; with jemalloc the same cycles level off
+# (docs/deploy.md, "Memory").
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libjemalloc2=5.3.0-1 \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/tracking /opt/tracking
 # /data is world-writable, so the server can run as any --user; HOME needs no passwd entry.
 RUN mkdir -p /data && chmod 1777 /data
 ENV PATH=/opt/tracking/bin:$PATH \
     HOME=/data \
     PYTHONUNBUFFERED=1 \
+    LD_PRELOAD=libjemalloc.so.2 \
     TRACKING_ADDRESS=0.0.0.0:50051 \
     TRACKING_HTTP_ADDRESS=0.0.0.0:8080 \
     TRACKING_DATABASE_URL=sqlite:////data/tracking.db \

@@ -11,7 +11,7 @@ TS_STAMP := $(TS)/node_modules/.installed
 # Under CI=true a missing tool fails the run; elsewhere its part is skipped, saying why.
 NEED = if [ "$$CI" = "true" ]; then echo "CI=true and $(1) not found: $(2) must run"; exit 1; else echo "$(1) not found: skipping $(2)"; fi
 
-.PHONY: vendor install run test node-test ts-test ts-typecheck browser-deps nginx-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench callgrind chaos clean
+.PHONY: vendor install run test node-test ts-test ts-typecheck browser-deps nginx-deps malloc-deps go-deps go-test go-lint lint breaking proto proto-check unasync bench callgrind chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -e '.[dev]' && touch $(STAMP)
@@ -35,7 +35,11 @@ browser-deps:
 nginx-deps:
 	test -x /usr/sbin/nginx || (apt-get update -q && apt-get install -y -q nginx)
 
-test: $(STAMP) proto-check browser-deps nginx-deps go-deps
+# The server's memory is measured as the image runs it: with jemalloc (Dockerfile).
+malloc-deps:
+	ldconfig -p | grep -q libjemalloc.so.2 || (apt-get update -q && apt-get install -y -q libjemalloc2)
+
+test: $(STAMP) proto-check browser-deps nginx-deps go-deps malloc-deps
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 	if command -v node >/dev/null; then $(MAKE) ts-test; else $(call NEED,node,the TypeScript client's tests); fi
 	if command -v go >/dev/null; then $(MAKE) go-test; else $(call NEED,go,the Go client's tests); fi
@@ -101,7 +105,7 @@ callgrind: $(STAMP)
 
 # Full size: 500 watchers, 5 SIGKILLs, a PostgreSQL restart (as root, pg_ctlcluster),
 # 10,000 stream open/cancel cycles; SQLite and PostgreSQL. make test runs a short version.
-chaos: $(STAMP) nginx-deps
+chaos: $(STAMP) nginx-deps malloc-deps
 	TRACKING_CHAOS=full $(BIN)/pytest tests/reliability -s -p no:cacheprovider
 
 clean:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.certs import make_pki
 from tests.support.chaos import free_address
-from tests.support.image import image_environment, instructions
+from tests.support.image import final_stage, image_environment, instructions
 from tests.support.process import TRACKING, ServerProcess
 
 DOCKER_STOP_TIMEOUT = 10.0  # seconds docker stop waits before SIGKILL, by default
@@ -69,3 +69,11 @@ def test_the_healthcheck_follows_the_servers_address_and_tls(
 def test_the_drain_ends_before_docker_stop_kills_the_server() -> None:
     grace = float(image_environment()["TRACKING_GRACE_SECONDS"])
     assert 0 < grace < DOCKER_STOP_TIMEOUT
+
+
+def test_the_image_runs_the_server_with_the_allocator_it_installs() -> None:
+    preload = image_environment()["LD_PRELOAD"]
+    installs = " ".join(rest for name, rest in final_stage() if name == "RUN")
+    assert preload == "libjemalloc.so.2"
+    assert "apt-get install" in installs
+    assert "libjemalloc2=" in installs
