@@ -34,6 +34,9 @@ def test_a_time_is_bound_and_read_as_the_column_type_does(value: datetime) -> No
     assert driver._sqlite_time(value) == stored
     assert driver._sqlite_time_of(stored) == result(stored)
     assert driver._sqlite_time_of("2026-12-07 11:54:05") == result("2026-12-07 11:54:05")
+    assert driver._sqlite_time_of(stored).tzinfo is UTC
+    # Text that already names its offset (no writer of ours makes it) still reads as UTC.
+    assert driver._sqlite_time_of("2026-12-07T11:54:05+00:00") == result("2026-12-07 11:54:05")
 
 
 @pytest.mark.parametrize("stored", ['{"a": [1, 2.5, "\\u00e9"]}', "[]", "{}", "null", "3"])
