@@ -14,6 +14,7 @@ hot.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -436,20 +437,26 @@ async def _json_codecs(connection: asyncpg.Connection) -> None:
 
 
 class PostgresDriver(Driver):
-    """An asyncpg pool of its own; asyncpg prepares each statement once per connection."""
+    """asyncpg connections of its own, `max_size` at most: one kept for reads, which a read
+    uses whenever no other read is running on it (no pool to go through: acquiring and
+    releasing a pooled connection cost as much as the read), and a pool for the rest and
+    for writes. asyncpg prepares each statement once per connection."""
 
     def __init__(self, dialect: Dialect, dsn: str, max_size: int) -> None:
         super().__init__(dialect)
         self._dsn = dsn
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._reader: asyncpg.Connection | None = None
+        self._reading = False
+        self._reader_retry_at = 0.0  # loop time before which no reader is opened again
 
     async def _get_pool(self) -> asyncpg.Pool:
         if self._pool is None:
             self._pool = await asyncpg.create_pool(
                 self._dsn,
                 min_size=0,
-                max_size=self._max_size,
+                max_size=self._max_size - 1,  # and the reader
                 statement_cache_size=256,
                 reset=_keep_session,
                 init=_json_codecs,
@@ -490,21 +497,84 @@ class PostgresDriver(Driver):
 
     async def rows(self, statement: Hot, **params: Any) -> list[Row]:
         compiled = statement.compiled(self.dialect)
-        arguments = compiled.arguments(params)
+        found = await self._read(compiled.sql, compiled.arguments(params))
+        if compiled.converters:
+            return [compiled.convert(row) for row in found]
+        return found
+
+    async def _read(self, sql: str, arguments: list[Any]) -> list[Row]:
+        if self._reading:
+            return await self._pooled_read(sql, arguments)
+        self._reading = True
+        try:
+            reader = self._reader
+            if reader is None and asyncio.get_running_loop().time() >= self._reader_retry_at:
+                reader = await self._open_reader()
+            if reader is None:
+                return await self._pooled_read(sql, arguments)
+            try:
+                found: list[Row] = await reader.fetch(sql, *arguments)
+            except asyncpg.PostgresError as error:
+                if not connection_lost(error):
+                    raise  # the statement failed; the connection is as good as before
+                self._drop_reader()
+                return await self._pooled_read(sql, arguments)
+            except asyncio.CancelledError:
+                # The call went away mid-statement: asyncpg cancels the statement on the
+                # server, and the next read on this connection waits for that to finish.
+                raise
+            except Exception as error:
+                self._drop_reader()
+                if connection_lost(error):
+                    return await self._pooled_read(sql, arguments)
+                raise
+            return found
+        finally:
+            self._reading = False
+
+    async def _pooled_read(self, sql: str, arguments: list[Any]) -> list[Row]:
         pool = await self._get_pool()
         try:
-            found: list[Row] = await pool.fetch(compiled.sql, *arguments)
+            found: list[Row] = await pool.fetch(sql, *arguments)
         except Exception as error:
             # A connection the database closed while it sat in the pool (a restart) fails
             # its first statement: a read is tried once more, on a new connection.
             if not connection_lost(error):
                 raise
-            found = await pool.fetch(compiled.sql, *arguments)
-        if compiled.converters:
-            return [compiled.convert(row) for row in found]
+            found = await pool.fetch(sql, *arguments)
         return found
 
+    async def _open_reader(self) -> asyncpg.Connection | None:
+        """The connection kept for reads, or None while it cannot be opened (reads go to
+        the pool, which answers as the database does)."""
+        reader: asyncpg.Connection | None = None
+        try:
+            reader = await asyncpg.connect(self._dsn, statement_cache_size=256)
+            await _json_codecs(reader)
+        except BaseException as error:
+            if reader is not None:
+                reader.terminate()
+            if isinstance(error, Exception):
+                # Not again for a second: a full or restarting database is not asked at
+                # every read.
+                self._reader_retry_at = asyncio.get_running_loop().time() + 1.0
+                return None
+            raise
+        self._reader = reader
+        return reader
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.terminate()
+
     async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                await reader.close(timeout=5)
+            except Exception:
+                reader.terminate()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
