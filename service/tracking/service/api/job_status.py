@@ -60,34 +60,20 @@ class JobStatusSource(Protocol):
     """What a JobStatus is made from: a status change's JobState, a whole execution's
     ExecutionState, an event's snapshot (domain.job_status.JobStatus) or a row."""
 
-    @property
-    def status(self) -> str: ...
-    @property
-    def progress(self) -> float: ...
-    @property
-    def phase(self) -> str: ...
-    @property
-    def stop_message(self) -> str: ...
-    @property
-    def cancel_reason(self) -> str: ...
-    @property
-    def create_time(self) -> datetime: ...
-    @property
-    def reported_create_time(self) -> datetime | None: ...
-    @property
-    def start_time(self) -> datetime | None: ...
-    @property
-    def end_time(self) -> datetime | None: ...
-    @property
-    def update_time(self) -> datetime: ...
-    @property
-    def revision(self) -> int: ...
-    @property
-    def last_heartbeat_time(self) -> datetime | None: ...
-    @property
-    def lease_expire_time(self) -> datetime | None: ...
-    @property
-    def reported_duration_seconds(self) -> float | None: ...
+    status: str
+    progress: float
+    phase: str
+    stop_message: str
+    cancel_reason: str
+    create_time: datetime
+    reported_create_time: datetime | None
+    start_time: datetime | None
+    end_time: datetime | None
+    update_time: datetime
+    revision: int
+    last_heartbeat_time: datetime | None
+    lease_expire_time: datetime | None
+    reported_duration_seconds: float | None
 
 
 def job_status_of_row(row: JobStatusSource, now: datetime) -> status_pb2.JobStatus:
