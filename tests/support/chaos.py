@@ -82,11 +82,15 @@ def rss_kib(pid: int) -> int:
     return int(match.group(1))
 
 
-def scrape(metrics_address: str, name: str) -> float:
-    """One unlabelled value of the server's Prometheus endpoint."""
+def scrape(metrics_address: str, name: str, default: float | None = None) -> float:
+    """One value of the server's Prometheus endpoint, named as it is written there (with
+    its labels, if any); `default` when it is not there yet (a counter before its first
+    count), else it must be."""
     with urllib.request.urlopen(f"http://{metrics_address}/metrics", timeout=10) as response:
         text = response.read().decode()
-    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    if match is None and default is not None:
+        return default
     assert match is not None, f"{name} not in /metrics"
     return float(match.group(1))
 
